@@ -1,0 +1,72 @@
+/**
+ * The provider contract: a firewall dataplane that can render the IR into the exact script fed to
+ * the kernel, read back what microseg owns on a live host, and remove it all.
+ *
+ * Providers are pure where they can be: render* functions return scripts (data); only probe/read/
+ * run touch a host, through a Host transport. A provider never touches objects it does not own
+ * (DESIGN §5): foreign chains, rules and sets are neither read into the result nor modified.
+ */
+import type { AddressSet, DesiredRuleset, Hook } from '../src/compile/ir';
+import type { Host } from '../src/hosts/types';
+
+export type BackendName = 'nftables' | 'iptables-nft' | 'iptables-legacy';
+
+/** Capabilities are probed once per host and decide what can be rendered there. */
+export interface Capabilities {
+  backend: BackendName;
+  /** Tool version strings as reported, e.g. `nftables v1.0.6`. */
+  versions: Record<string, string>;
+  /** Whether rule comments are supported (nft ≥ 0.9.x; iptables comment match). */
+  comments: boolean;
+  /** Missing matches/modules that make some rules impossible on this host (e.g. `ipset`, `set match`). */
+  missing: string[];
+}
+
+/** LiveChain is an owned chain as read back: its rule ids in order (from the microseg:<id> comments). */
+export interface LiveChain {
+  name: string;
+  hook?: Hook;
+  ruleIds: string[];
+  /** Rules in an owned chain without a microseg comment (someone added them by hand). */
+  foreignRules: number;
+}
+
+/** LiveHook says whether our jump from a builtin chain exists and is the first rule there. */
+export interface LiveHook {
+  hook: Hook;
+  family: 4 | 6;
+  present: boolean;
+  first: boolean;
+  /** iptables: number of `microseg:hook` rules found (more than 1 is drift). */
+  count: number;
+}
+
+/**
+ * LiveRuleset is what a provider reads back from a host: only owned objects (by name prefix or
+ * table), in the IR's logical names, so plan can compare it with a DesiredRuleset.
+ */
+export interface LiveRuleset {
+  backend: BackendName;
+  sets: AddressSet[];
+  chains: LiveChain[];
+  hooks: LiveHook[];
+  /** Stable hash of the canonical owned state, for refusing stale saved plans. */
+  fingerprint: string;
+}
+
+/** Script is one step fed to one tool on the host, in order; e.g. `ipset restore` then `iptables-restore --noflush`. */
+export interface ScriptStep {
+  argv: string[];
+  stdin: string;
+}
+
+/** Provider is one firewall dataplane. */
+export interface Provider {
+  readonly backend: BackendName;
+  probe(host: Host): Promise<Capabilities>;
+  /** The steps that replace everything owned on the host with `desired` (full sync). */
+  renderFull(desired: DesiredRuleset, live?: LiveRuleset): ScriptStep[];
+  /** The steps that remove every owned object from the host, given what was read back. */
+  renderCleanup(live: LiveRuleset): ScriptStep[];
+  read(host: Host): Promise<LiveRuleset>;
+}
