@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the real-kernel tests and the demo need, when missing.
+# Idempotent and quiet when everything is present. Without root it only reports what is missing:
+# the real-kernel tests then skip with a visible reason, they never pretend to pass.
+set -euo pipefail
+
+declare -A PKG_FOR=(
+  [iptables]=iptables [nft]=nftables [ipset]=ipset [ip]=iproute2 [socat]=socat
+  [nc]=netcat-openbsd [ping]=iputils-ping [sshd]=openssh-server [ssh]=openssh-client
+)
+missing=()
+for cmd in "${!PKG_FOR[@]}"; do
+  if ! command -v "$cmd" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$cmd" ]; then
+    missing+=("${PKG_FOR[$cmd]}")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup-system: missing Debian packages: ${missing[*]} (run as root to install; real-kernel tests will skip)" >&2
+  exit 0
+fi
+echo "setup-system: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

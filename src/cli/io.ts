@@ -1,0 +1,26 @@
+/** Io is where views write; the CLI passes process streams, tests pass buffers. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  /** Whether stdout is a terminal (colour, prompts). */
+  isTTY: boolean;
+}
+
+export const processIo: Io = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+  isTTY: Boolean(process.stdout.isTTY),
+};
+
+/** BufferIo collects output, for tests and for commands that must print nothing on error. */
+export class BufferIo implements Io {
+  stdout = '';
+  stderr = '';
+  isTTY = false;
+  out(t: string): void {
+    this.stdout += t;
+  }
+  err(t: string): void {
+    this.stderr += t;
+  }
+}

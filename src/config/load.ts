@@ -1,0 +1,78 @@
+/**
+ * loadConfig picks the front end for a configuration directory: `main.ts` means TypeScript,
+ * otherwise every `*.hcl` / `*.hcl.json` file is read. Both at once is refused, since two sources
+ * of truth for one set of hosts is how firewalls drift.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { makeDiagnostic } from '../diagnostics';
+import type { RawConfig } from './types';
+import { loadHclDir } from './hcl';
+import { loadTypeScriptDir } from './typescript/loader';
+
+/** LoadOptions carries the variable inputs of the CLI (`--var`, `--var-file`, environment). */
+export interface LoadOptions {
+  vars?: Record<string, string>;
+  varFiles?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+function emptyConfig(): RawConfig {
+  return { resources: [], outputs: {}, sources: new Map(), diagnostics: [] };
+}
+
+export async function loadConfig(dir: string, opts: LoadOptions = {}): Promise<RawConfig> {
+  let entries: string[];
+  try {
+    if (!fs.statSync(dir).isDirectory()) throw new Error('not a directory');
+    entries = fs.readdirSync(dir);
+  } catch (e) {
+    const cfg = emptyConfig();
+    cfg.diagnostics.push(
+      makeDiagnostic(
+        'error',
+        'MSEG0001',
+        `Cannot read configuration directory "${dir}"`,
+        `${(e as Error).message}. Pass the directory that holds your *.hcl files or main.ts, e.g. \`microseg validate examples/quickstart\`.`,
+      ),
+    );
+    return cfg;
+  }
+  const hasTs = entries.includes('main.ts');
+  const hasHcl = entries.some((f) => f.endsWith('.hcl') || f.endsWith('.hcl.json'));
+  if (hasTs && hasHcl) {
+    const cfg = emptyConfig();
+    cfg.diagnostics.push(
+      makeDiagnostic(
+        'error',
+        'MSEG0002',
+        `Configuration directory "${dir}" holds both main.ts and *.hcl files`,
+        'A configuration is written in one language. Move the HCL files or main.ts into a directory of their own.',
+      ),
+    );
+    return cfg;
+  }
+  if (hasTs) {
+    if (opts.vars && Object.keys(opts.vars).length > 0) {
+      const cfg = await loadTypeScriptDir(dir);
+      cfg.diagnostics.push(
+        makeDiagnostic('warning', 'MSEG0004', '--var has no effect on a TypeScript configuration', 'Read inputs with process.env in main.ts instead.'),
+      );
+      return cfg;
+    }
+    return loadTypeScriptDir(dir);
+  }
+  if (!hasHcl) {
+    const cfg = emptyConfig();
+    cfg.diagnostics.push(
+      makeDiagnostic(
+        'error',
+        'MSEG0003',
+        `No configuration found in "${path.resolve(dir)}"`,
+        'Expected *.hcl or *.hcl.json files, or a main.ts whose default export is a microseg App.',
+      ),
+    );
+    return cfg;
+  }
+  return loadHclDir(dir, opts);
+}
