@@ -1,0 +1,135 @@
+import { parseAddress, parseCidrEntry, parseCidrList } from '../../../src/model/cidr';
+
+describe('parseCidrEntry: valid forms', () => {
+  const valid: Array<[string, unknown]> = [
+    ['10.0.0.0/8', { cidr: '10.0.0.0/8', family: 4, exclude: false, text: '10.0.0.0/8' }],
+    ['10.1.2.3/8', { cidr: '10.0.0.0/8', family: 4, exclude: false, text: '10.0.0.0/8' }],
+    ['0.0.0.0/0', { cidr: '0.0.0.0/0', family: 4, exclude: false, text: '0.0.0.0/0' }],
+    ['192.168.1.7/32', { cidr: '192.168.1.7/32', family: 4, exclude: false, text: '192.168.1.7/32' }],
+    ['10.1.2.3/23', { cidr: '10.1.2.0/23', family: 4, exclude: false, text: '10.1.2.0/23' }],
+    ['!10.1.0.0/16', { cidr: '10.1.0.0/16', family: 4, exclude: true, text: '!10.1.0.0/16' }],
+    ['::/0', { cidr: '::/0', family: 6, exclude: false, text: '::/0' }],
+    ['2001:DB8:0:0:1::1/64', { cidr: '2001:db8::/64', family: 6, exclude: false, text: '2001:db8::/64' }],
+    ['2001:db8:0000:0000:0000:0000:0000:0001/128', { cidr: '2001:db8::1/128', family: 6, exclude: false, text: '2001:db8::1/128' }],
+    ['!fd00::/8', { cidr: 'fd00::/8', family: 6, exclude: true, text: '!fd00::/8' }],
+  ];
+  it.each(valid)('%j', (text, want) => {
+    expect(parseCidrEntry(text)).toEqual({ ok: true, value: want });
+  });
+});
+
+describe('parseCidrEntry: invalid forms', () => {
+  const invalid: Array<[string, string]> = [
+    ['10.0.0.1', '"10.0.0.1" has no mask: write "10.0.0.1/32" for this one address, or a network such as "10.0.0.0/8"'],
+    ['!10.0.0.1', '"!10.0.0.1" has no mask: write "!10.0.0.1/32" for this one address, or a network such as "!10.0.0.0/8"'],
+    ['2001:db8::1', '"2001:db8::1" has no mask: write "2001:db8::1/128" for this one address, or a network such as "2001:db8::/32"'],
+    ['10.0.0.0/33', '"10.0.0.0/33" has mask "/33": an IPv4 mask is 0 to 32, for example "10.0.0.0/24"'],
+    ['::/129', '"::/129" has mask "/129": an IPv6 mask is 0 to 128, for example "::/64"'],
+    ['10.0.0.0/', '"10.0.0.0/" has mask "/": an IPv4 mask is 0 to 32, for example "10.0.0.0/24"'],
+    ['10.0.0.0/255.0.0.0', '"10.0.0.0/255.0.0.0" has mask "/255.0.0.0": an IPv4 mask is 0 to 32, for example "10.0.0.0/24"'],
+    ['10.0.0/8', '"10.0.0/8" has "10.0.0", which is not an IPv4 or IPv6 address: write a CIDR such as "10.0.0.0/8" or "2001:db8::/32"'],
+    ['010.0.0.0/8', '"010.0.0.0/8" has "010.0.0.0", which is not an IPv4 or IPv6 address: write a CIDR such as "10.0.0.0/8" or "2001:db8::/32"'],
+    ['300.0.0.0/8', '"300.0.0.0/8" has "300.0.0.0", which is not an IPv4 or IPv6 address: write a CIDR such as "10.0.0.0/8" or "2001:db8::/32"'],
+    ['fe80::1%eth0/64', '"fe80::1%eth0/64" has "fe80::1%eth0", which is not an IPv4 or IPv6 address: write a CIDR such as "10.0.0.0/8" or "2001:db8::/32"'],
+    ['example.com', '"example.com" is not a CIDR: write an IPv4 or IPv6 network with a mask, such as "10.0.0.0/8" or "2001:db8::/32"'],
+    ['', '"" is not a CIDR: write an IPv4 or IPv6 network with a mask, such as "10.0.0.0/8" or "2001:db8::/32"'],
+    [' 10.0.0.0/8', '" 10.0.0.0/8" contains a space: write a CIDR without spaces, such as "10.0.0.0/8"'],
+  ];
+  it.each(invalid)('%j', (text, message) => {
+    expect(parseCidrEntry(text)).toEqual({ ok: false, message });
+  });
+});
+
+describe('parseCidrList', () => {
+  const texts = (l: string[]): string[] => parseCidrList(l).entries.map((e) => e.text);
+  it('accepts the DESIGN §4 longest-prefix example', () => {
+    expect(parseCidrList(['0.0.0.0/0', '!10.0.0.0/8', '10.1.0.0/16'])).toMatchObject({ problems: [] });
+  });
+  it('keeps written order, normalised', () => {
+    expect(texts(['10.1.2.3/16', '2001:db8::1/32'])).toEqual(['10.1.0.0/16', '2001:db8::/32']);
+  });
+  it('accepts nested exclusions and v6', () => {
+    expect(parseCidrList(['10.0.0.0/8', '!10.1.0.0/16', '!10.2.0.0/16', '::/0', '!fd00::/8']).problems).toEqual([]);
+  });
+  it('accepts an exclusion listed before its entry', () => {
+    expect(parseCidrList(['!10.1.0.0/16', '10.0.0.0/8']).problems).toEqual([]);
+  });
+  const bad: Array<[string, string[], Array<{ index: number; message: string }>]> = [
+    [
+      'duplicate after normalisation',
+      ['10.0.0.0/8', '10.1.2.3/8'],
+      [{ index: 1, message: '"10.1.2.3/8" duplicates entry 1, "10.0.0.0/8" ("10.0.0.0/8" normalised): remove one of them' }],
+    ],
+    ['exact duplicate', ['10.0.0.0/8', '10.0.0.0/8'], [{ index: 1, message: '"10.0.0.0/8" duplicates entry 1, "10.0.0.0/8": remove one of them' }]],
+    [
+      'v6 duplicate',
+      ['2001:db8::/32', '2001:DB8:0::/32'],
+      [{ index: 1, message: '"2001:DB8:0::/32" duplicates entry 1, "2001:db8::/32" ("2001:db8::/32" normalised): remove one of them' }],
+    ],
+    [
+      'include and exclude',
+      ['10.0.0.0/8', '!10.0.0.0/8'],
+      [{ index: 1, message: '"!10.0.0.0/8" excludes 10.0.0.0/8, which entry 1 includes: an address cannot be both in and out; remove one of them' }],
+    ],
+    [
+      'exclusion outside',
+      ['10.0.0.0/8', '!192.168.0.0/16'],
+      [
+        {
+          index: 1,
+          message:
+            '"!192.168.0.0/16" is not inside any entry of this list: an exclusion removes part of a broader entry, for example ["10.0.0.0/8", "!10.1.0.0/16"]; add the broader entry or remove the exclusion',
+        },
+      ],
+    ],
+    ['exclusion broader than entry', ['10.1.0.0/16', '!10.0.0.0/8'], [{ index: 1, message: expect.stringContaining('is not inside any entry') }]],
+    ['exclusion only', ['!10.0.0.0/8'], [{ index: 0, message: expect.stringContaining('is not inside any entry') }]],
+    ['exclusion inside only another exclusion', ['10.0.0.0/8', '!10.1.0.0/16', '!10.1.2.0/24'], []],
+    ['family mismatch', ['0.0.0.0/0', '!fd00::/8'], [{ index: 1, message: expect.stringContaining('is not inside any entry') }]],
+    [
+      'all problems reported',
+      ['bad', '10.0.0.0/8', '10.0.0.0/8', '!1.0.0.0/8'],
+      [
+        { index: 0, message: expect.stringContaining('is not a CIDR') },
+        { index: 2, message: expect.stringContaining('duplicates entry 2') },
+        { index: 3, message: expect.stringContaining('is not inside any entry') },
+      ],
+    ],
+  ];
+  it.each(bad)('%s', (_n, list, problems) => {
+    expect(parseCidrList(list).problems).toEqual(problems);
+  });
+  it('rejects exclusions where the list does not take them', () => {
+    expect(parseCidrList(['10.0.0.0/8', '!10.1.0.0/16'], false).problems).toEqual([
+      { index: 1, message: '"!10.1.0.0/16" is an exclusion, which this list does not accept: write "10.1.0.0/16" or remove it' },
+    ]);
+  });
+  it('checks containment in linear time for long lists', () => {
+    const list: string[] = [];
+    for (let i = 0; i < 5000; i++) list.push(`10.${i >> 8}.${i & 255}.0/24`, `!10.${i >> 8}.${i & 255}.128/25`);
+    const t = Date.now();
+    expect(parseCidrList(list).problems).toEqual([]);
+    expect(Date.now() - t).toBeLessThan(1000);
+  });
+});
+
+describe('parseAddress', () => {
+  const ok: Array<[string, string, 4 | 6]> = [
+    ['10.0.0.5', '10.0.0.5', 4],
+    ['10.0.0.5/32', '10.0.0.5', 4],
+    ['2001:DB8:0::5', '2001:db8::5', 6],
+    ['2001:db8::5/128', '2001:db8::5', 6],
+  ];
+  it.each(ok)('%j', (text, address, family) => {
+    expect(parseAddress(text)).toEqual({ ok: true, value: { address, family } });
+  });
+  const bad: Array<[string, string]> = [
+    ['10.0.0.0/24', '"10.0.0.0/24" is a network, not one address: a processing unit address is a single IP such as "10.0.0.0"; put networks in an external_network'],
+    ['2001:db8::/64', '"2001:db8::/64" is a network, not one address: a processing unit address is a single IP such as "2001:db8::"; put networks in an external_network'],
+    ['web-1', '"web-1" is not an IP address: write one IPv4 or IPv6 address, such as "10.0.0.5" or "2001:db8::5"'],
+    ['10.0.0', '"10.0.0" is not an IP address: write one IPv4 or IPv6 address, such as "10.0.0.5" or "2001:db8::5"'],
+  ];
+  it.each(bad)('%j', (text, message) => {
+    expect(parseAddress(text)).toEqual({ ok: false, message });
+  });
+});
