@@ -29,6 +29,11 @@ export interface LiveChain {
   ruleIds: string[];
   /** Rules in an owned chain without a microseg comment (someone added them by hand). */
   foreignRules: number;
+  /**
+   * iptables only: the families (iptables = 4, ip6tables = 6) the chain exists in. Every owned
+   * chain exists in both; a chain found in only one is drift. Absent for nftables (inet chains).
+   */
+  families?: Array<4 | 6>;
 }
 
 /** LiveHook says whether our jump from a builtin chain exists and is the first rule there. */
@@ -39,6 +44,11 @@ export interface LiveHook {
   first: boolean;
   /** iptables: number of `microseg:hook` rules found (more than 1 is drift). */
   count: number;
+  /**
+   * The owned chains (IR names) the hook jumps to, one per hook rule in rule order. iptables needs
+   * them to delete an old hook by exact rule spec; for nftables it is the base chain itself.
+   */
+  targets?: string[];
 }
 
 /**
@@ -69,4 +79,13 @@ export interface Provider {
   /** The steps that remove every owned object from the host, given what was read back. */
   renderCleanup(live: LiveRuleset): ScriptStep[];
   read(host: Host): Promise<LiveRuleset>;
+  /**
+   * What `read` returns on a host where `renderFull(desired)` was applied and nothing else
+   * changed: the projection of the IR into this backend's live shape (e.g. iptables splits rules
+   * per family and drops set comments). Plan compares live reads with this, and the real-kernel
+   * tests assert `read(host)` deep-equals it, fingerprint included.
+   */
+  expected?(desired: DesiredRuleset): LiveRuleset;
+  /** The same script renderFull feeds to the kernel, as text for humans (`microseg rules`). */
+  renderRules?(desired: DesiredRuleset, live?: LiveRuleset): string;
 }

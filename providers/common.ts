@@ -1,0 +1,228 @@
+/**
+ * Helpers shared by the real dataplane providers (nftables, iptables): address/CIDR arithmetic
+ * for reading sets back, rule-family inference, canonical LiveRuleset ordering and fingerprint,
+ * name checks, and running rendered ScriptSteps on a host.
+ *
+ * Everything here is pure except runSteps.
+ */
+import { createHash } from 'crypto';
+import * as ipaddr from 'ipaddr.js';
+import type { AddressSet, Family, Rule } from '../src/compile/ir';
+import type { Host } from '../src/hosts/types';
+import type { LiveRuleset, ScriptStep } from './types';
+
+const BRAND = Symbol.for('microseg.ProviderError');
+
+/**
+ * ProviderError is a failure to render IR for a backend (source `tool`: the IR asks for something
+ * this backend cannot express exactly) or a failed step on a host (source `kernel`). Rendering
+ * never widens or drops a rule to get past a limit; it fails instead.
+ */
+export class ProviderError extends Error {
+  readonly [BRAND] = true;
+  constructor(
+    message: string,
+    readonly source: 'tool' | 'kernel',
+    readonly detail?: { step?: number; argv?: readonly string[]; stderr?: string; stdin?: string },
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+
+  static isInstance(e: unknown): e is ProviderError {
+    return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[BRAND] === true;
+  }
+}
+
+/** IR_NAME is the IR's logical name shape (ir.ts): lowercase, digits, '-', at most 23 characters. */
+export const IR_NAME = /^[a-z0-9][a-z0-9-]{0,22}$/;
+
+/** RULE_ID is what providers accept as a rule id: it is written verbatim into a comment, so no quotes or spaces. */
+export const RULE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** checkName throws unless `name` is a valid IR name (so prefixed kernel names stay under their caps). */
+export function checkName(kind: 'set' | 'chain', name: string): void {
+  if (!IR_NAME.test(name)) {
+    throw new ProviderError(`${kind} name ${JSON.stringify(name)} is not an IR name ([a-z0-9-], at most 23 characters)`, 'tool');
+  }
+}
+
+/** checkRuleId throws unless `id` can be written into a `microseg:<id>` comment unquoted. */
+export function checkRuleId(id: string): void {
+  if (!RULE_ID.test(id)) throw new ProviderError(`rule id ${JSON.stringify(id)} must match ${RULE_ID}`, 'tool');
+}
+
+/** checkText throws unless `text` is safe inside a double-quoted string of nft and iptables-restore. */
+export function checkText(what: string, text: string, maxLen: number): void {
+  if (text.length > maxLen || /["\\\n\r\t]/.test(text) || /[^\x20-\x7e]/.test(text)) {
+    throw new ProviderError(`${what} ${JSON.stringify(text)} must be printable ASCII without quotes or backslashes, at most ${maxLen} characters`, 'tool');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses
+
+/** addrFamily returns 4 or 6 for a literal address or CIDR, or throws. */
+export function addrFamily(addrOrCidr: string): Family {
+  const a = addrOrCidr.split('/')[0];
+  if (!ipaddr.isValid(a)) throw new ProviderError(`invalid address ${JSON.stringify(addrOrCidr)}`, 'tool');
+  return ipaddr.parse(a).kind() === 'ipv4' ? 4 : 6;
+}
+
+const BITS: Record<Family, number> = { 4: 32, 6: 128 };
+
+/** addrToBig parses an address literal to its integer value. */
+export function addrToBig(addr: string): { family: Family; value: bigint } {
+  const ip = ipaddr.parse(addr);
+  let v = 0n;
+  for (const b of ip.toByteArray()) v = (v << 8n) | BigInt(b);
+  return { family: ip.kind() === 'ipv4' ? 4 : 6, value: v };
+}
+
+/** bigToAddr formats an integer as an address of `family` (IPv6 in RFC 5952 form, as the IR uses). */
+export function bigToAddr(family: Family, value: bigint): string {
+  const n = BITS[family] / 8;
+  const bytes: number[] = [];
+  for (let i = n - 1; i >= 0; i--) bytes.push(Number((value >> BigInt(i * 8)) & 0xffn));
+  const ip = ipaddr.fromByteArray(bytes);
+  return ip.kind() === 'ipv6' ? (ip as ipaddr.IPv6).toRFC5952String() : ip.toString();
+}
+
+/** normaliseCidr turns `a.b.c.d`, `a.b.c.d/n` or an IPv6 form into canonical `addr/len` with host bits cleared. */
+export function normaliseCidr(text: string): string {
+  const [addr, lenText] = text.split('/');
+  const { family, value } = addrToBig(addr);
+  const len = lenText === undefined ? BITS[family] : Number(lenText);
+  if (!Number.isInteger(len) || len < 0 || len > BITS[family]) throw new ProviderError(`invalid prefix length in ${text}`, 'tool');
+  const hostBits = BigInt(BITS[family] - len);
+  return `${bigToAddr(family, (value >> hostBits) << hostBits)}/${len}`;
+}
+
+/**
+ * rangeToCidrs splits the inclusive address range [first, last] into the minimal list of CIDRs,
+ * ascending. nft prints an interval-set element as a range when it is not a single prefix (and
+ * may print adjacent prefixes merged as one range on some versions), so read-back converts every
+ * range back to the CIDRs the IR holds.
+ */
+export function rangeToCidrs(first: string, last: string): string[] {
+  const a = addrToBig(first);
+  const b = addrToBig(last);
+  if (a.family !== b.family || a.value > b.value) throw new ProviderError(`invalid range ${first}-${last}`, 'kernel');
+  const bits = BITS[a.family];
+  const out: string[] = [];
+  let lo = a.value;
+  while (lo <= b.value) {
+    // Largest block aligned at lo that does not run past the end of the range.
+    let size = 0;
+    while (size < bits && ((lo >> BigInt(size)) & 1n) === 0n && lo + (1n << BigInt(size + 1)) - 1n <= b.value) size++;
+    out.push(`${bigToAddr(a.family, lo)}/${bits - size}`);
+    lo += 1n << BigInt(size);
+  }
+  return out;
+}
+
+/** sortCidrs orders canonical CIDRs by address, then prefix length, as the IR does. */
+export function sortCidrs(cidrs: readonly string[]): string[] {
+  const key = (c: string) => {
+    const [a, l] = c.split('/');
+    return { v: addrToBig(a).value, l: Number(l) };
+  };
+  return [...cidrs].sort((x, y) => {
+    const a = key(x);
+    const b = key(y);
+    return a.v < b.v ? -1 : a.v > b.v ? 1 : a.l - b.l;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+/**
+ * ruleFamily returns the single family a rule applies to (from `family`, its sets, addresses or
+ * ICMP protocol), or undefined when it applies to both. Conflicting hints are an IR bug: we refuse
+ * to render rather than silently pick one.
+ */
+export function ruleFamily(rule: Rule, sets: ReadonlyMap<string, AddressSet>): Family | undefined {
+  const m = rule.match;
+  const hints: Array<[string, Family]> = [];
+  if (m.family) hints.push(['family', m.family]);
+  for (const [what, sm] of [['srcSet', m.srcSet], ['dstSet', m.dstSet]] as const) {
+    if (!sm) continue;
+    const s = sets.get(sm.set);
+    if (!s) throw new ProviderError(`rule ${rule.id} references unknown set ${sm.set}`, 'tool');
+    hints.push([what, s.family]);
+  }
+  if (m.srcAddr) hints.push(['srcAddr', addrFamily(m.srcAddr)]);
+  if (m.dstAddr) hints.push(['dstAddr', addrFamily(m.dstAddr)]);
+  if (m.protocol === 'icmp') hints.push(['protocol', 4]);
+  if (m.protocol === 'icmpv6') hints.push(['protocol', 6]);
+  const fams = new Set(hints.map((h) => h[1]));
+  if (fams.size > 1) {
+    throw new ProviderError(`rule ${rule.id} mixes IPv4 and IPv6 (${hints.map(([w, f]) => `${w}: v${f}`).join(', ')})`, 'tool');
+  }
+  return hints[0]?.[1];
+}
+
+// ---------------------------------------------------------------------------------------------
+// LiveRuleset
+
+/**
+ * canonicalLive sorts a LiveRuleset (sets and chains by name, set elements by address, hooks by
+ * hook then family) and recomputes its fingerprint, so a live read and a provider's expectation of
+ * the same state compare equal with plain deep equality.
+ */
+export function canonicalLive(live: Omit<LiveRuleset, 'fingerprint'>): LiveRuleset {
+  const sets = [...live.sets]
+    .map((s) => ({ ...s, elements: sortCidrs(s.elements) }))
+    .sort((a, b) => cmp(a.name, b.name));
+  const chains = [...live.chains].sort((a, b) => cmp(a.name, b.name));
+  const hooks = [...live.hooks].sort((a, b) => cmp(a.hook, b.hook) || a.family - b.family);
+  const body = { backend: live.backend, sets, chains, hooks };
+  return { ...body, fingerprint: fingerprintOf(body) };
+}
+
+/** fingerprintOf hashes the canonical owned state (PRACTICES 12: refuse stale saved plans). */
+export function fingerprintOf(body: unknown): string {
+  return createHash('sha256').update(stableJson(body)).digest('hex').slice(0, 16);
+}
+
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+
+/**
+ * runSteps feeds each ScriptStep to its tool on `host`, in order, and stops at the first failure
+ * with a ProviderError naming the step. Each step is atomic on its own (nft -f, iptables-restore);
+ * the order between steps is what keeps references valid (sets before rules, rules before sets
+ * are destroyed), so a failure in the middle leaves a consistent, if partial, state that the next
+ * read-back shows.
+ */
+export async function runSteps(host: Host, steps: readonly ScriptStep[], timeoutMs?: number): Promise<void> {
+  for (let i = 0; i < steps.length; i++) {
+    const s = steps[i];
+    const r = await host.run(s.argv, { stdin: s.stdin, timeoutMs });
+    if (r.code !== 0) {
+      throw new ProviderError(
+        `step ${i + 1}/${steps.length} (${s.argv.join(' ')}) failed on ${host.description} with exit code ${r.code}: ${r.stderr.trim()}`,
+        'kernel',
+        { step: i, argv: s.argv, stderr: r.stderr, stdin: s.stdin },
+      );
+    }
+  }
+}

@@ -1,0 +1,6 @@
+/** Host transports: where a provider's commands run. */
+export type { CommandResult, Host } from './types';
+export { DEFAULT_TIMEOUT_MS, HostCommandError, runProcess } from './exec';
+export type { RunOptions } from './exec';
+export { LocalHost } from './local';
+export { NetnsHost } from './netns';

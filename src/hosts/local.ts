@@ -1,0 +1,11 @@
+import { runProcess } from './exec';
+import type { CommandResult, Host } from './types';
+
+/** LocalHost runs commands on the machine microseg itself runs on (connection type `local`). */
+export class LocalHost implements Host {
+  readonly description = 'local';
+
+  run(argv: readonly string[], opts?: { stdin?: string; timeoutMs?: number }): Promise<CommandResult> {
+    return runProcess(argv, opts);
+  }
+}

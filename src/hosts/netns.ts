@@ -1,0 +1,23 @@
+import { runProcess } from './exec';
+import type { CommandResult, Host } from './types';
+
+/**
+ * NetnsHost runs commands inside a named network namespace via `ip netns exec NAME argv...`
+ * (connection type `netns`; also what the real-kernel tests use as "a host"). `ip netns exec`
+ * also bind-mounts /etc/netns/NAME over /etc, and (since it enters a new mount namespace)
+ * remounts /sys for the namespace, so tools see the namespace's own interfaces.
+ */
+export class NetnsHost implements Host {
+  readonly description: string;
+
+  constructor(readonly name: string) {
+    // A namespace name is a file name under /run/netns; `ip` refuses '/' and names starting with '-'
+    // would be read as options. Refusing them here gives a clear message instead of an ip usage dump.
+    if (!/^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/.test(name)) throw new Error(`invalid network namespace name ${JSON.stringify(name)}`);
+    this.description = `netns ${name}`;
+  }
+
+  run(argv: readonly string[], opts?: { stdin?: string; timeoutMs?: number }): Promise<CommandResult> {
+    return runProcess(['ip', 'netns', 'exec', this.name, ...argv], opts);
+  }
+}
