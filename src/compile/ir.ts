@@ -92,6 +92,8 @@ export type RuleOrigin =
   | { kind: 'established' }
   | { kind: 'loopback' }
   | { kind: 'excluded-network'; profile: string }
+  /** Traffic through an interface listed in the profile's `excluded_interfaces` (added by compile). */
+  | { kind: 'excluded-interface'; profile: string }
   | { kind: 'failsafe'; profile: string }
   | { kind: 'dispatch'; pu: string };
 

@@ -1,0 +1,463 @@
+/**
+ * compile: Model → one DesiredRuleset per enforcer (DESIGN §1, §4). Pure: no I/O, and the only
+ * clock is `opts.now`, so the same model and instant always give byte-identical output.
+ *
+ * Layout of one host's ruleset (what the iptables/nftables providers render):
+ *
+ *   chain `in`  (hook input):  per local PU address: dstAddr == addr → jump pu-<name>-i-<h6>
+ *   chain `out` (hook output): per local PU address: srcAddr == addr → jump pu-<name>-o-<h6>
+ *   chain pu-<name>-{i,o}-<h6>, in this order:
+ *     1. ct state established,related → accept   (policies govern connection establishment)
+ *     2. peer ∈ excluded networks → return; iif/oif ∈ excluded interfaces → return (untouched)
+ *     3. failsafe ports → accept
+ *     4. non-fallback policies: continue logs, then reject (log+reject), allow (log+accept),
+ *        observation logs
+ *     5. fallback policies, same four groups
+ *     6. namespace default: `reject` → reject, `allow` (discovery mode) → accept
+ *
+ * Rejects come before allows, so a connection matching both is rejected ("reject beats allow").
+ * Fallback rules come after every non-fallback verdict, so they decide only connections no
+ * non-fallback allow/reject matched. `continue` and observation policies carry no verdict, so
+ * they do not stop fallback policies or the default from deciding.
+ *
+ * Only traffic whose local address is a PU address on this host is dispatched, so traffic of
+ * non-PU addresses and loopback (127.0.0.0/8, ::1 — never dispatched, see MSEG6007) is untouched.
+ * Traffic between two PUs on the same host crosses `out` for the sender and `in` for the
+ * receiver, so both ends enforce. Forwarded (routed/bridged) traffic is out of scope for now: no
+ * forward chain is emitted, so containers behind a bridge are not yet covered.
+ *
+ * An enforcer with no local PUs gets an empty ruleset (no sets, no chains, hence no hooks): a host
+ * microseg has nothing to enforce on carries no footprint at all.
+ */
+import * as semver from 'semver';
+import type { Diagnostic } from '../diagnostics';
+import { makeDiagnostic } from '../diagnostics';
+import { addressFamily, cidrsContain, entriesToCidrs, mergeCidrs } from '../model/intervals';
+import { expressionText, indexIdentity, matchesExpression, type IdentityIndex } from '../model/tag-match';
+import type {
+  Enforcer,
+  EnforcerProfile,
+  ExternalNetwork,
+  Model,
+  NetworkPolicy,
+  ProcessingUnit,
+  TagExpression,
+} from '../model/types';
+import { policyActive } from './activity';
+import { CODES } from './codes';
+import type { AddressSet, Chain, DesiredRuleset, Family, Match, Rule, RuleOrigin, Verdict } from './ir';
+import {
+  DISPATCH_CHAINS,
+  LOG_GROUP,
+  canonicalJson,
+  logPrefix,
+  puChainName,
+  ruleId,
+  setName,
+} from './names';
+import { intersectSpecs, isEmptySpec, specFromServicePorts, specKey, specText, specToFragments, type PortSpec } from './ports';
+import { isWithin, namespaceDefaults } from './scope';
+
+/** CompileOptions: `now` decides expiry and schedules (never the machine clock). */
+export interface CompileOptions {
+  now: Date;
+}
+
+export interface CompileResult {
+  /** One per enforcer, in the model's enforcer order (sorted by name). */
+  rulesets: DesiredRuleset[];
+  /** Model-wide diagnostics plus every host's, deduplicated. */
+  diagnostics: Diagnostic[];
+}
+
+/** MIN_SERVICE_PORTS_VERSION: enforcers older than this cannot enforce extnet service_ports (DESIGN §4). */
+export const MIN_SERVICE_PORTS_VERSION = '3.12.0';
+
+const FAMILIES: Family[] = [4, 6];
+const LOOPBACK = ['127.0.0.0/8', '::1/128'];
+
+/** Draft rule before set keys are resolved to names and the id is computed. */
+interface Draft {
+  match: Match;
+  verdict: Verdict;
+  origin: RuleOrigin;
+}
+
+/** PolicyGroups are the ordered rule buckets of one chain section (non-fallback or fallback). */
+interface Section {
+  continueLogs: Draft[];
+  rejects: Draft[];
+  allows: Draft[];
+  observations: Draft[];
+}
+const newSection = (): Section => ({ continueLogs: [], rejects: [], allows: [], observations: [] });
+const flatten = (s: Section): Draft[] => [...s.continueLogs, ...s.rejects, ...s.allows, ...s.observations];
+
+/** Pre-indexed model: identities parsed once, policies in force at `now`. */
+interface Ctx {
+  model: Model;
+  puIdx: Map<ProcessingUnit, IdentityIndex>;
+  netIdx: Map<ExternalNetwork, IdentityIndex>;
+  policies: NetworkPolicy[];
+}
+
+/** compile turns a validated model into every enforcer's desired ruleset (see module comment). */
+export function compile(model: Model, opts: CompileOptions): CompileResult {
+  const global: Diagnostic[] = [];
+  const policies: NetworkPolicy[] = [];
+  for (const p of [...model.networkPolicies].sort((a, b) => cmp(a.name, b.name) || cmp(a.namespace, b.namespace))) {
+    const r = policyActive(p, opts.now);
+    global.push(...r.diagnostics);
+    if (r.active) policies.push(p);
+  }
+  const enforcerNames = new Set(model.enforcers.map((e) => e.name));
+  for (const pu of model.processingUnits) {
+    if (!enforcerNames.has(pu.enforcer)) {
+      global.push(
+        makeDiagnostic('warning', CODES.UNKNOWN_ENFORCER, `${pu.address} names enforcer "${pu.enforcer}", which does not exist`,
+          'Its addresses are still used as a peer of other PUs, but no host enforces its own traffic.', pu.pos),
+      );
+    }
+  }
+  const ctx: Ctx = {
+    model,
+    puIdx: new Map(model.processingUnits.map((p) => [p, indexIdentity(p.identity)])),
+    netIdx: new Map(model.externalNetworks.map((n) => [n, indexIdentity(n.identity)])),
+    policies,
+  };
+  const rulesets = model.enforcers.map((e) => compileHost(ctx, e));
+  for (const r of rulesets) global.push(...r.diagnostics);
+  return { rulesets, diagnostics: dedupeDiagnostics(global) };
+}
+
+/** SetRegistry collects the sets a host needs, keyed by what they stand for. */
+class SetRegistry {
+  private readonly byKey = new Map<string, { kind: 'p' | 'x'; family: Family; elements: string[]; comments: Set<string> }>();
+
+  /** add registers a set and returns its key, used as a placeholder name until finish(). */
+  add(kind: 'p' | 'x', keyParts: unknown, family: Family, elements: string[], comment: string): string {
+    const key = canonicalJson({ kind, family, keyParts });
+    const prev = this.byKey.get(key);
+    if (prev) prev.comments.add(comment);
+    else this.byKey.set(key, { kind, family, elements, comments: new Set([comment]) });
+    return key;
+  }
+
+  /**
+   * finish names the sets. A set is named from its key (stable under membership churn); sets of
+   * the same family with identical members are merged into one, named by the smallest of their
+   * names, so two selectors that pick the same addresses share one kernel set.
+   */
+  finish(): { names: Map<string, string>; sets: Map<string, AddressSet> } {
+    const byMembers = new Map<string, Array<{ key: string; name: string }>>();
+    for (const [key, s] of this.byKey) {
+      const m = `${s.family}|${s.elements.join(',')}`;
+      const list = byMembers.get(m) ?? [];
+      list.push({ key, name: setName(s.kind, key, s.family) });
+      byMembers.set(m, list);
+    }
+    const names = new Map<string, string>();
+    const sets = new Map<string, AddressSet>();
+    for (const list of byMembers.values()) {
+      const name = list.map((x) => x.name).sort()[0];
+      const comments = new Set<string>();
+      for (const x of list) {
+        names.set(x.key, name);
+        for (const c of this.byKey.get(x.key)!.comments) comments.add(c);
+      }
+      const first = this.byKey.get(list[0].key)!;
+      sets.set(name, { name, family: first.family, elements: first.elements, comment: truncate([...comments].sort().join('; '), 120) });
+    }
+    return { names, sets };
+  }
+}
+
+function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
+  const diags: Diagnostic[] = [];
+  const locals = ctx.model.processingUnits
+    .filter((p) => p.enforcer === enf.name)
+    .sort((a, b) => cmp(a.name, b.name) || cmp(a.namespace, b.namespace));
+  if (locals.length === 0) return { enforcer: enf.name, sets: [], chains: [], diagnostics: [] };
+
+  let profile: EnforcerProfile | undefined;
+  if (enf.profile !== undefined) {
+    profile = ctx.model.enforcerProfiles.find((p) => p.name === enf.profile);
+    if (!profile) {
+      diags.push(
+        makeDiagnostic('error', CODES.UNKNOWN_PROFILE, `${enf.address} names enforcer_profile "${enf.profile}", which does not exist`,
+          'Declare the profile or remove the `profile` attribute.', enf.pos),
+      );
+    }
+  }
+  const old = isOldEnforcer(enf, diags);
+  const sets = new SetRegistry();
+  const chains: Chain[] = [];
+  const drafts = new Map<string, Draft[]>();
+  const dispatchIn: Draft[] = [];
+  const dispatchOut: Draft[] = [];
+  const owner = new Map<string, ProcessingUnit>();
+  const versionReported = new Set<string>();
+
+  for (const pu of locals) {
+    const inName = puChainName(pu, 'i');
+    const outName = puChainName(pu, 'o');
+    for (const n of [inName, outName]) {
+      if (drafts.has(n)) {
+        diags.push(makeDiagnostic('error', CODES.NAME_COLLISION, `Chain name ${n} collides on ${enf.address}`,
+          `Two processing units hash to the same chain name; rename ${pu.address}.`, pu.pos));
+      }
+    }
+    const addrs = [...pu.addresses].sort(
+      (a, b) => (addressFamily(a) ?? 9) - (addressFamily(b) ?? 9) || cmp(a, b),
+    );
+    for (const a of addrs) {
+      const family = addressFamily(a);
+      if (family === undefined) continue;
+      if (cidrsContain(LOOPBACK, a)) {
+        diags.push(makeDiagnostic('warning', CODES.LOOPBACK_PU_ADDRESS, `${pu.address} address ${a} is a loopback address`,
+          'Loopback traffic is never touched by microseg, so this address is not enforced.', pu.pos));
+        continue;
+      }
+      const prev = owner.get(a);
+      if (prev) {
+        diags.push(makeDiagnostic('error', CODES.DUPLICATE_PU_ADDRESS,
+          `${pu.address} and ${prev.address} share address ${a} on enforcer ${enf.name}`,
+          'Dispatch by address would be ambiguous; give each processing unit its own addresses.', pu.pos));
+        continue;
+      }
+      owner.set(a, pu);
+      dispatchIn.push({ match: { family, dstAddr: a }, verdict: { kind: 'jump', chain: inName }, origin: { kind: 'dispatch', pu: pu.name } });
+      dispatchOut.push({ match: { family, srcAddr: a }, verdict: { kind: 'jump', chain: outName }, origin: { kind: 'dispatch', pu: pu.name } });
+    }
+    drafts.set(inName, puChain(ctx, enf, profile, pu, 'i', sets, diags, old, versionReported));
+    drafts.set(outName, puChain(ctx, enf, profile, pu, 'o', sets, diags, old, versionReported));
+  }
+
+  const { names, sets: finalSets } = sets.finish();
+  const finalize = (name: string, ds: Draft[]): Rule[] => {
+    const seen = new Set<string>();
+    const rules: Rule[] = [];
+    for (const d of ds) {
+      const match = resolveSets(d.match, names);
+      const id = ruleId(name, match, d.verdict);
+      // An identical earlier rule (same match and verdict) makes this one unreachable or a duplicate log.
+      if (seen.has(id)) continue;
+      seen.add(id);
+      rules.push({ id, match, verdict: d.verdict, origin: d.origin });
+    }
+    return rules;
+  };
+  chains.push({ name: DISPATCH_CHAINS.input, hook: 'input', rules: finalize(DISPATCH_CHAINS.input, dispatchIn), comment: 'dispatch to PU ingress chains' });
+  chains.push({ name: DISPATCH_CHAINS.output, hook: 'output', rules: finalize(DISPATCH_CHAINS.output, dispatchOut), comment: 'dispatch to PU egress chains' });
+  const puChains = [...drafts.entries()].sort((a, b) => cmp(a[0], b[0]));
+  for (const [name, ds] of puChains) {
+    const pu = locals.find((p) => puChainName(p, 'i') === name || puChainName(p, 'o') === name)!;
+    const dir = name === puChainName(pu, 'i') ? 'ingress' : 'egress';
+    chains.push({ name, rules: finalize(name, ds), comment: `${dir} of ${pu.address}` });
+  }
+  const referenced = new Set<string>();
+  for (const c of chains)
+    for (const r of c.rules) {
+      if (r.match.srcSet) referenced.add(r.match.srcSet.set);
+      if (r.match.dstSet) referenced.add(r.match.dstSet.set);
+    }
+  const outSets = [...finalSets.values()].filter((s) => referenced.has(s.name)).sort((a, b) => cmp(a.name, b.name));
+  return { enforcer: enf.name, sets: outSets, chains, diagnostics: dedupeDiagnostics(diags) };
+}
+
+/** puChain builds the drafts of one PU's ingress (`i`) or egress (`o`) chain, in the module-comment order. */
+function puChain(
+  ctx: Ctx,
+  enf: Enforcer,
+  profile: EnforcerProfile | undefined,
+  pu: ProcessingUnit,
+  dir: 'i' | 'o',
+  sets: SetRegistry,
+  diags: Diagnostic[],
+  old: boolean,
+  versionReported: Set<string>,
+): Draft[] {
+  const peerField: 'srcSet' | 'dstSet' = dir === 'i' ? 'srcSet' : 'dstSet';
+  const out: Draft[] = [{ match: { ctState: ['established', 'related'] }, verdict: { kind: 'accept' }, origin: { kind: 'established' } }];
+
+  if (profile) {
+    for (const family of FAMILIES) {
+      const elements = entriesToCidrs(profile.excludedNetworks, family);
+      if (elements.length === 0) continue;
+      const key = sets.add('x', { profile: profile.name }, family, elements, `excluded networks of profile ${profile.name}`);
+      out.push({ match: { family, [peerField]: { set: key } }, verdict: { kind: 'return' }, origin: { kind: 'excluded-network', profile: profile.name } });
+    }
+    for (const iface of [...profile.excludedInterfaces].sort()) {
+      out.push({
+        match: dir === 'i' ? { iif: iface } : { oif: iface },
+        verdict: { kind: 'return' },
+        origin: { kind: 'excluded-interface', profile: profile.name },
+      });
+    }
+    // An empty failsafe list means "no failsafe ports", not "any" (which [] means for policies).
+    const failsafe = profile.failsafe.length === 0 ? [] : specToFragments(specFromServicePorts(profile.failsafe));
+    for (const frag of failsafe) {
+      out.push({ match: { ...frag }, verdict: { kind: 'accept' }, origin: { kind: 'failsafe', profile: profile.name } });
+    }
+  }
+
+  const main = newSection();
+  const fallback = newSection();
+  for (const pol of ctx.policies) {
+    if (dir === 'i' && pol.applyPolicyMode === 'outgoing') continue;
+    if (dir === 'o' && pol.applyPolicyMode === 'incoming') continue;
+    if (!isWithin(pu.namespace, pol.namespace, pol.propagate)) continue;
+    const localExpr = dir === 'i' ? pol.object : pol.subject;
+    const localNeg = dir === 'i' ? pol.negateObject : pol.negateSubject;
+    if (matchesExpression(ctx.puIdx.get(pu)!, localExpr) === localNeg) continue;
+    const peerExpr = dir === 'i' ? pol.subject : pol.object;
+    const peerNeg = dir === 'i' ? pol.negateSubject : pol.negateObject;
+    const section = pol.fallback ? fallback : main;
+    const origin: RuleOrigin = { kind: 'policy', policy: pol.name, namespace: pol.namespace };
+
+    for (const g of peerGroups(ctx, pol, peerExpr, dir === 'o' && !peerNeg, enf, diags)) {
+      if (old && !peerNeg) {
+        for (const n of g.nets) {
+          if (n.servicePorts.length === 0 || versionReported.has(`${pol.address}|${n.address}`)) continue;
+          versionReported.add(`${pol.address}|${n.address}`);
+          diags.push(
+            makeDiagnostic('error', CODES.OLD_ENFORCER_SERVICE_PORTS,
+              `Enforcer ${enf.name} (version ${enf.version}) cannot enforce ${pol.address} ${dir === 'o' ? 'toward' : 'from'} ${n.address}, which uses service_ports`,
+              `Enforcers older than ${MIN_SERVICE_PORTS_VERSION} ignore service_ports. Upgrade ${enf.address} to ${MIN_SERVICE_PORTS_VERSION} or later, or remove service_ports from ${n.address}.`,
+              pol.pos),
+          );
+        }
+      }
+      for (const family of FAMILIES) {
+        const elements = mergeCidrs([...g.pus.flatMap((p) => p.addresses), ...g.nets.flatMap((n) => entriesToCidrs(n.entries, family))], family);
+        if (elements.length === 0 && !peerNeg) continue;
+        const scope = `${pol.namespace}${pol.propagate ? ' (and below)' : ''}`;
+        const key = sets.add(
+          'p',
+          { scope: pol.namespace, propagate: pol.propagate, expr: canonicalJson(peerExpr), policyPorts: specKey(specFromServicePorts(pol.ports)), group: g.key, extnetPorts: dir === 'o' && !peerNeg },
+          family,
+          elements,
+          `peers matching ${expressionText(peerExpr)} in ${scope}${g.narrowed ? ` on ${specText(g.spec)}` : ''}`,
+        );
+        for (const frag of specToFragments(g.spec, family)) {
+          const match: Match = { ...frag, family, [peerField]: peerNeg ? { set: key, negate: true } : { set: key } };
+          emitPolicy(section, pol, match, origin);
+        }
+      }
+    }
+  }
+  out.push(...flatten(main), ...flatten(fallback));
+
+  const defaults = namespaceDefaults(ctx.model.namespaces, pu.namespace);
+  const action = dir === 'i' ? defaults.incoming : defaults.outgoing;
+  out.push({ match: {}, verdict: { kind: action === 'allow' ? 'accept' : 'reject' }, origin: { kind: 'default', namespace: pu.namespace, action } });
+  return out;
+}
+
+/** emitPolicy adds one policy match to its section: log rules and/or the verdict rule. */
+function emitPolicy(section: Section, pol: NetworkPolicy, match: Match, origin: RuleOrigin): void {
+  const letter = pol.action === 'allow' ? 'A' : pol.action === 'reject' ? 'R' : 'C';
+  const log = (tag: string): Draft => ({ match, verdict: { kind: 'log', group: LOG_GROUP, prefix: logPrefix(pol, tag) }, origin });
+  if (pol.observationEnabled) {
+    section.observations.push(log(`O${letter}`));
+    return;
+  }
+  const bucket = pol.action === 'allow' ? section.allows : pol.action === 'reject' ? section.rejects : section.continueLogs;
+  if (pol.logsEnabled) bucket.push(log(letter));
+  if (pol.action !== 'continue') bucket.push({ match, verdict: { kind: pol.action === 'allow' ? 'accept' : 'reject' }, origin });
+}
+
+/** PeerGroup: peers sharing one effective port spec, so they share one rule per protocol fragment. */
+interface PeerGroup {
+  key: string;
+  spec: PortSpec;
+  /** True when the spec is narrower than the policy's own (an extnet's service_ports intersected it). */
+  narrowed: boolean;
+  pus: ProcessingUnit[];
+  nets: ExternalNetwork[];
+}
+
+/**
+ * peerGroups resolves the peer side of a policy to PUs and external networks in the policy's
+ * scope, grouped by effective port spec. With `intersectExtnets` (egress toward a non-negated
+ * object), each external network's spec is policy ports ∩ its service_ports; an empty
+ * intersection drops it with an MSEG6002 warning. Otherwise every peer uses the policy's ports.
+ */
+function peerGroups(
+  ctx: Ctx,
+  pol: NetworkPolicy,
+  expr: TagExpression,
+  intersectExtnets: boolean,
+  enf: Enforcer,
+  diags: Diagnostic[],
+): PeerGroup[] {
+  const policySpec = specFromServicePorts(pol.ports);
+  const groups = new Map<string, PeerGroup>();
+  const group = (spec: PortSpec): PeerGroup => {
+    const key = specKey(spec);
+    let g = groups.get(key);
+    if (!g) {
+      g = { key, spec, narrowed: key !== specKey(policySpec), pus: [], nets: [] };
+      groups.set(key, g);
+    }
+    return g;
+  };
+  group(policySpec);
+  for (const p of ctx.model.processingUnits) {
+    if (isWithin(p.namespace, pol.namespace, pol.propagate) && matchesExpression(ctx.puIdx.get(p)!, expr)) group(policySpec).pus.push(p);
+  }
+  for (const n of ctx.model.externalNetworks) {
+    if (!isWithin(n.namespace, pol.namespace, pol.propagate) || !matchesExpression(ctx.netIdx.get(n)!, expr)) continue;
+    if (!intersectExtnets) {
+      group(policySpec).nets.push(n);
+      continue;
+    }
+    const spec = intersectSpecs(policySpec, specFromServicePorts(n.servicePorts));
+    if (isEmptySpec(spec)) {
+      diags.push(
+        makeDiagnostic('warning', CODES.INEFFECTIVE_PORTS, `${pol.address} has no effect toward ${n.address}`,
+          `The policy ports (${specText(policySpec)}) and the network's service_ports (${specText(specFromServicePorts(n.servicePorts))}) have nothing in common, so no rule is emitted for this network (enforcer ${enf.name}).`,
+          pol.pos),
+      );
+      continue;
+    }
+    group(spec).nets.push(n);
+  }
+  return [...groups.values()].sort((a, b) => (a.narrowed === b.narrowed ? cmp(a.key, b.key) : a.narrowed ? 1 : -1));
+}
+
+/** isOldEnforcer: version < 3.12 (semver, coercing `3.11` to 3.11.0); an unparseable version is MSEG6011. */
+function isOldEnforcer(enf: Enforcer, diags: Diagnostic[]): boolean {
+  const v = semver.valid(enf.version) ?? semver.valid(semver.coerce(enf.version));
+  if (v === null) {
+    diags.push(makeDiagnostic('error', CODES.BAD_VERSION, `${enf.address} version "${enf.version}" is not a version`,
+      'Write a semantic version such as "3.14.0".', enf.pos));
+    return false;
+  }
+  return semver.lt(v, MIN_SERVICE_PORTS_VERSION);
+}
+
+function resolveSets(m: Match, names: Map<string, string>): Match {
+  const out: Match = { ...m };
+  if (m.srcSet) out.srcSet = { ...m.srcSet, set: names.get(m.srcSet.set)! };
+  if (m.dstSet) out.dstSet = { ...m.dstSet, set: names.get(m.dstSet.set)! };
+  return out;
+}
+
+function dedupeDiagnostics(ds: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return ds.filter((d) => {
+    const k = canonicalJson(d);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function truncate(s: string, n: number): string {
+  return s.length <= n ? s : `${s.slice(0, n - 3)}...`;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

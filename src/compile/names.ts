@@ -1,0 +1,93 @@
+/**
+ * Deterministic names and ids (PRACTICES 7–8). Every name here is a pure function of what it
+ * stands for, so a memory-less rerun produces the same names and providers recognise ownership
+ * by shape (`MSEG-`/`mseg-` prefix + these names) without parsing rule bodies.
+ *
+ * IR names are `[a-z0-9-]`, at most 23 characters (src/compile/ir.ts), leaving room for the
+ * providers' 5-character prefixes under iptables' 28 and ipset's 31-character caps.
+ */
+import { createHash } from 'node:crypto';
+import type { Match, Verdict } from './ir';
+
+/** MAX_NAME is the IR name cap (ir.ts). */
+export const MAX_NAME = 23;
+
+/** LOG_GROUP is the NFLOG group every microseg log rule sends to (one group so one collector reads all). */
+export const LOG_GROUP = 42;
+
+/** DISPATCH_CHAINS are the two hooked chains: `in` (hook input) and `out` (hook output). */
+export const DISPATCH_CHAINS = { input: 'in', output: 'out' } as const;
+
+/** sha256hex hashes a string; all names and ids use it so they are stable across Node versions. */
+export function sha256hex(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+/** canonicalJson serialises with object keys sorted at every level, so equal values hash equally. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const obj = v as Record<string, unknown>;
+    const keys = Object.keys(obj)
+      .filter((k) => obj[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** slug lowercases and maps everything outside `[a-z0-9-]` to `-`, collapsing runs, at most `max` chars. */
+export function slug(s: string, max: number): string {
+  const out = s
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-/, '')
+    .slice(0, max)
+    .replace(/-$/, '');
+  return out || 'x';
+}
+
+/**
+ * puChainName names a PU's ingress (`i`) or egress (`o`) chain: `pu-<slug≤11>-<i|o>-<hash6>`,
+ * e.g. `pu-web-i-3f2a9c` (at most 3+11+3+6 = 23 chars).
+ *
+ * Uniqueness: the slug alone may collide (truncation, case folding, `_`→`-`), so the suffix is
+ * the first 6 hex of sha256(namespace NUL name), which identifies the PU; the direction letter
+ * separates its two chains. Two PUs on one host collide only if 24 bits of sha256 collide
+ * (≈ n²/2²⁵ for n PUs), and compile checks and reports that as MSEG6010 rather than trusting luck.
+ * The name does not depend on addresses or policies, so they can change without renaming.
+ */
+export function puChainName(pu: { namespace: string; name: string }, dir: 'i' | 'o'): string {
+  const h = sha256hex(`${pu.namespace}\u0000${pu.name}`).slice(0, 6);
+  return `pu-${slug(pu.name, 11)}-${dir}-${h}`;
+}
+
+/**
+ * setName names an address set `<kind>-<hash10>-<family>` (at most 1+1+10+2 = 14 chars) from the
+ * canonical key of what it stands for (a selector, not its members), so identity churn changes
+ * set elements but not set names or the rules that reference them (PRACTICES 6). `p` = peers,
+ * `x` = excluded networks. 40 bits of hash make a collision among a host's sets negligible.
+ */
+export function setName(kind: 'p' | 'x', key: string, family: 4 | 6): string {
+  return `${kind}-${sha256hex(key).slice(0, 10)}-${family}`;
+}
+
+/** ruleId is 12 hex of sha256(chain, canonical match, canonical verdict): stable and content-addressed. */
+export function ruleId(chain: string, match: Match, verdict: Verdict): string {
+  return sha256hex(`${chain}\n${canonicalJson(match)}\n${canonicalJson(verdict)}`).slice(0, 12);
+}
+
+/** policyHash is 8 hex identifying a policy (namespace + name) in log prefixes. */
+export function policyHash(p: { namespace: string; name: string }): string {
+  return sha256hex(`${p.namespace}\u0000${p.name}`).slice(0, 8);
+}
+
+/**
+ * logPrefix is `mseg:<policy hash8>:<tag>`, at most 16 chars (iptables LOG allows 29). The tag
+ * says what the log means: `A` allow, `R` reject, `C` continue; observation rules prefix `O`
+ * (`OA`, `OR`, `OC`) because they record what a policy WOULD do without doing it.
+ */
+export function logPrefix(p: { namespace: string; name: string }, tag: string): string {
+  return `mseg:${policyHash(p)}:${tag}`;
+}
