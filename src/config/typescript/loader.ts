@@ -1,0 +1,210 @@
+/**
+ * loadTypeScriptDir runs a TypeScript configuration (`DIR/main.ts`) with no build step and
+ * returns the RawConfig its App synthesises.
+ *
+ * Steps: type-check main.ts against our public API (a type error is a configuration error, so
+ * this is on by default), load it with jiti, take its default export (an App, or a function
+ * returning one, possibly async), synthesise, then point positions at the user's own source.
+ * Every failure, including an exception thrown by the user's program, becomes a Diagnostic at the
+ * user's file and line; the loader itself never throws for the user's mistakes.
+ *
+ * "microseg" in the user's program must be the very module instance this loader uses, or an App
+ * built by the program would fail `App.isApp` / `instanceof` here. jiti's `alias` maps
+ * `microseg` to this package's entry (src/index.ts under ts-jest, dist/src/index.js when built),
+ * which resolves the specifier in both layouts; `virtualModules` additionally pins the bare
+ * specifier to the already-loaded module object, because under jest the loader's own modules
+ * live in jest's registry, not in the Node require cache jiti would otherwise load a second copy
+ * into.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { createJiti } from 'jiti';
+import type { Diagnostic, SourcePos } from '../../diagnostics';
+import { makeDiagnostic } from '../../diagnostics';
+import * as api from '../../index';
+import type { RawConfig } from '../types';
+import { App } from './app';
+import { isLibraryFile, parseStack } from './callsite';
+import { refinePositions, SourceIndex } from './source-positions';
+import { typeCheck } from './typecheck';
+
+/** Diagnostic codes of the TypeScript front end. */
+export const TS_CODES = {
+  typeError: 'MSEG4001',
+  missingMain: 'MSEG4002',
+  thrown: 'MSEG4003',
+  notAnApp: 'MSEG4004',
+  invalidValue: 'MSEG4101',
+} as const;
+
+export interface LoadTypeScriptOptions {
+  /**
+   * Type-check main.ts before running it (default true). Turning it off saves about a second
+   * per load for callers that have already checked, e.g. an editor.
+   */
+  typeCheck?: boolean;
+}
+
+/** ENTRY is the file `microseg` resolves to: src/index.ts (ts-jest) or dist/src/index.js (built). */
+export function packageEntry(): { runtime: string; types: string } {
+  const ext = path.extname(__filename) === '.ts' ? '.ts' : '.js';
+  const runtime = path.resolve(__dirname, '..', '..', `index${ext}`);
+  const dts = path.resolve(__dirname, '..', '..', 'index.d.ts');
+  return { runtime, types: ext === '.ts' || !fs.existsSync(dts) ? runtime : dts };
+}
+
+/** loadTypeScriptDir loads `dir/main.ts`; see the module comment. */
+export async function loadTypeScriptDir(dir: string, opts: LoadTypeScriptOptions = {}): Promise<RawConfig> {
+  const absDir = path.resolve(dir);
+  const mainAbs = path.join(absDir, 'main.ts');
+  const mainName = path.join(dir, 'main.ts');
+  const isUserFile = (abs: string): boolean => !isLibraryFile(abs) && !isOurs(abs);
+  // Files under the directory are named as the HCL front end names them (dir joined with the
+  // relative path), so diagnostics read the same whichever language the user chose.
+  const absOf = new Map<string, string>();
+  const displayName = (abs: string): string => {
+    const rel = path.relative(absDir, abs);
+    const name = rel.startsWith('..') || path.isAbsolute(rel) ? abs : path.join(dir, rel);
+    absOf.set(name, abs);
+    return name;
+  };
+  const readReported = (ds: readonly Diagnostic[]): void => {
+    for (const d of ds) {
+      const abs = d.file === undefined ? undefined : absOf.get(d.file);
+      if (abs) readSource(abs);
+    }
+  };
+  const cfg: RawConfig = { resources: [], outputs: {}, sources: new Map(), diagnostics: [] };
+  const readSource = (abs: string): string | undefined => {
+    const name = displayName(abs);
+    if (!cfg.sources.has(name)) {
+      try {
+        cfg.sources.set(name, fs.readFileSync(abs, 'utf8'));
+      } catch {
+        return undefined;
+      }
+    }
+    return cfg.sources.get(name);
+  };
+
+  if (readSource(mainAbs) === undefined) {
+    cfg.diagnostics.push(
+      makeDiagnostic(
+        'error',
+        TS_CODES.missingMain,
+        `Cannot read "${mainName}"`,
+        'A TypeScript configuration is a main.ts whose default export is a microseg App (or a function returning one).',
+      ),
+    );
+    return cfg;
+  }
+
+  const entry = packageEntry();
+  if (opts.typeCheck !== false) {
+    const errors = typeCheck({ mainFile: mainAbs, apiTypes: entry.types, isUserFile, displayName });
+    readReported(errors);
+    cfg.diagnostics.push(...errors);
+    // Running a program that does not compile would only add confusing follow-on errors.
+    if (errors.some((d) => d.severity === 'error')) return cfg;
+  }
+
+  let app: unknown;
+  try {
+    const jiti = createJiti(mainAbs, {
+      alias: { microseg: entry.runtime },
+      virtualModules: { microseg: api },
+      // Re-evaluate the user's files on every load (tests, watch loops) and write no cache
+      // files into the user's tree.
+      moduleCache: false,
+      fsCache: false,
+      interopDefault: true,
+    });
+    const mod = await jiti.import<Record<string, unknown>>(mainAbs);
+    let exported: unknown = mod && typeof mod === 'object' && 'default' in mod ? mod.default : mod;
+    if (typeof exported === 'function') exported = await (exported as () => unknown)();
+    app = exported;
+  } catch (e) {
+    cfg.diagnostics.push(thrownDiagnostic(e, mainAbs, displayName, isUserFile, absDir));
+    readReported(cfg.diagnostics);
+    return cfg;
+  }
+
+  if (!App.isApp(app)) {
+    cfg.diagnostics.push(
+      makeDiagnostic(
+        'error',
+        TS_CODES.notAnApp,
+        `The default export of "${mainName}" is not a microseg App`,
+        `It is ${describe(app)}. Write \`export default app\` (an \`new App()\` from "microseg") or a function that returns the App.`,
+        { file: mainName, line: 1, column: 1 },
+      ),
+    );
+    return cfg;
+  }
+
+  let synth: RawConfig;
+  try {
+    synth = (app as App).synth();
+  } catch (e) {
+    cfg.diagnostics.push(thrownDiagnostic(e, mainAbs, displayName, isUserFile, absDir));
+    readReported(cfg.diagnostics);
+    return cfg;
+  }
+
+  const index = new SourceIndex((file) => readSource(file));
+  const rename = (p: SourcePos): SourcePos => ({ ...p, file: displayName(path.resolve(p.file)) });
+  for (const res of synth.resources) {
+    refinePositions(res, index);
+    res.pos = rename(res.pos);
+    for (const k of Object.keys(res.positions)) res.positions[k] = rename(res.positions[k]);
+  }
+  for (const d of synth.diagnostics) if (d.file) d.file = displayName(path.resolve(d.file));
+  cfg.resources = synth.resources;
+  cfg.outputs = synth.outputs;
+  cfg.diagnostics.push(...synth.diagnostics);
+  return cfg;
+}
+
+/** The package's own source or build directory (src/ or dist/src/): never the user's code. */
+function isOurs(abs: string): boolean {
+  const root = path.resolve(__dirname, '..', '..');
+  return abs === root || abs.startsWith(root + path.sep);
+}
+
+/**
+ * thrownDiagnostic reports an exception from the user's program at the innermost frame in the
+ * user's directory (else any user frame, else main.ts itself). A syntax error from jiti's
+ * transpiler carries its location in `loc` instead of the stack.
+ */
+function thrownDiagnostic(
+  e: unknown,
+  mainAbs: string,
+  displayName: (abs: string) => string,
+  isUserFile: (abs: string) => boolean,
+  absDir: string,
+): Diagnostic {
+  const err = e as { message?: unknown; stack?: unknown; loc?: { line?: number; column?: number }; name?: unknown };
+  const message = typeof err?.message === 'string' ? err.message : String(e);
+  const name = typeof err?.name === 'string' ? err.name : 'Error';
+  let pos: SourcePos | undefined;
+  if (err?.loc && typeof err.loc.line === 'number') {
+    pos = { file: displayName(mainAbs), line: err.loc.line, column: (err.loc.column ?? 0) + 1 };
+  } else {
+    const frames = parseStack(typeof err?.stack === 'string' ? err.stack : undefined).filter((f) => isUserFile(path.resolve(f.file)));
+    const frame = frames.find((f) => path.resolve(f.file).startsWith(absDir + path.sep)) ?? frames[0];
+    if (frame) pos = { file: displayName(path.resolve(frame.file)), line: frame.line, column: frame.column };
+  }
+  const summary = `${name}: ${message.split('\n')[0]}`;
+  const detail = [
+    ...message.split('\n').slice(1),
+    'Raised while running the TypeScript configuration; it produced no resources.',
+  ].join('\n');
+  return makeDiagnostic('error', TS_CODES.thrown, summary, detail, pos ?? { file: displayName(mainAbs), line: 1, column: 1 });
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'undefined (is there an `export default`?)';
+  if (v === null) return 'null';
+  if (typeof v === 'object') return `an object with keys ${JSON.stringify(Object.keys(v as object).slice(0, 5))}`;
+  return `a ${typeof v}`;
+}
