@@ -1,0 +1,176 @@
+/**
+ * Reading what microseg owns in iptables/ipset: `iptables-save -t filter`, `ip6tables-save -t
+ * filter` and `ipset save`. Only `MSEG-` chains, `mseg-` sets and `microseg:hook` jumps are read;
+ * rule ids come only from `microseg:<id>` comments (never from rule bodies, PRACTICES 7). The one
+ * body we look at is the `-j` target of our own hook rule, whose shape we fully control, because
+ * an old hook can only be deleted by its exact spec.
+ */
+import type { AddressSet, Family, Hook } from '../../src/compile/ir';
+import type { BackendName, LiveChain, LiveHook, LiveRuleset } from '../types';
+import { ProviderError, canonicalLive, normaliseCidr } from '../common';
+import { BUILTIN, CHAIN_PREFIX, HOOK_COMMENT, SET_PREFIX } from './names';
+import { COMMENT_PREFIX } from './render';
+
+/** SavedTable is the owned part of one family's table filter. */
+export interface SavedTable {
+  /** Owned chains (IR names) with the comment ids of their rules, in order, and uncommented rule counts. */
+  chains: Map<string, { ids: string[]; foreign: number }>;
+  hooks: LiveHook[];
+}
+
+const HOOKS: Array<[Hook, string]> = Object.entries(BUILTIN) as Array<[Hook, string]>;
+const COMMENT_RE = /(?:^|\s)--comment\s+(?:"((?:[^"\\]|\\.)*)"|(\S+))/;
+
+/** commentOf extracts the value of a rule's comment match from an iptables-save line. */
+export function commentOf(line: string): string | undefined {
+  const m = COMMENT_RE.exec(line);
+  return m ? (m[1] ?? m[2]) : undefined;
+}
+
+/** parseSave parses `iptables-save -t filter` output of one family. */
+export function parseSave(text: string, family: Family): SavedTable {
+  const chains = new Map<string, { ids: string[]; foreign: number }>();
+  const builtinPos = new Map<string, number>();
+  const hookInfo = new Map<Hook, { first: boolean; targets: string[] }>();
+  let inFilter = false;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('*')) {
+      inFilter = line === '*filter';
+      continue;
+    }
+    if (!inFilter || line === '' || line.startsWith('#') || line === 'COMMIT') continue;
+    if (line.startsWith(':')) {
+      const name = line.slice(1).split(/\s+/)[0];
+      if (name.startsWith(CHAIN_PREFIX)) chains.set(name.slice(CHAIN_PREFIX.length), chains.get(name.slice(CHAIN_PREFIX.length)) ?? { ids: [], foreign: 0 });
+      continue;
+    }
+    const m = /^-A\s+(\S+)\s*(.*)$/.exec(line);
+    if (!m) continue;
+    const [, chain, rest] = m;
+    const comment = commentOf(rest);
+    if (chain.startsWith(CHAIN_PREFIX)) {
+      const c = chains.get(chain.slice(CHAIN_PREFIX.length)) ?? { ids: [], foreign: 0 };
+      chains.set(chain.slice(CHAIN_PREFIX.length), c);
+      if (comment?.startsWith(COMMENT_PREFIX) && comment !== HOOK_COMMENT) c.ids.push(comment.slice(COMMENT_PREFIX.length));
+      else c.foreign++;
+      continue;
+    }
+    const hook = HOOKS.find(([, b]) => b === chain)?.[0];
+    if (!hook) continue;
+    const pos = (builtinPos.get(chain) ?? 0) + 1;
+    builtinPos.set(chain, pos);
+    if (comment !== HOOK_COMMENT) continue;
+    const target = /(?:^|\s)-j\s+(\S+)/.exec(rest)?.[1] ?? '';
+    const h = hookInfo.get(hook) ?? { first: pos === 1, targets: [] };
+    h.targets.push(target.startsWith(CHAIN_PREFIX) ? target.slice(CHAIN_PREFIX.length) : `iptables:${target}`);
+    hookInfo.set(hook, h);
+  }
+  const hooks: LiveHook[] = [...hookInfo.entries()].map(([hook, h]) => ({
+    hook,
+    family,
+    present: true,
+    first: h.first,
+    count: h.targets.length,
+    targets: h.targets,
+  }));
+  return { chains, hooks };
+}
+
+/** parseIpsetSave parses `ipset save` output, keeping only `mseg-` sets. */
+export function parseIpsetSave(text: string): AddressSet[] {
+  const sets = new Map<string, AddressSet>();
+  for (const raw of text.split('\n')) {
+    const parts = raw.trim().split(/\s+/);
+    if (parts.length < 2 || !parts[1].startsWith(SET_PREFIX)) continue;
+    const name = parts[1].slice(SET_PREFIX.length);
+    if (parts[0] === 'create') {
+      const fi = parts.indexOf('family');
+      const family: Family = fi > 0 && parts[fi + 1] === 'inet6' ? 6 : 4;
+      // An owned name with a type microseg never creates is reported under a name plan cannot
+      // match, so it shows as an orphan rather than as a set with wrong members.
+      sets.set(name, { name: parts[2] === 'hash:net' ? name : `${name}:${parts[2]}`, family, elements: [] });
+    } else if (parts[0] === 'add') {
+      const s = sets.get(name);
+      if (!s) throw new ProviderError(`ipset save: element for undeclared set ${parts[1]}`, 'kernel');
+      // hash:net prints a host entry without its /32 (or /128); normalise to the IR's CIDR form.
+      // A `nomatch` flag is never written by microseg (IR sets are exact intervals); such an
+      // element is kept with a marker so plan sees it as a difference.
+      s.elements.push(parts.includes('nomatch') ? `!${normaliseCidr(parts[2])}` : normaliseCidr(parts[2]));
+    }
+  }
+  return [...sets.values()];
+}
+
+/**
+ * collapseParts folds complete runs `<id>#1/n … <id>#n/n` (see render.ts) back into `<id>`;
+ * incomplete or out-of-order runs stay as part ids, which never equal an IR id (drift).
+ */
+export function collapseParts(ids: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < ids.length; ) {
+    const m = /^(.*)#1\/(\d+)$/.exec(ids[i]);
+    if (m) {
+      const [, base, nText] = m;
+      const n = Number(nText);
+      let ok = i + n <= ids.length;
+      for (let k = 2; ok && k <= n; k++) ok = ids[i + k - 1] === `${base}#${k}/${n}`;
+      if (ok) {
+        out.push(base);
+        i += n;
+        continue;
+      }
+    }
+    out.push(ids[i]);
+    i++;
+  }
+  return out;
+}
+
+/**
+ * mergeFamilies rebuilds one rule order from a chain's IPv4 and IPv6 rule ids. A family-neutral
+ * IR rule sits in both lists (the anchors); single-family rules sit in one. Between anchors, IPv4
+ * rules come first, then IPv6: rules of different families never see the same packet, so this
+ * canonical order is equivalent to the IR's, and `expected()` uses the same merge so that live
+ * and desired compare equal. Order drift of anchors is kept visible (ids are emitted as found).
+ */
+export function mergeFamilies(v4: readonly string[], v6: readonly string[]): string[] {
+  const in4 = new Set(v4);
+  const in6 = new Set(v6);
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < v4.length || j < v6.length) {
+    if (i < v4.length && !in6.has(v4[i])) out.push(v4[i++]);
+    else if (j < v6.length && !in4.has(v6[j])) out.push(v6[j++]);
+    else if (i < v4.length && j < v6.length && v4[i] === v6[j]) {
+      out.push(v4[i++]);
+      j++;
+    } else if (i < v4.length) out.push(v4[i++]);
+    else out.push(v6[j++]);
+  }
+  return out;
+}
+
+/** buildLive combines both families' tables and the sets into one canonical LiveRuleset. */
+export function buildLive(backend: BackendName, t4: SavedTable, t6: SavedTable, sets: AddressSet[]): LiveRuleset {
+  const hooks = [...t4.hooks, ...t6.hooks];
+  const names = new Set([...t4.chains.keys(), ...t6.chains.keys()]);
+  const chains: LiveChain[] = [...names].map((name) => {
+    const c4 = t4.chains.get(name);
+    const c6 = t6.chains.get(name);
+    const families: Array<4 | 6> = [];
+    if (c4) families.push(4);
+    if (c6) families.push(6);
+    const lc: LiveChain = {
+      name,
+      ruleIds: mergeFamilies(collapseParts(c4?.ids ?? []), collapseParts(c6?.ids ?? [])),
+      foreignRules: (c4?.foreign ?? 0) + (c6?.foreign ?? 0),
+      families,
+    };
+    const hook = hooks.find((h) => h.targets?.includes(name))?.hook;
+    if (hook) lc.hook = hook;
+    return lc;
+  });
+  return canonicalLive({ backend, sets, chains, hooks });
+}

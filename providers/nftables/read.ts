@@ -1,0 +1,141 @@
+/**
+ * Reading table inet microseg back from `nft -j list table inet microseg` into a LiveRuleset.
+ *
+ * Only the table's own objects are read. Rule ids come only from `microseg:<id>` comments: rule
+ * bodies are never parsed (PRACTICES 7), because their JSON shape changes between nft versions.
+ * Set elements are normalised to canonical CIDRs, since nft prints a single address without
+ * `/32`, a prefix as {prefix:{addr,len}} and any interval that is not one prefix as a range.
+ */
+import type { AddressSet, Hook } from '../../src/compile/ir';
+import type { LiveChain, LiveHook, LiveRuleset } from '../types';
+import { ProviderError, canonicalLive, normaliseCidr, rangeToCidrs } from '../common';
+import { NFT_FAMILY, NFT_TABLE, irNameOf } from './names';
+import { COMMENT_PREFIX } from './render';
+
+type Json = Record<string, unknown>;
+
+/** TABLE_ABSENT matches nft's message when the table does not exist (exit status 1). */
+export const TABLE_ABSENT = /No such file or directory/;
+
+/** emptyLive is the LiveRuleset of a host where microseg owns nothing. */
+export function emptyLive(): LiveRuleset {
+  return canonicalLive({ backend: 'nftables', sets: [], chains: [], hooks: [] });
+}
+
+/**
+ * BaseChainInfo is one base chain anywhere in the ruleset (from `nft -j list chains`), used to
+ * decide whether our base chain runs first at its hook.
+ */
+export interface BaseChainInfo {
+  family: string;
+  table: string;
+  hook: string;
+  prio: number;
+}
+
+/**
+ * parseNftTable turns the JSON of our table into a LiveRuleset. `allBaseChains` (optional) lets
+ * `first` say whether a foreign base chain at the same hook runs before ours (lower priority in
+ * the ip, ip6 or inet family): such a chain could drop or accept-and-skip nothing, but it can drop
+ * traffic before microseg sees it, which plan shows as drift.
+ */
+export function parseNftTable(json: string, allBaseChains: readonly BaseChainInfo[] = []): LiveRuleset {
+  let doc: { nftables?: Json[] };
+  try {
+    doc = JSON.parse(json) as { nftables?: Json[] };
+  } catch (e) {
+    throw new ProviderError(`cannot parse nft -j output: ${(e as Error).message}`, 'kernel');
+  }
+  const sets: AddressSet[] = [];
+  const chains = new Map<string, LiveChain & { prio?: number }>();
+  const order: string[] = [];
+  for (const item of doc.nftables ?? []) {
+    if (item.set) {
+      const s = item.set as Json;
+      if (s.table !== NFT_TABLE || s.family !== NFT_FAMILY) continue;
+      sets.push(parseSet(s));
+    } else if (item.chain) {
+      const c = item.chain as Json;
+      if (c.table !== NFT_TABLE || c.family !== NFT_FAMILY) continue;
+      const name = irNameOf(String(c.name));
+      const lc: LiveChain & { prio?: number } = { name, ruleIds: [], foreignRules: 0 };
+      if (typeof c.hook === 'string' && isHook(c.hook)) {
+        lc.hook = c.hook;
+        lc.prio = typeof c.prio === 'number' ? c.prio : 0;
+      }
+      chains.set(String(c.name), lc);
+      order.push(String(c.name));
+    } else if (item.rule) {
+      const r = item.rule as Json;
+      if (r.table !== NFT_TABLE || r.family !== NFT_FAMILY) continue;
+      const c = chains.get(String(r.chain));
+      if (!c) continue;
+      const comment = typeof r.comment === 'string' ? r.comment : '';
+      if (comment.startsWith(COMMENT_PREFIX)) c.ruleIds.push(comment.slice(COMMENT_PREFIX.length));
+      else c.foreignRules++;
+    }
+  }
+  const hooks: LiveHook[] = [];
+  for (const c of chains.values()) {
+    if (!c.hook) continue;
+    const ourPrio = c.prio ?? 0;
+    const earlier = allBaseChains.some(
+      (b) => b.hook === c.hook && b.prio < ourPrio && b.table !== NFT_TABLE && ['ip', 'ip6', 'inet'].includes(b.family),
+    );
+    // An inet base chain sees both families: report the hook once per family, like iptables does.
+    for (const family of [4, 6] as const) hooks.push({ hook: c.hook, family, present: true, first: !earlier, count: 1, targets: [c.name] });
+  }
+  const liveChains = [...chains.values()].map(({ prio: _prio, ...c }) => c);
+  return canonicalLive({ backend: 'nftables', sets, chains: liveChains, hooks });
+}
+
+function isHook(h: string): h is Hook {
+  return h === 'input' || h === 'output' || h === 'forward';
+}
+
+function parseSet(s: Json): AddressSet {
+  const family = s.type === 'ipv4_addr' ? 4 : s.type === 'ipv6_addr' ? 6 : undefined;
+  const name = irNameOf(String(s.name));
+  if (family === undefined) {
+    // Not a set microseg would write; report it under a name plan can never match, as an orphan.
+    return { name: `${name}:${String(s.type)}`, family: 4, elements: [] };
+  }
+  const elements: string[] = [];
+  for (const raw of (s.elem as unknown[] | undefined) ?? []) elements.push(...parseElem(raw));
+  const out: AddressSet = { name, family, elements };
+  if (typeof s.comment === 'string') out.comment = s.comment;
+  return out;
+}
+
+/** parseElem normalises one JSON set element to CIDRs. */
+export function parseElem(raw: unknown): string[] {
+  if (typeof raw === 'string') return [normaliseCidr(raw)];
+  if (raw && typeof raw === 'object') {
+    const o = raw as Json;
+    // Elements with per-element options (timeout, comment) are wrapped: {elem: {val: ...}}.
+    if (o.elem) return parseElem((o.elem as Json).val);
+    if (o.prefix) {
+      const p = o.prefix as Json;
+      return [normaliseCidr(`${String(p.addr)}/${Number(p.len)}`)];
+    }
+    if (Array.isArray(o.range)) return rangeToCidrs(String(o.range[0]), String(o.range[1]));
+  }
+  throw new ProviderError(`unexpected nft set element ${JSON.stringify(raw)}`, 'kernel');
+}
+
+/** parseBaseChains extracts every base chain from `nft -j list chains`. */
+export function parseBaseChains(json: string): BaseChainInfo[] {
+  let doc: { nftables?: Json[] };
+  try {
+    doc = JSON.parse(json) as { nftables?: Json[] };
+  } catch {
+    return [];
+  }
+  const out: BaseChainInfo[] = [];
+  for (const item of doc.nftables ?? []) {
+    const c = item.chain as Json | undefined;
+    if (!c || typeof c.hook !== 'string') continue;
+    out.push({ family: String(c.family), table: String(c.table), hook: c.hook, prio: typeof c.prio === 'number' ? c.prio : 0 });
+  }
+  return out;
+}
