@@ -253,7 +253,7 @@ function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
   for (const [name, ds] of puChains) {
     const pu = locals.find((p) => puChainName(p, 'i') === name || puChainName(p, 'o') === name)!;
     const dir = name === puChainName(pu, 'i') ? 'ingress' : 'egress';
-    chains.push({ name, rules: finalize(name, ds), comment: `${dir} of ${pu.address}` });
+    chains.push({ name, rules: finalize(name, ds), comment: truncate(`${dir} of ${pu.address}`, 120) });
   }
   const referenced = new Set<string>();
   for (const c of chains)
@@ -454,8 +454,13 @@ function dedupeDiagnostics(ds: Diagnostic[]): Diagnostic[] {
   });
 }
 
+/**
+ * truncate makes a UI comment safe for every backend: printable ASCII without quotes or
+ * backslashes (nft and iptables-restore quote comments), at most n characters.
+ */
 function truncate(s: string, n: number): string {
-  return s.length <= n ? s : `${s.slice(0, n - 3)}...`;
+  const clean = s.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, '?');
+  return clean.length <= n ? clean : `${clean.slice(0, n - 3)}...`;
 }
 
 function cmp(a: string, b: string): number {
