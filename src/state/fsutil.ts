@@ -1,0 +1,107 @@
+/**
+ * Durable file primitives. The state file is the only record of what microseg owns on hosts, so a
+ * crash (kill -9, power loss) at any instant must leave either the old or the new state readable,
+ * never a torn one: write a temp file in the same directory, fsync it, rename it over the target
+ * (atomic on POSIX within one filesystem), then fsync the directory so the rename itself survives.
+ */
+import { promises as fsp } from 'fs';
+import * as path from 'path';
+import { randomUUID } from 'crypto';
+
+/** AtomicWriteOptions tunes atomicWriteFile; `beforeRename` exists for crash-simulation tests. */
+export interface AtomicWriteOptions {
+  /** File mode of the new file (default 0o600: state and plans are nobody else's business). */
+  mode?: number;
+  /**
+   * When set, the current content of the target (if any) is first copied, itself atomically, to
+   * this path, so the previous version survives a bad write or a bad apply.
+   */
+  backupPath?: string;
+  /** Called after the temp file is durable and before the rename; a throw aborts the write. */
+  beforeRename?: (tempPath: string) => void | Promise<void>;
+}
+
+/** tempPrefix is the prefix of temp files for `target`; a crash may leave such files behind. */
+export function tempPrefix(target: string): string {
+  return `.${path.basename(target)}.tmp-`;
+}
+
+/** atomicWriteFile replaces `target` with `data` so that readers see the old or the new content. */
+export async function atomicWriteFile(target: string, data: string, opts: AtomicWriteOptions = {}): Promise<void> {
+  const dir = path.dirname(target);
+  const mode = opts.mode ?? 0o600;
+  if (opts.backupPath !== undefined) {
+    let previous: string | undefined;
+    try {
+      previous = await fsp.readFile(target, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    if (previous !== undefined) await atomicWriteFile(opts.backupPath, previous, { mode });
+  }
+  const temp = path.join(dir, `${tempPrefix(target)}${process.pid}-${randomUUID().slice(0, 8)}`);
+  const fh = await fsp.open(temp, 'wx', mode);
+  let renamed = false;
+  try {
+    try {
+      await fh.writeFile(data, 'utf8');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    if (opts.beforeRename) await opts.beforeRename(temp);
+    await fsp.rename(temp, target);
+    renamed = true;
+    await fsyncDir(dir);
+  } finally {
+    // A failed write must not leave a temp file behind; a killed process cannot run this, which
+    // is why readers ignore temp files and writers sweep dead processes' ones (sweepTempFiles).
+    if (!renamed) await fsp.rm(temp, { force: true });
+  }
+}
+
+/** fsyncDir makes a rename or file creation in `dir` durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** appendDurable appends `line` to `file` (created 0600 if absent) and fsyncs it before returning. */
+export async function appendDurable(file: string, line: string): Promise<void> {
+  let created = false;
+  try {
+    await fsp.access(file);
+  } catch {
+    created = true;
+  }
+  const fh = await fsp.open(file, 'a', 0o600);
+  try {
+    await fh.appendFile(line, 'utf8');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  if (created) await fsyncDir(path.dirname(file));
+}
+
+/**
+ * sweepTempFiles removes temp files for `target` left by processes that no longer exist on this
+ * machine (a writer killed between write and rename). Files of live processes are left alone.
+ */
+export async function sweepTempFiles(target: string, isAlive: (pid: number) => boolean): Promise<string[]> {
+  const dir = path.dirname(target);
+  const prefix = tempPrefix(target);
+  const removed: string[] = [];
+  for (const name of await fsp.readdir(dir)) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && (pid === process.pid || isAlive(pid))) continue;
+    await fsp.rm(path.join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
+}

@@ -1,0 +1,78 @@
+/**
+ * The apply journal, `.microseg/journal.jsonl`: one JSON object per line, appended and fsynced
+ * BEFORE a host is touched (`begin`) and after each step. The state file says what was verified;
+ * the journal says what may have been touched, which is what a person needs after a `kill -9`.
+ */
+import { promises as fsp } from 'fs';
+import { appendDurable } from './fsutil';
+import type { JournalEntry, JournalPhase } from './types';
+
+const PHASES: readonly JournalPhase[] = ['begin', 'applied', 'verified', 'failed'];
+
+/**
+ * appendJournal durably appends one entry (one line). If a previous writer was killed mid-line,
+ * a newline is written first so the torn fragment cannot swallow this entry.
+ */
+export async function appendJournal(file: string, entry: JournalEntry): Promise<void> {
+  const lead = (await endsMidLine(file)) ? '\n' : '';
+  await appendDurable(file, lead + JSON.stringify(entry) + '\n');
+}
+
+async function endsMidLine(file: string): Promise<boolean> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+  try {
+    const { size } = await fh.stat();
+    if (size === 0) return false;
+    const buf = Buffer.alloc(1);
+    await fh.read(buf, 0, 1, size - 1);
+    return buf[0] !== 0x0a;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** readJournalFile returns every well-formed entry; lines torn by a crash mid-append are skipped. */
+export async function readJournalFile(file: string): Promise<JournalEntry[]> {
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  return parseJournal(text);
+}
+
+/** parseJournal parses journal text, skipping lines that are not complete entries. */
+export function parseJournal(text: string): JournalEntry[] {
+  const out: JournalEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const e = JSON.parse(line) as JournalEntry;
+      if (typeof e.run_id === 'string' && typeof e.enforcer === 'string' && PHASES.includes(e.phase)) out.push(e);
+    } catch {
+      /* torn line */
+    }
+  }
+  return out;
+}
+
+/**
+ * unfinishedHosts lists, per run, the enforcers whose last journal entry is `begin` or `applied`:
+ * a run that died there may have changed the host without verifying or recording it, so the next
+ * plan's read-back of those hosts deserves attention.
+ */
+export function unfinishedHosts(entries: readonly JournalEntry[]): Array<{ run_id: string; enforcer: string; phase: JournalPhase; ts: string }> {
+  const last = new Map<string, JournalEntry>();
+  for (const e of entries) last.set(`${e.run_id}\u0000${e.enforcer}`, e);
+  return [...last.values()]
+    .filter((e) => e.phase === 'begin' || e.phase === 'applied')
+    .map((e) => ({ run_id: e.run_id, enforcer: e.enforcer, phase: e.phase, ts: e.ts }));
+}

@@ -1,0 +1,167 @@
+/**
+ * LocalStateStore is the default state backend: files under `DIR/.microseg/`.
+ *
+ *   state.json          the state (atomic temp + fsync + rename + dir fsync)
+ *   state.json.backup   the previous state, rewritten before every save
+ *   state.lock          the lock (O_EXCL), holding LockInfo
+ *   journal.jsonl       the apply journal (append + fsync)
+ */
+import { promises as fsp } from 'fs';
+import * as path from 'path';
+import { DiagnosticsError, makeDiagnostic } from '../diagnostics';
+import { MICROSEG_VERSION } from '../version';
+import { StateCodes } from './codes';
+import { atomicWriteFile, sweepTempFiles, type AtomicWriteOptions } from './fsutil';
+import { appendJournal, readJournalFile } from './journal';
+import { acquireLock, forceUnlock, isProcessAlive, releaseLock } from './lock';
+import { parseStateText } from './schema';
+import { STATE_VERSION, type JournalEntry, type LockInfo, type LockOptions, type StateFile, type StateStore } from './types';
+
+/** STATE_DIR is the directory, relative to the project directory, that holds microseg's state. */
+export const STATE_DIR = '.microseg';
+
+/** LocalStateStoreOptions: test seams only. */
+export interface LocalStateStoreOptions {
+  /** Passed to atomicWriteFile on save; lets tests simulate a crash between write and rename. */
+  beforeRename?: AtomicWriteOptions['beforeRename'];
+}
+
+/** LocalStateStore keeps state, lock and journal in `DIR/.microseg/`. */
+export class LocalStateStore implements StateStore {
+  readonly stateDir: string;
+  readonly statePath: string;
+  readonly backupPath: string;
+  readonly lockPath: string;
+  readonly journalPath: string;
+
+  constructor(
+    readonly dir: string,
+    private readonly opts: LocalStateStoreOptions = {},
+  ) {
+    this.stateDir = path.join(dir, STATE_DIR);
+    this.statePath = path.join(this.stateDir, 'state.json');
+    this.backupPath = `${this.statePath}.backup`;
+    this.lockPath = path.join(this.stateDir, 'state.lock');
+    this.journalPath = path.join(this.stateDir, 'journal.jsonl');
+  }
+
+  get description(): string {
+    return this.statePath;
+  }
+
+  async load(): Promise<StateFile | undefined> {
+    let text: string;
+    try {
+      text = await fsp.readFile(this.statePath, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw ioError(`read ${this.statePath}`, e);
+    }
+    return parseStateText(text, this.statePath);
+  }
+
+  /**
+   * save writes `state` with serial + 1. It refuses a state of another lineage (MSEG8004) or one
+   * whose serial is not the stored one (MSEG8005): either would silently discard what another run
+   * recorded about hosts it changed.
+   */
+  async save(state: StateFile): Promise<StateFile> {
+    await this.ensureDir();
+    const current = await this.load();
+    if (current) {
+      if (current.lineage !== state.lineage) {
+        throw new DiagnosticsError(
+          [
+            makeDiagnostic(
+              'error',
+              StateCodes.lineageMismatch,
+              `Refusing to overwrite state of another lineage`,
+              `${this.statePath} has lineage ${current.lineage}; the state being saved has lineage ${state.lineage}. ` +
+                'They are different states (another project, or a state re-created from scratch).',
+            ),
+          ],
+          'tool',
+        );
+      }
+      if (current.serial !== state.serial) {
+        throw new DiagnosticsError(
+          [
+            makeDiagnostic(
+              'error',
+              StateCodes.serialConflict,
+              `State changed since it was loaded`,
+              `${this.statePath} is at serial ${current.serial}, but this run loaded serial ${state.serial}. ` +
+                'Another run wrote it in between (was the lock bypassed?). Nothing was written; plan again.',
+            ),
+          ],
+          'tool',
+        );
+      }
+    }
+    const next: StateFile = {
+      ...state,
+      version: STATE_VERSION,
+      serial: state.serial + 1,
+      microseg_version: MICROSEG_VERSION,
+      resources: [...state.resources].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
+    };
+    try {
+      await sweepTempFiles(this.statePath, isProcessAlive);
+      await atomicWriteFile(this.statePath, JSON.stringify(next, null, 2) + '\n', {
+        backupPath: this.backupPath,
+        beforeRename: this.opts.beforeRename,
+      });
+    } catch (e) {
+      throw ioError(`write ${this.statePath}`, e);
+    }
+    return next;
+  }
+
+  async acquireLock(opts: LockOptions): Promise<LockInfo> {
+    await this.ensureDir();
+    return acquireLock(this.lockPath, opts);
+  }
+
+  async unlock(lock: LockInfo): Promise<void> {
+    await releaseLock(this.lockPath, lock);
+  }
+
+  async forceUnlock(id: string): Promise<void> {
+    await forceUnlock(this.lockPath, id);
+  }
+
+  async journal(entry: JournalEntry): Promise<void> {
+    await this.ensureDir();
+    try {
+      await appendJournal(this.journalPath, entry);
+    } catch (e) {
+      throw new DiagnosticsError(
+        [
+          makeDiagnostic(
+            'error',
+            StateCodes.journal,
+            `Cannot write the apply journal ${this.journalPath}`,
+            `${(e as Error).message}. No host is touched without a journal entry first.`,
+          ),
+        ],
+        'tool',
+      );
+    }
+  }
+
+  async readJournal(): Promise<JournalEntry[]> {
+    return readJournalFile(this.journalPath);
+  }
+
+  private async ensureDir(): Promise<void> {
+    await fsp.mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+  }
+}
+
+function ioError(what: string, e: unknown): DiagnosticsError {
+  if (DiagnosticsError.isInstance(e)) return e;
+  return new DiagnosticsError(
+    [makeDiagnostic('error', StateCodes.io, `Cannot ${what}`, (e as Error)?.message ?? String(e))],
+    'tool',
+  );
+}

@@ -1,0 +1,112 @@
+/**
+ * parseStateText turns the text of a state file into a StateFile, or throws a DiagnosticsError
+ * that says what is wrong and what to do. The version is checked before the shape, so a state
+ * from a newer microseg gets "upgrade microseg", not a confusing list of unknown fields.
+ */
+import { z } from 'zod';
+import { DiagnosticsError, makeDiagnostic } from '../diagnostics';
+import { MICROSEG_VERSION } from '../version';
+import { StateCodes } from './codes';
+import { STATE_VERSION, type StateFile } from './types';
+
+const family = z.union([z.literal(4), z.literal(6)]);
+const hook = z.enum(['input', 'output', 'forward']);
+const backend = z.enum(['nftables', 'iptables-nft', 'iptables-legacy']);
+
+const connection = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('local') }),
+  z.object({ type: z.literal('netns'), netns: z.string() }),
+  z.object({
+    type: z.literal('ssh'),
+    host: z.string(),
+    user: z.string(),
+    port: z.number().int(),
+    private_key_file: z.string().optional(),
+    known_hosts_file: z.string().optional(),
+    strict_host_key_checking: z.boolean(),
+  }),
+]);
+
+const stateHost = z.object({
+  backend,
+  connection,
+  owned: z.object({
+    sets: z.array(z.object({ name: z.string(), family, elements: z.array(z.string()) })),
+    chains: z.array(z.object({ name: z.string(), hook: hook.optional(), ruleIds: z.array(z.string()) })),
+    hooks: z.array(z.object({ hook, family })),
+  }),
+  fingerprint: z.string(),
+  status: z.enum(['applied', 'failed', 'pending-cleanup']),
+  last_error: z.string().optional(),
+  updated_at: z.string(),
+});
+
+const stateFile = z.object({
+  version: z.literal(STATE_VERSION),
+  serial: z.number().int().nonnegative(),
+  lineage: z.string().min(1),
+  microseg_version: z.string(),
+  resources: z.array(
+    z.object({
+      address: z.string(),
+      type: z.string(),
+      name: z.string(),
+      namespace: z.string(),
+      attributes_digest: z.string(),
+    }),
+  ),
+  hosts: z.record(z.string(), stateHost),
+});
+
+/** parseStateText validates `text` read from `file`; throws DiagnosticsError on any problem. */
+export function parseStateText(text: string, file: string): StateFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw corrupt(file, `It is not valid JSON: ${(e as Error).message}.`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw corrupt(file, 'It is not a JSON object.');
+  }
+  const version = (raw as Record<string, unknown>).version;
+  if (typeof version === 'number' && Number.isInteger(version) && version > STATE_VERSION) {
+    const writer = (raw as Record<string, unknown>).microseg_version;
+    throw new DiagnosticsError(
+      [
+        makeDiagnostic(
+          'error',
+          StateCodes.versionTooNew,
+          `State file ${file} uses format version ${version}, newer than this microseg supports (${STATE_VERSION})`,
+          `It was written by microseg ${typeof writer === 'string' ? writer : '(unknown version)'}; this is microseg ` +
+            `${MICROSEG_VERSION}. Upgrade microseg to at least that version. Do not edit or delete the state ` +
+            'file: an older microseg could not tell which objects on the hosts it owns.',
+        ),
+      ],
+      'user',
+    );
+  }
+  const parsed = stateFile.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .slice(0, 5)
+      .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+      .join('\n');
+    throw corrupt(file, `It is not shaped like a microseg state file:\n${problems}`);
+  }
+  return parsed.data as StateFile;
+}
+
+function corrupt(file: string, why: string): DiagnosticsError {
+  return new DiagnosticsError(
+    [
+      makeDiagnostic(
+        'error',
+        StateCodes.corrupt,
+        `State file ${file} is unreadable`,
+        `${why}\nThe previous state is kept beside it as ${file}.backup; inspect both before restoring one.`,
+      ),
+    ],
+    'tool',
+  );
+}

@@ -1,0 +1,73 @@
+/**
+ * Pure helpers that build and update StateFile values. The executor records each host as soon as
+ * it is verified (a failure on one host must not lose another's record), so updates are per host.
+ */
+import { randomUUID } from 'crypto';
+import type { Connection } from '../model/types';
+import type { LiveRuleset } from '../../providers/types';
+import { MICROSEG_VERSION } from '../version';
+import { STATE_VERSION, type StateConnection, type StateFile, type StateHost, type StateOwned } from './types';
+
+/** newState is an empty state with a fresh lineage; serial 0 means "never written". */
+export function newState(lineage: string = randomUUID()): StateFile {
+  return { version: STATE_VERSION, serial: 0, lineage, microseg_version: MICROSEG_VERSION, resources: [], hosts: {} };
+}
+
+/** withHost returns `state` with `enforcer`'s record replaced by `host`. */
+export function withHost(state: StateFile, enforcer: string, host: StateHost): StateFile {
+  return { ...state, hosts: sortKeys({ ...state.hosts, [enforcer]: host }) };
+}
+
+/** withoutHost returns `state` without `enforcer` (after a verified decommission). */
+export function withoutHost(state: StateFile, enforcer: string): StateFile {
+  const hosts = { ...state.hosts };
+  delete hosts[enforcer];
+  return { ...state, hosts };
+}
+
+/**
+ * ownedFromLive is what to record after a verified apply: exactly what was read back, so the next
+ * plan's drift check compares the kernel with what really was there, not with what we meant.
+ */
+export function ownedFromLive(live: LiveRuleset): StateOwned {
+  return {
+    sets: [...live.sets]
+      .map((s) => ({ name: s.name, family: s.family, elements: [...s.elements] }))
+      .sort((a, b) => cmp(a.name, b.name)),
+    chains: live.chains.map((c) => (c.hook ? { name: c.name, hook: c.hook, ruleIds: [...c.ruleIds] } : { name: c.name, ruleIds: [...c.ruleIds] })),
+    hooks: live.hooks.filter((h) => h.present).map((h) => ({ hook: h.hook, family: h.family })),
+  };
+}
+
+/**
+ * stateConnection keeps only what is needed to reach the host again, by allowlist, so a secret
+ * added to Connection later can never leak into the state file by default.
+ */
+export function stateConnection(c: Connection): StateConnection {
+  switch (c.type) {
+    case 'local':
+      return { type: 'local' };
+    case 'netns':
+      return { type: 'netns', netns: c.netns };
+    case 'ssh': {
+      const out: StateConnection = { type: 'ssh', host: c.host, user: c.user, port: c.port, strict_host_key_checking: c.strictHostKeyChecking };
+      if (c.privateKeyFile !== undefined) out.private_key_file = c.privateKeyFile;
+      if (c.knownHostsFile !== undefined) out.known_hosts_file = c.knownHostsFile;
+      return out;
+    }
+    default: {
+      const never: never = c;
+      throw new Error(`unknown connection ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function sortKeys<T>(o: { [k: string]: T }): { [k: string]: T } {
+  const out: { [k: string]: T } = {};
+  for (const k of Object.keys(o).sort(cmp)) out[k] = o[k];
+  return out;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

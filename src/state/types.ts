@@ -1,0 +1,177 @@
+/**
+ * The state file and the state-store contract (DESIGN §6). State records what microseg last
+ * applied, per enforcer host, so that plan can tell drift (live changed behind microseg's back)
+ * from change (config changed), and so that a decommissioned or unreachable host can still be
+ * cleaned up after its configuration block is gone.
+ *
+ * JSON field names are snake_case because the file is read by people and other tools (Terraform's
+ * state is too); `ruleIds` keeps the provider contract's spelling (providers/types.ts LiveChain).
+ */
+import type { Family, Hook } from '../compile/ir';
+import type { BackendName } from '../../providers/types';
+
+/** STATE_VERSION is the state format this microseg writes and the newest it reads. */
+export const STATE_VERSION = 1;
+
+/**
+ * StateFile is `.microseg/state.json`. `serial` increases by one on every write; `lineage` is
+ * fixed when the state is first created, so a saved plan or a copy of another project's state can
+ * be told apart from a newer version of this one (Terraform's lineage + serial).
+ */
+export interface StateFile {
+  version: typeof STATE_VERSION;
+  serial: number;
+  /** A UUID chosen when the state was created; never changes afterwards. */
+  lineage: string;
+  /** The microseg version that wrote this file (for the "written by a newer microseg" message). */
+  microseg_version: string;
+  /** Configuration resources as last applied, sorted by address. */
+  resources: StateResource[];
+  /** Per enforcer host (by enforcer name): what microseg owns there. */
+  hosts: { [enforcer: string]: StateHost };
+}
+
+/**
+ * StateResource is one configuration resource as last applied. Only a digest of its attributes is
+ * kept: the per-host rulesets are the real record, and a digest is enough to say "changed".
+ */
+export interface StateResource {
+  /** Terraform-style address, e.g. `network_policy.web-db`. */
+  address: string;
+  /** Resource type, e.g. `network_policy`. */
+  type: string;
+  name: string;
+  namespace: string;
+  /** sha256 of the canonical JSON of the resource's attributes (source positions excluded). */
+  attributes_digest: string;
+}
+
+/** HostStatus: `pending-cleanup` is a decommissioned host that could not be reached yet (DESIGN §5). */
+export type HostStatus = 'applied' | 'failed' | 'pending-cleanup';
+
+/**
+ * StateConnection is how to reach a host, kept so that a host whose configuration block was
+ * removed can still be cleaned up. It holds paths and names only, never key material or tokens:
+ * state files get committed and pasted into tickets.
+ */
+export type StateConnection =
+  | { type: 'local' }
+  | { type: 'netns'; netns: string }
+  | {
+      type: 'ssh';
+      host: string;
+      user: string;
+      port: number;
+      private_key_file?: string;
+      known_hosts_file?: string;
+      strict_host_key_checking: boolean;
+    };
+
+/** StateSet is an owned set as read back after the last successful apply. */
+export interface StateSet {
+  name: string;
+  family: Family;
+  elements: string[];
+}
+
+/** StateChain is an owned chain as read back after the last successful apply: its rule ids in order. */
+export interface StateChain {
+  name: string;
+  hook?: Hook;
+  ruleIds: string[];
+}
+
+/** StateHook is one `microseg:hook` jump (or nft base chain) microseg installed. */
+export interface StateHook {
+  hook: Hook;
+  family: Family;
+}
+
+/** StateOwned is every object microseg owns on one host, in the IR's logical names. */
+export interface StateOwned {
+  sets: StateSet[];
+  chains: StateChain[];
+  hooks: StateHook[];
+}
+
+/** StateHost is microseg's record of one enforcer host. */
+export interface StateHost {
+  backend: BackendName;
+  connection: StateConnection;
+  /**
+   * What was verified on the host after the last successful apply. After a failed apply it is
+   * still the previous verified ruleset, because a failed transaction leaves the host on it.
+   */
+  owned: StateOwned;
+  /** LiveRuleset.fingerprint read back after the last successful apply. */
+  fingerprint: string;
+  status: HostStatus;
+  /** The error of the last failed apply or cleanup (UI only). */
+  last_error?: string;
+  /** RFC 3339 time of the last change to this record. */
+  updated_at: string;
+}
+
+/** LockInfo is the content of `.microseg/state.lock`: who holds it, so a blocked run can say so. */
+export interface LockInfo {
+  /** A UUID; `microseg force-unlock ID` must quote it, so a lock is never removed by mistake. */
+  id: string;
+  /** `user@host` of the holder. */
+  who: string;
+  /** What the holder is doing, e.g. `apply`. */
+  operation: string;
+  pid: number;
+  hostname: string;
+  /** RFC 3339 time the lock was taken. */
+  created: string;
+}
+
+/** LockOptions: how to wait for a lock held by someone else. */
+export interface LockOptions {
+  operation: string;
+  /** How long to keep retrying while another live process holds the lock; 0 = try once. */
+  timeoutMs: number;
+  /** Delay between attempts (default 250 ms). */
+  retryMs?: number;
+}
+
+/** JournalPhase: `begin` is written before a host is touched, so a killed run leaves evidence. */
+export type JournalPhase = 'begin' | 'applied' | 'verified' | 'failed';
+
+/** JournalEntry is one line of `.microseg/journal.jsonl`. */
+export interface JournalEntry {
+  /** RFC 3339 time. */
+  ts: string;
+  /** The apply run this entry belongs to (one UUID per run). */
+  run_id: string;
+  enforcer: string;
+  phase: JournalPhase;
+  /** Free text for people (UI only): fingerprint, error message, ... */
+  detail?: string;
+}
+
+/**
+ * StateStore is the state backend contract the executor programs against, so a remote backend can
+ * come later without touching plan/apply. All methods throw DiagnosticsError on failure.
+ */
+export interface StateStore {
+  /** Human-readable location, e.g. the state file path. */
+  readonly description: string;
+  /** The current state, or undefined when there is none yet. */
+  load(): Promise<StateFile | undefined>;
+  /**
+   * Persist `state`, which must have been derived from the state currently stored (same lineage
+   * and serial, or a fresh state when none is stored). Returns what was written (serial + 1).
+   */
+  save(state: StateFile): Promise<StateFile>;
+  /** Take the lock, waiting up to `timeoutMs` for a live holder; never steals a stale one. */
+  acquireLock(opts: LockOptions): Promise<LockInfo>;
+  /** Release a lock this run holds (no-op if it is already gone; refuses another holder's lock). */
+  unlock(lock: LockInfo): Promise<void>;
+  /** Break-glass: remove the lock whose id is `id`, and only that one. */
+  forceUnlock(id: string): Promise<void>;
+  /** Durably append one journal entry before returning. */
+  journal(entry: JournalEntry): Promise<void>;
+  /** Every journal entry, oldest first; a torn last line (killed mid-write) is skipped. */
+  readJournal(): Promise<JournalEntry[]>;
+}

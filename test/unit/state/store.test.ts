@@ -1,0 +1,163 @@
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'fs';
+import * as path from 'path';
+import { LocalStateStore, newState, withHost, withoutHost, ownedFromLive, stateConnection, StateCodes, type StateHost } from '../../../src/state';
+import { diagnosticsOf, tempProject } from './helpers';
+
+const host: StateHost = {
+  backend: 'nftables',
+  connection: { type: 'netns', netns: 'mseg-web' },
+  owned: { sets: [{ name: 'pu-web', family: 4, elements: ['198.18.0.2/32'] }], chains: [{ name: 'in', hook: 'input', ruleIds: ['a1'] }], hooks: [{ hook: 'input', family: 4 }] },
+  fingerprint: 'fp1',
+  status: 'applied',
+  updated_at: '2025-01-01T00:00:00.000Z',
+};
+
+let project: ReturnType<typeof tempProject>;
+beforeEach(() => {
+  project = tempProject();
+});
+afterEach(() => project.cleanup());
+
+describe('LocalStateStore load/save', () => {
+  it('has no state until the first save', async () => {
+    const store = new LocalStateStore(project.dir);
+    expect(await store.load()).toBeUndefined();
+    expect(store.statePath).toBe(path.join(project.dir, '.microseg', 'state.json'));
+  });
+
+  it('increments serial on every write and keeps lineage fixed', async () => {
+    const store = new LocalStateStore(project.dir);
+    const s0 = newState();
+    expect(s0.serial).toBe(0);
+    const s1 = await store.save(withHost(s0, 'web-1', host));
+    expect(s1.serial).toBe(1);
+    const s2 = await store.save(s1);
+    expect(s2.serial).toBe(2);
+    const loaded = await store.load();
+    expect(loaded).toEqual(s2);
+    expect(loaded!.lineage).toBe(s0.lineage);
+    expect(loaded!.lineage).toMatch(/^[0-9a-f-]{36}$/);
+    expect(loaded!.version).toBe(1);
+    expect(loaded!.hosts['web-1']).toEqual(host);
+  });
+
+  it('keeps the previous state as state.json.backup', async () => {
+    const store = new LocalStateStore(project.dir);
+    const s1 = await store.save(withHost(newState(), 'web-1', host));
+    expect(existsSync(store.backupPath)).toBe(false);
+    const s2 = await store.save(withoutHost(s1, 'web-1'));
+    const backup = JSON.parse(readFileSync(store.backupPath, 'utf8'));
+    expect(backup).toEqual(s1);
+    expect((await store.load())!.hosts).toEqual({});
+    expect(s2.serial).toBe(2);
+  });
+
+  it('a crash between temp write and rename leaves the old state readable', async () => {
+    const first = new LocalStateStore(project.dir);
+    const s1 = await first.save(withHost(newState(), 'web-1', host));
+    const crashing = new LocalStateStore(project.dir, {
+      beforeRename: () => {
+        throw new Error('simulated crash');
+      },
+    });
+    const ds = await diagnosticsOf(crashing.save(withoutHost(s1, 'web-1')));
+    expect(ds[0]).toMatchObject({ code: StateCodes.io, detail: 'simulated crash' });
+    expect(await first.load()).toEqual(s1);
+    // the failed write cleaned up after itself
+    expect(readdirSync(first.stateDir).filter((n) => n.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('a temp file left by a killed writer is ignored by load and swept by the next save', async () => {
+    const store = new LocalStateStore(project.dir);
+    const s1 = await store.save(withHost(newState(), 'web-1', host));
+    // What kill -9 after the temp write and before the rename leaves: a complete temp file of a
+    // process that no longer exists (pid 2^22 + 1 is above Linux's pid_max default).
+    const orphanTemp = path.join(store.stateDir, `.state.json.tmp-4194305-deadbeef`);
+    writeFileSync(orphanTemp, JSON.stringify({ ...s1, serial: 99 }));
+    expect(await store.load()).toEqual(s1);
+    const s2 = await store.save(s1);
+    expect(s2.serial).toBe(2);
+    expect(existsSync(orphanTemp)).toBe(false);
+  });
+
+  it('refuses a state written by a newer microseg, with a clear diagnostic', async () => {
+    const store = new LocalStateStore(project.dir);
+    await store.save(newState());
+    writeFileSync(store.statePath, JSON.stringify({ version: 2, serial: 7, lineage: 'x', microseg_version: '9.0.0', whatever: true }));
+    const ds = await diagnosticsOf(store.load());
+    expect(ds).toHaveLength(1);
+    expect(ds[0].code).toBe(StateCodes.versionTooNew);
+    expect(ds[0].summary).toContain('format version 2, newer than this microseg supports (1)');
+    expect(ds[0].detail).toContain('written by microseg 9.0.0');
+    expect(ds[0].detail).toContain('Upgrade microseg');
+    // and save refuses to overwrite it
+    expect((await diagnosticsOf(store.save(newState())))[0].code).toBe(StateCodes.versionTooNew);
+  });
+
+  it('reports a corrupt state file, pointing at the backup', async () => {
+    const store = new LocalStateStore(project.dir);
+    await store.save(newState());
+    writeFileSync(store.statePath, '{"version": 1, "serial": ');
+    const ds = await diagnosticsOf(store.load());
+    expect(ds[0].code).toBe(StateCodes.corrupt);
+    expect(ds[0].detail).toContain('not valid JSON');
+    expect(ds[0].detail).toContain('state.json.backup');
+    writeFileSync(store.statePath, JSON.stringify({ version: 1, serial: 1, lineage: 'l', microseg_version: 'x', resources: [], hosts: { a: { backend: 'pf' } } }));
+    const ds2 = await diagnosticsOf(store.load());
+    expect(ds2[0].code).toBe(StateCodes.corrupt);
+    expect(ds2[0].detail).toContain('hosts.a.backend');
+  });
+
+  it('refuses to save over another lineage or a newer serial', async () => {
+    const store = new LocalStateStore(project.dir);
+    const s1 = await store.save(newState());
+    const other = await diagnosticsOf(store.save(newState()));
+    expect(other[0].code).toBe(StateCodes.lineageMismatch);
+    await store.save(s1); // serial 2 on disk now
+    const old = await diagnosticsOf(store.save(s1));
+    expect(old[0].code).toBe(StateCodes.serialConflict);
+    expect(old[0].detail).toContain('serial 2');
+    expect((await store.load())!.serial).toBe(2);
+  });
+
+  it('writes the state file 0600 in a 0700 directory', async () => {
+    const store = new LocalStateStore(project.dir);
+    await store.save(newState());
+    const { statSync } = await import('fs');
+    expect(statSync(store.statePath).mode & 0o777).toBe(0o600);
+    expect(statSync(store.stateDir).mode & 0o777).toBe(0o700);
+  });
+});
+
+describe('state helpers', () => {
+  it('ownedFromLive records exactly what was read back, hooks only where present', () => {
+    const owned = ownedFromLive({
+      backend: 'iptables-nft',
+      fingerprint: 'f',
+      sets: [
+        { name: 'b', family: 6, elements: ['2001:db8::/64'], comment: 'x' },
+        { name: 'a', family: 4, elements: [] },
+      ],
+      chains: [{ name: 'in', hook: 'input', ruleIds: ['r1', 'r2'], foreignRules: 1 }, { name: 'pu-web', ruleIds: [], foreignRules: 0 }],
+      hooks: [
+        { hook: 'input', family: 4, present: true, first: false, count: 1 },
+        { hook: 'input', family: 6, present: false, first: false, count: 0 },
+      ],
+    });
+    expect(owned).toEqual({
+      sets: [
+        { name: 'a', family: 4, elements: [] },
+        { name: 'b', family: 6, elements: ['2001:db8::/64'] },
+      ],
+      chains: [{ name: 'in', hook: 'input', ruleIds: ['r1', 'r2'] }, { name: 'pu-web', ruleIds: [] }],
+      hooks: [{ hook: 'input', family: 4 }],
+    });
+  });
+
+  it('stateConnection keeps how to reach a host and nothing else', () => {
+    const ssh = { type: 'ssh' as const, host: '198.18.0.5', user: 'root', port: 22, privateKeyFile: '/k', strictHostKeyChecking: true, password: 'hunter2' };
+    expect(stateConnection(ssh)).toEqual({ type: 'ssh', host: '198.18.0.5', user: 'root', port: 22, private_key_file: '/k', strict_host_key_checking: true });
+    expect(JSON.stringify(stateConnection(ssh))).not.toContain('hunter2');
+    expect(stateConnection({ type: 'netns', netns: 'n1' })).toEqual({ type: 'netns', netns: 'n1' });
+  });
+});
