@@ -47,7 +47,7 @@ export type ConnectionProps =
   | {
       readonly type: 'ssh';
       readonly host: string;
-      readonly user?: string;
+      readonly user: string;
       readonly port?: number;
       readonly privateKeyFile?: string;
       readonly knownHostsFile?: string;
