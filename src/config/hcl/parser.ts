@@ -1,0 +1,821 @@
+/**
+ * Recursive-descent parser for HCL native syntax (the subset microseg documents, which covers
+ * what Terraform users write). Errors are collected as diagnostics; after an error the parser
+ * skips to the end of the offending line (respecting brackets) and carries on, so one run reports
+ * every broken line instead of the first one only.
+ */
+import type { Diagnostic, SourcePos } from '../../diagnostics';
+import type { Attribute, BinaryOp, Block, Body, Expr, HclFile, ObjectItem, SplatStep, TemplatePart } from './ast';
+import { Codes } from './codes';
+import { type HeredocState, Lexer, type Token } from './lexer';
+
+/** ParseResult is a syntax tree plus the syntax errors found while building it. */
+export interface ParseResult {
+  file: HclFile;
+  diagnostics: Diagnostic[];
+}
+
+/** Thrown after an error has been reported, to unwind to the nearest recovery point. */
+class Bail {}
+const BAIL = new Bail();
+
+const PREC: Record<string, number> = {
+  '||': 1,
+  '&&': 2,
+  '==': 3,
+  '!=': 3,
+  '<': 4,
+  '>': 4,
+  '<=': 4,
+  '>=': 4,
+  '+': 5,
+  '-': 5,
+  '*': 6,
+  '/': 6,
+  '%': 6,
+};
+
+/** Nesting and operator-chain limits keep recursion (here and in the evaluator) off the stack limit. */
+const MAX_DEPTH = 200;
+const MAX_CHAIN = 2000;
+
+type FlatItem =
+  | { kind: 'lit'; value: string; pos: SourcePos }
+  | { kind: 'interp'; expr: Expr; pos: SourcePos; stripL: boolean; stripR: boolean }
+  | { kind: 'if'; cond: Expr; pos: SourcePos; stripL: boolean; stripR: boolean }
+  | { kind: 'for'; keyVar?: string; valVar: string; coll: Expr; pos: SourcePos; stripL: boolean; stripR: boolean }
+  | { kind: 'else' | 'endif' | 'endfor'; pos: SourcePos; stripL: boolean; stripR: boolean };
+
+export class Parser {
+  private tok: Token;
+  private readonly nl: boolean[] = [true];
+  private depth = 0;
+  readonly diags: Diagnostic[];
+
+  constructor(
+    private readonly lx: Lexer,
+    private readonly file: string,
+    preRead = true,
+  ) {
+    this.diags = lx.diags;
+    this.tok = preRead ? lx.next() : { type: 'eof', value: '', line: lx.line, column: lx.col };
+  }
+
+  private pos(t: { line: number; column: number }): SourcePos {
+    return { file: this.file, line: t.line, column: t.column };
+  }
+
+  private error(code: string, summary: string, detail: string, at: { line: number; column: number }): void {
+    this.diags.push({ severity: 'error', code, summary, detail, file: this.file, line: at.line, column: at.column });
+  }
+
+  private fail(code: string, summary: string, detail: string, at: { line: number; column: number }): never {
+    this.error(code, summary, detail, at);
+    throw BAIL;
+  }
+
+  private advance(): void {
+    this.tok = this.lx.next();
+  }
+
+  private skipNewlines(): void {
+    while (this.tok.type === 'newline') this.tok = this.lx.next();
+  }
+
+  private peek(): Token {
+    if (!this.nl[this.nl.length - 1]) while (this.tok.type === 'newline') this.tok = this.lx.next();
+    return this.tok;
+  }
+
+  private isPunct(v: string): boolean {
+    const t = this.peek();
+    return t.type === 'punct' && t.value === v;
+  }
+
+  private isKeyword(v: string): boolean {
+    const t = this.peek();
+    return t.type === 'ident' && t.value === v;
+  }
+
+  private describe(t: Token): string {
+    switch (t.type) {
+      case 'eof':
+        return 'end of file';
+      case 'newline':
+        return 'newline';
+      case 'oquote':
+        return 'string';
+      case 'heredoc':
+        return 'heredoc';
+      default:
+        return `"${t.value}"`;
+    }
+  }
+
+  private expectPunct(v: string, summary: string, detail: string): Token {
+    const t = this.peek();
+    if (t.type === 'punct' && t.value === v) return t;
+    this.fail(Codes.expectedToken, `${summary}, found ${this.describe(t)}`, detail, t);
+  }
+
+  // ---------------------------------------------------------------- bodies
+
+  parseFile(): HclFile {
+    const body = this.parseBody(undefined);
+    return { name: this.file, body };
+  }
+
+  private parseBody(open: Token | undefined): Body {
+    const body: Body = { attributes: [], blocks: [], pos: this.pos(open ?? { line: 1, column: 1 }) };
+    const seen = new Map<string, SourcePos>();
+    for (;;) {
+      this.skipNewlines();
+      const t = this.tok;
+      if (t.type === 'eof') {
+        if (open) {
+          this.error(Codes.expectedToken, 'Unclosed block', 'This block body was opened with "{" but never closed; add the matching "}".', open);
+        }
+        return body;
+      }
+      if (t.type === 'punct' && t.value === '}') {
+        if (open) return body;
+        this.error(Codes.expectedItem, 'Unexpected "}"', 'There is no open block to close here; remove the extra "}".', t);
+        this.advance();
+        continue;
+      }
+      const nlDepth = this.nl.length;
+      const depth = this.depth;
+      try {
+        this.parseItem(body, seen, open !== undefined);
+      } catch (e) {
+        if (e !== BAIL) throw e;
+        this.nl.length = nlDepth;
+        this.depth = depth;
+        this.sync(open !== undefined);
+      }
+    }
+  }
+
+  private parseItem(body: Body, seen: Map<string, SourcePos>, inBlock: boolean): void {
+    const t = this.tok;
+    if (t.type !== 'ident') {
+      this.fail(
+        Codes.expectedItem,
+        `Argument or block definition required, found ${this.describe(t)}`,
+        'Write an attribute as `name = value` or a block as `type "label" { ... }`, each on its own line.',
+        t,
+      );
+    }
+    this.advance();
+    const n = this.tok;
+    if (n.type === 'punct' && n.value === '=') {
+      this.advance();
+      const expr = this.parseExpr();
+      const prev = seen.get(t.value);
+      if (prev) {
+        this.error(
+          Codes.duplicateAttribute,
+          `Attribute "${t.value}" redefined`,
+          `"${t.value}" was already set at ${prev.file}:${prev.line}:${prev.column}; each attribute may be set once per block. Remove one of them.`,
+          t,
+        );
+      } else seen.set(t.value, this.pos(t));
+      const attr: Attribute = { name: t.value, namePos: this.pos(t), expr };
+      body.attributes.push(attr);
+      this.endOfItem(inBlock);
+      return;
+    }
+    if (n.type === 'oquote' || n.type === 'ident' || (n.type === 'punct' && n.value === '{')) {
+      const labels: Block['labels'] = [];
+      while (this.tok.type === 'oquote' || this.tok.type === 'ident') {
+        const lt = this.tok;
+        if (lt.type === 'ident') {
+          labels.push({ value: lt.value, pos: this.pos(lt) });
+          this.advance();
+          continue;
+        }
+        const tpl = this.parseTemplate('quoted', lt);
+        const parts = tpl.kind === 'template' ? tpl.parts : [];
+        if (parts.every((p) => p.kind === 'lit')) {
+          labels.push({ value: parts.map((p) => (p.kind === 'lit' ? p.value : '')).join(''), pos: this.pos(lt) });
+        } else {
+          this.error(
+            Codes.invalidLabel,
+            'Invalid block label',
+            'Block labels must be literal strings; "${...}" interpolation is not allowed here. Use for_each to create several resources from data.',
+            lt,
+          );
+        }
+      }
+      const ob = this.tok;
+      if (!(ob.type === 'punct' && ob.value === '{')) {
+        this.fail(
+          Codes.expectedToken,
+          `Expected "{" to open the block body, found ${this.describe(ob)}`,
+          `A block is written ${t.value} "label" { ... }; labels are quoted strings.`,
+          ob,
+        );
+      }
+      this.advance();
+      const inner = this.parseBody(ob);
+      if (this.tok.type === 'punct' && this.tok.value === '}') this.advance();
+      const block: Block = { type: t.value, labels, body: inner, pos: this.pos(t) };
+      body.blocks.push(block);
+      this.endOfItem(inBlock);
+      return;
+    }
+    this.fail(
+      Codes.expectedToken,
+      `Expected "=" or a block after "${t.value}", found ${this.describe(n)}`,
+      `Set an attribute with ${t.value} = value, or open a block with ${t.value} { ... }.`,
+      n,
+    );
+  }
+
+  private endOfItem(inBlock: boolean): void {
+    const t = this.tok;
+    if (t.type === 'newline') {
+      this.advance();
+      return;
+    }
+    if (t.type === 'eof') return;
+    if (inBlock && t.type === 'punct' && t.value === '}') return;
+    this.fail(
+      Codes.missingNewline,
+      `Missing newline after argument, found ${this.describe(t)}`,
+      'Each attribute and block must end at the end of its line. Put the next item on a new line, or separate list/object elements with commas.',
+      t,
+    );
+  }
+
+  /** sync skips the rest of a broken item: to the next newline outside brackets, or the block's "}". */
+  private sync(inBlock: boolean): void {
+    let depth = 0;
+    for (;;) {
+      const t = this.tok;
+      if (t.type === 'eof') return;
+      if (t.type === 'newline' && depth <= 0) {
+        this.advance();
+        return;
+      }
+      if (t.type === 'oquote') this.lx.skipQuotedRest();
+      else if (t.type === 'heredoc') this.lx.skipHeredocBody(t.value);
+      else if (t.type === 'punct') {
+        if (t.value === '{' || t.value === '[' || t.value === '(') depth++;
+        else if (t.value === '}' || t.value === ']' || t.value === ')') {
+          if (depth <= 0 && t.value === '}' && inBlock) return;
+          depth--;
+        }
+      }
+      this.advance();
+    }
+  }
+
+  // ---------------------------------------------------------------- expressions
+
+  parseExpr(): Expr {
+    if (++this.depth > MAX_DEPTH) {
+      this.fail(Codes.tooDeep, 'Expression nested too deeply', `Expressions may nest at most ${MAX_DEPTH} levels; split it using locals.`, this.peek());
+    }
+    const cond = this.parseBinary(0);
+    let result = cond;
+    if (this.isPunct('?')) {
+      this.advance();
+      const then = this.parseExpr();
+      this.expectPunct(':', 'Expected ":" in conditional expression', 'A conditional is written condition ? value_if_true : value_if_false.');
+      this.advance();
+      const els = this.parseExpr();
+      result = { kind: 'cond', cond, then, else: els, pos: cond.pos };
+    }
+    this.depth--;
+    return result;
+  }
+
+  private parseBinary(minPrec: number): Expr {
+    let left = this.parseUnary();
+    let chain = 0;
+    for (;;) {
+      const t = this.peek();
+      if (t.type !== 'punct') return left;
+      const prec = PREC[t.value];
+      if (prec === undefined || prec < minPrec) return left;
+      if (++chain > MAX_CHAIN) {
+        this.fail(Codes.tooDeep, 'Expression too long', `A chain of more than ${MAX_CHAIN} operators is not supported; split it using locals.`, t);
+      }
+      this.advance();
+      const right = this.parseBinary(prec + 1);
+      left = { kind: 'binary', op: t.value as BinaryOp, left, right, pos: left.pos, opPos: this.pos(t) };
+    }
+  }
+
+  private parseUnary(): Expr {
+    const t = this.peek();
+    if (t.type === 'punct' && (t.value === '-' || t.value === '!')) {
+      this.advance();
+      if (++this.depth > MAX_DEPTH) this.fail(Codes.tooDeep, 'Expression nested too deeply', 'Simplify the expression.', t);
+      const operand = this.parseUnary();
+      this.depth--;
+      return { kind: 'unary', op: t.value, operand, pos: this.pos(t) };
+    }
+    return this.parsePostfix(this.parsePrimary());
+  }
+
+  private parsePostfix(e: Expr): Expr {
+    let chain = 0;
+    for (;;) {
+      const t = this.peek();
+      if (t.type !== 'punct' || (t.value !== '.' && t.value !== '[')) return e;
+      if (++chain > MAX_CHAIN) this.fail(Codes.tooDeep, 'Traversal too long', 'Split it using locals.', t);
+      if (t.value === '.') {
+        this.advance();
+        const n = this.peek();
+        if (n.type === 'ident') {
+          this.advance();
+          e = { kind: 'getattr', obj: e, name: n.value, pos: e.pos, namePos: this.pos(n) };
+        } else if (n.type === 'number' && /^\d+(\.\d+)?$/.test(n.value)) {
+          // Legacy index syntax `a.0`; `a.0.1` lexes as the number 0.1, so split it.
+          this.advance();
+          let col = n.column;
+          for (const part of n.value.split('.')) {
+            const kp = this.pos({ line: n.line, column: col });
+            e = { kind: 'index', obj: e, key: { kind: 'literal', value: Number(part), pos: kp }, pos: e.pos, keyPos: kp };
+            col += part.length + 1;
+          }
+        } else if (n.type === 'punct' && n.value === '*') {
+          this.advance();
+          const steps: SplatStep[] = [];
+          while (this.isPunct('.')) {
+            this.advance();
+            const a = this.peek();
+            if (a.type !== 'ident') this.fail(Codes.expectedToken, 'Expected an attribute name after "."', 'Write .name after a splat.', a);
+            this.advance();
+            steps.push({ kind: 'attr', name: a.value, pos: this.pos(a) });
+          }
+          e = { kind: 'splat', obj: e, steps, pos: e.pos };
+        } else {
+          this.fail(
+            Codes.expectedToken,
+            `Expected an attribute name after ".", found ${this.describe(n)}`,
+            'Attribute access is written value.name; use value["key"] for keys that are not identifiers.',
+            n,
+          );
+        }
+        continue;
+      }
+      // '['
+      this.advance();
+      this.nl.push(false);
+      if (this.isPunct('*')) {
+        this.advance();
+        this.expectPunct(']', 'Expected "]" after "[*"', 'A splat is written list[*].attribute.');
+        this.nl.pop();
+        this.advance();
+        const steps: SplatStep[] = [];
+        for (;;) {
+          if (this.isPunct('.')) {
+            this.advance();
+            const a = this.peek();
+            if (a.type !== 'ident') this.fail(Codes.expectedToken, 'Expected an attribute name after "."', 'Write .name after a splat.', a);
+            this.advance();
+            steps.push({ kind: 'attr', name: a.value, pos: this.pos(a) });
+          } else if (this.isPunct('[')) {
+            const b = this.peek();
+            this.advance();
+            this.nl.push(false);
+            const key = this.parseExpr();
+            this.expectPunct(']', 'Expected "]" to close the index', 'An index is written value[key].');
+            this.nl.pop();
+            this.advance();
+            steps.push({ kind: 'index', key, pos: this.pos(b) });
+          } else break;
+        }
+        e = { kind: 'splat', obj: e, steps, pos: e.pos };
+        continue;
+      }
+      const key = this.parseExpr();
+      this.expectPunct(']', 'Expected "]" to close the index', 'An index is written value[key], e.g. list[0] or map["key"].');
+      this.nl.pop();
+      this.advance();
+      e = { kind: 'index', obj: e, key, pos: e.pos, keyPos: key.pos };
+    }
+  }
+
+  private parsePrimary(): Expr {
+    const t = this.peek();
+    switch (t.type) {
+      case 'number': {
+        this.advance();
+        return { kind: 'literal', value: Number(t.value), pos: this.pos(t) };
+      }
+      case 'ident': {
+        if (t.value === 'true' || t.value === 'false') {
+          this.advance();
+          return { kind: 'literal', value: t.value === 'true', pos: this.pos(t) };
+        }
+        if (t.value === 'null') {
+          this.advance();
+          return { kind: 'literal', value: null, pos: this.pos(t) };
+        }
+        this.advance();
+        if (this.isPunct('(')) return this.parseCall(t);
+        return { kind: 'scope', name: t.value, pos: this.pos(t) };
+      }
+      case 'oquote':
+        return this.parseTemplate('quoted', t);
+      case 'heredoc': {
+        const h = this.lx.beginHeredoc(t.value, !!t.strip, t.line, t.column);
+        return this.parseTemplate(h, t);
+      }
+      case 'punct':
+        if (t.value === '(') {
+          this.advance();
+          this.nl.push(false);
+          const inner = this.parseExpr();
+          this.expectPunct(')', 'Expected ")" to close the parenthesis', 'Every "(" needs a matching ")".');
+          this.nl.pop();
+          this.advance();
+          return { kind: 'paren', expr: inner, pos: this.pos(t) };
+        }
+        if (t.value === '[') return this.parseTuple(t);
+        if (t.value === '{') return this.parseObject(t);
+        break;
+      default:
+        break;
+    }
+    this.fail(
+      Codes.missingExpression,
+      t.type === 'eof' || t.type === 'newline' ? 'Missing expression' : `Invalid expression: unexpected ${this.describe(t)}`,
+      'Expected a value here: a number, "string", true/false, null, [list], {object}, a reference such as var.name, or a function call.',
+      t,
+    );
+  }
+
+  private parseCall(name: Token): Expr {
+    this.advance(); // (
+    this.nl.push(false);
+    const args: Expr[] = [];
+    let expand = false;
+    while (!this.isPunct(')')) {
+      args.push(this.parseExpr());
+      if (this.isPunct('...')) {
+        expand = true;
+        this.advance();
+        this.expectPunct(')', 'Expected ")" after "..."', 'Only the last argument of a call may be expanded with "...".');
+        break;
+      }
+      if (this.isPunct(',')) {
+        this.advance();
+        continue;
+      }
+      this.expectPunct(')', 'Expected "," or ")" in function call', `Arguments are separated by commas: ${name.value}(a, b).`);
+    }
+    this.nl.pop();
+    this.advance();
+    return { kind: 'call', name: name.value, args, expand, pos: this.pos(name) };
+  }
+
+  private parseTuple(open: Token): Expr {
+    this.advance();
+    this.nl.push(false);
+    if (this.isKeyword('for')) return this.parseFor(open, false);
+    const items: Expr[] = [];
+    while (!this.isPunct(']')) {
+      items.push(this.parseExpr());
+      if (this.isPunct(',')) {
+        this.advance();
+        continue;
+      }
+      this.expectPunct(']', 'Expected "," or "]" in list', 'Separate list elements with commas: [1, 2, 3].');
+    }
+    this.nl.pop();
+    this.advance();
+    return { kind: 'tuple', items, pos: this.pos(open) };
+  }
+
+  private parseObject(open: Token): Expr {
+    this.advance();
+    this.nl.push(true);
+    this.skipNewlines();
+    if (this.isKeyword('for')) {
+      this.nl.push(false);
+      const f = this.parseFor(open, true);
+      this.nl.pop();
+      return f;
+    }
+    const items: ObjectItem[] = [];
+    for (;;) {
+      this.skipNewlines();
+      if (this.isPunct('}')) break;
+      const kt = this.peek();
+      const key = this.parseExpr();
+      let keyName: string | undefined;
+      if (kt.type === 'ident' && (key.kind === 'scope' || key.kind === 'literal') && key.pos.column === kt.column && key.pos.line === kt.line) {
+        keyName = kt.value;
+      }
+      const eq = this.peek();
+      if (!(eq.type === 'punct' && (eq.value === '=' || eq.value === ':'))) {
+        this.fail(
+          Codes.expectedToken,
+          `Expected "=" after object key, found ${this.describe(eq)}`,
+          'Object items are written key = value (or key: value), separated by commas or newlines.',
+          eq,
+        );
+      }
+      this.advance();
+      const value = this.parseExpr();
+      items.push(keyName !== undefined ? { key, keyName, value } : { key, value });
+      const sep = this.peek();
+      if (sep.type === 'punct' && sep.value === ',') {
+        this.advance();
+        continue;
+      }
+      if (sep.type === 'newline') continue;
+      if (sep.type === 'punct' && sep.value === '}') break;
+      this.fail(
+        Codes.expectedToken,
+        `Expected "," or newline after object item, found ${this.describe(sep)}`,
+        'Separate object items with commas or put each on its own line.',
+        sep,
+      );
+    }
+    this.nl.pop();
+    this.advance();
+    return { kind: 'object', items, pos: this.pos(open) };
+  }
+
+  /** parseFor parses after the opening bracket; the newline mode pushed by the caller is popped here. */
+  private parseFor(open: Token, isObject: boolean): Expr {
+    const close = isObject ? '}' : ']';
+    this.advance(); // for
+    const a = this.peek();
+    if (a.type !== 'ident') this.fail(Codes.expectedToken, 'Expected a variable name after "for"', 'Write [for x in list : expr] or {for k, v in map : k => v}.', a);
+    this.advance();
+    let keyVar: string | undefined;
+    let valVar = a.value;
+    if (this.isPunct(',')) {
+      this.advance();
+      const b = this.peek();
+      if (b.type !== 'ident') this.fail(Codes.expectedToken, 'Expected a second variable name after ","', 'Write for key, value in collection.', b);
+      this.advance();
+      keyVar = a.value;
+      valVar = b.value;
+    }
+    if (!this.isKeyword('in')) {
+      const t = this.peek();
+      this.fail(Codes.expectedToken, `Expected "in" in for expression, found ${this.describe(t)}`, 'Write [for x in list : expr].', t);
+    }
+    this.advance();
+    const coll = this.parseExpr();
+    this.expectPunct(':', 'Expected ":" after the collection of a for expression', 'Write [for x in list : expr].');
+    this.advance();
+    let keyExpr: Expr | undefined;
+    let valExpr: Expr;
+    let group = false;
+    if (isObject) {
+      keyExpr = this.parseExpr();
+      this.expectPunct('=>', 'Expected "=>" in object for expression', 'Write {for k, v in map : k => v}.');
+      this.advance();
+      valExpr = this.parseExpr();
+      if (this.isPunct('...')) {
+        group = true;
+        this.advance();
+      }
+    } else valExpr = this.parseExpr();
+    let cond: Expr | undefined;
+    if (this.isKeyword('if')) {
+      this.advance();
+      cond = this.parseExpr();
+    }
+    this.expectPunct(close, `Expected "${close}" to close the for expression`, `A for expression ends with "${close}"; a condition is written "if expr" before it.`);
+    this.nl.pop();
+    this.advance();
+    return { kind: 'for', keyVar, valVar, coll, keyExpr, valExpr, cond, group, isObject, pos: this.pos(open) };
+  }
+
+  // ---------------------------------------------------------------- templates
+
+  /**
+   * parseTemplate reads a quoted string, heredoc or bare template whose opening has just been
+   * consumed by the lexer, then loads the token after it.
+   */
+  parseTemplate(mode: 'quoted' | 'bare' | HeredocState, open: { line: number; column: number }): Expr {
+    const flat: FlatItem[] = [];
+    const heredoc = typeof mode === 'object' ? mode : undefined;
+    for (;;) {
+      const p = this.lx.scanTemplate(mode, open.line, open.column);
+      if (p.kind === 'end') break;
+      const ppos = this.pos(p);
+      if (p.kind === 'lit') {
+        flat.push({ kind: 'lit', value: p.value, pos: ppos });
+        continue;
+      }
+      const nlDepth = this.nl.length;
+      const depth = this.depth;
+      this.nl.push(false);
+      this.tok = this.lx.next();
+      try {
+        const item = p.kind === 'interp' ? this.parseInterp(ppos, p.strip) : this.parseDirective(ppos, p.strip);
+        flat.push(item);
+      } catch (e) {
+        if (e !== BAIL) throw e;
+        this.nl.length = nlDepth;
+        this.depth = depth;
+        // Recover inside the template: skip to the closing "}" of this interpolation.
+        let resumed = false;
+        for (;;) {
+          const t = this.tok;
+          if (t.type === 'eof' || (heredoc && this.lx.i >= heredoc.end)) break;
+          if (t.type === 'punct' && t.value === '}') {
+            resumed = true;
+            break;
+          }
+          if (!heredoc && (t.type === 'newline' || t.type === 'oquote')) break;
+          this.tok = this.lx.next();
+        }
+        if (!resumed) {
+          if (heredoc) continue;
+          // A quoted template whose interpolation never closed: the string ends here.
+          if (this.tok.type !== 'oquote') return this.finishTemplate(flat, open, false);
+          this.advance();
+          return this.finishTemplate(flat, open, true);
+        }
+        continue;
+      }
+      this.nl.length = nlDepth;
+    }
+    this.advance();
+    return this.finishTemplate(flat, open, true);
+  }
+
+  private finishTemplate(flat: FlatItem[], open: { line: number; column: number }, _ok: boolean): Expr {
+    // Strip markers: `${~` trims whitespace before, `~}` trims whitespace after.
+    for (let i = 0; i < flat.length; i++) {
+      const it = flat[i];
+      if (it.kind === 'lit') continue;
+      if (it.stripL && i > 0) {
+        const prev = flat[i - 1];
+        if (prev.kind === 'lit') prev.value = prev.value.replace(/\s+$/, '');
+      }
+      if (it.stripR && i + 1 < flat.length) {
+        const next = flat[i + 1];
+        if (next.kind === 'lit') next.value = next.value.replace(/^\s+/, '');
+      }
+    }
+    const state = { i: 0 };
+    const parts = this.fold(flat, state, undefined);
+    return { kind: 'template', parts, pos: this.pos(open) };
+  }
+
+  private fold(flat: FlatItem[], st: { i: number }, opener: FlatItem | undefined): TemplatePart[] {
+    const out: TemplatePart[] = [];
+    while (st.i < flat.length) {
+      const it = flat[st.i];
+      switch (it.kind) {
+        case 'lit':
+          st.i++;
+          if (it.value !== '' || flat.length === 1) out.push({ kind: 'lit', value: it.value, pos: it.pos });
+          break;
+        case 'interp':
+          st.i++;
+          out.push({ kind: 'interp', expr: it.expr, pos: it.pos });
+          break;
+        case 'if': {
+          st.i++;
+          const then = this.fold(flat, st, it);
+          let els: TemplatePart[] = [];
+          if (st.i < flat.length && flat[st.i].kind === 'else') {
+            const e = flat[st.i];
+            st.i++;
+            els = this.fold(flat, st, e);
+          }
+          if (st.i < flat.length && flat[st.i].kind === 'endif') st.i++;
+          else this.error(Codes.invalidTemplate, 'Unclosed %{if} directive', 'Close it with %{endif}.', it.pos);
+          out.push({ kind: 'if', cond: it.cond, then, else: els, pos: it.pos });
+          break;
+        }
+        case 'for': {
+          st.i++;
+          const body = this.fold(flat, st, it);
+          if (st.i < flat.length && flat[st.i].kind === 'endfor') st.i++;
+          else this.error(Codes.invalidTemplate, 'Unclosed %{for} directive', 'Close it with %{endfor}.', it.pos);
+          out.push({ kind: 'for', keyVar: it.keyVar, valVar: it.valVar, coll: it.coll, body, pos: it.pos });
+          break;
+        }
+        case 'else':
+        case 'endif':
+        case 'endfor': {
+          const fits =
+            (it.kind === 'else' && opener?.kind === 'if') ||
+            (it.kind === 'endif' && (opener?.kind === 'if' || opener?.kind === 'else')) ||
+            (it.kind === 'endfor' && opener?.kind === 'for');
+          if (fits) return out;
+          this.error(Codes.invalidTemplate, `Unexpected %{${it.kind}} directive`, `There is no matching ${it.kind === 'endfor' ? '%{for}' : '%{if}'} before it.`, it.pos);
+          st.i++;
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** closeBrace expects "}" or "~}" and leaves the lexer just after the "}". */
+  private closeBrace(what: string): boolean {
+    let strip = false;
+    if (this.isPunct('~')) {
+      strip = true;
+      this.advance();
+    }
+    this.expectPunct('}', `Expected "}" to close the ${what}`, `A template ${what} is written \${expression} inside the string.`);
+    return strip;
+  }
+
+  private parseInterp(pos: SourcePos, stripL: boolean): FlatItem {
+    const expr = this.parseExpr();
+    const stripR = this.closeBrace('interpolation');
+    return { kind: 'interp', expr, pos, stripL, stripR };
+  }
+
+  private parseDirective(pos: SourcePos, stripL: boolean): FlatItem {
+    const t = this.peek();
+    const kw = t.type === 'ident' ? t.value : '';
+    switch (kw) {
+      case 'if': {
+        this.advance();
+        const cond = this.parseExpr();
+        return { kind: 'if', cond, pos, stripL, stripR: this.closeBrace('directive') };
+      }
+      case 'else':
+      case 'endif':
+      case 'endfor':
+        this.advance();
+        return { kind: kw, pos, stripL, stripR: this.closeBrace('directive') };
+      case 'for': {
+        this.advance();
+        const a = this.peek();
+        if (a.type !== 'ident') this.fail(Codes.invalidTemplate, 'Expected a variable name after "for"', 'Write %{for x in list}...%{endfor}.', a);
+        this.advance();
+        let keyVar: string | undefined;
+        let valVar = a.value;
+        if (this.isPunct(',')) {
+          this.advance();
+          const b = this.peek();
+          if (b.type !== 'ident') this.fail(Codes.invalidTemplate, 'Expected a variable name after ","', 'Write %{for k, v in map}...%{endfor}.', b);
+          this.advance();
+          keyVar = a.value;
+          valVar = b.value;
+        }
+        if (!this.isKeyword('in')) this.fail(Codes.invalidTemplate, 'Expected "in" in %{for} directive', 'Write %{for x in list}...%{endfor}.', this.peek());
+        this.advance();
+        const coll = this.parseExpr();
+        return { kind: 'for', keyVar, valVar, coll, pos, stripL, stripR: this.closeBrace('directive') };
+      }
+      default:
+        this.fail(
+          Codes.invalidTemplate,
+          'Invalid template directive',
+          'Directives are %{if cond}, %{else}, %{endif}, %{for x in list} and %{endfor}. Write %%{ for a literal "%{".',
+          t,
+        );
+    }
+  }
+
+  /** parseStandaloneExpr parses a whole text as one expression (a --var value, a JSON type string). */
+  parseStandaloneExpr(): Expr {
+    try {
+      this.nl[0] = false;
+      const e = this.parseExpr();
+      const t = this.peek();
+      if (t.type !== 'eof') this.fail(Codes.expectedToken, `Unexpected ${this.describe(t)} after expression`, 'Only one expression is allowed here.', t);
+      return e;
+    } catch (e) {
+      if (e !== BAIL) throw e;
+      return { kind: 'bad', pos: this.pos({ line: this.lx.line, column: this.lx.col }) };
+    }
+  }
+
+  /** parseBareTemplate parses the whole text as a template (JSON syntax strings). */
+  parseBareTemplate(): Expr {
+    return this.parseTemplate('bare', { line: this.lx.line, column: this.lx.col });
+  }
+}
+
+/** parseNative parses HCL native syntax. */
+export function parseNative(fileName: string, text: string): ParseResult {
+  const diags: Diagnostic[] = [];
+  const p = new Parser(new Lexer(fileName, text, diags), fileName);
+  const file = p.parseFile();
+  return { file, diagnostics: diags };
+}
+
+/** parseExpression parses `text` as one HCL expression (used for `--var` values of non-string type). */
+export function parseExpression(fileName: string, text: string, line = 1, column = 1): { expr: Expr; diagnostics: Diagnostic[] } {
+  const diags: Diagnostic[] = [];
+  const p = new Parser(new Lexer(fileName, text, diags, line, column), fileName);
+  return { expr: p.parseStandaloneExpr(), diagnostics: diags };
+}
+
+/** parseTemplateText parses `text` as a template with no delimiters (JSON syntax string values). */
+export function parseTemplateText(fileName: string, text: string, line: number, column: number, diags: Diagnostic[]): Expr {
+  const p = new Parser(new Lexer(fileName, text, diags, line, column), fileName, false);
+  return p.parseBareTemplate();
+}
