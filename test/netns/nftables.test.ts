@@ -1,0 +1,3 @@
+import { defineBackendSuite } from './suite';
+
+defineBackendSuite('nftables', 'nft');
