@@ -1,0 +1,182 @@
+/**
+ * Plan data (DESIGN §6, PRACTICES 10). A Plan is what `plan` computed and what `apply` executes;
+ * it contains no prose and no colours: views (human, `--json`) render it.
+ *
+ * Which fields drive apply (Terraform's plans/action.go distinction): apply consults ONLY
+ * `format_version`, `microseg_version`, `lineage`, `serial`, `desired`, `connections`, and per host
+ * `enforcer`, `backend`, `previous_backend`, `action`, `reachable` and `live_fingerprint`.
+ * Every other field describes the change for people and CI checks and is UI only: apply always
+ * renders the full desired ruleset (kube-proxy style), so it never needs the per-object lists, and
+ * a view may not be able to change what apply does by editing them.
+ */
+import type { Diagnostic } from '../diagnostics';
+import type { DesiredRuleset, Family, Hook } from '../compile/ir';
+import type { BackendName } from '../../providers/types';
+import type { StateConnection, StateResource } from '../state/types';
+
+/** PLAN_FORMAT_VERSION is the version of the plan JSON (`--json` and plan files share it). */
+export const PLAN_FORMAT_VERSION = '1';
+
+/** ResourceAction is what happens to a configuration resource. */
+export type ResourceAction = 'create' | 'update' | 'delete' | 'replace' | 'noop';
+
+/**
+ * ResourceChange is one configuration resource's change, by address. `before`/`after` are state
+ * records (address, type, name, namespace, attributes digest); the per-host ruleset changes are
+ * where the real effect is described. UI only.
+ */
+export interface ResourceChange {
+  address: string;
+  /** Resource type, e.g. `network_policy`. */
+  type: string;
+  /**
+   * `replace` when the namespace changed: the resource's identity (`$namespace`) changed, so it
+   * is a different object to every policy that selected it.
+   */
+  action: ResourceAction;
+  before?: StateResource;
+  after?: StateResource;
+}
+
+/**
+ * HostAction is what apply does to one enforcer host:
+ * - `create`  the host is not in state yet: apply its desired ruleset and record it.
+ * - `update`  apply its desired ruleset (also to fix drift or a previous failure), re-record it.
+ * - `delete`  decommission: remove every owned object, verify none is left, drop it from state.
+ * - `noop`    nothing to do (also: unreachable host in the configuration, see HostPlan.reachable).
+ * - `cleanup-pending`  decommissioned but unreachable: stays in state as pending cleanup.
+ */
+export type HostAction = 'create' | 'update' | 'delete' | 'noop' | 'cleanup-pending';
+
+/** ObjectAction is what happens to one set or chain on a host; unchanged objects are not listed. */
+export type ObjectAction = 'create' | 'update' | 'delete' | 'replace';
+
+/** HostPlan is one enforcer host's planned change, drift and orphans. */
+export interface HostPlan {
+  enforcer: string;
+  /** The backend apply uses: what was read back, or the state's when the host was unreachable. */
+  backend: BackendName;
+  /**
+   * Set when state recorded another backend than the one read now (e.g. iptables → nftables):
+   * apply must clean that backend's objects up as well. Apply-driving.
+   */
+  previous_backend?: BackendName;
+  action: HostAction;
+  /** False when the host could not be read back; then every list below is empty. */
+  reachable: boolean;
+  /** LiveRuleset.fingerprint read at plan time ('' when unreachable); apply refuses a plan whose host changed since. */
+  live_fingerprint: string;
+  /** Set changes, sorted by name (UI only). */
+  sets: SetChange[];
+  /** Chain changes, sorted by name (UI only). */
+  chains: ChainChange[];
+  /** Hook changes, sorted by hook then family (UI only). */
+  hooks: HookChange[];
+  /** How live differs from what state says was applied: changes made outside microseg (UI only). */
+  drift: DriftItem[];
+  /** Owned-looking objects that neither the configuration nor state claims; apply removes them (UI only). */
+  orphans: OrphanItem[];
+}
+
+/**
+ * SetChange is one address set's change. For `create` every element is in `added`; for `delete`
+ * every live element is in `removed`; `replace` is a family change (a set's type is immutable).
+ */
+export interface SetChange {
+  name: string;
+  family: Family;
+  action: ObjectAction;
+  added: string[];
+  removed: string[];
+}
+
+/**
+ * ChainChange is one owned chain's change, by rule id (rule bodies are identified by their
+ * `microseg:<id>` hash, never parsed). `replace` is a hook change (an nft base chain's hook is
+ * immutable).
+ */
+export interface ChainChange {
+  name: string;
+  action: ObjectAction;
+  /** Rule ids to add, in desired order. */
+  rules_added: string[];
+  /** Rule ids to remove (a duplicated id appears once per extra copy). */
+  rules_removed: string[];
+  /** The rules both sides have are in a different order. */
+  reordered: boolean;
+  /** Rules without a microseg comment in this owned chain, which the rewrite removes. */
+  foreign_rules_removed: number;
+}
+
+/** HookChangeReason says why a hook changes. */
+export type HookChangeReason = 'missing' | 'not-first' | 'duplicated' | 'wrong-target' | 'not-desired';
+
+/** HookChange is one base-hook jump (per family) to install, fix or remove. */
+export interface HookChange {
+  hook: Hook;
+  family: Family;
+  action: 'create' | 'update' | 'delete';
+  reason: HookChangeReason;
+}
+
+/**
+ * DriftKind is a kind of change made outside microseg, found by comparing live with state:
+ * - `rule-missing` / `rule-unexpected`  a rule id state recorded is gone / one it did not record is there
+ * - `rules-reordered`      the recorded rules are all there but in another order
+ * - `chain-flushed`        a chain state recorded with rules is empty (`iptables -F` by hand)
+ * - `chain-missing`        a recorded chain is gone (or, for iptables, gone from one family)
+ * - `hook-missing` / `hook-not-first` / `hook-duplicated`  our jump from a base chain
+ * - `set-missing` / `set-member-changed`  a recorded set is gone / its members differ
+ * - `foreign-rule-in-owned-chain`  someone added a rule without a microseg comment to our chain
+ */
+export type DriftKind =
+  | 'rule-missing'
+  | 'rule-unexpected'
+  | 'rules-reordered'
+  | 'chain-flushed'
+  | 'chain-missing'
+  | 'hook-missing'
+  | 'hook-not-first'
+  | 'hook-duplicated'
+  | 'set-missing'
+  | 'set-member-changed'
+  | 'foreign-rule-in-owned-chain';
+
+/** DriftItem is one drift finding. */
+export interface DriftItem {
+  kind: DriftKind;
+  /** The object, written `<type> <name>`: `chain pu-web`, `set ext-dns`, `hook input/ipv6`, `rule a1b2 in chain pu-web`. */
+  object: string;
+  /** Specifics for people (ids, members, counts). UI only. */
+  detail: string;
+}
+
+/** OrphanItem is an object with our prefix that nothing claims (a leftover of an old install or a lost state). */
+export interface OrphanItem {
+  kind: 'chain' | 'set' | 'table' | 'hook';
+  /** IR name for sets and chains; `<hook>/ipv4|ipv6` for hooks. */
+  name: string;
+}
+
+/** Plan is the whole planned run. */
+export interface Plan {
+  format_version: typeof PLAN_FORMAT_VERSION;
+  /** The microseg that made the plan; apply refuses a plan from another version. */
+  microseg_version: string;
+  /** RFC 3339 (UI only). */
+  created_at: string;
+  /** Lineage of the state the plan was made from ('' when there was no state). */
+  lineage: string;
+  /** Serial of the state the plan was made from (0 when there was no state). */
+  serial: number;
+  /** Sorted by address (UI only). */
+  resource_changes: ResourceChange[];
+  /** Sorted by enforcer. */
+  hosts: HostPlan[];
+  /** The full desired ruleset per enforcer in the configuration: exactly what apply renders. */
+  desired: { [enforcer: string]: DesiredRuleset };
+  /** How to reach each planned host (no secrets), including decommissioned ones from state. */
+  connections: { [enforcer: string]: StateConnection };
+  /** Everything found while planning (also each desired ruleset's compile diagnostics). */
+  diagnostics: Diagnostic[];
+}
