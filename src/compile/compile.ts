@@ -340,7 +340,7 @@ function puChain(
           `peers matching ${expressionText(peerExpr)} in ${scope}${g.narrowed ? ` on ${specText(g.spec)}` : ''}`,
         );
         for (const frag of specToFragments(g.spec, family)) {
-          const match: Match = { ...frag, family, [peerField]: peerNeg ? { set: key, negate: true } : { set: key } };
+          const match: Match = { family, [peerField]: peerNeg ? { set: key, negate: true } : { set: key }, ...frag };
           emitPolicy(section, pol, match, origin);
         }
       }
