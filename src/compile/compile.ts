@@ -99,6 +99,8 @@ interface Ctx {
   puIdx: Map<ProcessingUnit, IdentityIndex>;
   netIdx: Map<ExternalNetwork, IdentityIndex>;
   policies: NetworkPolicy[];
+  /** Peer resolution per (policy, side): independent of host and local PU, so computed once. */
+  peerCache: Map<string, PeerResolution>;
 }
 
 /** compile turns a validated model into every enforcer's desired ruleset (see module comment). */
@@ -124,6 +126,7 @@ export function compile(model: Model, opts: CompileOptions): CompileResult {
     puIdx: new Map(model.processingUnits.map((p) => [p, indexIdentity(p.identity)])),
     netIdx: new Map(model.externalNetworks.map((n) => [n, indexIdentity(n.identity)])),
     policies,
+    peerCache: new Map(),
   };
   const rulesets = model.enforcers.map((e) => compileHost(ctx, e));
   for (const r of rulesets) global.push(...r.diagnostics);
@@ -315,7 +318,15 @@ function puChain(
     const section = pol.fallback ? fallback : main;
     const origin: RuleOrigin = { kind: 'policy', policy: pol.name, namespace: pol.namespace };
 
-    for (const g of peerGroups(ctx, pol, peerExpr, dir === 'o' && !peerNeg, enf, diags)) {
+    const resolved = peerGroups(ctx, pol, dir, peerExpr, dir === 'o' && !peerNeg);
+    for (const n of resolved.ineffective) {
+      diags.push(
+        makeDiagnostic('warning', CODES.INEFFECTIVE_PORTS, `${pol.address} has no effect toward ${n.address}`,
+          `The policy ports (${specText(specFromServicePorts(pol.ports))}) and the network's service_ports (${specText(specFromServicePorts(n.servicePorts))}) have nothing in common, so no rule is emitted for this network (enforcer ${enf.name}).`,
+          pol.pos),
+      );
+    }
+    for (const g of resolved.groups) {
       if (old && !peerNeg) {
         for (const n of g.nets) {
           if (n.servicePorts.length === 0 || versionReported.has(`${pol.address}|${n.address}`)) continue;
@@ -329,7 +340,7 @@ function puChain(
         }
       }
       for (const family of FAMILIES) {
-        const elements = mergeCidrs([...g.pus.flatMap((p) => p.addresses), ...g.nets.flatMap((n) => entriesToCidrs(n.entries, family))], family);
+        const elements = g.elements[family];
         if (elements.length === 0 && !peerNeg) continue;
         const scope = `${pol.namespace}${pol.propagate ? ' (and below)' : ''}`;
         const key = sets.add(
@@ -375,29 +386,35 @@ interface PeerGroup {
   narrowed: boolean;
   pus: ProcessingUnit[];
   nets: ExternalNetwork[];
+  /** Canonical CIDRs of all members, per family. */
+  elements: Record<Family, string[]>;
+}
+
+/** PeerResolution: the peer groups of one policy side, and the extnets dropped for empty port intersections. */
+interface PeerResolution {
+  groups: PeerGroup[];
+  ineffective: ExternalNetwork[];
 }
 
 /**
  * peerGroups resolves the peer side of a policy to PUs and external networks in the policy's
  * scope, grouped by effective port spec. With `intersectExtnets` (egress toward a non-negated
  * object), each external network's spec is policy ports ∩ its service_ports; an empty
- * intersection drops it with an MSEG6002 warning. Otherwise every peer uses the policy's ports.
+ * intersection drops it (the caller warns, MSEG6002). Otherwise every peer uses the policy's ports.
+ * Memoised in ctx.peerCache: it depends only on the policy and side, not on the host.
  */
-function peerGroups(
-  ctx: Ctx,
-  pol: NetworkPolicy,
-  expr: TagExpression,
-  intersectExtnets: boolean,
-  enf: Enforcer,
-  diags: Diagnostic[],
-): PeerGroup[] {
+function peerGroups(ctx: Ctx, pol: NetworkPolicy, dir: 'i' | 'o', expr: TagExpression, intersectExtnets: boolean): PeerResolution {
+  const cacheKey = `${ctx.policies.indexOf(pol)}|${dir}|${intersectExtnets}`;
+  const cached = ctx.peerCache.get(cacheKey);
+  if (cached) return cached;
   const policySpec = specFromServicePorts(pol.ports);
   const groups = new Map<string, PeerGroup>();
+  const ineffective: ExternalNetwork[] = [];
   const group = (spec: PortSpec): PeerGroup => {
     const key = specKey(spec);
     let g = groups.get(key);
     if (!g) {
-      g = { key, spec, narrowed: key !== specKey(policySpec), pus: [], nets: [] };
+      g = { key, spec, narrowed: key !== specKey(policySpec), pus: [], nets: [], elements: { 4: [], 6: [] } };
       groups.set(key, g);
     }
     return g;
@@ -413,17 +430,23 @@ function peerGroups(
       continue;
     }
     const spec = intersectSpecs(policySpec, specFromServicePorts(n.servicePorts));
-    if (isEmptySpec(spec)) {
-      diags.push(
-        makeDiagnostic('warning', CODES.INEFFECTIVE_PORTS, `${pol.address} has no effect toward ${n.address}`,
-          `The policy ports (${specText(policySpec)}) and the network's service_ports (${specText(specFromServicePorts(n.servicePorts))}) have nothing in common, so no rule is emitted for this network (enforcer ${enf.name}).`,
-          pol.pos),
-      );
-      continue;
-    }
-    group(spec).nets.push(n);
+    if (isEmptySpec(spec)) ineffective.push(n);
+    else group(spec).nets.push(n);
   }
-  return [...groups.values()].sort((a, b) => (a.narrowed === b.narrowed ? cmp(a.key, b.key) : a.narrowed ? 1 : -1));
+  for (const g of groups.values()) {
+    for (const family of FAMILIES) {
+      g.elements[family] = mergeCidrs(
+        [...g.pus.flatMap((p) => p.addresses), ...g.nets.flatMap((n) => entriesToCidrs(n.entries, family))],
+        family,
+      );
+    }
+  }
+  const result: PeerResolution = {
+    groups: [...groups.values()].sort((a, b) => (a.narrowed === b.narrowed ? cmp(a.key, b.key) : a.narrowed ? 1 : -1)),
+    ineffective,
+  };
+  ctx.peerCache.set(cacheKey, result);
+  return result;
 }
 
 /** isOldEnforcer: version < 3.12 (semver, coercing `3.11` to 3.11.0); an unparseable version is MSEG6011. */

@@ -485,6 +485,22 @@ describe('peers and sets', () => {
   });
 });
 
+describe('scale', () => {
+  it('rules per PU grow with distinct port specs, not with peers', () => {
+    const clients = Array.from({ length: 300 }, (_, i) => pu(`c${i}`, `h${3 + (i % 10)}`, [`198.19.${i >> 8}.${i & 0xff}`], ['app=client']));
+    const b = build({
+      enforcers: [enforcer('h1'), enforcer('h2'), ...Array.from({ length: 10 }, (_, i) => enforcer(`h${3 + i}`))],
+      processingUnits: [...base.processingUnits, ...clients],
+      externalNetworks: Array.from({ length: 50 }, (_, i) => extnet(`n${i}`, [`203.0.${i}.0/24`], ['tcp/443'], ['app=client'])),
+      networkPolicies: [policy('clients-db', expr('app=client'), expr('app=db'), { ports: sps('tcp/5432') })],
+    });
+    const rules = policyRules(b.host('h2'), puChainName({ namespace: '/', name: 'db' }, 'i'));
+    expect(rules).toHaveLength(1); // one v4 set of 300 PUs + 50 networks; no v6 peers
+    expect(b.host('h2').sets[0].elements.length).toBeLessThan(350);
+    expect(b.trace({ src: '198.19.1.20', dst: DB }).verdict).toBe('accept');
+  });
+});
+
 describe('properties', () => {
   const tags = fc.constantFrom('app=web', 'app=db', 'env=prod', 'env=dev', 'role=x');
   const termText = fc.constantFrom('app=web', 'app=db', 'env=prod', 'env!=prod', 'app=*', 'role!=*', 'app=d*');
