@@ -4,6 +4,7 @@
  * compressed form, as Terraform does).
  */
 import ipaddr from 'ipaddr.js';
+import { ArgError } from './values';
 
 interface Net {
   addr: bigint;
@@ -16,7 +17,7 @@ function parseNet(s: string): Net {
   try {
     parsed = ipaddr.parseCIDR(s);
   } catch {
-    throw new Error(`invalid CIDR address ${JSON.stringify(s)}; write it as address/prefix, e.g. "10.0.0.0/16" or "fd00::/48"`);
+    throw new ArgError(0, `invalid CIDR address ${JSON.stringify(s)}; write it as address/prefix, e.g. "10.0.0.0/16" or "fd00::/48"`);
   }
   const [ip, prefix] = parsed;
   const bytes = ip.toByteArray();
@@ -39,7 +40,7 @@ function format(addr: bigint, bits: 32 | 128): string {
 }
 
 function toBig(n: number, what: string): bigint {
-  if (!Number.isInteger(n)) throw new Error(`${what} must be a whole number, got ${n}`);
+  if (!Number.isInteger(n)) throw new ArgError(what === 'newbits' ? 1 : what === 'netnum' ? 2 : 1, `${what} must be a whole number, got ${n}`);
   return BigInt(n);
 }
 

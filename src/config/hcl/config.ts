@@ -48,7 +48,8 @@ const OUTPUT_ATTRS = ['value', 'description', 'sensitive'];
 
 class Builder {
   readonly diags: Diagnostic[] = [];
-  readonly vars = new Map<string, Value>();
+  readonly vars = new Map<string, Val>();
+  readonly brokenFiles = new Set<string>();
   readonly locals = new Map<string, Val>();
   readonly resources = new Map<string, Val>();
   readonly resourceLabels = new Map<string, string[]>();
@@ -104,6 +105,7 @@ export function evaluateHcl(files: { name: string; text: string }[], inputs: Hcl
     sources.set(f.name, f.text);
     const parsed = parseHcl(f.name, f.text);
     b.diags.push(...parsed.diagnostics);
+    if (parsed.diagnostics.length) b.brokenFiles.add(f.name);
     const body = parsed.file.body;
     for (const a of body.attributes) {
       b.err(
@@ -342,6 +344,7 @@ function evaluateVariables(b: Builder, decls: VarDecl[], inputs: HclInputs): voi
     }
   }
 
+  for (const d of decls) b.vars.set(d.name, POISON);
   for (const d of decls) {
     const body = d.block.body;
     checkAttrs(b, body, VARIABLE_ATTRS, 'variable', false);
@@ -367,19 +370,21 @@ function evaluateVariables(b: Builder, decls: VarDecl[], inputs: HclInputs): voi
       if (v !== POISON) candidates.push({ value: v, from: 'its default', pos: de.pos });
     }
     const fromString = (text: string, origin: string): Value | undefined => {
-      if (type.kind === 'string' || type.kind === 'any') return text;
+      // Primitives convert from the string itself ("80" → 80); collections are HCL expressions.
+      if (type.kind === 'string' || type.kind === 'any' || type.kind === 'number' || type.kind === 'bool') return text;
       const r = parseExpression(origin, text);
-      if (r.diagnostics.length) {
+      const scratch: Diagnostic[] = [...r.diagnostics];
+      const v = scratch.length ? POISON : new Evaluator({ diags: scratch, where: origin }).evaluate(r.expr);
+      if (v === POISON) {
         b.err(
           Codes.variableType,
           `Invalid value for variable "${d.name}" from ${origin}`,
-          `The value of a ${typeString(type)} variable is read as an HCL expression, e.g. ${exampleFor(type)}: ${r.diagnostics[0].summary}.`,
+          `The value of a ${typeString(type)} variable is read as an HCL expression, e.g. ${exampleFor(type)}; here: ${scratch[0]?.summary ?? 'it could not be evaluated'}.`,
           d.block.pos,
         );
         return undefined;
       }
-      const v = new Evaluator(b.constCtx(origin)).evaluate(r.expr);
-      return v === POISON ? undefined : v;
+      return v;
     };
     const envVal = inputs.env?.[`${ENV_PREFIX}${d.name}`];
     if (envVal !== undefined) {
@@ -674,6 +679,7 @@ function evaluateOutput(b: Builder, blk: Block): void {
   const name = blk.labels[0].value;
   const va = blk.body.attributes.find((a) => a.name === 'value');
   if (!va) {
+    if (b.brokenFiles.has(blk.pos.file)) return; // the value was lost to a syntax error
     b.err(Codes.invalidBlock, `Output "${name}" has no value`, 'Write: output "name" { value = ... }', blk.pos);
     return;
   }

@@ -22,7 +22,7 @@ export function isResourceType(name: string): boolean {
 export interface EvalContext {
   diags: Diagnostic[];
   /** Input variables; undefined where variables may not be used (variable defaults). */
-  vars?: ReadonlyMap<string, Value>;
+  vars?: ReadonlyMap<string, Val>;
   /** Locals (POISON for failed ones); undefined where locals may not be used. */
   locals?: ReadonlyMap<string, Val>;
   /** Evaluated resources by `type.label` (POISON for failed ones). */

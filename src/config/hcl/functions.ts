@@ -5,17 +5,9 @@
  */
 import type { Value } from '../types';
 import { cidrhost, cidrsubnet } from './cidr';
-import { deepEqual, formatNumber, hasKey, isObj, type Obj, setKey, sortedKeys, toNum, toStr, typeName } from './values';
+import { ArgError, deepEqual, formatNumber, hasKey, isObj, type Obj, setKey, sortedKeys, toNum, toStr, typeName } from './values';
 
-/** ArgError blames one argument (by index) of a call. */
-export class ArgError extends Error {
-  constructor(
-    readonly index: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { ArgError };
 
 export interface FnDef {
   /** Human signature, e.g. `cidrsubnet(prefix string, newbits number, netnum number) string`. */

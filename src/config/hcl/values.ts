@@ -11,6 +11,16 @@ export type Val = Value | typeof POISON;
 
 export type Obj = { [key: string]: Value };
 
+/** ArgError blames one argument (by index) of a function call. */
+export class ArgError extends Error {
+  constructor(
+    readonly index: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export function isObj(v: Val): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
