@@ -202,9 +202,9 @@ describe('variables', () => {
   });
 
   test('type mismatch, undeclared --var and invalid type', () => {
-    const cfg = run(`${decl}\nvariable "bad" {\n  type = lst(string)\n  default = 1\n}\n`, { vars: { name: 'x', port: 'abc', nmae: 'y' } });
+    const cfg = run(`${decl}\nvariable "bad" {\n  type = lst(string)\n  default = 1\n}\n`, { vars: { name: 'x', port: 'abc', nme: 'y' } });
     expect(brief(cfg.diagnostics)).toEqual([
-      '-:- MSEG2024 Value for undeclared variable "nmae"',
+      '-:- MSEG2024 Value for undeclared variable "nme"',
       '4:1 MSEG2021 Invalid value for variable "port"',
       '23:10 MSEG2023 Invalid type for variable "bad"',
     ]);
