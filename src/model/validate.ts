@@ -1,0 +1,1146 @@
+/**
+ * Model validation: RawConfig (what a front end evaluated) → Model (DESIGN §3–4).
+ *
+ * Three passes, all of which report every problem rather than stopping at the first:
+ *  1. per resource: known type, zod shape and defaults (src/model/schemas.ts), removed
+ *     attributes, and the string grammars (service ports, tags, CIDRs, times, ...);
+ *  2. across resources: unique names, references (namespace, enforcer, profile, expect
+ *     endpoints), unique PU addresses;
+ *  3. hints: policies whose subject or object select nothing, beta features, expired policies.
+ *
+ * Every diagnostic points at `posAt(resource, path)`, the most precise place the front end
+ * recorded, and its detail says how to fix the problem. The model is returned only when there
+ * are no errors (warnings travel with it).
+ */
+import semver from 'semver';
+import { Cron } from 'croner';
+import type { z } from 'zod';
+import type { RawConfig, RawResource, Value } from '../config/types';
+import { RESOURCE_TYPES, posAt } from '../config/types';
+import type { Diagnostic, Severity, SourcePos } from '../diagnostics';
+import { didYouMean, makeDiagnostic, sortDiagnostics } from '../diagnostics';
+import { parseAddress, parseCidrEntry, parseCidrList } from './cidr';
+import { CODES } from './codes';
+import { convertLegacyPorts } from './legacy-ports';
+import type { Bodies } from './schemas';
+import { EXAMPLES, SCHEMAS } from './schemas';
+import { parseServicePort, parseServicePortList } from './service-ports';
+import { matchesExpression } from './tag-match';
+import type { IdentityIndex } from './tag-match';
+import { indexIdentity } from './tag-match';
+import { describe, parseObjectTags, parseTagExpression } from './tags';
+import type {
+  CidrEntry,
+  Connection,
+  Enforcer,
+  EnforcerProfile,
+  EnforcerToken,
+  Expect,
+  ExternalNetwork,
+  Lifecycle,
+  Model,
+  Namespace,
+  NetworkPolicy,
+  ProcessingUnit,
+  ServicePort,
+  TagExpression,
+} from './types';
+import { ID_KEYS, ROOT_NAMESPACE } from './types';
+import { MICROSEG_VERSION } from '../version';
+
+type Path = Array<string | number>;
+type Body = { [key: string]: Value };
+
+/** ValidateOptions are inputs that are not part of the configuration. */
+export interface ValidateOptions {
+  /** The time "expired" is judged against (default: now); tests pin it. */
+  now?: Date;
+}
+
+/** ValidateResult carries the model (only without errors) and every diagnostic, sorted by position. */
+export interface ValidateResult {
+  model?: Model;
+  diagnostics: Diagnostic[];
+}
+
+/** REMOVED_ATTRIBUTES are attributes Aporeto had that microseg rejects with a migration hint. */
+export const REMOVED_ATTRIBUTES: Readonly<Record<string, readonly string[]>> = {
+  external_network: ['protocols', 'ports'],
+};
+
+/** MAX_SUGGESTIONS bounds the "did you mean" searches for tags of policies that match nothing. */
+const MAX_SUGGESTIONS = 50;
+
+/** Blocks that may appear at most once; the HCL front end gives an array when one repeats. */
+const SINGLE_BLOCKS = ['lifecycle', 'connection'];
+
+/**
+ * validateConfig checks a RawConfig and builds the Model. `raw.diagnostics` (front-end problems)
+ * are not repeated in the result, but their errors do withhold the model, because a resource
+ * list that failed to evaluate cannot be trusted.
+ */
+export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): ValidateResult {
+  const v = new Validator(options.now ?? new Date());
+  v.run(raw.resources);
+  const diagnostics = sortDiagnostics(v.diags);
+  const failed = diagnostics.some((d) => d.severity === 'error') || raw.diagnostics.some((d) => d.severity === 'error');
+  if (failed) return { diagnostics };
+  return { model: v.model(raw.outputs), diagnostics };
+}
+
+/** Parsed is one resource after pass 1, with what pass 2 needs to check its references. */
+interface Parsed<T> {
+  res: RawResource;
+  value: T;
+}
+
+function quote(s: string): string {
+  return JSON.stringify(s);
+}
+
+function where(p: SourcePos | undefined): string {
+  return p ? `${p.file}:${p.line}` : 'an earlier declaration';
+}
+
+function byName<T extends { name: string }>(a: T, b: T): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+function dotted(path: Path): string {
+  return path.join('.');
+}
+
+function getAt(body: unknown, path: Path): unknown {
+  let cur: unknown = body;
+  for (const k of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[k];
+  }
+  return cur;
+}
+
+function example(type: string, path: Path): string | undefined {
+  const last = String(path.filter((p) => typeof p === 'string').pop() ?? '');
+  return EXAMPLES[`${type}.${last}`] ?? EXAMPLES[last];
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'a bool (true or false)',
+  array: 'a list',
+  object: 'a block',
+};
+
+/** zodDef reads a zod v4 schema's definition (used only to list accepted keys for hints). */
+function zodDef(s: unknown): { type: string; [k: string]: unknown } {
+  return (s as { _zod: { def: { type: string } } })._zod.def;
+}
+
+/** keysAt lists the keys the schema accepts at `path` of `data` (for "did you mean"). */
+function keysAt(schema: z.ZodType, path: Path, data: unknown): string[] {
+  let s: unknown = schema;
+  let i = 0;
+  for (;;) {
+    const def = zodDef(s);
+    if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'prefault') {
+      s = def.innerType;
+      continue;
+    }
+    if (def.type === 'union') {
+      const here = getAt(data, path.slice(0, i)) as { type?: unknown } | undefined;
+      const options = def.options as unknown[];
+      const match = options.find((o) => {
+        const t = (zodDef(o).shape as Record<string, unknown> | undefined)?.type;
+        return t !== undefined && (zodDef(t).values as unknown[] | undefined)?.includes(here?.type);
+      });
+      if (!match) return [];
+      s = match;
+      continue;
+    }
+    if (i >= path.length) break;
+    if (def.type === 'object') {
+      s = (def.shape as Record<string, unknown>)[String(path[i])];
+      i++;
+      if (s === undefined) return [];
+    } else if (def.type === 'array') {
+      s = def.element;
+      i++;
+    } else {
+      return [];
+    }
+  }
+  const def = zodDef(s);
+  return def.type === 'object' ? Object.keys(def.shape as object) : [];
+}
+
+/** Validator holds pass-1 results for the cross-resource passes. */
+class Validator {
+  readonly diags: Diagnostic[] = [];
+  private readonly namespaces: Parsed<Namespace>[] = [];
+  private readonly enforcers: Parsed<Enforcer>[] = [];
+  private readonly profiles: Parsed<EnforcerProfile>[] = [];
+  private readonly pus: Parsed<ProcessingUnit>[] = [];
+  private readonly externals: Parsed<ExternalNetwork>[] = [];
+  private readonly policies: Parsed<NetworkPolicy>[] = [];
+  private readonly tokens: Parsed<EnforcerToken>[] = [];
+  private readonly expects: Parsed<Expect>[] = [];
+  /** The `namespace` attribute of each resource as written or defaulted, checked in pass 2. */
+  private readonly nsRefs: Array<{ res: RawResource; ns: string; written: boolean }> = [];
+
+  constructor(private readonly now: Date) {}
+
+  private report(severity: Severity, code: string, res: RawResource, path: Path, summary: string, detail?: string): void {
+    this.diags.push(makeDiagnostic(severity, code, summary, detail, posAt(res, path)));
+  }
+
+  private error(code: string, res: RawResource, path: Path, summary: string, detail?: string): void {
+    this.report('error', code, res, path, summary, detail);
+  }
+
+  private warn(code: string, res: RawResource, path: Path, summary: string, detail?: string): void {
+    this.report('warning', code, res, path, summary, detail);
+  }
+
+  run(resources: readonly RawResource[]): void {
+    const firstByType = new Map<string, Map<string, RawResource>>();
+    for (const res of resources) {
+      if (!(RESOURCE_TYPES as readonly string[]).includes(res.type)) {
+        const guess = didYouMean(res.type, RESOURCE_TYPES);
+        this.error(
+          CODES.unknownResourceType,
+          res,
+          [],
+          `Unknown resource type ${quote(res.type)}`,
+          `${guess ? `Did you mean ${quote(guess)}? ` : ''}microseg resources are: ${RESOURCE_TYPES.join(', ')}.`,
+        );
+        continue;
+      }
+      const seen = firstByType.get(res.type) ?? new Map<string, RawResource>();
+      firstByType.set(res.type, seen);
+      const first = seen.get(res.name);
+      const duplicate = first !== undefined;
+      if (duplicate) {
+        this.error(
+          CODES.duplicateName,
+          res,
+          [],
+          `Duplicate ${res.type} ${quote(res.name)}`,
+          `${res.type} ${quote(res.name)} is already declared at ${where(first.pos)}. Names are unique per resource type: rename or remove one of them.`,
+        );
+      } else {
+        seen.set(res.name, res);
+      }
+      if (res.name === '') {
+        this.error(CODES.invalidName, res, [], `Empty ${res.type} name`, `Give the ${res.type} a name, for example ${res.type} "web" { ... }.`);
+      }
+      this.resource(res, duplicate);
+    }
+    this.crossCheck();
+  }
+
+  /** resource runs pass 1 for one resource; duplicates are checked but kept out of the model. */
+  private resource(res: RawResource, duplicate: boolean): void {
+    const type = res.type as keyof typeof SCHEMAS;
+    const body: Body = { ...res.body };
+    for (const key of SINGLE_BLOCKS) {
+      const b = body[key];
+      if (Array.isArray(b)) {
+        if (b.length > 1) {
+          this.error(
+            CODES.repeatedBlock,
+            res,
+            [key, 1],
+            `Repeated ${key} block`,
+            `A ${res.type} has at most one ${key} block; merge them into one.`,
+          );
+        }
+        if (b.length >= 1) body[key] = b[0];
+        else delete body[key];
+      }
+    }
+    if (type === 'external_network') this.removed(res, body);
+
+    const schema = SCHEMAS[type] as z.ZodType;
+    const parsed = schema.safeParse(body);
+    let ok = true;
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        // A grammar failure is already a precise diagnostic; zod's "custom" for a missing one is not.
+        this.zodIssue(res, schema, body, issue);
+      }
+      ok = false;
+    }
+    const ns = typeof body.namespace === 'string' ? body.namespace : undefined;
+    if (type === 'namespace') {
+      this.namespace(res, ns, ok ? (parsed.data as Bodies['namespace']) : undefined, duplicate);
+      return;
+    }
+    this.nsRefs.push({ res, ns: ns ?? ROOT_NAMESPACE, written: ns !== undefined });
+    if (!ok) {
+      // Still check grammars of attributes that did parse, so one run shows every problem.
+      this.partialGrammar(res, body);
+      return;
+    }
+    const data = parsed.data as Bodies[typeof type];
+    const base = {
+      name: res.name,
+      address: res.address,
+      namespace: ns ?? ROOT_NAMESPACE,
+      lifecycle: this.lifecycle(data as { lifecycle?: { prevent_destroy: boolean } }),
+      pos: res.pos,
+    };
+    const add = <T>(list: Parsed<T>[], value: T | undefined): void => {
+      if (value !== undefined && !duplicate) list.push({ res, value });
+    };
+    switch (type) {
+      case 'enforcer':
+        add(this.enforcers, this.enforcer(res, data as Bodies['enforcer'], base));
+        break;
+      case 'enforcer_profile':
+        add(this.profiles, this.profile(res, data as Bodies['enforcer_profile'], base));
+        break;
+      case 'processing_unit':
+        add(this.pus, this.processingUnit(res, data as Bodies['processing_unit'], base));
+        break;
+      case 'external_network':
+        add(this.externals, this.externalNetwork(res, data as Bodies['external_network'], base));
+        break;
+      case 'network_policy':
+        add(this.policies, this.policy(res, data as Bodies['network_policy'], base));
+        break;
+      case 'enforcer_token':
+        add(this.tokens, this.token(res, data as Bodies['enforcer_token'], base));
+        break;
+      case 'expect':
+        add(this.expects, this.expect(res, data as Bodies['expect'], base));
+        break;
+    }
+  }
+
+  private lifecycle(data: { lifecycle?: { prevent_destroy: boolean } }): Lifecycle {
+    return { preventDestroy: data.lifecycle?.prevent_destroy ?? false };
+  }
+
+  /** zodIssue maps one zod issue to a diagnostic that names the attribute and shows a fix. */
+  private zodIssue(res: RawResource, schema: z.ZodType, body: Body, issue: z.core.$ZodIssue): void {
+    const path = issue.path as Path;
+    const attr = dotted(path.filter((p) => typeof p === 'string'));
+    const ex = example(res.type, path);
+    const exText = ex ? ` For example: ${ex}` : '';
+    const value = getAt(body, path);
+    const isBlock = (key: string): boolean => path.length === 0 && (res.blockKeys ?? []).includes(key);
+    switch (issue.code) {
+      case 'unrecognized_keys': {
+        for (const key of issue.keys) {
+          const keys = keysAt(schema, path, body);
+          const guess = didYouMean(key, keys);
+          const kind = isBlock(key) ? 'block' : 'attribute';
+          const inside = path.length === 0 ? `${res.type} ${quote(res.name)}` : `the ${dotted(path)} block`;
+          this.error(
+            CODES.unknownAttribute,
+            res,
+            [...path, key],
+            `Unknown ${kind} ${quote(key)} in ${inside}`,
+            `${guess ? `Did you mean ${quote(guess)}? ` : ''}${path.length === 0 ? res.type : dotted(path)} accepts: ${keys.join(', ')}.`,
+          );
+        }
+        return;
+      }
+      case 'invalid_union': {
+        const disc = (issue as { discriminator?: string; options?: unknown[] }).discriminator;
+        const options = ((issue as { options?: unknown[] }).options ?? []).map(String);
+        if (disc !== undefined) {
+          if (value === undefined) {
+            this.error(
+              CODES.missingAttribute,
+              res,
+              path,
+              `Missing required attribute ${quote(attr)}`,
+              `Set it to one of ${options.map(quote).join(', ')}.${exText}`,
+            );
+          } else {
+            const guess = suggest(value, options);
+            this.error(
+              CODES.invalidValue,
+              res,
+              path,
+              `Invalid value ${JSON.stringify(value)} for ${quote(attr)}`,
+              `${guess ? `Did you mean ${quote(guess)}? ` : ''}${attr} must be one of ${options.map(quote).join(', ')}.`,
+            );
+          }
+          return;
+        }
+        break;
+      }
+      case 'invalid_type':
+      case 'custom': {
+        if (value === undefined) {
+          const what = path.length === 1 && isBlockSchema(schema, path[0]) ? 'block' : 'attribute';
+          this.error(
+            CODES.missingAttribute,
+            res,
+            path,
+            `Missing required ${what} ${quote(attr)}`,
+            `${res.type} ${quote(res.name)} needs ${attr}.${exText}`,
+          );
+          return;
+        }
+        if (issue.code === 'invalid_type') {
+          const expected = issue.expected === 'int' || (issue as { format?: string }).format === 'safeint' ? 'int' : issue.expected;
+          const want = TYPE_NAMES[expected] ?? expected;
+          const elem = typeof path[path.length - 1] === 'number' ? `Element ${Number(path[path.length - 1]) + 1} of ${quote(attr)}` : quote(attr);
+          this.error(
+            CODES.wrongType,
+            res,
+            path,
+            `Wrong type for ${attr}`,
+            `${elem} must be ${want}, not ${describe(value)}.${exText}`,
+          );
+          return;
+        }
+        break;
+      }
+      case 'invalid_value': {
+        const options = issue.values.map(String);
+        const guess = suggest(value, options);
+        this.error(
+          CODES.invalidValue,
+          res,
+          path,
+          `Invalid value ${JSON.stringify(value)} for ${quote(attr)}`,
+          `${guess ? `Did you mean ${quote(guess)}? ` : ''}${attr} must be one of ${options.map(quote).join(', ')}.`,
+        );
+        return;
+      }
+      case 'too_small':
+      case 'too_big': {
+        const origin = issue.origin;
+        let detail: string;
+        if (origin === 'string' || origin === 'array') {
+          detail = `${attr} must not be empty.${exText}`;
+        } else if (issue.code === 'too_small') {
+          detail = `${attr} must be at least ${String(issue.minimum)}, not ${String(value)}.${exText}`;
+        } else {
+          detail = `${attr} must be at most ${String(issue.maximum)}, not ${String(value)}.${exText}`;
+        }
+        this.error(
+          CODES.outOfRange,
+          res,
+          path,
+          origin === 'string' || origin === 'array' ? `Empty ${attr}` : `${attr} out of range`,
+          detail,
+        );
+        return;
+      }
+      default:
+        break;
+    }
+    this.error(CODES.wrongType, res, path, `Invalid ${attr || res.type}`, `${issue.message}.${exText}`);
+  }
+
+  /** removed reports external_network `protocols`/`ports` with the converted `service_ports`. */
+  private removed(res: RawResource, body: Body): void {
+    const present = REMOVED_ATTRIBUTES.external_network.filter((k) => k in body);
+    if (present.length === 0) return;
+    const protocols = body.protocols;
+    const ports = body.ports;
+    for (const k of present) delete body[k];
+
+    const list = (v: Value | undefined): Array<string | number> | undefined | null => {
+      if (v === undefined || v === null) return undefined;
+      if (typeof v === 'string' || typeof v === 'number') return [v];
+      if (Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number')) return v as Array<string | number>;
+      return null;
+    };
+    const pr = list(protocols);
+    const po = list(ports);
+    let conversion: string;
+    if (pr === null || po === null) {
+      conversion = `They cannot be converted automatically (${pr === null ? 'protocols' : 'ports'} is not a list of strings). Write service_ports by hand, for example:\n  service_ports = ["tcp/443", "udp/53"]`;
+    } else {
+      const r = convertLegacyPorts(pr, po?.map(String));
+      conversion =
+        'error' in r
+          ? `They cannot be converted automatically: ${r.error}. Write service_ports by hand, for example:\n  service_ports = ["tcp/443", "udp/53"]`
+          : `Replace ${present.length > 1 ? 'them' : 'it'} with:\n  service_ports = [${r.servicePorts.map(quote).join(', ')}]`;
+    }
+    const also = 'service_ports' in body ? '\nThis block already sets service_ports: check it covers the same traffic, then remove the old attributes.' : '';
+    const names = present.map(quote).join(' and ');
+    const first = present
+      .map((k) => ({ k, p: posAt(res, [k]) }))
+      .sort((a, b) => a.p.line - b.p.line || a.p.column - b.p.column)[0].k;
+    this.error(
+      CODES.removedAttribute,
+      res,
+      [first],
+      `Removed attribute${present.length > 1 ? 's' : ''} ${names} in external_network ${quote(res.name)}`,
+      `external_network no longer accepts "protocols" and "ports"; "service_ports" replaced them (every protocol with every port). ${conversion}${also}\n` +
+        'Run `microseg migrate` to rewrite configuration and Aporeto import files automatically.',
+    );
+  }
+
+  /** partialGrammar checks the string grammars of a resource whose shape had errors. */
+  private partialGrammar(res: RawResource, body: Body): void {
+    const strs = (v: Value | undefined): string[] | undefined =>
+      Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
+    switch (res.type) {
+      case 'network_policy': {
+        if (body.subject !== undefined) this.expression(res, 'subject', body.subject);
+        if (body.object !== undefined) this.expression(res, 'object', body.object);
+        const p = strs(body.ports);
+        if (p) this.servicePorts(res, 'ports', p);
+        break;
+      }
+      case 'external_network': {
+        const e = strs(body.entries);
+        if (e) this.cidrs(res, 'entries', e, true);
+        const s = strs(body.service_ports);
+        if (s) this.servicePorts(res, 'service_ports', s);
+        this.tags(res, body.tags);
+        break;
+      }
+      case 'processing_unit':
+      case 'enforcer':
+        this.tags(res, body.tags);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private namespace(res: RawResource, written: string | undefined, data: Bodies['namespace'] | undefined, duplicate: boolean): void {
+    const name = res.name;
+    let parent = ROOT_NAMESPACE;
+    if (name === ROOT_NAMESPACE) {
+      if (written !== undefined && written !== ROOT_NAMESPACE) {
+        this.error(CODES.namespaceParent, res, ['namespace'], 'The root namespace has no parent', 'Remove the namespace attribute from namespace "/".');
+      }
+    } else if (!/^(\/[A-Za-z0-9][A-Za-z0-9_.-]*)+$/.test(name)) {
+      this.error(
+        CODES.invalidName,
+        res,
+        [],
+        `Invalid namespace name ${quote(name)}`,
+        'A namespace name is an absolute path of segments made of letters, digits, "_", "." and "-", for example namespace "/acme/prod" { ... }.',
+      );
+    } else {
+      parent = name.slice(0, name.lastIndexOf('/')) || ROOT_NAMESPACE;
+      if (written !== undefined && written !== parent) {
+        this.error(
+          CODES.namespaceParent,
+          res,
+          ['namespace'],
+          `Namespace ${quote(name)} cannot be in ${quote(written)}`,
+          `A namespace's parent is given by its name: ${quote(name)} is inside ${quote(parent)}. Remove the namespace attribute or set it to ${quote(parent)}.`,
+        );
+      }
+      this.nsRefs.push({ res, ns: parent, written: written !== undefined });
+    }
+    if (!data || duplicate) return;
+    const value: Namespace = {
+      kind: 'namespace',
+      name,
+      address: res.address,
+      namespace: parent,
+      lifecycle: this.lifecycle(data),
+      pos: res.pos,
+      defaultIncomingAction: data.default_incoming_action,
+      defaultOutgoingAction: data.default_outgoing_action,
+    };
+    if (data.description !== undefined) value.description = data.description;
+    this.namespaces.push({ res, value });
+  }
+
+  private tags(res: RawResource, v: unknown): string[] {
+    const r = parseObjectTags(v);
+    for (const p of r.problems) {
+      this.error(CODES.invalidTag, res, ['tags', ...p.path], 'Invalid tag', `${capital(p.message)}.`);
+    }
+    return r.tags;
+  }
+
+  private expression(res: RawResource, attr: 'subject' | 'object', v: unknown): TagExpression | undefined {
+    const r = parseTagExpression(v);
+    for (const p of r.problems) {
+      this.error(CODES.invalidTagExpression, res, [attr, ...p.path], `Invalid ${attr}`, `${capital(p.message)}.`);
+    }
+    return r.expr;
+  }
+
+  private servicePorts(res: RawResource, attr: string, list: string[]): ServicePort[] {
+    const r = parseServicePortList(list);
+    for (const p of r.problems) {
+      const entry = !parseServicePort(list[p.index]).ok;
+      this.error(
+        entry ? CODES.invalidServicePort : CODES.servicePortList,
+        res,
+        [attr, p.index],
+        entry ? `Invalid service port ${quote(list[p.index])}` : `Conflicting service port ${quote(list[p.index])} in ${attr}`,
+        `${capital(p.message)}.`,
+      );
+    }
+    return r.ports;
+  }
+
+  private cidrs(res: RawResource, attr: string, list: string[], exclusions: boolean): CidrEntry[] {
+    const r = parseCidrList(list, exclusions);
+    for (const p of r.problems) {
+      const entry = !parseCidrEntry(list[p.index]).ok;
+      this.error(
+        entry ? CODES.invalidCidr : CODES.cidrList,
+        res,
+        [attr, p.index],
+        entry ? `Invalid CIDR ${quote(list[p.index])}` : `Invalid entry ${quote(list[p.index])} in ${attr}`,
+        `${capital(p.message)}.`,
+      );
+    }
+    return r.entries;
+  }
+
+  private duration(res: RawResource, attr: string, text: string): void {
+    const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
+    if (!m || text === '' || Number(m[1] ?? 0) + Number(m[2] ?? 0) + Number(m[3] ?? 0) === 0) {
+      this.error(
+        CODES.invalidDuration,
+        res,
+        [attr],
+        `Invalid duration ${quote(text)} for ${attr}`,
+        `A duration is hours, minutes and seconds, each optional but in this order, above zero: for example "1h30m", "45m" or "90s".`,
+      );
+    }
+  }
+
+  private enforcer(res: RawResource, d: Bodies['enforcer'], base: Base): Enforcer {
+    let connection: Connection;
+    const c = d.connection;
+    if (c.type === 'local') connection = { type: 'local' };
+    else if (c.type === 'netns') connection = { type: 'netns', netns: c.netns };
+    else {
+      connection = { type: 'ssh', host: c.host, user: c.user, port: c.port, strictHostKeyChecking: c.strict_host_key_checking };
+      if (c.private_key_file !== undefined) connection.privateKeyFile = c.private_key_file;
+      if (c.known_hosts_file !== undefined) connection.knownHostsFile = c.known_hosts_file;
+      if (!c.strict_host_key_checking) {
+        this.warn(
+          CODES.hostKeyCheckingOff,
+          res,
+          ['connection', 'strict_host_key_checking'],
+          `Host key checking is off for enforcer ${quote(res.name)}`,
+          'microseg will accept any host key from this host, so a machine in the middle could receive its firewall changes. Set strict_host_key_checking = true and a known_hosts_file.',
+        );
+      }
+    }
+    let version = MICROSEG_VERSION;
+    if (d.version !== undefined) {
+      const clean = semver.valid(d.version);
+      if (clean) version = clean;
+      else {
+        const coerced = semver.coerce(d.version);
+        this.error(
+          CODES.invalidVersion,
+          res,
+          ['version'],
+          `Invalid version ${quote(d.version)}`,
+          `version is the enforcer software's semantic version MAJOR.MINOR.PATCH, for example ${quote(coerced ? coerced.version : MICROSEG_VERSION)}.`,
+        );
+      }
+    }
+    if (d.ebpf) {
+      this.warn(
+        CODES.ebpfBeta,
+        res,
+        ['ebpf'],
+        `eBPF is a beta feature (enforcer ${quote(res.name)})`,
+        'ebpf = true opts this enforcer into the beta eBPF dataplane; remove it (default false) for the supported iptables/nftables dataplane.',
+      );
+    }
+    const e: Enforcer = {
+      kind: 'enforcer',
+      ...base,
+      connection,
+      backend: d.backend,
+      version,
+      tags: this.tags(res, d.tags),
+      ebpf: d.ebpf,
+      hostProtection: d.host_protection,
+    };
+    if (d.profile !== undefined) e.profile = d.profile;
+    return e;
+  }
+
+  private profile(res: RawResource, d: Bodies['enforcer_profile'], base: Base): EnforcerProfile {
+    const failsafe = this.servicePorts(res, 'failsafe', d.failsafe);
+    d.failsafe.forEach((t, i) => {
+      if (t.trim().toLowerCase() === 'any') {
+        this.error(
+          CODES.servicePortNotAllowed,
+          res,
+          ['failsafe', i],
+          '"any" is not a failsafe port',
+          'A failsafe "any" would leave every port open and disable enforcement on these hosts. List the ports admins need, for example failsafe = ["tcp/22"].',
+        );
+      }
+    });
+    const interfaces: string[] = [];
+    const seen = new Map<string, number>();
+    d.excluded_interfaces.forEach((name, i) => {
+      if (!/^[A-Za-z0-9_.:@-]{1,15}\+?$/.test(name) || name === '.' || name === '..') {
+        this.error(
+          CODES.invalidInterface,
+          res,
+          ['excluded_interfaces', i],
+          `Invalid interface name ${quote(name)}`,
+          'An interface name has 1 to 15 letters, digits or "_.:@-", optionally ending in "+" to match every interface with that prefix, for example "docker0" or "veth+".',
+        );
+        return;
+      }
+      const first = seen.get(name);
+      if (first !== undefined) {
+        this.error(
+          CODES.duplicateListItem,
+          res,
+          ['excluded_interfaces', i],
+          `Duplicate interface ${quote(name)}`,
+          `${quote(name)} is already entry ${first + 1} of excluded_interfaces; remove one of them.`,
+        );
+        return;
+      }
+      seen.set(name, i);
+      interfaces.push(name);
+    });
+    return {
+      kind: 'enforcer_profile',
+      ...base,
+      excludedNetworks: this.cidrs(res, 'excluded_networks', d.excluded_networks, true),
+      excludedInterfaces: interfaces,
+      failsafe,
+    };
+  }
+
+  private processingUnit(res: RawResource, d: Bodies['processing_unit'], base: Base): ProcessingUnit {
+    const addresses: string[] = [];
+    d.addresses.forEach((text, i) => {
+      const r = parseAddress(text);
+      if (r.ok) addresses.push(r.value.address);
+      else this.error(CODES.invalidAddress, res, ['addresses', i], `Invalid address ${quote(text)}`, `${capital(r.message)}.`);
+    });
+    const tags = this.tags(res, d.tags);
+    const identity = [
+      ...tags,
+      `${ID_KEYS.identity}=processingunit`,
+      `${ID_KEYS.name}=${res.name}`,
+      `${ID_KEYS.namespace}=${base.namespace}`,
+      `${ID_KEYS.enforcer}=${d.enforcer}`,
+    ].sort();
+    return { kind: 'processing_unit', ...base, enforcer: d.enforcer, addresses, type: d.type, tags, identity };
+  }
+
+  private externalNetwork(res: RawResource, d: Bodies['external_network'], base: Base): ExternalNetwork {
+    const tags = this.tags(res, d.tags);
+    const identity = [...tags, `${ID_KEYS.identity}=externalnetwork`, `${ID_KEYS.name}=${res.name}`].sort();
+    return {
+      kind: 'external_network',
+      ...base,
+      entries: this.cidrs(res, 'entries', d.entries, true),
+      servicePorts: this.servicePorts(res, 'service_ports', d.service_ports),
+      tags,
+      identity,
+    };
+  }
+
+  private policy(res: RawResource, d: Bodies['network_policy'], base: Base): NetworkPolicy {
+    const subject = this.expression(res, 'subject', d.subject) ?? [];
+    const object = this.expression(res, 'object', d.object) ?? [];
+    const timezone = canonicalZone(d.timezone) ?? d.timezone;
+    if (canonicalZone(d.timezone) === undefined) {
+      this.error(
+        CODES.invalidTimezone,
+        res,
+        ['timezone'],
+        `Unknown timezone ${quote(d.timezone)}`,
+        'timezone is an IANA time zone name, for example "UTC", "Europe/Paris" or "America/New_York".',
+      );
+    }
+    if (d.expiration_time !== undefined) {
+      const t = parseRfc3339(d.expiration_time);
+      if (t === undefined) {
+        this.error(
+          CODES.invalidTime,
+          res,
+          ['expiration_time'],
+          `Invalid expiration_time ${quote(d.expiration_time)}`,
+          'expiration_time is an RFC 3339 instant with a zone, for example "2030-01-31T18:00:00Z" or "2030-01-31T19:00:00+01:00".',
+        );
+      } else if (t <= this.now.getTime()) {
+        this.warn(
+          CODES.policyExpired,
+          res,
+          ['expiration_time'],
+          `network_policy ${quote(res.name)} has expired`,
+          `Its expiration_time ${d.expiration_time} has passed, so it does nothing. Remove the policy or move expiration_time into the future.`,
+        );
+      }
+    }
+    if (d.active_schedule !== undefined) {
+      try {
+        new Cron(d.active_schedule, { paused: true, timezone: d.timezone }).stop();
+      } catch (e) {
+        this.error(
+          CODES.invalidCron,
+          res,
+          ['active_schedule'],
+          `Invalid active_schedule ${quote(d.active_schedule)}`,
+          `${(e as Error).message}. active_schedule is a cron expression (minute hour day-of-month month day-of-week), for example "0 9 * * 1-5" for 09:00 on weekdays.`,
+        );
+      }
+      if (d.active_duration === undefined) {
+        this.error(
+          CODES.scheduleIncomplete,
+          res,
+          ['active_schedule'],
+          'active_schedule without active_duration',
+          'Say how long the policy stays active after each schedule tick, for example active_duration = "8h".',
+        );
+      }
+    }
+    if (d.active_duration !== undefined) {
+      this.duration(res, 'active_duration', d.active_duration);
+      if (d.active_schedule === undefined) {
+        this.error(
+          CODES.scheduleIncomplete,
+          res,
+          ['active_duration'],
+          'active_duration without active_schedule',
+          'active_duration counts from each tick of active_schedule; add one, for example active_schedule = "0 9 * * 1-5", or remove active_duration.',
+        );
+      }
+    }
+    const p: NetworkPolicy = {
+      kind: 'network_policy',
+      ...base,
+      subject,
+      object,
+      action: d.action,
+      ports: this.servicePorts(res, 'ports', d.ports),
+      applyPolicyMode: d.apply_policy_mode,
+      logsEnabled: d.logs_enabled,
+      observationEnabled: d.observation_enabled,
+      disabled: d.disabled,
+      propagate: d.propagate,
+      fallback: d.fallback,
+      negateSubject: d.negate_subject,
+      negateObject: d.negate_object,
+      timezone,
+    };
+    if (d.description !== undefined) p.description = d.description;
+    if (d.expiration_time !== undefined) p.expirationTime = d.expiration_time;
+    if (d.active_schedule !== undefined) p.activeSchedule = d.active_schedule;
+    if (d.active_duration !== undefined) p.activeDuration = d.active_duration;
+    return p;
+  }
+
+  private token(res: RawResource, d: Bodies['enforcer_token'], base: Base): EnforcerToken {
+    const roles: string[] = [];
+    d.roles.forEach((r, i) => {
+      if (r.trim() === '') {
+        this.error(CODES.outOfRange, res, ['roles', i], 'Empty role', 'Remove the empty string or name a role, for example roles = ["enforcer"].');
+      } else if (roles.includes(r)) {
+        this.error(CODES.duplicateListItem, res, ['roles', i], `Duplicate role ${quote(r)}`, `${quote(r)} is already in roles; remove one of them.`);
+      } else roles.push(r);
+    });
+    this.duration(res, 'validity', d.validity);
+    return {
+      kind: 'enforcer_token',
+      ...base,
+      roles,
+      networks: this.cidrs(res, 'networks', d.networks, false),
+      quota: d.quota,
+      validity: d.validity,
+    };
+  }
+
+  private expect(res: RawResource, d: Bodies['expect'], base: Base): Expect {
+    const r = parseServicePort(d.port);
+    let port = d.port;
+    if (!r.ok) {
+      this.error(CODES.invalidServicePort, res, ['port'], `Invalid service port ${quote(d.port)}`, `${capital(r.message)}.`);
+    } else if (r.value.kind === 'any' || (r.value.kind === 'l4' && r.value.ports.from !== r.value.ports.to)) {
+      this.error(
+        CODES.servicePortNotAllowed,
+        res,
+        ['port'],
+        `expect port ${quote(d.port)} is not one connection`,
+        'An expect tests one connection: give one port, for example port = "tcp/443", "udp/53" or "icmp/8".',
+      );
+    } else {
+      port = r.value.text;
+    }
+    return { kind: 'expect', ...base, from: d.from, to: d.to, port, verdict: d.verdict };
+  }
+
+  /** crossCheck is pass 2 and 3: references, unique addresses, and hints. */
+  private crossCheck(): void {
+    const nsNames = new Set<string>([ROOT_NAMESPACE, ...this.namespaces.map((n) => n.value.name)]);
+    const nsList = [...nsNames];
+    for (const { res, ns, written } of this.nsRefs) {
+      if (nsNames.has(ns)) continue;
+      const guess = didYouMean(ns, nsList);
+      this.error(
+        CODES.unknownNamespace,
+        res,
+        written ? ['namespace'] : [],
+        `Unknown namespace ${quote(ns)}`,
+        `${guess ? `Did you mean ${quote(guess)}? ` : ''}Declare it with namespace ${quote(ns)} { }, or use "/" or a declared namespace (${nsList.map(quote).join(', ')}).`,
+      );
+    }
+
+    const enforcers = new Map(this.enforcers.map((e) => [e.value.name, e.value]));
+    const profileNames = this.profiles.map((p) => p.value.name);
+    for (const { res, value } of this.enforcers) {
+      if (value.profile !== undefined && !profileNames.includes(value.profile)) {
+        const guess = didYouMean(value.profile, profileNames);
+        this.error(
+          CODES.unknownProfile,
+          res,
+          ['profile'],
+          `Unknown enforcer_profile ${quote(value.profile)}`,
+          `${guess ? `Did you mean ${quote(guess)}? ` : ''}Declare enforcer_profile ${quote(value.profile)} { ... } or name an existing one${profileNames.length ? ` (${profileNames.map(quote).join(', ')})` : ''}.`,
+        );
+      }
+    }
+
+    const enforcerNames = [...enforcers.keys()];
+    const addressOwner = new Map<string, { pu: string; pos: SourcePos }>();
+    for (const { res, value } of this.pus) {
+      const e = enforcers.get(value.enforcer);
+      if (!e) {
+        const guess = didYouMean(value.enforcer, enforcerNames);
+        this.error(
+          CODES.unknownEnforcer,
+          res,
+          ['enforcer'],
+          `Unknown enforcer ${quote(value.enforcer)}`,
+          `${guess ? `Did you mean ${quote(guess)}? ` : ''}A processing unit runs on a declared enforcer: declare enforcer ${quote(value.enforcer)} { ... } or name an existing one.`,
+        );
+      } else if (value.type === 'host' && !e.hostProtection) {
+        this.warn(
+          CODES.hostPuWithoutProtection,
+          res,
+          ['type'],
+          `Host processing unit ${quote(value.name)} on enforcer ${quote(e.name)} without host_protection`,
+          `Set host_protection = true on enforcer ${quote(e.name)} for its host traffic to be enforced.`,
+        );
+      }
+      const raw = (res.body.addresses as Value[] | undefined) ?? [];
+      let k = 0;
+      raw.forEach((text, i) => {
+        if (typeof text !== 'string' || !parseAddress(text).ok) return;
+        const addr = value.addresses[k++];
+        const pos = posAt(res, ['addresses', i]);
+        const owner = addressOwner.get(addr);
+        if (owner) {
+          this.error(
+            CODES.duplicateAddress,
+            res,
+            ['addresses', i],
+            `Address ${addr} is used twice`,
+            owner.pu === value.name
+              ? `${addr} is already listed at ${where(owner.pos)}; remove one of them.`
+              : `${addr} is already an address of processing_unit ${quote(owner.pu)} (${where(owner.pos)}). An address identifies one processing unit: remove it from one of them.`,
+          );
+        } else addressOwner.set(addr, { pu: value.name, pos });
+      });
+    }
+
+    const endpoints = new Set([...this.pus.map((p) => p.value.name), ...this.externals.map((x) => x.value.name)]);
+    for (const { res, value } of this.expects) {
+      for (const attr of ['from', 'to'] as const) {
+        const name = value[attr];
+        if (endpoints.has(name) || parseAddress(name).ok) continue;
+        const guess = didYouMean(name, [...endpoints]);
+        this.error(
+          CODES.unknownExpectEndpoint,
+          res,
+          [attr],
+          `Unknown ${attr} ${quote(name)} in expect ${quote(res.name)}`,
+          `${guess ? `Did you mean ${quote(guess)}? ` : ''}${attr} names a processing_unit or external_network, or is an IP address.`,
+        );
+      }
+    }
+    this.matchHints();
+  }
+
+  /**
+   * matchHints warns about policy sides that select nothing. Identities are indexed once by tag
+   * and by key, so each clause is tried only against the identities carrying its most selective
+   * positive term, and results are cached per expression text: 10,000 policies over 500 PUs stay
+   * far below a second.
+   */
+  private matchHints(): void {
+    const ids: IdentityIndex[] = [];
+    const byTag = new Map<string, number[]>();
+    const byKey = new Map<string, number[]>();
+    const push = (m: Map<string, number[]>, k: string, i: number): void => {
+      const l = m.get(k);
+      if (l) {
+        if (l[l.length - 1] !== i) l.push(i);
+      } else m.set(k, [i]);
+    };
+    const allTags: string[] = [];
+    for (const identity of [...this.pus.map((p) => p.value.identity), ...this.externals.map((x) => x.value.identity)]) {
+      const i = ids.length;
+      ids.push(indexIdentity(identity));
+      for (const t of identity) {
+        push(byTag, t, i);
+        push(byKey, t.slice(0, t.indexOf('=')), i);
+        allTags.push(t);
+      }
+    }
+    const all = ids.map((_, i) => i);
+    const cache = new Map<string, boolean>();
+    const anyMatch = (expr: TagExpression, negate: boolean): boolean => {
+      const key = `${negate ? '!' : ''}${JSON.stringify(expr.map((c) => c.map((t) => t.text)))}`;
+      const hit = cache.get(key);
+      if (hit !== undefined) return hit;
+      let found = false;
+      if (negate) {
+        found = ids.some((id) => !matchesExpression(id, expr));
+      } else {
+        for (const clause of expr) {
+          let candidates = all;
+          for (const t of clause) {
+            const c =
+              t.op === 'eq' ? byTag.get(t.text) ?? [] : t.op === 'prefix' || t.op === 'present' || t.op === 'neq' ? byKey.get(t.key) ?? [] : all;
+            if (c.length < candidates.length) candidates = c;
+          }
+          if (candidates.some((i) => matchesExpression(ids[i], [clause]))) {
+            found = true;
+            break;
+          }
+        }
+      }
+      cache.set(key, found);
+      return found;
+    };
+    const uniqueTags = [...new Set(allTags)];
+    const near = new Map<string, string | undefined>();
+    // Suggestions compare against tags of the same key only: cheaper, and a better guess.
+    const tagsByKey = new Map<string, string[]>();
+    for (const t of uniqueTags) {
+      const k = t.slice(0, t.indexOf('='));
+      const l = tagsByKey.get(k);
+      if (l) l.push(t);
+      else tagsByKey.set(k, [t]);
+    }
+    // Suggestions cost |tags| edit distances each, so only the first MAX_SUGGESTIONS distinct
+    // unmatched terms get one: a config with thousands of dead policies stays fast.
+    const nearTag = (text: string): string | undefined => {
+      if (!near.has(text)) {
+        near.set(text, near.size < MAX_SUGGESTIONS ? didYouMean(text, tagsByKey.get(text.slice(0, text.indexOf('='))) ?? uniqueTags) : undefined);
+      }
+      return near.get(text);
+    };
+    for (const { res, value } of this.policies) {
+      for (const [attr, expr, negate] of [
+        ['subject', value.subject, value.negateSubject],
+        ['object', value.object, value.negateObject],
+      ] as const) {
+        if (expr.length === 0 || anyMatch(expr, negate)) continue;
+        const hints = expr
+          .flat()
+          .filter((t) => t.op === 'eq' && !byTag.has(t.text))
+          .map((t) => ({ t: t.text, g: nearTag(t.text) }))
+          .filter((h) => h.g !== undefined)
+          .map((h) => ` Did you mean ${quote(h.g as string)} instead of ${quote(h.t)}?`)
+          .join('');
+        this.warn(
+          CODES.matchesNothing,
+          res,
+          [attr],
+          `network_policy ${quote(value.name)}: ${attr} matches nothing`,
+          `No processing unit or external network has an identity matching ${negate ? 'the negation of ' : ''}${JSON.stringify(expr.map((c) => c.map((t) => t.text)))}, so this policy has no effect.${hints} Check the tags, or remove the policy.`,
+        );
+      }
+    }
+  }
+
+  model(outputs: RawConfig['outputs']): Model {
+    const vals = <T extends { name: string }>(l: Parsed<T>[]): T[] => l.map((p) => p.value).sort(byName);
+    return {
+      namespaces: vals(this.namespaces),
+      enforcers: vals(this.enforcers),
+      enforcerProfiles: vals(this.profiles),
+      processingUnits: vals(this.pus),
+      externalNetworks: vals(this.externals),
+      networkPolicies: vals(this.policies),
+      enforcerTokens: vals(this.tokens),
+      expects: vals(this.expects),
+      outputs: { ...outputs },
+    };
+  }
+}
+
+type Base = { name: string; address: string; namespace: string; lifecycle: Lifecycle; pos: SourcePos };
+
+function isBlockSchema(schema: z.ZodType, key: string | number): boolean {
+  let s: unknown = (zodDef(schema).shape as Record<string, unknown> | undefined)?.[String(key)];
+  while (s) {
+    const def = zodDef(s);
+    if (def.type === 'optional' || def.type === 'default') s = def.innerType;
+    else return def.type === 'object' || def.type === 'union';
+  }
+  return false;
+}
+
+const zones = new Map<string, string | undefined>();
+
+/**
+ * canonicalZone returns the IANA zone's canonical spelling (`europe/paris` → `Europe/Paris`), or
+ * undefined when Intl does not know it. Cached: building a DateTimeFormat costs ~10 µs, which
+ * 10,000 policies would feel.
+ */
+function canonicalZone(zone: string): string | undefined {
+  if (zones.has(zone)) return zones.get(zone);
+  let z: string | undefined;
+  try {
+    z = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+  } catch {
+    z = undefined;
+  }
+  zones.set(zone, z);
+  return z;
+}
+
+/**
+ * suggest is didYouMean for a fixed set of values, preferring a value the input is a prefix of
+ * (`iptables` → `iptables-nft`, not the closer-by-edits `nftables`).
+ */
+function suggest(value: unknown, options: readonly string[]): string | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  return options.find((o) => o.startsWith(value.toLowerCase())) ?? didYouMean(value, options);
+}
+
+function capital(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** parseRfc3339 returns epoch ms of an RFC 3339 date-time with zone, or undefined if invalid. */
+export function parseRfc3339(text: string): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.exec(text);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number);
+  const probe = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+  if (
+    probe.getUTCFullYear() !== y ||
+    probe.getUTCMonth() !== mo - 1 ||
+    probe.getUTCDate() !== d ||
+    probe.getUTCHours() !== h ||
+    probe.getUTCMinutes() !== mi ||
+    probe.getUTCSeconds() !== s
+  ) {
+    return undefined;
+  }
+  const t = Date.parse(text.toUpperCase());
+  return Number.isNaN(t) ? undefined : t;
+}
