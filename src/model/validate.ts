@@ -69,7 +69,7 @@ export const REMOVED_ATTRIBUTES: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** MAX_SUGGESTIONS bounds the "did you mean" searches for tags of policies that match nothing. */
-const MAX_SUGGESTIONS = 50;
+const MAX_SUGGESTIONS = 20;
 
 /** Blocks that may appear at most once; the HCL front end gives an array when one repeats. */
 const SINGLE_BLOCKS = ['lifecycle', 'connection'];

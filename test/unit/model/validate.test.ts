@@ -625,10 +625,15 @@ describe('validateConfig: speed', () => {
       );
     }
     const raw = cfg(...rs);
-    validateConfig(raw); // warm up
-    const t = process.hrtime.bigint();
-    const r = validateConfig(raw);
-    const ms = Number(process.hrtime.bigint() - t) / 1e6;
+    // Best of three warm runs: other test files share the two cores, so one run can be unlucky.
+    validateConfig(raw);
+    let ms = Infinity;
+    let r = validateConfig(raw);
+    for (let k = 0; k < 3; k++) {
+      const t = process.hrtime.bigint();
+      r = validateConfig(raw);
+      ms = Math.min(ms, Number(process.hrtime.bigint() - t) / 1e6);
+    }
     expect(errors(r.diagnostics)).toEqual([]);
     expect(warnings(r.diagnostics)).toHaveLength(1000);
     expect(r.model!.networkPolicies).toHaveLength(10000);
