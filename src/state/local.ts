@@ -33,6 +33,8 @@ export class LocalStateStore implements StateStore {
   readonly backupPath: string;
   readonly lockPath: string;
   readonly journalPath: string;
+  /** Tail of the in-process save queue: two saves never interleave their check and write. */
+  private saving: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly dir: string,
@@ -63,9 +65,19 @@ export class LocalStateStore implements StateStore {
   /**
    * save writes `state` with serial + 1. It refuses a state of another lineage (MSEG8004) or one
    * whose serial is not the stored one (MSEG8005): either would silently discard what another run
-   * recorded about hosts it changed.
+   * recorded about hosts it changed. Concurrent saves in one process are queued, so of two saves
+   * derived from the same serial exactly one wins and the other is refused, never lost.
    */
-  async save(state: StateFile): Promise<StateFile> {
+  save(state: StateFile): Promise<StateFile> {
+    const run = this.saving.then(
+      () => this.saveNow(state),
+      () => this.saveNow(state),
+    );
+    this.saving = run.catch(() => undefined);
+    return run;
+  }
+
+  private async saveNow(state: StateFile): Promise<StateFile> {
     await this.ensureDir();
     const current = await this.load();
     if (current) {

@@ -8,12 +8,12 @@
  */
 import { promises as fsp, readFileSync } from 'fs';
 import * as os from 'os';
+import * as path from 'path';
 import { randomUUID } from 'crypto';
 import { DiagnosticsError, makeDiagnostic } from '../diagnostics';
 import { StateCodes } from './codes';
 import { fsyncDir } from './fsutil';
 import type { LockInfo, LockOptions } from './types';
-import * as path from 'path';
 
 /**
  * isProcessAlive says whether `pid` exists on this machine. A zombie (killed, not yet reaped by

@@ -120,6 +120,19 @@ describe('LocalStateStore load/save', () => {
     expect((await store.load())!.serial).toBe(2);
   });
 
+  it('two concurrent saves from the same serial: one wins, the other is refused, none is lost', async () => {
+    const store = new LocalStateStore(project.dir);
+    const s1 = await store.save(newState());
+    const results = await Promise.allSettled([store.save(withHost(s1, 'web-1', host)), store.save(withHost(s1, 'db-1', host))]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+    const loaded = (await store.load())!;
+    expect(loaded.serial).toBe(2);
+    expect(Object.keys(loaded.hosts)).toEqual(['web-1']);
+    // the loser re-derives from what was saved
+    const s3 = await store.save(withHost(loaded, 'db-1', host));
+    expect(Object.keys(s3.hosts)).toEqual(['db-1', 'web-1']);
+  });
+
   it('writes the state file 0600 in a 0700 directory', async () => {
     const store = new LocalStateStore(project.dir);
     await store.save(newState());
