@@ -22,7 +22,7 @@
  */
 import * as path from 'path';
 import type { Diagnostic, SourcePos } from '../../diagnostics';
-import { didYouMean, makeDiagnostic } from '../../diagnostics';
+import { didYouMean, makeDiagnostic, sortDiagnostics } from '../../diagnostics';
 import { convertLegacyPorts } from '../../model/legacy-ports';
 import { MigrateCodes } from './codes';
 import { type BodyItem, type HclValue, hclValue, renderBlock } from './hcl-writer';
@@ -73,6 +73,11 @@ interface Converted {
 
 /** migrateAporeto converts one import file; see the module comment. */
 export function migrateAporeto(fileName: string, text: string, options: MigrateOptions = {}): MigrateResult {
+  const r = migrate(fileName, text, options);
+  return { ...r, diagnostics: sortDiagnostics(r.diagnostics) };
+}
+
+function migrate(fileName: string, text: string, options: MigrateOptions): MigrateResult {
   const read = readImportFile(fileName, text);
   if (!read.file) return { diagnostics: read.diagnostics };
   const ctx = new Context(read.file);
