@@ -39,6 +39,8 @@ export function parseSave(text: string, family: Family): SavedTable {
       inFilter = line === '*filter';
       continue;
     }
+    // '#' lines include iptables-nft-save's "# Warning: iptables-legacy tables present" when both
+    // subsystems hold rules in one namespace; they are never part of the table.
     if (!inFilter || line === '' || line.startsWith('#') || line === 'COMMIT') continue;
     if (line.startsWith(':')) {
       const name = line.slice(1).split(/\s+/)[0];

@@ -74,6 +74,7 @@ export function defineBackendSuite(backend: BackendName, tag: string): void {
         await topo.mustExec('srv', ['ipset', 'create', 'foreign-set', 'hash:ip']);
         await topo.mustExec('srv', ['ipset', 'add', 'foreign-set', '198.19.255.1']);
       } else {
+        // nft quirk: a rule ending in `comment "..."` needs `;` or a newline before `}`.
         await topo.mustExec('srv', ['nft', '-f', '-'], [
           'table inet foreign {',
           '  set admins { type ipv4_addr; elements = { 198.19.255.1 } }',
