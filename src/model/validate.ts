@@ -188,6 +188,13 @@ class Validator {
   private readonly expects: Parsed<Expect>[] = [];
   /** The `namespace` attribute of each resource as written or defaulted, checked in pass 2. */
   private readonly nsRefs: Array<{ res: RawResource; ns: string; written: boolean }> = [];
+  /**
+   * Every declared name per type, valid or not: references are checked against these, so one
+   * broken enforcer does not also make each of its processing units "reference a missing one".
+   */
+  private readonly declared = new Map<string, Set<string>>();
+  /** Set when a processing unit or external network had errors: match hints would then mislead. */
+  private identitiesIncomplete = false;
 
   constructor(private readonly now: Date) {}
 
@@ -203,8 +210,19 @@ class Validator {
     this.report('warning', code, res, path, summary, detail);
   }
 
+  private errorCount(): number {
+    let n = 0;
+    for (const d of this.diags) if (d.severity === 'error') n++;
+    return n;
+  }
+
+  private names(type: string): string[] {
+    return [...(this.declared.get(type) ?? [])];
+  }
+
   run(resources: readonly RawResource[]): void {
     const firstByType = new Map<string, Map<string, RawResource>>();
+    for (const t of RESOURCE_TYPES) this.declared.set(t, new Set());
     for (const res of resources) {
       if (!(RESOURCE_TYPES as readonly string[]).includes(res.type)) {
         const guess = didYouMean(res.type, RESOURCE_TYPES);
@@ -221,6 +239,7 @@ class Validator {
       firstByType.set(res.type, seen);
       const first = seen.get(res.name);
       const duplicate = first !== undefined;
+      this.declared.get(res.type)?.add(res.name);
       if (duplicate) {
         this.error(
           CODES.duplicateName,
@@ -235,7 +254,11 @@ class Validator {
       if (res.name === '') {
         this.error(CODES.invalidName, res, [], `Empty ${res.type} name`, `Give the ${res.type} a name, for example ${res.type} "web" { ... }.`);
       }
+      const before = this.errorCount();
       this.resource(res, duplicate);
+      if ((res.type === 'processing_unit' || res.type === 'external_network') && this.errorCount() > before) {
+        this.identitiesIncomplete = true;
+      }
     }
     this.crossCheck();
   }
@@ -881,7 +904,7 @@ class Validator {
 
   /** crossCheck is pass 2 and 3: references, unique addresses, and hints. */
   private crossCheck(): void {
-    const nsNames = new Set<string>([ROOT_NAMESPACE, ...this.namespaces.map((n) => n.value.name)]);
+    const nsNames = new Set<string>([ROOT_NAMESPACE, ...this.names('namespace')]);
     const nsList = [...nsNames];
     for (const { res, ns, written } of this.nsRefs) {
       if (nsNames.has(ns)) continue;
@@ -896,9 +919,9 @@ class Validator {
     }
 
     const enforcers = new Map(this.enforcers.map((e) => [e.value.name, e.value]));
-    const profileNames = this.profiles.map((p) => p.value.name);
+    const profileNames = this.names('enforcer_profile');
     for (const { res, value } of this.enforcers) {
-      if (value.profile !== undefined && !profileNames.includes(value.profile)) {
+      if (value.profile !== undefined && !this.declared.get('enforcer_profile')?.has(value.profile)) {
         const guess = didYouMean(value.profile, profileNames);
         this.error(
           CODES.unknownProfile,
@@ -910,11 +933,11 @@ class Validator {
       }
     }
 
-    const enforcerNames = [...enforcers.keys()];
+    const enforcerNames = this.names('enforcer');
     const addressOwner = new Map<string, { pu: string; pos: SourcePos }>();
     for (const { res, value } of this.pus) {
       const e = enforcers.get(value.enforcer);
-      if (!e) {
+      if (!this.declared.get('enforcer')?.has(value.enforcer)) {
         const guess = didYouMean(value.enforcer, enforcerNames);
         this.error(
           CODES.unknownEnforcer,
@@ -923,7 +946,7 @@ class Validator {
           `Unknown enforcer ${quote(value.enforcer)}`,
           `${guess ? `Did you mean ${quote(guess)}? ` : ''}A processing unit runs on a declared enforcer: declare enforcer ${quote(value.enforcer)} { ... } or name an existing one.`,
         );
-      } else if (value.type === 'host' && !e.hostProtection) {
+      } else if (e && value.type === 'host' && !e.hostProtection) {
         this.warn(
           CODES.hostPuWithoutProtection,
           res,
@@ -953,7 +976,7 @@ class Validator {
       });
     }
 
-    const endpoints = new Set([...this.pus.map((p) => p.value.name), ...this.externals.map((x) => x.value.name)]);
+    const endpoints = new Set([...this.names('processing_unit'), ...this.names('external_network')]);
     for (const { res, value } of this.expects) {
       for (const attr of ['from', 'to'] as const) {
         const name = value[attr];
@@ -968,7 +991,7 @@ class Validator {
         );
       }
     }
-    this.matchHints();
+    if (!this.identitiesIncomplete) this.matchHints();
   }
 
   /**

@@ -584,6 +584,20 @@ describe('validateConfig: collecting', () => {
     expect(lines).toEqual([...lines].sort((a, b) => a - b));
   });
 
+  it('does not cascade: a broken enforcer is still a known name for its processing units', () => {
+    const ds = run(res('enforcer', 'e', { connection: { type: 'bogus' } }), res('processing_unit', 'p', { enforcer: 'e' })).diagnostics;
+    expect(codes(ds)).toEqual(['MSEG3005']);
+  });
+
+  it('skips match hints when identities are incomplete', () => {
+    const ds = run(
+      res('enforcer', 'e', { connection: { type: 'local' } }),
+      res('processing_unit', 'p', { enforcer: 'e', tags: ['app='] }),
+      res('network_policy', 'x', { subject: 'app=web', object: 'app=web' }),
+    ).diagnostics;
+    expect(codes(ds)).toEqual(['MSEG3021']);
+  });
+
   it('withholds the model when the front end reported an error, without repeating it', () => {
     const raw = cfg(...fleet());
     raw.diagnostics = [{ severity: 'error', code: 'MSEG1001', summary: 'syntax' }];
