@@ -2,6 +2,12 @@
 # `microseg migrate examples/aporeto-import/legacy.hcl` rewrites them to service_ports and keeps
 # everything else, comments included, as it is.
 
+namespace "/acme" {}
+
+namespace "/acme/prod" {
+  description = "Production workloads"
+}
+
 external_network "dns" {
   namespace = "/acme/prod"
   entries   = ["198.19.53.0/24"]

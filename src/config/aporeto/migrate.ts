@@ -151,11 +151,33 @@ function migrate(fileName: string, text: string, options: MigrateOptions): Migra
 
   const label = typeof root.label === 'string' && root.label !== '' ? ` (label ${JSON.stringify(root.label)})` : '';
   let hcl = `# Converted from the Aporeto import file ${JSON.stringify(path.basename(fileName))}${label} by microseg migrate.\n`;
+  for (const ns of undeclaredNamespaces(converted)) {
+    hcl += `\n${renderBlock('namespace', [ns], [{ kind: 'comment', text: 'Used by the objects below. Remove this block if your configuration declares it already.' }])}`;
+  }
   const order: Kind[] = ['namespace', 'externalnetwork', 'networkaccesspolicy'];
   for (const kind of order) {
     for (const c of converted.filter((x) => x.kind === kind)) hcl += `\n${render(c)}`;
   }
   return { hcl, diagnostics: ctx.diagnostics };
+}
+
+/**
+ * undeclaredNamespaces lists the namespaces the converted objects live in (and their ancestors)
+ * that the file does not declare. microseg requires every namespace to be declared, and the
+ * output should validate on its own, so migrate declares them with microseg's defaults.
+ */
+function undeclaredNamespaces(all: Converted[]): string[] {
+  const declared = new Set(all.filter((c) => c.type === 'namespace').map((c) => c.label));
+  const needed = new Set<string>();
+  const need = (ns: string): void => {
+    for (let n = ns; n !== '' && n !== '/'; n = n.slice(0, n.lastIndexOf('/'))) needed.add(n);
+  };
+  for (const c of all) {
+    if (c.type === 'namespace') need(c.label.slice(0, c.label.lastIndexOf('/')));
+    const ns = c.attrs.find((a) => a.name === 'namespace')?.value;
+    if (typeof ns === 'string') need(ns);
+  }
+  return [...needed].filter((n) => !declared.has(n)).sort();
 }
 
 /** Context collects diagnostics and knows where every value of the file is. */
@@ -258,7 +280,16 @@ function convertObject(ctx: Context, kind: Kind, obj: Record<string, unknown>, p
   }
 
   if (kind === 'namespace') {
-    c.label = absoluteNamespace(obj.name, options, v.string('namespace'));
+    const parent = v.string('namespace');
+    c.label = absoluteNamespace(obj.name, options, parent);
+    if (!obj.name.startsWith('/') && parent === undefined && options.namespace === undefined) {
+      ctx.warning(
+        MigrateCodes.review,
+        [...p, 'name'],
+        `${owner}: relative name taken as "${c.label}"`,
+        'The file does not say which namespace it was imported into. If it was not "/", prefix the name with that namespace (or give the object a namespace attribute) and migrate again.',
+      );
+    }
     if (!/^(\/[A-Za-z0-9][A-Za-z0-9_.-]*)+$/.test(c.label)) {
       ctx.error(
         MigrateCodes.badName,

@@ -35,21 +35,22 @@ export function readImportFile(fileName: string, text: string): { file?: ReadFil
     return { file: fileName, line: lp.line, column: lp.col };
   };
   if (doc.errors.length > 0) {
-    // A template that broke the YAML is the real problem; say that rather than the parse error.
-    const t = /\{\{[^]*?\}\}/.exec(text);
-    if (t) {
-      return {
-        diagnostics: [
-          makeDiagnostic(
-            'error',
-            MigrateCodes.template,
-            `Go template ${JSON.stringify(firstLine(t[0]))} in an import file`,
-            'migrate converts rendered import files only. Render the templates first (apoctl api import --render, or your own tooling) and migrate the result.',
-            at(t.index),
-          ),
-        ],
-      };
+    // Templates that broke the YAML are the real problem; list them rather than the parse error.
+    const found: Diagnostic[] = [];
+    for (const t of text.matchAll(/\{\{[^\n]*?\}\}/g)) {
+      const lineStart = text.lastIndexOf('\n', t.index - 1) + 1;
+      if (text.slice(lineStart, t.index).trimStart().startsWith('#')) continue; // in a comment
+      found.push(
+        makeDiagnostic(
+          'error',
+          MigrateCodes.template,
+          `Go template ${JSON.stringify(firstLine(t[0]))} in an import file`,
+          'migrate converts rendered import files only. Render the templates first and migrate the result; a template cannot be converted to a fixed firewall rule.',
+          at(t.index),
+        ),
+      );
     }
+    if (found.length > 0) return { diagnostics: found };
     return {
       diagnostics: doc.errors.map((e) =>
         makeDiagnostic('error', MigrateCodes.syntax, `Invalid YAML/JSON: ${firstLine(e.message)}`, undefined, at(e.pos[0])),

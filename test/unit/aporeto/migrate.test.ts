@@ -194,6 +194,23 @@ describe('migrateAporeto', () => {
     expect(r.diagnostics.map((d) => [d.severity, d.code, d.line])).toEqual([['warning', MigrateCodes.review, 8]]);
   });
 
+  test('a relative namespace name with no import namespace is taken from / with a warning; used namespaces are declared', () => {
+    const r = migrateAporeto(
+      FILE,
+      importFile(`
+  namespaces:
+    - name: prod
+  externalnetworks:
+    - name: x
+      namespace: /other/team
+      entries: [10.0.0.0/8]
+`),
+    );
+    expect(r.diagnostics.map((d) => [d.code, d.summary, d.line])).toEqual([[MigrateCodes.review, 'namespace "prod": relative name taken as "/prod"', 5]]);
+    expect(r.hcl!.match(/^namespace "[^"]*"/gm)).toEqual(['namespace "/other"', 'namespace "/other/team"', 'namespace "/prod"']);
+    validates(r.hcl!);
+  });
+
   test('names become labels; policy $name terms follow a renamed external network', () => {
     const r = migrateAporeto(
       FILE,
