@@ -564,11 +564,13 @@ export class Evaluator {
   }
 }
 
+const NO_NAMES: ReadonlySet<string> = new Set();
+
 /**
  * collectRefs adds to `out` the graph nodes an expression refers to: `local.NAME` and
  * `TYPE.LABEL` for resource types, ignoring names shadowed by for-expression variables.
  */
-export function collectRefs(e: Expr, out: Set<string>, bound: ReadonlySet<string> = new Set()): void {
+export function collectRefs(e: Expr, out: Set<string>, bound: ReadonlySet<string> = NO_NAMES): void {
   if (e.kind === 'getattr' && e.obj.kind === 'scope' && !bound.has(e.obj.name)) {
     const r = e.obj.name;
     if (r === 'local' || isResourceType(r)) out.add(`${r}.${e.name}`);
@@ -584,11 +586,27 @@ export function collectRefs(e: Expr, out: Set<string>, bound: ReadonlySet<string
     if (e.cond) collectRefs(e.cond, out, inner);
     return;
   }
-  if (e.kind === 'template') {
-    collectPartRefs(e.parts, out, bound);
-    return;
+  switch (e.kind) {
+    case 'literal':
+    case 'json':
+    case 'bad':
+    case 'scope':
+      return;
+    case 'template':
+      collectPartRefs(e.parts, out, bound);
+      return;
+    case 'tuple':
+      for (const i of e.items) collectRefs(i, out, bound);
+      return;
+    case 'object':
+      for (const i of e.items) {
+        if (i.keyName === undefined) collectRefs(i.key, out, bound);
+        collectRefs(i.value, out, bound);
+      }
+      return;
+    default:
+      forEachChild(e, (c) => collectRefs(c, out, bound));
   }
-  forEachChild(e, (c) => collectRefs(c, out, bound));
 }
 
 function collectPartRefs(parts: TemplatePart[], out: Set<string>, bound: ReadonlySet<string>): void {

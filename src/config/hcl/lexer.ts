@@ -160,8 +160,8 @@ export class Lexer {
         this.col += 3;
         return { type: 'punct', value: '...', line, column };
       }
-      const two = t.slice(this.i, this.i + 2);
-      if (TWO_CHAR.has(two)) {
+      const two = c2 === 61 /* = */ || c2 === 38 /* & */ || c2 === 124 /* | */ || c2 === 62 /* > */ ? t.slice(this.i, this.i + 2) : '';
+      if (two !== '' && TWO_CHAR.has(two)) {
         this.i += 2;
         this.col += 2;
         return { type: 'punct', value: two, line, column };
