@@ -7,7 +7,8 @@
  *   chain `in`  (hook input):  per local PU address: dstAddr == addr → jump pu-<name>-i-<h6>
  *   chain `out` (hook output): per local PU address: srcAddr == addr → jump pu-<name>-o-<h6>
  *   chain pu-<name>-{i,o}-<h6>, in this order:
- *     1. ct state established,related → accept   (policies govern connection establishment)
+ *     1. ct state established,related → accept   (policies govern connection establishment);
+ *        for PUs with IPv6 addresses, ICMPv6 neighbour solicitation/advertisement → accept
  *     2. peer ∈ excluded networks → return; iif/oif ∈ excluded interfaces → return (untouched)
  *     3. failsafe ports → accept
  *     4. non-fallback policies: continue logs, then reject (log+reject), allow (log+accept),
@@ -268,6 +269,9 @@ function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
   return { enforcer: enf.name, sets: outSets, chains, diagnostics: dedupeDiagnostics(diags) };
 }
 
+/** NDP_TYPES are ICMPv6 neighbour solicitation (135) and advertisement (136). */
+const NDP_TYPES = [135, 136] as const;
+
 /** puChain builds the drafts of one PU's ingress (`i`) or egress (`o`) chain, in the module-comment order. */
 function puChain(
   ctx: Ctx,
@@ -282,6 +286,16 @@ function puChain(
 ): Draft[] {
   const peerField: 'srcSet' | 'dstSet' = dir === 'i' ? 'srcSet' : 'dstSet';
   const out: Draft[] = [{ match: { ctState: ['established', 'related'] }, verdict: { kind: 'accept' }, origin: { kind: 'established' } }];
+  // IPv6 neighbour discovery must pass before any policy: conntrack does not track NS/NA
+  // (types 135/136), so `established,related` never matches them, and a PU whose own neighbour
+  // advertisements hit the default reject can never be resolved by its peers — every IPv6
+  // connection to it would time out, allowed or not (seen on a 6.18 kernel, both backends).
+  // IPv4 needs nothing alike: ARP is not IP and never reaches these hooks.
+  if (pu.addresses.some((a) => addressFamily(a) === 6)) {
+    for (const icmpType of NDP_TYPES) {
+      out.push({ match: { family: 6, protocol: 'icmpv6', icmpType }, verdict: { kind: 'accept' }, origin: { kind: 'neighbor-discovery' } });
+    }
+  }
 
   if (profile) {
     for (const family of FAMILIES) {

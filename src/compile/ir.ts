@@ -90,6 +90,7 @@ export type RuleOrigin =
   | { kind: 'policy'; policy: string; namespace: string }
   | { kind: 'default'; namespace: string; action: 'allow' | 'reject' }
   | { kind: 'established' }
+  | { kind: 'neighbor-discovery' }
   | { kind: 'loopback' }
   | { kind: 'excluded-network'; profile: string }
   /** Traffic through an interface listed in the profile's `excluded_interfaces` (added by compile). */

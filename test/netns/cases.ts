@@ -75,19 +75,10 @@ export const CASES: PacketCase[] = [
 /**
  * KNOWN_DIVERGENCES are cases where the kernel, verified by hand, disagrees with the tracer, with
  * the reason. They run as `it.failing`, so the day the cause is fixed the test turns red and the
- * entry must be removed.
- *
- * IPv6 neighbour discovery: compiled PU chains do not let ICMPv6 NS/NA (types 135/136) through.
- * Conntrack does not track ND, so `ct state established,related` never matches it, and the PU's
- * own neighbour advertisements (source = the PU address) hit the `out` dispatch and the default
- * reject. Peers then never resolve the PU's IPv6 address (neighbour INCOMPLETE) and every IPv6
- * connection times out, allowed or not. Inserting `icmpv6 type {135, 136} accept` at the top of
- * `in`/`out` makes both cases agree (checked on nftables, 6.18 kernel). The tracer models no ND.
+ * entry must be removed. None today: IPv6 neighbour discovery (which once made every IPv6 case
+ * time out) is now accepted by compile before any policy.
  */
-export const KNOWN_DIVERGENCES: Record<string, string> = {
-  'IPv6 tcp 8080 from the client': 'compile lets no IPv6 neighbour discovery through: times out instead of open',
-  'IPv6 tcp 8080 from a stranger': 'same cause: times out (no neighbour) instead of being refused by the reject rule',
-};
+export const KNOWN_DIVERGENCES: Record<string, string> = {};
 
 /** LISTENERS: every port a case targets, per node, so "refused" always means the firewall. */
 export const LISTENERS: Array<{ node: string; proto: 'tcp' | 'udp'; port: number; family: 4 | 6 }> = [

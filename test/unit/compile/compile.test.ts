@@ -73,12 +73,22 @@ describe('layout', () => {
     }
   });
 
+  it('lets IPv6 neighbour discovery through only in chains of PUs that have an IPv6 address', () => {
+    const { host } = build({ networkPolicies: [policy('p', expr('app=web'), expr('app=db'))] });
+    const kinds = (pu: string, dir: 'i' | 'o') =>
+      chain(host('h1'), puChainName({ namespace: '/', name: pu }, dir)).rules.map((r) => r.origin?.kind);
+    expect(kinds('web', 'o')).toContain('neighbor-discovery'); // web has an IPv6 address
+    expect(kinds('api', 'o')).not.toContain('neighbor-discovery'); // api is IPv4-only
+  });
+
   it('a PU chain is: established, policies, default', () => {
     const { host } = build({ networkPolicies: [policy('p', expr('app=web'), expr('app=db'))] });
     const rules = chain(host('h2'), puChainName({ namespace: '/', name: 'db' }, 'i')).rules;
-    expect(rules.map((r) => r.origin?.kind)).toEqual(['established', 'policy', 'policy', 'default']);
+    expect(rules.map((r) => r.origin?.kind)).toEqual(['established', 'neighbor-discovery', 'neighbor-discovery', 'policy', 'policy', 'default']);
     expect(rules[0]).toMatchObject({ match: { ctState: ['established', 'related'] }, verdict: { kind: 'accept' } });
-    expect(rules[3]).toMatchObject({ match: {}, verdict: { kind: 'reject' }, origin: { kind: 'default', namespace: '/', action: 'reject' } });
+    expect(rules[1]).toMatchObject({ match: { family: 6, protocol: 'icmpv6', icmpType: 135 }, verdict: { kind: 'accept' } });
+    expect(rules[2]).toMatchObject({ match: { family: 6, protocol: 'icmpv6', icmpType: 136 }, verdict: { kind: 'accept' } });
+    expect(rules[5]).toMatchObject({ match: {}, verdict: { kind: 'reject' }, origin: { kind: 'default', namespace: '/', action: 'reject' } });
   });
 
   it('an enforcer without PUs gets an empty ruleset', () => {
@@ -159,6 +169,8 @@ describe('policy evaluation', () => {
     const order = rules.map((r) => (r.origin?.kind === 'policy' ? `${r.origin.policy}:${r.verdict.kind}` : r.origin?.kind));
     expect(order).toEqual([
       'established',
+      'neighbor-discovery',
+      'neighbor-discovery',
       'cont-api:log',
       'allow-web:accept',
       'allow-web:accept',
@@ -468,7 +480,7 @@ describe('peers and sets', () => {
     });
     const h1 = b.host('h1');
     const rules = chain(h1, puChainName({ namespace: '/', name: 'web' }, 'i')).rules;
-    expect(rules.map((r) => r.origin?.kind)).toEqual(['established', 'excluded-network', 'excluded-interface', 'failsafe', 'default']);
+    expect(rules.map((r) => r.origin?.kind)).toEqual(['established', 'neighbor-discovery', 'neighbor-discovery', 'excluded-network', 'excluded-interface', 'failsafe', 'default']);
     expect(h1.sets.map((s) => s.name)).toEqual([expect.stringMatching(/^x-[0-9a-f]{10}-4$/)]);
     const tr = (src: string, dport: number, iif?: string) => traceHost(h1, { src, dst: WEB, protocol: 'tcp', dport, iif }, 'input').verdict;
     expect(tr('10.1.1.1', 80)).toBe('untouched');
