@@ -95,7 +95,7 @@ export function parseTagExpression(value: unknown): { expr?: TagExpression; prob
       return { problems: [{ path: [], message: `the expression mixes strings and lists: ${EXPR_FORM}` }] };
     }
   } else {
-    return { problems: [{ path: [], message: `expected a list of lists of tag terms, got ${describe(value)}: ${EXPR_FORM}` }] };
+    return { problems: [{ path: [], message: `expected a list of lists of tag terms, got ${describeValue(value)}: ${EXPR_FORM}` }] };
   }
 
   const expr: TagExpression = [];
@@ -109,7 +109,7 @@ export function parseTagExpression(value: unknown): { expr?: TagExpression; prob
     terms.forEach((t, j) => {
       const tp = typeof value === 'string' ? path : [...path, j];
       if (typeof t !== 'string') {
-        problems.push({ path: tp, message: `expected a tag term string such as "app=web", got ${describe(t)}` });
+        problems.push({ path: tp, message: `expected a tag term string such as "app=web", got ${describeValue(t)}` });
         return;
       }
       const r = parseTagTerm(t);
@@ -168,7 +168,7 @@ export function parseObjectTags(value: unknown): { tags: string[]; problems: Pro
   if (Array.isArray(value)) {
     value.forEach((t, i) => {
       if (typeof t !== 'string') {
-        problems.push({ path: [i], message: `expected a tag string such as "app=web", got ${describe(t)}` });
+        problems.push({ path: [i], message: `expected a tag string such as "app=web", got ${describeValue(t)}` });
         return;
       }
       const r = parseObjectTag(t);
@@ -178,7 +178,7 @@ export function parseObjectTags(value: unknown): { tags: string[]; problems: Pro
   } else if (typeof value === 'object') {
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
       if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
-        problems.push({ path: [k], message: `tag "${k}" has ${describe(v)} as its value: a tag value is a string, for example { ${k} = "web" }` });
+        problems.push({ path: [k], message: `tag "${k}" has ${describeValue(v)} as its value: a tag value is a string, for example { ${k} = "web" }` });
         continue;
       }
       if (k.includes('=')) {
@@ -190,13 +190,13 @@ export function parseObjectTags(value: unknown): { tags: string[]; problems: Pro
       else problems.push({ path: [k], message: r.message });
     }
   } else {
-    problems.push({ path: [], message: `expected a list of "key=value" strings or a map, got ${describe(value)}: for example ["app=web", "env=prod"] or { app = "web" }` });
+    problems.push({ path: [], message: `expected a list of "key=value" strings or a map, got ${describeValue(value)}: for example ["app=web", "env=prod"] or { app = "web" }` });
   }
   return { tags: [...out].sort(), problems };
 }
 
-/** describe names a value's kind for messages ("a number", "a list", ...). */
-export function describe(v: unknown): string {
+/** describeValue names a value's kind for messages ("a number", "a list", ...). */
+export function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   switch (typeof v) {

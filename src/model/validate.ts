@@ -28,7 +28,7 @@ import { parseServicePort, parseServicePortList } from './service-ports';
 import { matchesExpression } from './tag-match';
 import type { IdentityIndex } from './tag-match';
 import { indexIdentity } from './tag-match';
-import { describe, parseObjectTags, parseTagExpression } from './tags';
+import { describeValue, parseObjectTags, parseTagExpression } from './tags';
 import type {
   CidrEntry,
   Connection,
@@ -289,10 +289,7 @@ class Validator {
     const parsed = schema.safeParse(body);
     let ok = true;
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        // A grammar failure is already a precise diagnostic; zod's "custom" for a missing one is not.
-        this.zodIssue(res, schema, body, issue);
-      }
+      for (const issue of parsed.error.issues) this.zodIssue(res, schema, body, issue);
       ok = false;
     }
     const ns = typeof body.namespace === 'string' ? body.namespace : undefined;
@@ -419,7 +416,7 @@ class Validator {
             res,
             path,
             `Wrong type for ${attr}`,
-            `${elem} must be ${want}, not ${describe(value)}.${exText}`,
+            `${elem} must be ${want}, not ${describeValue(value)}.${exText}`,
           );
           return;
         }
@@ -904,17 +901,20 @@ class Validator {
 
   /** crossCheck is pass 2 and 3: references, unique addresses, and hints. */
   private crossCheck(): void {
-    const nsNames = new Set<string>([ROOT_NAMESPACE, ...this.names('namespace')]);
+    const nsNames = new Set<string>([ROOT_NAMESPACE, ...this.names('namespace').filter((n) => n.startsWith('/'))]);
     const nsList = [...nsNames];
     for (const { res, ns, written } of this.nsRefs) {
       if (nsNames.has(ns)) continue;
-      const guess = didYouMean(ns, nsList);
+      // "/" is one edit from every one-letter namespace, so it is never the suggestion.
+      const guess = didYouMean(ns, nsList.slice(1));
       this.error(
         CODES.unknownNamespace,
         res,
         written ? ['namespace'] : [],
         `Unknown namespace ${quote(ns)}`,
-        `${guess ? `Did you mean ${quote(guess)}? ` : ''}Declare it with namespace ${quote(ns)} { }, or use "/" or a declared namespace (${nsList.map(quote).join(', ')}).`,
+        `${guess ? `Did you mean ${quote(guess)}? ` : ''}Declare it with namespace ${quote(ns)} { }, or ${
+          nsList.length > 1 ? `use one of the declared namespaces (${nsList.map(quote).join(', ')})` : 'leave namespace out to use the root namespace "/"'
+        }.`,
       );
     }
 

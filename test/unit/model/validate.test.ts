@@ -462,6 +462,12 @@ describe('validateConfig: names and references', () => {
       ['MSEG3051', 'The root namespace has no parent', line(5, 0)],
     ]);
     expect(ds[3].detail).toMatch(/^Did you mean "\/acme\/prod"\? /);
+    expect(ds[1].detail).toBe(
+      'Declare it with namespace "/corp" { }, or use one of the declared namespaces ("/", "/acme", "/acme/prod", "/corp/dev").',
+    );
+    expect(only(run(res('enforcer', 'e', { connection: { type: 'local' }, namespace: '/x' })).diagnostics).detail).toBe(
+      'Declare it with namespace "/x" { }, or leave namespace out to use the root namespace "/".',
+    );
   });
 
   it('gives a PU its namespace in its identity', () => {
