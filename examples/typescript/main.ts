@@ -5,7 +5,7 @@
  *
  * HCL variables and locals are plain constants here; read process.env if you need inputs.
  */
-import { App, Enforcer, EnforcerProfile, ExternalNetwork, Namespace, NetworkPolicy, Output, ProcessingUnit } from "microseg";
+import { App, Enforcer, EnforcerProfile, Expect, ExternalNetwork, Namespace, NetworkPolicy, Output, ProcessingUnit } from "microseg";
 
 // Inputs (HCL `variable "env"` and `variable "db_port"`).
 const env: "prod" | "staging" = "prod";
@@ -58,21 +58,21 @@ const db1 = new Enforcer(app, "db-1", {
   connection: { type: "netns", netns: "mseg-db-1" },
 });
 
-new ProcessingUnit(app, "web", {
+const web = new ProcessingUnit(app, "web", {
   namespace: prod,
   enforcer: web1,
   addresses: [tiers.web],
   tags: ["app=web", envTag, "tier=frontend"],
 });
 
-new ProcessingUnit(app, "api", {
+const api = new ProcessingUnit(app, "api", {
   namespace: prod,
   enforcer: api1,
   addresses: [tiers.api],
   tags: ["app=api", envTag, "tier=backend"],
 });
 
-new ProcessingUnit(app, "db", {
+const db = new ProcessingUnit(app, "db", {
   namespace: prod,
   enforcer: db1,
   addresses: [tiers.db],
@@ -81,14 +81,14 @@ new ProcessingUnit(app, "db", {
 
 // Peers that are not workloads.
 
-new ExternalNetwork(app, "dns", {
+const dns = new ExternalNetwork(app, "dns", {
   namespace: prod,
   entries: ["198.19.53.0/24"],
   servicePorts: ["udp/53", "tcp/53"],
   tags: ["kind=dns"],
 });
 
-new ExternalNetwork(app, "internet", {
+const internet = new ExternalNetwork(app, "internet", {
   namespace: prod,
   // Everything except our own benchmarking range: workloads reach each other only through the
   // policies below, never through the "internet" rule.
@@ -147,6 +147,107 @@ new NetworkPolicy(app, "web-to-internet", {
   object: [["$name=internet"]],
   ports: ["tcp/443"],
   applyPolicyMode: "outgoing",
+});
+
+// Policy tests: `microseg test` traces each connection through the compiled rules and fails when
+// the verdict differs. They pin what the policies above are for, so a later edit that breaks one
+// of these intentions fails in CI instead of in production.
+
+new Expect(app, "web-calls-api", {
+  from: web,
+  to: api,
+  port: "tcp/8080",
+  verdict: "allow",
+});
+
+new Expect(app, "web-stays-in-api-range", {
+  // web-to-api allows tcp/8000:8100 only; everything else falls to the namespace default.
+  from: web,
+  to: api,
+  port: "tcp/8101",
+  verdict: "reject",
+});
+
+new Expect(app, "api-reaches-db", {
+  from: api,
+  to: db,
+  port: "tcp/5432",
+  verdict: "allow",
+});
+
+new Expect(app, "web-never-reaches-db", {
+  // backend-to-db matches web too, but no-web-to-db rejects it: reject beats allow.
+  from: web,
+  to: db,
+  port: "tcp/5432",
+  verdict: "reject",
+});
+
+new Expect(app, "web-pings-db", {
+  from: web,
+  to: db,
+  port: "icmp/8/0",
+  verdict: "allow",
+});
+
+new Expect(app, "no-unsolicited-echo-reply", {
+  // Only echo requests open a connection; replies travel as established traffic.
+  from: api,
+  to: web,
+  port: "icmp/0/0",
+  verdict: "reject",
+});
+
+new Expect(app, "api-does-not-call-web", {
+  from: api,
+  to: web,
+  port: "tcp/8080",
+  verdict: "reject",
+});
+
+new Expect(app, "ssh-failsafe", {
+  // The enforcer profile keeps tcp/22 open whatever the policies say.
+  from: api,
+  to: db,
+  port: "tcp/22",
+  verdict: "allow",
+});
+
+new Expect(app, "web-reaches-internet-https", {
+  from: web,
+  to: internet,
+  port: "tcp/443",
+  verdict: "allow",
+});
+
+new Expect(app, "web-no-internet-http", {
+  // The internet network serves tcp/80 too, but the policy only allows tcp/443.
+  from: web,
+  to: internet,
+  port: "tcp/80",
+  verdict: "reject",
+});
+
+new Expect(app, "api-no-internet", {
+  from: api,
+  to: internet,
+  port: "tcp/443",
+  verdict: "reject",
+});
+
+new Expect(app, "db-resolves-names", {
+  from: db,
+  to: dns,
+  port: "udp/53",
+  verdict: "allow",
+});
+
+new Expect(app, "dns-ports-only", {
+  // dns-out allows any port, intersected with the network's service_ports (udp/53, tcp/53).
+  from: db,
+  to: dns,
+  port: "udp/123",
+  verdict: "reject",
 });
 
 // HCL's keys() returns keys in lexical order; sort to match.
