@@ -1,0 +1,19 @@
+/**
+ * test: check every `expect` block against the compiled rules (no host access). Exit 0 when all
+ * pass, 1 when any fails or the configuration is invalid, so CI can gate policy changes on it.
+ */
+import { evaluateExpectations } from '../../trace/expectations';
+import type { Io } from '../io';
+import { expectationsJson, renderExpectationsHuman } from '../views/trace';
+import type { VarOptions } from './common';
+import { loadCompiled } from './trace';
+
+export async function testCommand(io: Io, dir: string, opts: VarOptions & { json?: boolean }): Promise<number> {
+  const loaded = await loadCompiled(io, dir, opts);
+  if (!loaded) return 1;
+  const results = evaluateExpectations(loaded.model, loaded.compiled.rulesets);
+  if (opts.json) io.out(expectationsJson(results));
+  else if (results.length === 0) io.out(`No expect blocks in ${dir}: nothing to test.\n`);
+  else renderExpectationsHuman(io, results);
+  return results.every((r) => r.pass) ? 0 : 1;
+}
