@@ -9,6 +9,8 @@ import { Io, processIo } from './io';
 import { inspectCommand } from './commands/inspect';
 import { migrateCommand } from './commands/migrate';
 import { rulesCommand } from './commands/rules';
+import { testCommand } from './commands/test';
+import { traceCommand } from './commands/trace';
 import { validateCommand } from './commands/validate';
 
 const EXIT_CODES_HELP = `
@@ -73,6 +75,25 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .requiredOption('--enforcer <name>', 'the enforcer whose rules to print')
       .addOption(new Option('--backend <backend>', 'dataplane to render for').choices(['nftables', 'iptables-nft', 'iptables-legacy'])),
   ).action(async (dir: string, opts) => setCode(await rulesCommand(io, dir, opts)));
+
+  addVarOptions(
+    program
+      .command('trace')
+      .description('show what the compiled rules do with one new connection, and which policy and rule decide (no host access)')
+      .argument('[dir]', 'configuration directory', '.')
+      .requiredOption('--from <endpoint>', 'processing unit or external network name, or an IP address')
+      .requiredOption('--to <endpoint>', 'processing unit or external network name, or an IP address')
+      .requiredOption('--port <port>', 'one connection: tcp/5432, udp/53, icmp/8/0, icmp6/128/0')
+      .option('--json', 'print the trace as JSON'),
+  ).action(async (dir: string, opts) => setCode(await traceCommand(io, dir, opts)));
+
+  addVarOptions(
+    program
+      .command('test')
+      .description('check every expect block against the compiled rules; exit 0 when all pass, 1 when any fails')
+      .argument('[dir]', 'configuration directory', '.')
+      .option('--json', 'print the results as JSON'),
+  ).action(async (dir: string, opts) => setCode(await testCommand(io, dir, opts)));
 
   return program;
 }
