@@ -34,6 +34,7 @@ export const TS_CODES = {
   missingMain: 'MSEG4002',
   thrown: 'MSEG4003',
   notAnApp: 'MSEG4004',
+  otherCopy: 'MSEG4005',
   invalidValue: 'MSEG4101',
 } as const;
 
@@ -129,7 +130,21 @@ export async function loadTypeScriptDir(dir: string, opts: LoadTypeScriptOptions
     return cfg;
   }
 
-  if (!App.isApp(app)) {
+  if (App.isApp(app) && !(app instanceof App)) {
+    // Cannot happen through "microseg" (pinned above); it means main.ts imported another copy of
+    // the package by path, whose resources this loader's validation would not recognise.
+    cfg.diagnostics.push(
+      makeDiagnostic(
+        'error',
+        TS_CODES.otherCopy,
+        `The App exported by "${mainName}" comes from another copy of microseg`,
+        `Import the API as \`import { App } from "microseg"\`, not by file path, so the program and microseg share one copy (this one is ${entry.runtime}).`,
+        { file: mainName, line: 1, column: 1 },
+      ),
+    );
+    return cfg;
+  }
+  if (!(app instanceof App)) {
     cfg.diagnostics.push(
       makeDiagnostic(
         'error',
@@ -144,7 +159,7 @@ export async function loadTypeScriptDir(dir: string, opts: LoadTypeScriptOptions
 
   let synth: RawConfig;
   try {
-    synth = (app as App).synth();
+    synth = app.synth();
   } catch (e) {
     cfg.diagnostics.push(thrownDiagnostic(e, mainAbs, displayName, isUserFile, absDir));
     readReported(cfg.diagnostics);

@@ -77,6 +77,13 @@ describe('loadTypeScriptDir', () => {
     expect(cfg.diagnostics[0].detail).toContain('export default app');
   });
 
+  test('"microseg" in the program is the loader\'s own module; an App from another copy is refused', async () => {
+    // Every other test here passes only because `app instanceof App` holds for the program's App.
+    const dir = fixture('other-copy');
+    const cfg = await loadTypeScriptDir(dir, { typeCheck: false });
+    expect(cfg.diagnostics.map((d) => [d.code, d.file])).toEqual([['MSEG4005', path.join(dir, 'main.ts')]]);
+  });
+
   test('a missing main.ts is a diagnostic, not an exception', async () => {
     const cfg = await loadTypeScriptDir(fixture('does-not-exist'));
     expect(cfg.diagnostics.map((d) => d.code)).toEqual(['MSEG4002']);
