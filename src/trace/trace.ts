@@ -71,7 +71,10 @@ export interface SideTrace {
   chain?: string;
   /** For a policy reject: an allow policy that also matches and that the reject beat. */
   beats?: { policy: string; rule_id: string };
-  /** False for the destination when the source already blocked the connection. */
+  /**
+   * False for the destination when the source already blocked the connection: the side is then
+   * what its host WOULD do (verdict, policy, logs), shown so both sides' policies are visible.
+   */
   reached: boolean;
   logged: LoggedRule[];
   /** One sentence saying why, for humans. */
