@@ -12,6 +12,14 @@ import { rulesCommand } from './commands/rules';
 import { testCommand } from './commands/test';
 import { traceCommand } from './commands/trace';
 import { validateCommand } from './commands/validate';
+import { planCommand } from './commands/plan';
+import { applyCommand } from './commands/apply';
+import { driftCommand } from './commands/drift';
+import { destroyCommand } from './commands/destroy';
+import { cleanupCommand } from './commands/cleanup';
+import { stateListCommand, stateRmCommand, stateShowCommand } from './commands/state';
+import { forceUnlockCommand } from './commands/force-unlock';
+import { showCommand } from './commands/show';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -95,6 +103,97 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .option('--json', 'print the results as JSON'),
   ).action(async (dir: string, opts) => setCode(await testCommand(io, dir, opts)));
 
+  // ---- reconciler: plan, apply, drift, destroy, cleanup, state (src/apply) ----
+  const reconcileOptions = (cmd: Command): Command =>
+    addVarOptions(cmd)
+      .option('--parallelism <n>', 'hosts read or changed at once', '10')
+      .option('--lock-timeout <duration>', 'wait this long for the state lock (0s: fail at once, naming the holder)', '0s')
+      .option('--target <enforcer>', 'limit to this enforcer (NAME or enforcer.NAME; repeatable)', collect);
+
+  reconcileOptions(
+    program
+      .command('plan')
+      .description('read every enforcer host and show what apply would change: resources, rules, sets, members, hooks, drift, orphans')
+      .argument('[dir]', 'configuration directory (state in DIR/.microseg)', '.')
+      .option('-o, --out <file>', 'save the plan; `apply FILE` applies exactly it (also accepted as -out FILE)')
+      .option('--detailed-exitcode', 'exit 2 when there are changes (0 none, 1 error)')
+      .option('--json', 'print the versioned plan document')
+      .option('--refresh-only', 'show only drift and orphans (live vs what microseg last applied)')
+      .option('--no-lock', 'do not take the state lock'),
+  ).action(async (dir: string, opts) => setCode(await planCommand(io, dir, opts)));
+
+  reconcileOptions(
+    program
+      .command('apply')
+      .description('make the hosts match the configuration, or apply a saved plan file exactly; exit 0 done, 1 error')
+      .argument('[dir|planfile]', 'configuration directory, or a plan file from `plan -out`', '.')
+      .option('--auto-approve', 'do not ask for approval (required when there is no terminal)')
+      .option('--dir <dir>', 'project directory holding .microseg when applying a plan file (default: beside the file, else .)'),
+  ).action(async (target: string, opts) => setCode(await applyCommand(io, target, opts)));
+
+  reconcileOptions(
+    program
+      .command('drift')
+      .description('read-only: compare every host with what microseg last applied; exit 0 none, 2 drift, 1 error')
+      .argument('[dir]', 'configuration directory', '.')
+      .option('--json', 'print per host: missing, unexpected, changed')
+      .option('--no-lock', 'do not take the state lock'),
+  ).action(async (dir: string, opts) => setCode(await driftCommand(io, dir, opts)));
+
+  reconcileOptions(
+    program
+      .command('destroy')
+      .description('decommission every enforcer: remove all owned hooks, chains, rules and sets, verify none is left')
+      .argument('[dir]', 'configuration directory', '.')
+      .option('--auto-approve', 'do not ask for approval'),
+  ).action(async (dir: string, opts) => setCode(await destroyCommand(io, dir, opts)));
+
+  addVarOptions(
+    program
+      .command('cleanup')
+      .description('break-glass: remove every microseg object from one host, with or without state, and prove none is left')
+      .option('--enforcer <name>', 'an enforcer of the configuration (or state) in --dir')
+      .option('--netns <name>', 'a network namespace on this machine')
+      .option('--local', 'this machine')
+      .option('--dir <dir>', 'configuration directory for --enforcer', '.')
+      .option('--json', 'print the report as JSON'),
+  ).action(async (opts) => setCode(await cleanupCommand(io, opts)));
+
+  const stateCmd = program.command('state').description('inspect or edit the state (DIR/.microseg/state.json)');
+  stateCmd
+    .command('list')
+    .description('list resource and host records')
+    .option('--dir <dir>', 'project directory', '.')
+    .action(async (opts) => setCode(await stateListCommand(io, opts)));
+  stateCmd
+    .command('show')
+    .description('show one record: a resource address or host.<enforcer>')
+    .argument('<address>')
+    .option('--dir <dir>', 'project directory', '.')
+    .action(async (address: string, opts) => setCode(await stateShowCommand(io, address, opts)));
+  stateCmd
+    .command('rm')
+    .description('forget a record (the host is not touched)')
+    .argument('<address>')
+    .option('--dir <dir>', 'project directory', '.')
+    .option('--lock-timeout <duration>', 'wait this long for the state lock', '0s')
+    .action(async (address: string, opts) => setCode(await stateRmCommand(io, address, opts)));
+
+  program
+    .command('force-unlock')
+    .description('remove the state lock with this ID (shown by the "state is locked" message)')
+    .argument('<id>')
+    .argument('[dir]', 'project directory', '.')
+    .action(async (id: string, dir: string) => setCode(await forceUnlockCommand(io, id, dir)));
+
+  program
+    .command('show')
+    .description('show a saved plan, or without one the current state')
+    .argument('[planfile]')
+    .option('--json', 'print the JSON document')
+    .option('--dir <dir>', 'project directory for the state', '.')
+    .action(async (planFile: string | undefined, opts) => setCode(await showCommand(io, planFile, opts)));
+
   return program;
 }
 
@@ -105,7 +204,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     code = c;
   });
   try {
-    await program.parseAsync(argv);
+    // Terraform spells it `-out FILE`; commander would read that as `-o ut`.
+    await program.parseAsync(argv.map((a) => (a === '-out' ? '--out' : a.startsWith('-out=') ? `--out=${a.slice(5)}` : a)));
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version end with exitCode 0; usage errors are exit 1.

@@ -1,0 +1,350 @@
+/**
+ * applyPlan: execute a Plan host by host (DESIGN §5–6; the recipe is in src/plan/index.ts).
+ *
+ * Per host, strictly in this order, so that a `kill -9` or a failing host is safe at every instant:
+ *
+ *   journal `begin` → render (the provider's minimal `renderChanges` when it has one, else the
+ *   full sync) → run the steps (one atomic transaction per table) → journal `applied` → read back
+ *   → verify (diffHost against desired is empty) → journal `verified` → save THIS host in state.
+ *
+ * A failing host is journalled `failed` and recorded with status `failed` + `last_error`, keeping
+ * its previous owned objects (the state says what was verified, nothing more); the other hosts
+ * carry on. Decommissioned hosts are cleaned up, read back, proven empty and dropped from state;
+ * an unreachable one stays as `pending-cleanup`. State writes are serialised through one queue.
+ *
+ * Core code: returns data, never prints. The caller holds or lets this take the state lock.
+ */
+import { randomUUID } from 'crypto';
+import { makeDiagnostic, type Diagnostic, DiagnosticsError } from '../diagnostics';
+import type { DesiredRuleset } from '../compile/ir';
+import { checkPlanFresh, diffHost, hasErrors, PlanCodes, type HostPlan, type Plan } from '../plan';
+import {
+  newState,
+  ownedFromLive,
+  withHost,
+  withoutHost,
+  type LockInfo,
+  type StateFile,
+  type StateHost,
+  type StateResource,
+  type StateStore,
+} from '../state';
+import { providerFor, runSteps } from '../../providers';
+import type { BackendName, LiveRuleset, Provider, ScriptStep } from '../../providers/types';
+import type { Host } from '../hosts/types';
+import { ApplyCodes } from './codes';
+import { hostFor, HostUnreachableError, type HostFactory } from './hosts';
+import { mapLimit } from './pool';
+import { DEFAULT_PARALLELISM, refresh, type HostRead } from './refresh';
+
+/** HostOutcome is what happened to one host. */
+export type HostOutcomeStatus = 'applied' | 'removed' | 'unchanged' | 'failed' | 'pending-cleanup';
+
+export interface HostOutcome {
+  enforcer: string;
+  action: HostPlan['action'];
+  status: HostOutcomeStatus;
+  /** The steps sent to the host (every transaction, in order), for tests and debugging. */
+  steps: ScriptStep[];
+  /** Fingerprint read back after a verified apply. */
+  fingerprint?: string;
+  error?: string;
+}
+
+export interface ApplyResult {
+  ok: boolean;
+  runId: string;
+  hosts: HostOutcome[];
+  diagnostics: Diagnostic[];
+  /** The state after the run (undefined if nothing was ever written). */
+  state?: StateFile;
+}
+
+/** ApplyObserver receives progress events (views print them; tests capture transactions). */
+export interface ApplyObserver {
+  hostStart?(enforcer: string, action: HostPlan['action']): void;
+  transaction?(enforcer: string, steps: readonly ScriptStep[]): void;
+  hostDone?(outcome: HostOutcome): void;
+}
+
+export interface ApplyOptions {
+  store: StateStore;
+  parallelism?: number;
+  /** Reads made under the lock this run holds (planRun's), reused instead of reading again. */
+  reads?: ReadonlyMap<string, HostRead>;
+  /**
+   * A saved plan (`apply FILE`): before touching anything, re-read every reachable host and refuse
+   * the plan if the state or any host's live fingerprint changed since (checkPlanFresh).
+   */
+  savedPlan?: boolean;
+  /** The caller already holds the state lock; otherwise applyPlan takes it (`lockTimeoutMs`, default 0). */
+  lockHeld?: boolean;
+  lockTimeoutMs?: number;
+  hostFactory?: HostFactory;
+  observer?: ApplyObserver;
+  /** Test seam: called after `begin` is journalled and before the host is touched. */
+  beforeHost?(enforcer: string): Promise<void>;
+}
+
+/** applyPlan executes `plan`. Throws DiagnosticsError only for run-wide refusals (lock, stale plan). */
+export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyResult> {
+  const store = opts.store;
+  let lock: LockInfo | undefined;
+  if (!opts.lockHeld) lock = await store.acquireLock({ operation: 'apply', timeoutMs: opts.lockTimeoutMs ?? 0 });
+  try {
+    return await applyLocked(plan, opts);
+  } finally {
+    if (lock) await store.unlock(lock);
+  }
+}
+
+async function applyLocked(plan: Plan, opts: ApplyOptions): Promise<ApplyResult> {
+  const { store } = opts;
+  const runId = randomUUID();
+  const factory = opts.hostFactory ?? hostFor;
+  const parallelism = opts.parallelism ?? DEFAULT_PARALLELISM;
+
+  // Only an unreachable configured host is an error apply can work around (it skips that host and
+  // fails the run); any other error in the plan means the plan cannot be trusted as a whole.
+  const blocking = plan.diagnostics.filter((d) => d.severity === 'error' && d.code !== PlanCodes.hostUnreachable);
+  if (hasErrors(plan) && blocking.length > 0) {
+    throw new DiagnosticsError(
+      [makeDiagnostic('error', ApplyCodes.planHasErrors, 'The plan has errors and cannot be applied', blocking.map((d) => `- ${d.summary}`).join('\n'))],
+      'user',
+    );
+  }
+
+  let state: StateFile | undefined = await store.load();
+  let reads = opts.reads ?? new Map<string, HostRead>();
+  if (opts.savedPlan) {
+    const fresh = await refresh(
+      plan.hosts.filter((h) => h.reachable).map((h) => ({ enforcer: h.enforcer, connection: plan.connections[h.enforcer], backend: h.backend, stateBackend: h.backend })),
+      { parallelism, hostFactory: factory, probe: false },
+    );
+    const fps = new Map<string, string>();
+    for (const r of fresh) if (r.reachable && r.live) fps.set(r.enforcer, r.live.fingerprint);
+    const stale = checkPlanFresh(plan, state, fps);
+    if (stale.length > 0) throw new DiagnosticsError(stale, 'user');
+    reads = new Map(fresh.map((r) => [r.enforcer, r] as const));
+  }
+
+  // State writes: one queue, each derived from the last one written.
+  let current: StateFile = state ?? newState();
+  let saveChain: Promise<unknown> = Promise.resolve();
+  const record = (update: (s: StateFile) => StateFile): Promise<void> => {
+    const next = saveChain.then(async () => {
+      current = await store.save(update(current));
+      state = current;
+    });
+    saveChain = next.catch(() => undefined);
+    return next;
+  };
+
+  const diagnostics: Diagnostic[] = [];
+  const outcomes = await mapLimit(plan.hosts, parallelism, async (hp): Promise<HostOutcome> => {
+    const outcome = await applyHost(hp, plan, {
+      store,
+      runId,
+      factory,
+      read: reads.get(hp.enforcer),
+      stateHost: () => current.hosts[hp.enforcer],
+      record,
+      observer: opts.observer,
+      beforeHost: opts.beforeHost,
+      diagnostics,
+    });
+    opts.observer?.hostDone?.(outcome);
+    return outcome;
+  });
+  await saveChain;
+
+  const ok = outcomes.every((o) => o.status !== 'failed') && !outcomes.some((o) => o.status === 'pending-cleanup' && o.action !== 'cleanup-pending');
+  // Resource records follow the plan's resource changes once every host is done: a partial run
+  // leaves them, so the next plan still lists the configuration changes not yet fully applied.
+  if (ok && plan.resource_changes.some((c) => c.action !== 'noop')) {
+    await record((s) => ({ ...s, resources: applyResourceChanges(s.resources, plan) }));
+  }
+  return { ok, runId, hosts: outcomes, diagnostics, state };
+}
+
+function applyResourceChanges(before: readonly StateResource[], plan: Plan): StateResource[] {
+  const out = new Map(before.map((r) => [r.address, r] as const));
+  for (const c of plan.resource_changes) {
+    if (c.action === 'delete') out.delete(c.address);
+    else if (c.after) out.set(c.address, c.after);
+  }
+  return [...out.values()];
+}
+
+interface HostContext {
+  store: StateStore;
+  runId: string;
+  factory: HostFactory;
+  read?: HostRead;
+  stateHost(): StateHost | undefined;
+  record(update: (s: StateFile) => StateFile): Promise<void>;
+  observer?: ApplyObserver;
+  beforeHost?(enforcer: string): Promise<void>;
+  diagnostics: Diagnostic[];
+}
+
+async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<HostOutcome> {
+  const e = hp.enforcer;
+  const out: HostOutcome = { enforcer: e, action: hp.action, status: 'unchanged', steps: [] };
+  const desired = plan.desired[e];
+  const connection = plan.connections[e];
+  const now = () => new Date().toISOString();
+
+  // Planned as unreachable: nothing can be done now; say so in state.
+  if (!hp.reachable) {
+    const prev = ctx.stateHost();
+    if (hp.action === 'cleanup-pending') {
+      out.status = 'pending-cleanup';
+      if (prev && prev.status !== 'pending-cleanup') await ctx.record((s) => withHost(s, e, { ...prev, status: 'pending-cleanup', updated_at: now() }));
+      return out;
+    }
+    out.status = 'failed';
+    out.error = `enforcer "${e}" could not be read at plan time; it was not touched`;
+    if (prev) await ctx.record((s) => withHost(s, e, { ...prev, status: 'failed', last_error: out.error, updated_at: now() }));
+    return out;
+  }
+  if (hp.action === 'noop') return out;
+
+  ctx.observer?.hostStart?.(e, hp.action);
+  const journal = (phase: 'begin' | 'applied' | 'verified' | 'failed', detail?: string) =>
+    ctx.store.journal({ ts: now(), run_id: ctx.runId, enforcer: e, phase, ...(detail !== undefined ? { detail } : {}) });
+
+  await journal('begin', `${hp.action} ${hp.backend} from fingerprint ${hp.live_fingerprint || '(none)'}`);
+  const host = ctx.read?.host ?? ctx.factory(connection);
+  const provider = ctx.read?.provider ?? providerFor(hp.backend);
+  try {
+    await ctx.beforeHost?.(e);
+    // Reuse the read made under this lock only if it is still the one the plan was made from.
+    let live: LiveRuleset =
+      ctx.read?.live && ctx.read.live.fingerprint === hp.live_fingerprint && ctx.read.backend === hp.backend ? ctx.read.live : await provider.read(host);
+
+    if (hp.action === 'delete') {
+      await cleanupWith(provider, host, live, out, ctx, e);
+      if (hp.previous_backend) await cleanupWith(providerFor(hp.previous_backend), host, undefined, out, ctx, e);
+      await journal('verified', 'nothing owned is left');
+      await ctx.record((s) => withoutHost(s, e));
+      out.status = 'removed';
+      return out;
+    }
+
+    if (!desired) throw new Error(`the plan has no desired ruleset for enforcer "${e}"`);
+    const steps = renderFor(provider, desired, live);
+    await send(host, steps, out, ctx, e);
+    await journal('applied', `${steps.length} step(s)`);
+    if (hp.previous_backend) await cleanupWith(providerFor(hp.previous_backend), host, undefined, out, ctx, e);
+    live = await provider.read(host);
+    const problems = verify(desired, live, provider);
+    if (problems.length > 0) {
+      throw new VerifyError(`read-back of enforcer "${e}" does not match the desired ruleset: ${problems.join('; ')}`);
+    }
+    await journal('verified', `fingerprint ${live.fingerprint}`);
+    await ctx.record((s) =>
+      withHost(s, e, { backend: hp.backend, connection, owned: ownedFromLive(live), fingerprint: live.fingerprint, status: 'applied', updated_at: now() }),
+    );
+    out.status = 'applied';
+    out.fingerprint = live.fingerprint;
+    return out;
+  } catch (err) {
+    const msg = (err as Error)?.message ?? String(err);
+    out.error = msg;
+    await journal('failed', msg).catch(() => undefined);
+    const prev = ctx.stateHost();
+    const unreachable = HostUnreachableError.isInstance(err);
+    if (hp.action === 'delete') {
+      out.status = unreachable ? 'pending-cleanup' : 'failed';
+      ctx.diagnostics.push(
+        makeDiagnostic(
+          unreachable ? 'warning' : 'error',
+          unreachable ? ApplyCodes.unreachable : ApplyCodes.cleanupFailed,
+          `Decommissioning enforcer "${e}" did not complete`,
+          `${msg}\nIt stays in state as ${unreachable ? 'pending cleanup' : 'failed'}; the next plan retries.`,
+        ),
+      );
+      if (prev) {
+        await ctx.record((s) => withHost(s, e, { ...prev, status: unreachable ? 'pending-cleanup' : 'failed', last_error: msg, updated_at: now() }));
+      }
+      return out;
+    }
+    out.status = 'failed';
+    ctx.diagnostics.push(
+      makeDiagnostic(
+        'error',
+        unreachable ? ApplyCodes.unreachable : err instanceof VerifyError ? ApplyCodes.verifyFailed : ApplyCodes.applyFailed,
+        `Applying enforcer "${e}" failed`,
+        `${msg}\nState keeps its previous record with status failed; the other hosts are unaffected. The next plan shows what remains.`,
+      ),
+    );
+    const base: StateHost = prev ?? {
+      backend: hp.backend,
+      connection,
+      owned: { sets: [], chains: [], hooks: [] },
+      fingerprint: '',
+      status: 'failed',
+      updated_at: now(),
+    };
+    await ctx.record((s) => withHost(s, e, { ...base, status: 'failed', last_error: msg, updated_at: now() }));
+    return out;
+  }
+}
+
+class VerifyError extends Error {}
+
+/** renderFor uses the provider's minimal transaction when it offers one, else the full sync. */
+export function renderFor(provider: Provider, desired: DesiredRuleset, live: LiveRuleset): ScriptStep[] {
+  const p = provider as Provider & { renderChanges?(d: DesiredRuleset, l: LiveRuleset): ScriptStep[] };
+  return typeof p.renderChanges === 'function' ? p.renderChanges(desired, live) : provider.renderFull(desired, live);
+}
+
+async function send(host: Host, steps: readonly ScriptStep[], out: HostOutcome, ctx: HostContext, e: string): Promise<void> {
+  if (steps.length === 0) return;
+  ctx.observer?.transaction?.(e, steps);
+  out.steps.push(...steps);
+  await runSteps(host, steps);
+}
+
+/**
+ * cleanupWith removes everything `provider` owns on `host`, then reads back and proves nothing
+ * owned is left. A host where nothing is owned gets no transaction at all (an empty
+ * iptables-restore would create table filter on a host that never had it).
+ */
+async function cleanupWith(provider: Provider, host: Host, live: LiveRuleset | undefined, out: HostOutcome, ctx: HostContext, e: string): Promise<void> {
+  const before = live ?? (await provider.read(host));
+  if (ownsAnything(before)) await send(host, provider.renderCleanup(before), out, ctx, e);
+  const after = await provider.read(host);
+  if (ownsAnything(after)) {
+    throw new Error(`after cleanup, ${provider.backend} still holds owned objects on ${host.description}: ${describeOwned(after)}`);
+  }
+}
+
+/** ownsAnything: does a read-back hold any owned set, chain or hook? */
+export function ownsAnything(live: LiveRuleset): boolean {
+  return live.sets.length > 0 || live.chains.length > 0 || live.hooks.some((h) => h.present);
+}
+
+/** describeOwned lists owned objects briefly (for error messages). */
+export function describeOwned(live: LiveRuleset): string {
+  const parts = [
+    ...live.chains.map((c) => `chain ${c.name}`),
+    ...live.sets.map((s) => `set ${s.name}`),
+    ...live.hooks.filter((h) => h.present).map((h) => `hook ${h.hook}/ipv${h.family}`),
+  ];
+  return parts.join(', ') || 'nothing';
+}
+
+/** verify lists what still differs between `desired` and a read-back (empty = verified). */
+export function verify(desired: DesiredRuleset, live: LiveRuleset, provider: Provider): string[] {
+  const d = diffHost(desired, live, undefined, { expected: provider.expected?.(desired) });
+  return [
+    ...d.sets.map((s) => `set ${s.name} ${s.action}`),
+    ...d.chains.map((c) => `chain ${c.name} ${c.action}`),
+    ...d.hooks.map((h) => `hook ${h.hook}/ipv${h.family} ${h.reason}`),
+    ...d.orphans.map((o) => `orphan ${o.kind} ${o.name}`),
+  ];
+}
+
+export type { BackendName };

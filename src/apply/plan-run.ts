@@ -1,0 +1,188 @@
+/**
+ * planRun: load + validate + compile the configuration, refresh every host, and assemble the Plan
+ * (src/plan/index.ts describes the recipe). The configuration is checked completely before any
+ * host is contacted: an invalid or uncompilable configuration touches nothing.
+ *
+ * Hosts planned = enforcers in the configuration ∪ hosts in state. A host only in state is being
+ * decommissioned; if it cannot be reached it is `cleanup-pending`, which every plan shows again
+ * until a cleanup succeeds.
+ */
+import { compile } from '../compile';
+import type { DesiredRuleset } from '../compile/ir';
+import { loadConfig } from '../config/load';
+import { makeDiagnostic, type Diagnostic } from '../diagnostics';
+import { validateConfig } from '../model/validate';
+import type { Model, Resource } from '../model/types';
+import { diffHost, makePlan, modelResources, unreachableHost, type HostPlan, type Plan } from '../plan';
+import { stateConnection, unfinishedHosts, type StateConnection, type StateFile, type StateStore } from '../state';
+import type { LiveRuleset } from '../../providers/types';
+import { ApplyCodes } from './codes';
+import type { HostFactory } from './hosts';
+import { missingCapabilities, refresh, type HostRead, type RefreshTarget } from './refresh';
+
+export interface PlanRunOptions {
+  store: StateStore;
+  vars?: Record<string, string>;
+  varFiles?: string[];
+  parallelism?: number;
+  /** Limit the plan to these enforcers (`NAME` or `enforcer.NAME`). Resource changes are then not planned. */
+  targets?: string[];
+  /** Plan the removal of everything: every host in configuration or state is decommissioned. */
+  destroy?: boolean;
+  now?: Date;
+  hostFactory?: HostFactory;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** PlanRunResult: `plan` is absent when the configuration failed (then no host was contacted). */
+export interface PlanRunResult {
+  plan?: Plan;
+  /** Configuration diagnostics (load, validate, compile) and plan-time ones, for rendering. */
+  diagnostics: Diagnostic[];
+  sources: ReadonlyMap<string, string>;
+  /** What refresh read, by enforcer: apply reuses it (under the same lock) instead of reading twice. */
+  reads: Map<string, HostRead>;
+  state: StateFile | undefined;
+  model?: Model;
+}
+
+/** loadModel loads and validates a configuration directory; errors mean `model` is undefined. */
+export async function loadModel(
+  dir: string,
+  opts: { vars?: Record<string, string>; varFiles?: string[]; env?: NodeJS.ProcessEnv },
+): Promise<{ model?: Model; diagnostics: Diagnostic[]; sources: ReadonlyMap<string, string> }> {
+  const raw = await loadConfig(dir, { vars: opts.vars ?? {}, varFiles: opts.varFiles ?? [], env: opts.env ?? process.env });
+  if (raw.diagnostics.some((d) => d.severity === 'error')) return { diagnostics: raw.diagnostics, sources: raw.sources };
+  const { model, diagnostics } = validateConfig(raw);
+  const all = [...raw.diagnostics, ...diagnostics];
+  return { model: all.some((d) => d.severity === 'error') ? undefined : model, diagnostics: all, sources: raw.sources };
+}
+
+/** planRun plans `dir` against state and the live hosts. */
+export async function planRun(dir: string, opts: PlanRunOptions): Promise<PlanRunResult> {
+  const loaded = await loadModel(dir, opts);
+  const empty = { reads: new Map<string, HostRead>(), state: undefined, sources: loaded.sources };
+  if (!loaded.model) {
+    return { ...empty, diagnostics: [...loaded.diagnostics, invalidConfig('The configuration is invalid')] };
+  }
+  const model = loaded.model;
+  const compiled = compile(model, { now: opts.now ?? new Date() });
+  const compileErrors = compiled.diagnostics.filter((d) => d.severity === 'error');
+  if (compileErrors.length > 0) {
+    return { ...empty, model, diagnostics: [...loaded.diagnostics, ...compiled.diagnostics, invalidConfig('The configuration does not compile')] };
+  }
+  const state = await opts.store.load();
+  const result = await planModel(model, compiled.rulesets, state, opts);
+  // Host-level compile diagnostics are carried by makePlan (from each desired ruleset).
+  const perHost = new Set(compiled.rulesets.flatMap((r) => r.diagnostics));
+  const modelWide = compiled.diagnostics.filter((d) => !perHost.has(d));
+  return {
+    ...result,
+    model,
+    sources: loaded.sources,
+    diagnostics: [...loaded.diagnostics, ...modelWide, ...(result.plan?.diagnostics ?? [])],
+  };
+}
+
+/** planModel is planRun after the configuration stage: refresh + diff + makePlan. */
+export async function planModel(
+  model: Model,
+  rulesets: readonly DesiredRuleset[],
+  state: StateFile | undefined,
+  opts: PlanRunOptions,
+): Promise<{ plan: Plan; reads: Map<string, HostRead>; state: StateFile | undefined; diagnostics: Diagnostic[] }> {
+  const diagnostics: Diagnostic[] = [];
+  const desired: { [e: string]: DesiredRuleset } = {};
+  if (!opts.destroy) for (const r of rulesets) desired[r.enforcer] = r;
+
+  // The hosts: configuration ∪ state, optionally narrowed by --target.
+  const targets = new Map<string, RefreshTarget>();
+  for (const e of model.enforcers) {
+    targets.set(e.name, { enforcer: e.name, connection: stateConnection(e.connection), backend: e.backend, stateBackend: state?.hosts[e.name]?.backend });
+  }
+  for (const [name, h] of Object.entries(state?.hosts ?? {})) {
+    if (!targets.has(name)) targets.set(name, { enforcer: name, connection: h.connection, backend: h.backend, stateBackend: h.backend });
+  }
+  let chosen = [...targets.values()];
+  const resources: readonly Resource[] = opts.destroy ? [] : modelResources(model);
+  const targeted = opts.targets !== undefined && opts.targets.length > 0;
+  if (opts.targets && opts.targets.length > 0) {
+    const wanted = new Set<string>();
+    for (const t of opts.targets) {
+      const name = t.startsWith('enforcer.') ? t.slice('enforcer.'.length) : t;
+      if (!targets.has(name)) {
+        diagnostics.push(
+          makeDiagnostic('error', ApplyCodes.unknownTarget, `--target ${t} names no enforcer in the configuration or state`, `Known: ${[...targets.keys()].sort().join(', ') || '(none)'}.`),
+        );
+      } else wanted.add(name);
+    }
+    chosen = chosen.filter((t) => wanted.has(t.enforcer));
+    for (const name of Object.keys(desired)) if (!wanted.has(name)) delete desired[name];
+  }
+
+  const reads = await refresh(chosen, { parallelism: opts.parallelism, hostFactory: opts.hostFactory });
+  const byName = new Map(reads.map((r) => [r.enforcer, r] as const));
+  const hosts: HostPlan[] = [];
+  const connections: { [e: string]: StateConnection } = {};
+  for (const read of reads) {
+    const e = read.enforcer;
+    connections[e] = read.connection;
+    const want = desired[e];
+    const stateHost = state?.hosts[e];
+    if (!read.reachable || !read.live || !read.provider) {
+      const why = read.error ?? 'the host could not be read';
+      const u = unreachableHost(e, want, stateHost, read.failedOnHost ? `Reading it failed: ${why}` : why, read.backend);
+      hosts.push(u.host);
+      diagnostics.push(u.diagnostic);
+      continue;
+    }
+    let expected: LiveRuleset | undefined;
+    if (want) {
+      try {
+        expected = read.provider.expected?.(want);
+      } catch (err) {
+        diagnostics.push(
+          makeDiagnostic('error', ApplyCodes.renderFailed, `The rules of enforcer "${e}" cannot be written for ${read.backend}`, (err as Error).message),
+        );
+      }
+      const missing = missingCapabilities(want, read.capabilities);
+      if (missing.length > 0) {
+        diagnostics.push(
+          makeDiagnostic(
+            'error',
+            ApplyCodes.missingCapability,
+            `Enforcer "${e}" (${read.host.description}) lacks what its rules need: ${missing.join(', ')}`,
+            `Backend ${read.backend}. Install or enable them, or choose another backend; microseg never drops or widens a rule to fit a host.`,
+          ),
+        );
+      }
+    }
+    hosts.push(diffHost(want, read.live, stateHost, { enforcer: e, expected }));
+  }
+
+  // A killed apply leaves a journal `begin` without `verified`: say so (the plan shows what is left).
+  const journal = await opts.store.readJournal().catch(() => []);
+  const lastPhase = new Map<string, (typeof journal)[number]>();
+  for (const j of journal) lastPhase.set(j.enforcer, j);
+  for (const u of unfinishedHosts([...lastPhase.values()])) {
+    if (!byName.has(u.enforcer)) continue;
+    diagnostics.push(
+      makeDiagnostic(
+        'warning',
+        ApplyCodes.unfinishedRun,
+        `The last apply of enforcer "${u.enforcer}" (run ${u.run_id}) stopped after "${u.phase}" at ${u.ts}`,
+        'That run was interrupted before it verified the host. The host was read back just now, so this plan shows exactly what is left to do.',
+      ),
+    );
+  }
+
+  const plan = makePlan({ state, resources, desired, hosts, connections, diagnostics, now: opts.now });
+  // A targeted plan changes hosts only; resource records are left for a full plan to settle
+  // (apply records exactly the resource changes a plan lists).
+  if (targeted) plan.resource_changes = [];
+  return { plan, reads: byName, state, diagnostics };
+}
+
+function invalidConfig(summary: string): Diagnostic {
+  return makeDiagnostic('error', ApplyCodes.invalidConfig, `${summary}; no host was contacted`, 'Fix the errors above and run the command again.');
+}

@@ -1,0 +1,74 @@
+/**
+ * cleanup: break-glass removal of every microseg object from one host, with no state at all
+ * (DESIGN §5). `--enforcer NAME` finds the connection in the configuration, else in state;
+ * `--netns N` and `--local` name the host directly. Every backend usable on the host is swept,
+ * then read back: exit 0 only when nothing owned is left. Foreign rules are never touched, and
+ * the state file is not modified (the next plan reads the host and settles it).
+ */
+import { ApplyCodes, cleanupHost, hostFor, loadModel, type CleanupReport } from '../../apply';
+import { makeDiagnostic } from '../../diagnostics';
+import { LocalStateStore, stateConnection, type StateConnection } from '../../state';
+import type { Io } from '../io';
+import { renderCleanupReport } from '../views/apply';
+import { renderDiagnosticsHuman } from '../views/diagnostics';
+import { failWith } from './plan';
+import { parseVarFlags, type VarOptions } from './common';
+
+export interface CleanupFlags extends VarOptions {
+  enforcer?: string;
+  netns?: string;
+  local?: boolean;
+  dir?: string;
+  json?: boolean;
+}
+
+export async function cleanupCommand(io: Io, flags: CleanupFlags): Promise<number> {
+  const chosen = [flags.enforcer !== undefined, flags.netns !== undefined, flags.local === true].filter(Boolean).length;
+  if (chosen !== 1) {
+    renderDiagnosticsHuman(io, [
+      makeDiagnostic('error', ApplyCodes.badFlag, 'cleanup needs exactly one of --enforcer NAME, --netns NAME or --local', 'For example: microseg cleanup --netns web-1'),
+    ]);
+    return 1;
+  }
+  let connection: StateConnection;
+  if (flags.local) connection = { type: 'local' };
+  else if (flags.netns !== undefined) connection = { type: 'netns', netns: flags.netns };
+  else {
+    const found = await enforcerConnection(flags.dir ?? '.', flags.enforcer!, flags);
+    if (!found) {
+      renderDiagnosticsHuman(io, [
+        makeDiagnostic(
+          'error',
+          ApplyCodes.unknownTarget,
+          `No enforcer "${flags.enforcer}" in the configuration or state of ${flags.dir ?? '.'}`,
+          'Name the host directly with --netns NAME or --local.',
+        ),
+      ]);
+      return 1;
+    }
+    connection = found;
+  }
+  let report: CleanupReport;
+  try {
+    report = await cleanupHost(hostFor(connection));
+  } catch (e) {
+    if (e instanceof Error && !('diagnostics' in e)) {
+      io.err(`error: ${e.message}\n`);
+      return 1;
+    }
+    return failWith(io, e);
+  }
+  if (flags.json) io.out(JSON.stringify(report, null, 2) + '\n');
+  else renderCleanupReport(io, report);
+  return report.ok ? 0 : 1;
+}
+
+/** enforcerConnection looks the enforcer up in the configuration (if it loads) and then in state. */
+async function enforcerConnection(dir: string, name: string, flags: VarOptions): Promise<StateConnection | undefined> {
+  const { vars } = parseVarFlags(flags.var);
+  const loaded = await loadModel(dir, { vars, varFiles: flags.varFile }).catch(() => undefined);
+  const e = loaded?.model?.enforcers.find((x) => x.name === name);
+  if (e) return stateConnection(e.connection);
+  const state = await new LocalStateStore(dir).load().catch(() => undefined);
+  return state?.hosts[name]?.connection;
+}

@@ -1,0 +1,125 @@
+/**
+ * plan: refresh every enforcer host, diff against the configuration and state, and show what
+ * apply would do. Exit 0 = no changes (or changes without --detailed-exitcode), 1 = error,
+ * 2 = changes present with --detailed-exitcode.
+ *
+ * Also the shared wiring of the reconciler commands (apply, drift, destroy, state, ...): flag
+ * parsing, the state lock, and turning thrown diagnostics into exit code 1.
+ */
+import { ApplyCodes, DEFAULT_PARALLELISM, parseLockTimeout, planRun, type PlanRunResult } from '../../apply';
+import { DiagnosticsError, makeDiagnostic, type Diagnostic } from '../../diagnostics';
+import { hasChanges, hasDrift, hasErrors, writePlanFile } from '../../plan';
+import { LocalStateStore, type LockInfo, type StateStore } from '../../state';
+import type { Io } from '../io';
+import { countLine, diagnosticsJson, renderDiagnosticsHuman } from '../views/diagnostics';
+import { planJson, renderPlanHuman } from '../views/plan';
+import { parseVarFlags, type VarOptions } from './common';
+
+/** ReconcileFlags are the options shared by plan, apply, drift and destroy. */
+export interface ReconcileFlags extends VarOptions {
+  parallelism?: string;
+  lockTimeout?: string;
+  /** commander's `--no-lock` */
+  lock?: boolean;
+  target?: string[];
+}
+
+export interface CommonSettings {
+  parallelism: number;
+  lockTimeoutMs: number;
+  vars: Record<string, string>;
+  varFiles: string[];
+}
+
+/** parseCommon validates the shared flags; undefined (after printing why) when one is bad. */
+export function parseCommon(io: Io, f: ReconcileFlags): CommonSettings | undefined {
+  const bad: Diagnostic[] = [];
+  const parallelism = f.parallelism === undefined ? DEFAULT_PARALLELISM : Number(f.parallelism);
+  if (!Number.isInteger(parallelism) || parallelism < 1) {
+    bad.push(makeDiagnostic('error', ApplyCodes.badFlag, `Invalid --parallelism "${f.parallelism}"`, 'Give a whole number of hosts, at least 1 (default 10).'));
+  }
+  const lockTimeoutMs = f.lockTimeout === undefined ? 0 : parseLockTimeout(f.lockTimeout);
+  if (lockTimeoutMs === undefined) {
+    bad.push(makeDiagnostic('error', ApplyCodes.badFlag, `Invalid --lock-timeout "${f.lockTimeout}"`, 'Write a duration such as 0s, 500ms, 30s or 2m.'));
+  }
+  const { vars, diagnostics } = parseVarFlags(f.var);
+  bad.push(...diagnostics);
+  if (bad.length) {
+    renderDiagnosticsHuman(io, bad);
+    return undefined;
+  }
+  return { parallelism, lockTimeoutMs: lockTimeoutMs ?? 0, vars, varFiles: f.varFile ?? [] };
+}
+
+/** failWith renders a thrown error as diagnostics and returns exit code 1 (never a stack trace for known errors). */
+export function failWith(io: Io, e: unknown, json = false): number {
+  if (DiagnosticsError.isInstance(e)) {
+    if (json) io.out(JSON.stringify({ diagnostics: diagnosticsJson(e.diagnostics) }, null, 2) + '\n');
+    else renderDiagnosticsHuman(io, e.diagnostics);
+    return 1;
+  }
+  throw e;
+}
+
+/** withLock runs `fn` holding the state lock (unless `use` is false), always releasing it. */
+export async function withLock<T>(store: StateStore, operation: string, timeoutMs: number, use: boolean, fn: () => Promise<T>): Promise<T> {
+  let lock: LockInfo | undefined;
+  if (use) lock = await store.acquireLock({ operation, timeoutMs });
+  try {
+    return await fn();
+  } finally {
+    if (lock) await store.unlock(lock);
+  }
+}
+
+/** reportConfigFailure prints a failed planRun (no plan: configuration invalid) and returns 1. */
+export function reportConfigFailure(io: Io, r: PlanRunResult, json: boolean): number {
+  if (json) io.out(JSON.stringify({ diagnostics: diagnosticsJson(r.diagnostics) }, null, 2) + '\n');
+  else {
+    renderDiagnosticsHuman(io, r.diagnostics, r.sources);
+    io.err(`The configuration is invalid: ${countLine(r.diagnostics)}. No host was contacted.\n`);
+  }
+  return 1;
+}
+
+export interface PlanFlags extends ReconcileFlags {
+  out?: string;
+  detailedExitcode?: boolean;
+  json?: boolean;
+  refreshOnly?: boolean;
+}
+
+export async function planCommand(io: Io, dir: string, flags: PlanFlags): Promise<number> {
+  const s = parseCommon(io, flags);
+  if (!s) return 1;
+  if (flags.refreshOnly && flags.out) {
+    renderDiagnosticsHuman(io, [makeDiagnostic('error', ApplyCodes.badFlag, '-out cannot be combined with --refresh-only', 'A refresh-only plan shows drift; it has nothing for apply to execute.')]);
+    return 1;
+  }
+  const store = new LocalStateStore(dir);
+  let r: PlanRunResult;
+  try {
+    r = await withLock(store, 'plan', s.lockTimeoutMs, flags.lock !== false, () =>
+      planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target }),
+    );
+  } catch (e) {
+    return failWith(io, e, flags.json);
+  }
+  if (!r.plan) return reportConfigFailure(io, r, flags.json ?? false);
+  const plan = r.plan;
+  if (flags.json) io.out(planJson(plan));
+  else {
+    renderDiagnosticsHuman(io, r.diagnostics, r.sources);
+    renderPlanHuman(io, plan, { refreshOnly: flags.refreshOnly });
+  }
+  if (hasErrors(plan)) {
+    if (!flags.json) io.err(`The plan has errors: ${countLine(plan.diagnostics)}.${flags.out ? ` ${flags.out} was not written.` : ''}\n`);
+    return 1;
+  }
+  if (flags.out) {
+    await writePlanFile(flags.out, plan);
+    if (!flags.json) io.out(`Saved the plan to ${flags.out}. Apply exactly this plan with \`microseg apply ${flags.out}\`.\n`);
+  }
+  const changed = flags.refreshOnly ? hasDrift(plan) : hasChanges(plan);
+  return flags.detailedExitcode && changed ? 2 : 0;
+}

@@ -1,0 +1,61 @@
+/**
+ * Views of an apply run: progress lines as hosts finish, and a summary. Rendered from
+ * ApplyResult / HostOutcome data only.
+ */
+import type { ApplyObserver, ApplyResult, HostOutcome } from '../../apply';
+import type { CleanupReport } from '../../apply';
+import type { Io } from '../io';
+import { plural, styleFor } from './style';
+
+/** applyProgress is an ApplyObserver that prints one line per host event. */
+export function applyProgress(io: Io): ApplyObserver {
+  const st = styleFor(io);
+  return {
+    hostStart: (e, action) => io.out(`${st.bold(e)}: ${action === 'delete' ? 'decommissioning' : action === 'create' ? 'programming' : 'updating'}…\n`),
+    hostDone: (o: HostOutcome) => {
+      if (o.action === 'noop' && o.status === 'unchanged') return;
+      io.out(`${st.bold(o.enforcer)}: ${outcomeText(o, st)}\n`);
+    },
+  };
+}
+
+function outcomeText(o: HostOutcome, st: ReturnType<typeof styleFor>): string {
+  switch (o.status) {
+    case 'applied':
+      return st.green(`applied and verified (fingerprint ${o.fingerprint})`);
+    case 'removed':
+      return st.green('decommissioned: nothing owned is left');
+    case 'pending-cleanup':
+      return st.yellow(`cleanup pending${o.error ? `: ${o.error}` : ''}`);
+    case 'failed':
+      return st.red(`FAILED: ${o.error ?? 'unknown error'}`);
+    default:
+      return 'unchanged';
+  }
+}
+
+/** renderApplySummary writes the closing line of an apply or destroy. */
+export function renderApplySummary(io: Io, r: ApplyResult, verb = 'Apply'): void {
+  const st = styleFor(io);
+  const count = (s: HostOutcome['status']) => r.hosts.filter((h) => h.status === s).length;
+  const parts = [`${count('applied')} applied`, `${count('removed')} decommissioned`, `${count('failed')} failed`];
+  if (count('pending-cleanup')) parts.push(`${count('pending-cleanup')} pending cleanup`);
+  const line = `${verb} ${r.ok ? 'complete' : 'failed'}! Hosts: ${parts.join(', ')}.`;
+  io.out((r.ok ? st.green(line) : st.red(line)) + '\n');
+}
+
+/** renderCleanupReport writes what break-glass cleanup found and removed per backend. */
+export function renderCleanupReport(io: Io, r: CleanupReport): void {
+  const st = styleFor(io);
+  const lines = [st.bold(`cleanup of ${r.host}`)];
+  for (const b of r.backends) {
+    if (!b.available) lines.push(`  ${b.backend}: skipped (${b.note})`);
+    else if (b.error) lines.push(`  ${b.backend}: ${st.red(`FAILED: ${b.error}`)}`);
+    else if (b.found) lines.push(`  ${b.backend}: removed ${b.found}; ${st.green('nothing owned is left')}`);
+    else lines.push(`  ${b.backend}: nothing owned`);
+  }
+  lines.push(r.ok ? `Cleanup complete: no microseg object is left on ${r.host}.` : `Cleanup failed on ${r.host}.`);
+  io.out(lines.join('\n') + '\n');
+}
+
+export { plural };

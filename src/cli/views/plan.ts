@@ -1,0 +1,159 @@
+/**
+ * Views of a Plan (PRACTICES 10–11). `--json` is the versioned Plan document itself; the human
+ * rendering below reads nothing but that same data, so the two can never disagree.
+ *
+ * Human output is concise: resource changes with Terraform's symbols (`+ ~ - -/+`), then per host
+ * the chain, rule, set, member and hook changes, drift and orphans. Unchanged hosts are counted,
+ * not listed.
+ */
+import type { ChainChange, HostPlan, Plan, ResourceChange, SetChange } from '../../plan/types';
+import type { Io } from '../io';
+import { capList, plural, styleFor, type Style } from './style';
+
+const RESOURCE_SYMBOL: Record<ResourceChange['action'], string> = { create: '+', update: '~', delete: '-', replace: '-/+', noop: ' ' };
+
+/** planJson is the `--json` document: the Plan, unchanged. */
+export function planJson(plan: Plan): string {
+  return JSON.stringify(plan, null, 2) + '\n';
+}
+
+/** renderPlanHuman writes the plan for people; `refreshOnly` shows drift and orphans only. */
+export function renderPlanHuman(io: Io, plan: Plan, opts: { refreshOnly?: boolean } = {}): void {
+  const st = styleFor(io);
+  const lines: string[] = [];
+  const sym = (action: string, text: string) => colourBy(st, action)(text);
+
+  if (!opts.refreshOnly) {
+    const rc = plan.resource_changes.filter((c) => c.action !== 'noop');
+    if (rc.length > 0) {
+      lines.push(st.bold('Resource changes:'));
+      for (const c of rc) lines.push(`  ${sym(c.action, RESOURCE_SYMBOL[c.action].padEnd(3))} ${c.address}${c.action === 'replace' ? st.dim(` (namespace ${c.before?.namespace} → ${c.after?.namespace})`) : ''}`);
+      lines.push('');
+    }
+  }
+
+  let unchanged = 0;
+  for (const h of plan.hosts) {
+    const body = opts.refreshOnly ? driftLines(h, st) : hostLines(h, st);
+    if (body.length === 0 && h.reachable && (opts.refreshOnly || h.action === 'noop')) {
+      unchanged++;
+      continue;
+    }
+    lines.push(hostHeader(h, st, opts.refreshOnly ?? false));
+    lines.push(...body.map((l) => `  ${l}`));
+    lines.push('');
+  }
+
+  const summary = opts.refreshOnly ? refreshSummary(plan) : planSummary(plan);
+  if (unchanged > 0) lines.push(st.dim(`${plural(unchanged, 'host')} unchanged.`));
+  lines.push(summary);
+  io.out(lines.join('\n') + '\n');
+}
+
+function hostHeader(h: HostPlan, st: Style, refreshOnly: boolean): string {
+  const name = st.bold(`enforcer ${h.enforcer}`);
+  const backend = st.dim(`(${h.backend}${h.previous_backend ? `, was ${h.previous_backend}` : ''})`);
+  if (!h.reachable) {
+    return h.action === 'cleanup-pending'
+      ? `${st.yellow('!')} ${name} ${backend}: unreachable, cleanup pending (stays in state until it succeeds)`
+      : `${st.red('!')} ${name} ${backend}: unreachable, not planned`;
+  }
+  if (refreshOnly) return `${st.yellow('!')} ${name} ${backend}: changed outside microseg`;
+  switch (h.action) {
+    case 'create':
+      return `${st.green('+')} ${name} ${backend} will be programmed`;
+    case 'update':
+      return `${st.yellow('~')} ${name} ${backend} will be updated`;
+    case 'delete':
+      return `${st.red('-')} ${name} ${backend} will be decommissioned: every owned object removed`;
+    default:
+      return `  ${name} ${backend}`;
+  }
+}
+
+function hostLines(h: HostPlan, st: Style): string[] {
+  const out: string[] = [];
+  const creating = h.action === 'create';
+  for (const c of h.chains) out.push(...chainLines(c, st, creating));
+  for (const s of h.sets) out.push(...setLines(s, st, creating));
+  for (const k of h.hooks) {
+    const symbol = k.action === 'create' ? st.green('+') : k.action === 'delete' ? st.red('-') : st.yellow('~');
+    out.push(`${symbol} hook ${k.hook}/ipv${k.family}${k.reason !== 'missing' ? ` (${k.reason})` : ''}`);
+  }
+  out.push(...driftLines(h, st));
+  return out;
+}
+
+function chainLines(c: ChainChange, st: Style, brief: boolean): string[] {
+  if (c.action === 'create') return [`${st.green('+')} chain ${c.name} ${st.dim(`(${plural(c.rules_added.length, 'rule')})`)}`];
+  if (c.action === 'delete') return [`${st.red('-')} chain ${c.name} ${st.dim(`(${plural(c.rules_removed.length, 'rule')})`)}`];
+  const what: string[] = [];
+  if (c.rules_added.length) what.push(`+${plural(c.rules_added.length, 'rule')}`);
+  if (c.rules_removed.length) what.push(`-${plural(c.rules_removed.length, 'rule')}`);
+  if (c.reordered) what.push('reordered');
+  if (c.foreign_rules_removed) what.push(`${plural(c.foreign_rules_removed, 'foreign rule')} removed`);
+  const sym = c.action === 'replace' ? st.yellow('-/+') : st.yellow('~');
+  const out = [`${sym} chain ${c.name}${what.length ? ` ${st.dim(`(${what.join(', ')})`)}` : ''}`];
+  if (!brief) {
+    for (const id of capList(c.rules_added)) out.push(`    ${st.green('+')} rule ${id}`);
+    for (const id of capList(c.rules_removed)) out.push(`    ${st.red('-')} rule ${id}`);
+  }
+  return out;
+}
+
+function setLines(s: SetChange, st: Style, brief: boolean): string[] {
+  const fam = `ipv${s.family}`;
+  if (s.action === 'create') return [`${st.green('+')} set ${s.name} ${st.dim(`(${fam}, ${plural(s.added.length, 'member')})`)}`];
+  if (s.action === 'delete') return [`${st.red('-')} set ${s.name} ${st.dim(`(${plural(s.removed.length, 'member')})`)}`];
+  const sym = s.action === 'replace' ? st.yellow('-/+') : st.yellow('~');
+  const out = [`${sym} set ${s.name} ${st.dim(`(+${s.added.length} -${s.removed.length} members)`)}`];
+  if (!brief) {
+    for (const m of capList(s.added)) out.push(`    ${st.green('+')} ${m}`);
+    for (const m of capList(s.removed)) out.push(`    ${st.red('-')} ${m}`);
+  }
+  return out;
+}
+
+function driftLines(h: HostPlan, st: Style): string[] {
+  const out: string[] = [];
+  if (h.drift.length) {
+    out.push(st.yellow('drift (changed outside microseg):'));
+    for (const d of h.drift) out.push(`  ${st.yellow('!')} ${d.kind}: ${d.object} ${st.dim(`— ${d.detail}`)}`);
+  }
+  if (h.orphans.length) {
+    out.push(st.yellow('orphans (our prefix, claimed by nothing; apply removes them):'));
+    for (const o of h.orphans) out.push(`  ${st.red('-')} ${o.kind} ${o.name}`);
+  }
+  return out;
+}
+
+function planSummary(plan: Plan): string {
+  const hosts = plan.hosts;
+  const n = (a: HostPlan['action']) => hosts.filter((h) => h.action === a).length;
+  const rc = plan.resource_changes;
+  const r = (a: ResourceChange['action']) => rc.filter((c) => c.action === a).length;
+  const anything =
+    rc.some((c) => c.action !== 'noop') || hosts.some((h) => h.action !== 'noop' || h.drift.length > 0 || h.orphans.length > 0);
+  const unreachable = hosts.filter((h) => !h.reachable && h.action === 'noop').length;
+  const tail = [
+    n('cleanup-pending') ? `${plural(n('cleanup-pending'), 'host')} pending cleanup` : '',
+    unreachable ? `${plural(unreachable, 'host')} unreachable` : '',
+  ].filter(Boolean);
+  if (!anything) return `No changes. Hosts match the configuration.${tail.length ? ` (${tail.join(', ')})` : ''}`;
+  return (
+    `Plan: hosts ${n('create')} to program, ${n('update')} to update, ${n('delete')} to decommission; ` +
+    `resources ${r('create')} to add, ${r('update') + r('replace')} to change, ${r('delete')} to destroy.` +
+    (tail.length ? ` (${tail.join(', ')})` : '')
+  );
+}
+
+function refreshSummary(plan: Plan): string {
+  const drifted = plan.hosts.filter((h) => h.drift.length > 0 || h.orphans.length > 0).length;
+  return drifted === 0 ? 'No drift: every reachable host matches what microseg last applied.' : `Drift on ${plural(drifted, 'host')}.`;
+}
+
+function colourBy(st: Style, action: string): (s: string) => string {
+  if (action === 'create') return st.green;
+  if (action === 'delete') return st.red;
+  return st.yellow;
+}
