@@ -9,7 +9,7 @@ import { createHash } from 'crypto';
 import * as ipaddr from 'ipaddr.js';
 import type { AddressSet, Family, Rule } from '../src/compile/ir';
 import type { Host } from '../src/hosts/types';
-import type { LiveRuleset, ScriptStep } from './types';
+import type { LiveChain, LiveRuleset, ScriptStep } from './types';
 
 const BRAND = Symbol.for('microseg.ProviderError');
 
@@ -225,4 +225,153 @@ export async function runSteps(host: Host, steps: readonly ScriptStep[], timeout
       );
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Incremental changes
+
+/** SetDelta is one set present on both sides whose members differ: what to add and delete. */
+export interface SetDelta {
+  /** The wanted set (from expected(desired): nftables keeps the comment, iptables has none). */
+  want: AddressSet;
+  live: AddressSet;
+  /** Members to add / delete, in canonical CIDR order. */
+  add: string[];
+  del: string[];
+}
+
+/**
+ * OwnedDiff is what differs between the projection of desired (`Provider.expected`) and a live
+ * read, by name and rule id only (rule bodies are never compared: an id is the hash of the rule,
+ * PRACTICES 7). Providers turn it into their minimal transaction; hooks are compared by each
+ * provider, because "hooked" means different things on nftables (a base chain) and iptables (a
+ * jump rule per family).
+ */
+export interface OwnedDiff {
+  /** Desired sets absent from live. */
+  newSets: AddressSet[];
+  /** Sets on both sides with the same family and comment but different members. */
+  changedSets: SetDelta[];
+  /** Sets on both sides that cannot be patched in place (family or comment changed). */
+  recreateSets: Array<{ want: AddressSet; live: AddressSet; reason: string }>;
+  /** Live owned sets not desired. */
+  orphanSets: AddressSet[];
+  /** Desired chain names absent from live. */
+  newChains: string[];
+  /** Desired chain names present in live whose content differs (`sameChain` false). */
+  changedChains: string[];
+  /** Live owned chains not desired. */
+  orphanChains: LiveChain[];
+}
+
+/**
+ * diffOwned compares `want` (expected(desired)) with `live`. `sameChain` decides whether a live
+ * chain already holds what is wanted (rule ids in order, no foreign rules, and whatever else the
+ * backend tracks, e.g. iptables families). Set comments are compared only when `want` carries
+ * them (nftables keeps them; ipset has none).
+ */
+export function diffOwned(
+  want: LiveRuleset,
+  live: LiveRuleset,
+  sameChain: (want: LiveChain, live: LiveChain) => boolean,
+): OwnedDiff {
+  const liveSets = new Map(live.sets.map((s) => [s.name, s] as const));
+  const wantSetNames = new Set(want.sets.map((s) => s.name));
+  const d: OwnedDiff = { newSets: [], changedSets: [], recreateSets: [], orphanSets: [], newChains: [], changedChains: [], orphanChains: [] };
+  for (const w of want.sets) {
+    const l = liveSets.get(w.name);
+    if (!l) {
+      d.newSets.push(w);
+      continue;
+    }
+    if (l.family !== w.family) {
+      d.recreateSets.push({ want: w, live: l, reason: `set ${w.name} changes family from v${l.family} to v${w.family}` });
+      continue;
+    }
+    if ((w.comment ?? undefined) !== (l.comment ?? undefined)) {
+      d.recreateSets.push({ want: w, live: l, reason: `set ${w.name} changes comment` });
+      continue;
+    }
+    const have = new Set(l.elements);
+    const need = new Set(w.elements);
+    const add = w.elements.filter((e) => !have.has(e));
+    const del = l.elements.filter((e) => !need.has(e));
+    if (add.length || del.length) d.changedSets.push({ want: w, live: l, add: sortCidrsLenient(add), del: sortCidrsLenient(del) });
+  }
+  for (const l of live.sets) if (!wantSetNames.has(l.name)) d.orphanSets.push(l);
+  const liveChains = new Map(live.chains.map((c) => [c.name, c] as const));
+  const wantChainNames = new Set(want.chains.map((c) => c.name));
+  for (const w of want.chains) {
+    const l = liveChains.get(w.name);
+    if (!l) d.newChains.push(w.name);
+    else if (!sameChain(w, l)) d.changedChains.push(w.name);
+  }
+  for (const l of live.chains) if (!wantChainNames.has(l.name)) d.orphanChains.push(l);
+  return d;
+}
+
+/** sameIds is element-wise equality of two id lists. */
+export function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** sortCidrsLenient is sortCidrs that keeps unparsable members (e.g. ipset `!cidr` nomatch markers) last, in input order. */
+function sortCidrsLenient(cidrs: readonly string[]): string[] {
+  const ok = cidrs.filter((c) => /^[0-9a-fA-F:.]+\/\d+$/.test(c));
+  const odd = cidrs.filter((c) => !/^[0-9a-fA-F:.]+\/\d+$/.test(c));
+  return [...sortCidrs(ok), ...odd];
+}
+
+/**
+ * RuleEdits says which rules of a live chain stay (`keepFrom`, by live index) and which wanted
+ * rules are already there (`keepTo`, by wanted index); everything else is deleted or inserted.
+ */
+export interface RuleEdits {
+  keepFrom: boolean[];
+  keepTo: boolean[];
+  deletes: number;
+  inserts: number;
+}
+
+/**
+ * ruleEdits finds the fewest deletions and insertions that turn the id list `from` into `to`: the
+ * kept rules are a longest common subsequence, found as the longest increasing run of `to`
+ * positions over `from` (O(n log n); exact because ids are unique). Returns undefined when either
+ * list repeats an id, since positions would then be ambiguous (callers rewrite the chain whole).
+ */
+export function ruleEdits(from: readonly string[], to: readonly string[]): RuleEdits | undefined {
+  const toIndex = new Map<string, number>();
+  for (let j = 0; j < to.length; j++) {
+    if (toIndex.has(to[j])) return undefined;
+    toIndex.set(to[j], j);
+  }
+  if (new Set(from).size !== from.length) return undefined;
+  // Patience-style LIS over (from index i, to index j) pairs, j strictly increasing.
+  const pairs: Array<[number, number]> = [];
+  for (let i = 0; i < from.length; i++) {
+    const j = toIndex.get(from[i]);
+    if (j !== undefined) pairs.push([i, j]);
+  }
+  const tails: number[] = []; // tails[k]: index into pairs of the smallest tail of a run of length k+1
+  const prev: number[] = new Array(pairs.length).fill(-1);
+  for (let p = 0; p < pairs.length; p++) {
+    const j = pairs[p][1];
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (pairs[tails[mid]][1] < j) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) prev[p] = tails[lo - 1];
+    tails[lo] = p;
+  }
+  const keepFrom = new Array<boolean>(from.length).fill(false);
+  const keepTo = new Array<boolean>(to.length).fill(false);
+  for (let p = tails.length ? tails[tails.length - 1] : -1; p >= 0; p = prev[p]) {
+    keepFrom[pairs[p][0]] = true;
+    keepTo[pairs[p][1]] = true;
+  }
+  const kept = tails.length;
+  return { keepFrom, keepTo, deletes: from.length - kept, inserts: to.length - kept };
 }

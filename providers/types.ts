@@ -86,6 +86,17 @@ export interface Provider {
    * tests assert `read(host)` deep-equals it, fingerprint included.
    */
   expected?(desired: DesiredRuleset): LiveRuleset;
+  /**
+   * The minimal steps that turn `live` into `expected(desired)`: only the sets whose members
+   * differ (as element deltas), the chains whose rule-id list differs (rewritten whole), new and
+   * orphan objects (in dependency order: sets before the rules that use them, rules and hooks
+   * before chains, chains before sets) and hook repairs. Unchanged sets and chains do not appear.
+   * Returns [] when `live` already equals `expected(desired)`. When `live` holds something that
+   * cannot be patched safely (e.g. a set that changed family), it returns renderFull's steps with
+   * a `# renderChanges: full replace, because ...` comment first. Optional: callers fall back to
+   * renderFull when a provider lacks it. `live` must be a fresh read of the host.
+   */
+  renderChanges?(desired: DesiredRuleset, live: LiveRuleset): ScriptStep[];
   /** The same script renderFull feeds to the kernel, as text for humans (`microseg rules`). */
   renderRules?(desired: DesiredRuleset, live?: LiveRuleset): string;
 }

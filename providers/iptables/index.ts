@@ -9,12 +9,14 @@ import { ProviderError, canonicalLive, ruleFamily } from '../common';
 import { buildLive, mergeFamilies, parseIpsetSave, parseSave } from './read';
 import { renderIpsetDestroy, renderIpsetFill, renderRuleSpecs, renderTable } from './render';
 import { toolsFor, type IptablesTools, type IptablesVariant } from './tools';
+import { planIptablesChanges } from './changes';
 
 export { detectBackend, detectBackendDetailed, type Detection } from './detect';
 export { chainName, setName, tempSetName, CHAIN_PREFIX, SET_PREFIX, HOOK_COMMENT } from './names';
 export { renderTable, renderIpsetFill, renderIpsetDestroy, renderRuleSpecs, portVariants, icmpVariants, hookSpec } from './render';
 export { parseSave, parseIpsetSave, collapseParts, mergeFamilies, buildLive, commentOf } from './read';
 export { toolsFor, type IptablesVariant, type IptablesTools } from './tools';
+export { planIptablesChanges, type IptablesChanges } from './changes';
 
 /** IptablesProvider implements Provider for `iptables-nft` and `iptables-legacy`. */
 export class IptablesProvider implements Provider {
@@ -63,6 +65,26 @@ export class IptablesProvider implements Provider {
     steps.push({ argv: this.tools.restore(6), stdin: renderTable(desired, 6, live) });
     const destroy = renderIpsetDestroy(live, new Set(desired.sets.map((s) => s.name)));
     if (destroy) steps.push({ argv: [...this.tools.ipsetRestore], stdin: destroy });
+    return steps;
+  }
+
+  /**
+   * renderChanges: only the steps and lines that differ from `live` (see changes.ts for the step
+   * order, the ipset atomicity trade-off and what falls back to renderFull). [] when nothing differs.
+   */
+  renderChanges(desired: DesiredRuleset, live: LiveRuleset): ScriptStep[] {
+    const c = planIptablesChanges(desired, this.expected(desired), live);
+    if (c.kind === 'none') return [];
+    if (c.kind === 'full') {
+      const steps = this.renderFull(desired, live);
+      // ipset restore and iptables-restore both skip `#` lines, so the reason travels with the script.
+      const why = `# renderChanges: full replace, because ${c.reason.replace(/[^\x20-\x7e]/g, '?')}\n`;
+      return steps.map((s, i) => (i === 0 ? { ...s, stdin: why + s.stdin } : s));
+    }
+    const steps: ScriptStep[] = [];
+    if (c.ipsetBefore) steps.push({ argv: [...this.tools.ipsetRestore], stdin: c.ipsetBefore });
+    for (const f of [4, 6] as const) if (c.tables[f]) steps.push({ argv: this.tools.restore(f), stdin: c.tables[f] });
+    if (c.ipsetAfter) steps.push({ argv: [...this.tools.ipsetRestore], stdin: c.ipsetAfter });
     return steps;
   }
 

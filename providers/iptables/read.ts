@@ -154,6 +154,21 @@ export function mergeFamilies(v4: readonly string[], v6: readonly string[]): str
   return out;
 }
 
+/**
+ * KERNEL_IDS remembers, for each LiveChain a read produced, the comment ids of its kernel rules in
+ * each family, in kernel order (split parts `<id>#k/n` not folded), so rule k of the list is rule
+ * number k+1 of the chain. Only families whose chain holds no uncommented rule are recorded. Not a
+ * field: positions are no part of the owned state (expected() cannot know them; fingerprints and
+ * plan must ignore them); they only let renderChanges delete and insert single rules. A copied
+ * LiveRuleset (plan file, structuredClone) has none, and renderChanges rewrites such chains whole.
+ */
+const KERNEL_IDS = new WeakMap<LiveChain, Partial<Record<Family, readonly string[]>>>();
+
+/** kernelIdsOf returns a live chain's per-family kernel rule ids, when this process read them. */
+export function kernelIdsOf(chain: LiveChain): Partial<Record<Family, readonly string[]>> | undefined {
+  return KERNEL_IDS.get(chain);
+}
+
 /** buildLive combines both families' tables and the sets into one canonical LiveRuleset. */
 export function buildLive(backend: BackendName, t4: SavedTable, t6: SavedTable, sets: AddressSet[]): LiveRuleset {
   const hooks = [...t4.hooks, ...t6.hooks];
@@ -172,6 +187,10 @@ export function buildLive(backend: BackendName, t4: SavedTable, t6: SavedTable, 
     };
     const hook = hooks.find((h) => h.targets?.includes(name))?.hook;
     if (hook) lc.hook = hook;
+    const kernel: Partial<Record<Family, readonly string[]>> = {};
+    if (c4 && c4.foreign === 0) kernel[4] = [...c4.ids];
+    if (c6 && c6.foreign === 0) kernel[6] = [...c6.ids];
+    KERNEL_IDS.set(lc, kernel);
     return lc;
   });
   return canonicalLive({ backend, sets, chains, hooks });

@@ -52,18 +52,35 @@ export function renderIpsetFill(desired: DesiredRuleset, live?: LiveRuleset): st
       // reference it; rather than rename around it, refuse (compile keeps names family-specific).
       throw new ProviderError(`set ${s.name} changes family from v${l.family} to v${s.family}; run cleanup first`, 'tool');
     }
-    const opts = `hash:net family ${s.family === 4 ? 'inet' : 'inet6'}${s.elements.length > DEFAULT_MAXELEM ? ` maxelem ${s.elements.length}` : ''}`;
-    if (!l) out.push(`create ${setName(s.name)} ${opts}`);
-    // `-exist` (given on the command line) makes create of a leftover temp set a no-op; flush it
-    // so nothing from an interrupted earlier run survives into the swap.
-    out.push(`create ${tempSetName(s.name)} ${opts}`, `flush ${tempSetName(s.name)}`);
-    for (const e of s.elements) {
-      if (/\/0$/.test(e)) throw new ProviderError(`set ${s.name}: ipset hash:net cannot hold ${e}; the IR splits /0 into two /1`, 'tool');
-      out.push(`add ${tempSetName(s.name)} ${e}`);
-    }
-    out.push(`swap ${tempSetName(s.name)} ${setName(s.name)}`, `destroy ${tempSetName(s.name)}`);
+    if (!l) out.push(`create ${setName(s.name)} ${ipsetCreateOptions(s)}`);
+    out.push(...ipsetRefill(s));
   }
   return out.length ? out.join('\n') + '\n' : '';
+}
+
+/** ipsetCreateOptions is the type and options every owned set is created with (maxelem raised past ipset's default when needed). */
+export function ipsetCreateOptions(s: AddressSet): string {
+  return `hash:net family ${s.family === 4 ? 'inet' : 'inet6'}${s.elements.length > DEFAULT_MAXELEM ? ` maxelem ${s.elements.length}` : ''}`;
+}
+
+/** ipsetElement checks one member for `add`/`del`: hash:net refuses a /0. */
+export function ipsetElement(s: AddressSet, e: string): string {
+  if (/\/0$/.test(e)) throw new ProviderError(`set ${s.name}: ipset hash:net cannot hold ${e}; the IR splits /0 into two /1`, 'tool');
+  return e;
+}
+
+/**
+ * ipsetRefill replaces the members of existing set `s` atomically: fill a temp set, `swap` it
+ * with the live one (one kernel operation: rules see the old or the new members, never a mix),
+ * destroy the temp set.
+ */
+export function ipsetRefill(s: AddressSet): string[] {
+  // `-exist` (given on the command line) makes create of a leftover temp set a no-op; flush it
+  // so nothing from an interrupted earlier run survives into the swap.
+  const out = [`create ${tempSetName(s.name)} ${ipsetCreateOptions(s)}`, `flush ${tempSetName(s.name)}`];
+  for (const e of s.elements) out.push(`add ${tempSetName(s.name)} ${ipsetElement(s, e)}`);
+  out.push(`swap ${tempSetName(s.name)} ${setName(s.name)}`, `destroy ${tempSetName(s.name)}`);
+  return out;
 }
 
 /** renderIpsetDestroy is step (d): destroy owned sets (live) that `keep` does not contain. */

@@ -9,10 +9,12 @@ import { ProviderError, canonicalLive, ruleFamily } from '../common';
 import { NFT_FAMILY, NFT_TABLE } from './names';
 import { TABLE_ABSENT, emptyLive, parseBaseChains, parseNftTable } from './read';
 import { renderNftCleanup, renderNftScript } from './render';
+import { planNftChanges, sanitize } from './changes';
 
 export { nftName, irNameOf, NFT_TABLE, NFT_FAMILY, NFT_PREFIX } from './names';
 export { renderNftScript, renderNftCleanup, renderRule, COMMENT_PREFIX } from './render';
 export { parseNftTable, parseElem, parseBaseChains, emptyLive } from './read';
+export { planNftChanges, type NftChanges } from './changes';
 
 /** NFT_ARGV feeds a script on stdin; `-f -` reads the whole input before committing one batch. */
 export const NFT_ARGV = ['nft', '-f', '-'] as const;
@@ -53,6 +55,26 @@ export class NftablesProvider implements Provider {
 
   renderFull(desired: DesiredRuleset): ScriptStep[] {
     return [{ argv: [...NFT_ARGV], stdin: renderNftScript(desired) }];
+  }
+
+  /**
+   * renderChanges: one `nft -f` batch holding only what differs from `live` (see changes.ts for
+   * the order and for what falls back to a full replace). [] when nothing differs.
+   */
+  renderChanges(desired: DesiredRuleset, live: LiveRuleset): ScriptStep[] {
+    const c = planNftChanges(desired, this.expected(desired), live);
+    switch (c.kind) {
+      case 'none':
+        return [];
+      case 'incremental':
+        return [{ argv: [...NFT_ARGV], stdin: c.script }];
+      case 'full':
+        return [{ argv: [...NFT_ARGV], stdin: `# renderChanges: full replace, because ${sanitize(c.reason)}\n${renderNftScript(desired)}` }];
+      default: {
+        const never: never = c;
+        throw new ProviderError(`unknown change plan ${JSON.stringify(never)}`, 'tool');
+      }
+    }
   }
 
   renderRules(desired: DesiredRuleset): string {

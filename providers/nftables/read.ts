@@ -17,6 +17,20 @@ type Json = Record<string, unknown>;
 /** TABLE_ABSENT matches nft's message when the table does not exist (exit status 1). */
 export const TABLE_ABSENT = /No such file or directory/;
 
+/**
+ * RULE_HANDLES remembers, for each LiveChain a read produced, the kernel handle of each of its
+ * rules (parallel to `ruleIds`). It is deliberately not a field: handles are no part of the owned
+ * state (expected() cannot know them, fingerprints and plan comparisons must ignore them), they
+ * only let renderChanges delete and position single rules. A chain that went through a copy (a
+ * plan file, structuredClone) has none, and renderChanges then rewrites it whole.
+ */
+const RULE_HANDLES = new WeakMap<LiveChain, readonly number[]>();
+
+/** ruleHandlesOf returns the kernel handles of a live chain's rules, when this process read them. */
+export function ruleHandlesOf(chain: LiveChain): readonly number[] | undefined {
+  return RULE_HANDLES.get(chain);
+}
+
 /** emptyLive is the LiveRuleset of a host where microseg owns nothing. */
 export function emptyLive(): LiveRuleset {
   return canonicalLive({ backend: 'nftables', sets: [], chains: [], hooks: [] });
@@ -48,6 +62,7 @@ export function parseNftTable(json: string, allBaseChains: readonly BaseChainInf
   }
   const sets: AddressSet[] = [];
   const chains = new Map<string, LiveChain & { prio?: number }>();
+  const handles = new Map<string, number[] | undefined>();
   const order: string[] = [];
   for (const item of doc.nftables ?? []) {
     if (item.set) {
@@ -64,6 +79,7 @@ export function parseNftTable(json: string, allBaseChains: readonly BaseChainInf
         lc.prio = typeof c.prio === 'number' ? c.prio : 0;
       }
       chains.set(String(c.name), lc);
+      handles.set(lc.name, []);
       order.push(String(c.name));
     } else if (item.rule) {
       const r = item.rule as Json;
@@ -71,8 +87,12 @@ export function parseNftTable(json: string, allBaseChains: readonly BaseChainInf
       const c = chains.get(String(r.chain));
       if (!c) continue;
       const comment = typeof r.comment === 'string' ? r.comment : '';
-      if (comment.startsWith(COMMENT_PREFIX)) c.ruleIds.push(comment.slice(COMMENT_PREFIX.length));
-      else c.foreignRules++;
+      if (comment.startsWith(COMMENT_PREFIX)) {
+        c.ruleIds.push(comment.slice(COMMENT_PREFIX.length));
+        const h = handles.get(c.name);
+        if (h && typeof r.handle === 'number') h.push(r.handle);
+        else handles.set(c.name, undefined); // no handle in the JSON: positions unknown
+      } else c.foreignRules++;
     }
   }
   const hooks: LiveHook[] = [];
@@ -85,7 +105,11 @@ export function parseNftTable(json: string, allBaseChains: readonly BaseChainInf
     // An inet base chain sees both families: report the hook once per family, like iptables does.
     for (const family of [4, 6] as const) hooks.push({ hook: c.hook, family, present: true, first: !earlier, count: 1, targets: [c.name] });
   }
-  const liveChains = [...chains.values()].map(({ prio: _prio, ...c }) => c);
+  const liveChains = [...chains.values()].map(({ prio: _prio, ...c }) => {
+    const h = handles.get(c.name);
+    if (h && h.length === c.ruleIds.length) RULE_HANDLES.set(c, h);
+    return c;
+  });
   return canonicalLive({ backend: 'nftables', sets, chains: liveChains, hooks });
 }
 
