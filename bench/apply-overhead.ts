@@ -1,0 +1,170 @@
+/**
+ * Item 1 — apply overhead vs the kernel's floor.
+ *
+ * For a host ruleset of N rules (bench/host-ruleset.ts) and each backend, one run is:
+ *   floor:    wipe the namespace, feed the exact ScriptSteps microseg sends (captured from its
+ *             first apply) straight to `nft -f -` / `ipset restore` + `iptables-restore --noflush`
+ *             through the same `ip netns exec` transport;
+ *   microseg: wipe, forget state, plan the host (src/apply planModel: probe + read), then time
+ *             applyPlan: journal, render, the same transaction, read-back, verify, state write.
+ * Both sides alternate within each run (their order flips every run); the figure is the median of
+ * the per-run ratios apply / floor. plan+apply / floor is reported too (what `microseg apply`
+ * costs end to end after compile). Target: apply ≤ 1.3× the floor at 10,000 rules.
+ *
+ * Usage: node dist/bench/apply-overhead.js [--full]
+ */
+import type { BackendName, ScriptStep } from '../providers/types';
+import { BENCH_NOW, elementCount, hostRulesHcl, modelOf, ruleCount } from './host-ruleset';
+import { compile } from '../src/compile';
+import { createNs, destroyNs, nsName, wipe } from './netns';
+import { floorApply, floorRead, microsegApply, withBackend, Workspace } from './reconcile';
+import { bytesOf, defaultLog, median, newResult, round, rootSkipReason, writeResult, type BenchOptions, type Result } from './util';
+
+export interface ApplyRow {
+  backend: BackendName;
+  rules: number;
+  sets: number;
+  elements: number;
+  steps: number;
+  bytes: number;
+  runs: number;
+  floorMs: number;
+  applyMs: number;
+  planMs: number;
+  /** median over runs of applyMs / floorMs (same run). */
+  ratio: number;
+  /** median over runs of (planMs + applyMs) / floorMs. */
+  ratioPlanApply: number;
+  /** The read-back's own floor: the dump commands read() runs, timed raw on the applied host. */
+  readFloorMs: number;
+  /** median over runs of applyMs / (floorMs + readFloorMs): overhead when a verifying read-back is counted as necessary. */
+  ratioWithRead: number;
+}
+
+export const APPLY_BACKENDS: BackendName[] = ['nftables', 'iptables-nft'];
+
+export function applySizes(quick: boolean): number[] {
+  return quick ? [100, 1000, 10000] : [100, 300, 1000, 3000, 10000, 30000];
+}
+
+const METHOD =
+  'Host ruleset of N rules (bench/host-ruleset.ts: one rule per policy, chains of ~200 rules, shared peer sets) in a fresh network namespace. ' +
+  'Floor: the exact ScriptSteps microseg sent, fed straight to nft -f / ipset restore + iptables-restore --noflush via the same `ip netns exec`. ' +
+  'microseg: src/apply applyPlan (journal, render, transaction, read-back, verify, state write) after planModel; plan time is shown apart. ' +
+  'Each run wipes the namespace and the state first; floor and microseg alternate within a run (order flipped each run); ratios are per run, then the median.';
+
+export async function runApplyOverhead(opts: BenchOptions & { sizes?: number[]; runs?: number; backends?: BackendName[] }): Promise<Result<ApplyRow>> {
+  const result = newResult<ApplyRow>('apply-overhead', 'Apply overhead vs the floor', opts, METHOD);
+  const skip = rootSkipReason();
+  if (skip) {
+    result.notes.push(`not run: ${skip}`);
+    return result;
+  }
+  const sizes = opts.sizes ?? applySizes(opts.quick);
+  const runs = opts.runs ?? (opts.quick ? 5 : 7);
+  const backends = opts.backends ?? APPLY_BACKENDS;
+  const host = await createNs('apply');
+  const ws = new Workspace();
+  try {
+    for (const n of sizes) {
+      const text = hostRulesHcl(n, { netns: nsName('apply'), backend: 'nftables' });
+      const baseModel = modelOf(text);
+      const ruleset = compile(baseModel, { now: BENCH_NOW }).rulesets.find((r) => r.enforcer === 'h0')!;
+      for (const backend of backends) {
+        const model = withBackend(baseModel, 'h0', backend);
+        // Warm-up run (not measured): captures the steps the floor replays.
+        await wipe(host);
+        ws.reset();
+        const first = await microsegApply(model, ruleset, ws);
+        const steps: ScriptStep[] = first.steps;
+        const floor: number[] = [];
+        const apply: number[] = [];
+        const plan: number[] = [];
+        const ratio: number[] = [];
+        const ratioPA: number[] = [];
+        const readFloor: number[] = [];
+        const ratioWR: number[] = [];
+        for (let r = 0; r < runs; r++) {
+          let f = 0;
+          let rf = 0;
+          let a = { planMs: 0, applyMs: 0, steps: [] as ScriptStep[] };
+          const doFloor = async () => {
+            await wipe(host);
+            f = await floorApply(host, steps);
+            rf = await floorRead(host, backend);
+          };
+          const doApply = async () => {
+            await wipe(host);
+            ws.reset();
+            a = await microsegApply(model, ruleset, ws);
+            if (bytesOf(a.steps) !== bytesOf(steps)) throw new Error('microseg sent different steps than in the warm-up run');
+          };
+          if (r % 2 === 0) {
+            await doFloor();
+            await doApply();
+          } else {
+            await doApply();
+            await doFloor();
+          }
+          floor.push(f);
+          apply.push(a.applyMs);
+          plan.push(a.planMs);
+          ratio.push(a.applyMs / f);
+          ratioPA.push((a.planMs + a.applyMs) / f);
+          readFloor.push(rf);
+          ratioWR.push(a.applyMs / (f + rf));
+        }
+        const row: ApplyRow = {
+          backend,
+          rules: ruleCount(ruleset),
+          sets: ruleset.sets.length,
+          elements: elementCount(ruleset),
+          steps: steps.length,
+          bytes: bytesOf(steps),
+          runs,
+          floorMs: round(median(floor), 1),
+          applyMs: round(median(apply), 1),
+          planMs: round(median(plan), 1),
+          ratio: round(median(ratio), 2),
+          ratioPlanApply: round(median(ratioPA), 2),
+          readFloorMs: round(median(readFloor), 1),
+          ratioWithRead: round(median(ratioWR), 2),
+        };
+        result.rows.push(row);
+        opts.log(
+          `apply ${backend} ${row.rules} rules: floor ${row.floorMs} ms, apply ${row.applyMs} ms (${row.ratio}x), plan ${row.planMs} ms (plan+apply ${row.ratioPlanApply}x); raw read-back ${row.readFloorMs} ms (apply vs floor+read ${row.ratioWithRead}x)`,
+        );
+      }
+    }
+  } finally {
+    await wipe(host).catch(() => undefined);
+    await destroyNs(host);
+    ws.dispose();
+  }
+  for (const backend of backends) {
+    const row = result.rows.find((r) => r.backend === backend && r.rules === 10000);
+    result.targets.push({
+      what: `apply overhead at 10,000 rules (${backend})`,
+      measured: row ? row.ratio : null,
+      limit: '≤ 1.3× the floor',
+      met: row ? row.ratio <= 1.3 : null,
+      note: row
+        ? `apply ${row.applyMs} ms vs floor ${row.floorMs} ms (median of ${row.runs} per-run ratios)`
+        : 'not measured in this run',
+    });
+  }
+  return result;
+}
+
+if (require.main === module) {
+  const quick = !process.argv.includes('--full');
+  runApplyOverhead({ quick, log: defaultLog })
+    .then((r) => {
+      const file = writeResult(r);
+      defaultLog(`wrote ${file}`);
+    })
+    .catch((e) => {
+      console.error(e);
+      process.exitCode = 1;
+    });
+}
