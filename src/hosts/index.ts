@@ -4,3 +4,4 @@ export { DEFAULT_TIMEOUT_MS, HostCommandError, runProcess } from './exec';
 export type { RunOptions } from './exec';
 export { LocalHost } from './local';
 export { NetnsHost } from './netns';
+export { SshHost, SshConnectionError, shellQuote, remoteCommandLine, type SshHostOptions } from './ssh';

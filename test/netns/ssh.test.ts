@@ -1,0 +1,213 @@
+/**
+ * Real tests of SshHost against a real sshd, isolated in two network namespaces this file creates:
+ *
+ *   mst<pid>-ssh-cli (eth0 198.18.250.1/30)  ── veth ──  mst<pid>-ssh-srv (eth0 198.18.250.2/30)
+ *                   ssh client runs here                        sshd -D -e listens here
+ *
+ * The client is run inside `cli` through SshHostOptions.sshCommand (`ip netns exec cli ssh`), so
+ * the root namespace's addresses, routes and firewall are never touched. sshd has its own config,
+ * host key, authorized_keys and pid file in a temp dir; it and both namespaces are removed in
+ * afterAll whatever happened (and by the process 'exit' hook as a last resort).
+ */
+import { spawn, execFileSync, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { NftablesProvider } from '../../providers/nftables';
+import { runSteps } from '../../providers';
+import { runProcess } from '../../src/hosts/exec';
+import { HostCommandError } from '../../src/hosts/exec';
+import { SshConnectionError, SshHost, remoteCommandLine, shellQuote, type SshHostOptions } from '../../src/hosts/ssh';
+import type { DesiredRuleset } from '../../src/compile/ir';
+import { describeAsRoot } from './harness';
+
+const SRV_ADDR = '198.18.250.2';
+const CLI_ADDR = '198.18.250.1';
+const NS_SRV = `mst${process.pid}-ssh-srv`;
+const NS_CLI = `mst${process.pid}-ssh-cli`;
+
+let sshd: ChildProcess | undefined;
+let createdRunSshd = false;
+
+function cleanupSync(): void {
+  if (sshd?.pid !== undefined && sshd.exitCode === null && sshd.signalCode === null) {
+    try {
+      process.kill(-sshd.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  for (const ns of [NS_SRV, NS_CLI]) {
+    try {
+      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    } catch {
+      /* never created or already gone */
+    }
+  }
+}
+process.once('exit', cleanupSync);
+
+async function must(argv: string[]): Promise<string> {
+  const r = await runProcess(argv, { timeoutMs: 20_000 });
+  if (r.code !== 0) throw new Error(`${argv.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+function sshdSkipReason(): string | undefined {
+  for (const bin of ['/usr/sbin/sshd', '/usr/bin/ssh', '/usr/bin/ssh-keygen']) if (!fs.existsSync(bin)) return `${bin} missing: skipped`;
+  return undefined;
+}
+
+describeAsRoot(
+  'real sshd: SshHost',
+  () => {
+    let dir: string;
+    let hostPub: string;
+    let base: SshHostOptions;
+
+    const host = (extra: Partial<SshHostOptions> = {}) => new SshHost({ ...base, ...extra });
+
+    beforeAll(async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mseg-ssh-'));
+      await must(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'mseg-test-host', '-f', path.join(dir, 'host_key')]);
+      await must(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'mseg-test-user', '-f', path.join(dir, 'user_key')]);
+      fs.copyFileSync(path.join(dir, 'user_key.pub'), path.join(dir, 'authorized_keys'));
+      fs.chmodSync(path.join(dir, 'authorized_keys'), 0o600);
+      hostPub = fs.readFileSync(path.join(dir, 'host_key.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
+      fs.writeFileSync(path.join(dir, 'known_hosts'), `${SRV_ADDR} ${hostPub}\n`);
+      fs.writeFileSync(path.join(dir, 'empty_known_hosts'), '');
+      fs.writeFileSync(
+        path.join(dir, 'sshd_config'),
+        [
+          `ListenAddress ${SRV_ADDR}`,
+          'Port 22',
+          `HostKey ${path.join(dir, 'host_key')}`,
+          `PidFile ${path.join(dir, 'sshd.pid')}`,
+          `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+          'PermitRootLogin prohibit-password',
+          'PubkeyAuthentication yes',
+          'PasswordAuthentication no',
+          'KbdInteractiveAuthentication no',
+          'UsePAM no',
+          'StrictModes no',
+          'AcceptEnv none',
+          '',
+        ].join('\n'),
+      );
+      // sshd refuses to start without its privilege separation directory; Debian creates it at
+      // service start (tmpfiles), which never ran in this container.
+      if (!fs.existsSync('/run/sshd')) {
+        fs.mkdirSync('/run/sshd', { mode: 0o755 });
+        createdRunSshd = true;
+      }
+      for (const ns of [NS_SRV, NS_CLI]) await must(['ip', 'netns', 'add', ns]);
+      await must(['ip', '-n', NS_CLI, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NS_SRV]);
+      for (const [ns, addr] of [[NS_CLI, CLI_ADDR], [NS_SRV, SRV_ADDR]] as const) {
+        await must(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+        await must(['ip', '-n', ns, 'addr', 'add', `${addr}/30`, 'dev', 'eth0']);
+        await must(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
+      }
+      await must(['ip', 'netns', 'exec', NS_SRV, '/usr/sbin/sshd', '-t', '-f', path.join(dir, 'sshd_config')]);
+      sshd = spawn('ip', ['netns', 'exec', NS_SRV, '/usr/sbin/sshd', '-D', '-e', '-f', path.join(dir, 'sshd_config')], { detached: true, stdio: 'ignore' });
+      for (let i = 0; ; i++) {
+        const r = await runProcess(['ip', 'netns', 'exec', NS_SRV, 'ss', '-Hltn', `sport = :22`]);
+        if (r.stdout.includes(`${SRV_ADDR}:22`)) break;
+        if (sshd.exitCode !== null || i > 100) throw new Error(`sshd did not come up (exit ${sshd.exitCode})`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      base = {
+        host: SRV_ADDR,
+        user: 'root',
+        privateKeyFile: path.join(dir, 'user_key'),
+        knownHostsFile: path.join(dir, 'known_hosts'),
+        strictHostKeyChecking: true,
+        sshCommand: ['ip', 'netns', 'exec', NS_CLI, 'ssh'],
+      };
+    });
+
+    afterAll(async () => {
+      cleanupSync();
+      if (createdRunSshd) fs.rmSync('/run/sshd', { recursive: true, force: true });
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('quotes every argument for the remote shell', () => {
+      expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+      expect(remoteCommandLine(['nft', '-f', '-'])).toBe(`'env' 'LC_ALL=C' 'nft' '-f' '-'`);
+      expect(() => shellQuote('a\0b')).toThrow(/NUL/);
+      expect(() => new SshHost({ ...base, host: '-oProxyCommand=x' })).toThrow(/invalid ssh host/);
+      expect(() => new SshHost({ ...base, user: 'a b' })).toThrow(/invalid ssh user/);
+    });
+
+    it('runs argv on the remote host with spaces, quotes, $(...), globs and empty strings passed literally', async () => {
+      const args = ['a b', "it's", '$(touch /tmp/mseg-pwned)', '`id`', '"q"', '', '*', '; exit 7', '$HOME', '\\n'];
+      const r = await host().run(['printf', '%s|', ...args]);
+      expect(r).toEqual({ code: 0, stdout: `${args.join('|')}|`, stderr: '' });
+      expect(fs.existsSync('/tmp/mseg-pwned')).toBe(false);
+      // It really ran in the server's namespace.
+      const ip = await host().run(['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
+      expect(ip.stdout).toContain(SRV_ADDR);
+    });
+
+    it('passes stdin through, large ones too, and returns remote exit codes as they are', async () => {
+      expect((await host().run(['cat'], { stdin: 'hello\nworld\n' })).stdout).toBe('hello\nworld\n');
+      const big = 'x'.repeat(200_000) + '\n';
+      expect((await host().run(['wc', '-c'], { stdin: big })).stdout.trim()).toBe(String(big.length));
+      expect((await host().run(['sh', '-c', 'echo oops >&2; exit 3'])).code).toBe(3);
+      const missing = await host().run(['no-such-tool-mseg']);
+      expect(missing.code).toBe(127);
+    });
+
+    it('refuses an unknown host key when strict, accepts it with a known_hosts file or when not strict', async () => {
+      const strictUnknown = host({ knownHostsFile: path.join(dir, 'empty_known_hosts') });
+      const err = await strictUnknown.run(['true']).catch((e: unknown) => e);
+      expect(SshConnectionError.isInstance(err)).toBe(true);
+      expect(HostCommandError.isInstance(err)).toBe(true);
+      expect((err as Error).message).toMatch(/exit status 255/);
+      expect((err as SshConnectionError).stderr).toMatch(/Host key verification failed/);
+      expect((await host().run(['true'])).code).toBe(0);
+      expect((await host({ strictHostKeyChecking: false, knownHostsFile: undefined }).run(['true'])).code).toBe(0);
+      // A wrong key in known_hosts is refused too.
+      fs.writeFileSync(path.join(dir, 'wrong_known_hosts'), `${SRV_ADDR} ${fs.readFileSync(path.join(dir, 'user_key.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ')}\n`);
+      await expect(host({ knownHostsFile: path.join(dir, 'wrong_known_hosts') }).run(['true'])).rejects.toThrow(/255/);
+    });
+
+    it('reports connection failures and authentication failures as SshConnectionError, and times out', async () => {
+      await expect(host({ port: 2222 }).run(['true'])).rejects.toThrow(/ssh to root@198\.18\.250\.2:2222 failed .*Connection refused/);
+      await expect(host({ privateKeyFile: path.join(dir, 'host_key') }).run(['true'])).rejects.toThrow(/Permission denied/);
+      const t = await host().run(['sleep', '4'], { timeoutMs: 1500 }).catch((e: unknown) => e);
+      expect(HostCommandError.isInstance(t) && t.kind).toBe('timeout');
+    });
+
+    it('the nftables provider applies and reads back through SshHost', async () => {
+      const provider = new NftablesProvider();
+      const h = host();
+      const tiny: DesiredRuleset = {
+        enforcer: 'ssh-srv',
+        sets: [{ name: 'admins', family: 4, elements: ['198.18.250.1/32'], comment: "ssh's admins" }],
+        chains: [
+          {
+            name: 'in',
+            hook: 'input',
+            rules: [
+              { id: 'ssh-est', match: { ctState: ['established', 'related'] }, verdict: { kind: 'accept' } },
+              { id: 'ssh-admins', match: { srcSet: { set: 'admins' }, protocol: 'tcp', dports: [{ from: 22, to: 22 }] }, verdict: { kind: 'accept' } },
+            ],
+          },
+        ],
+        diagnostics: [],
+      };
+      expect((await provider.probe(h)).missing).toEqual([]);
+      await runSteps(h, provider.renderFull(tiny));
+      const live = await provider.read(h);
+      expect(live).toEqual(provider.expected(tiny));
+      // And an incremental change, through the same transport.
+      tiny.sets[0].elements.push('198.18.250.3/32');
+      await runSteps(h, provider.renderChanges(tiny, live));
+      expect(await provider.read(h)).toEqual(provider.expected(tiny));
+      await runSteps(h, provider.renderCleanup(await provider.read(h)));
+      expect((await provider.read(h)).chains).toEqual([]);
+    });
+  },
+  sshdSkipReason,
+);
