@@ -314,11 +314,23 @@ async function send(host: Host, steps: readonly ScriptStep[], out: HostOutcome, 
  */
 async function cleanupWith(provider: Provider, host: Host, live: LiveRuleset | undefined, out: HostOutcome, ctx: HostContext, e: string): Promise<void> {
   const before = live ?? (await provider.read(host));
-  if (ownsAnything(before)) await send(host, provider.renderCleanup(before), out, ctx, e);
+  if (ownsAnything(before)) await send(host, cleanupSteps(provider, before), out, ctx, e);
   const after = await provider.read(host);
   if (ownsAnything(after)) {
     throw new Error(`after cleanup, ${provider.backend} still holds owned objects on ${host.description}: ${describeOwned(after)}`);
   }
+}
+
+/**
+ * cleanupSteps is provider.renderCleanup(live), minus the iptables-restore steps when no owned
+ * chain or hook exists: those would be empty transactions that still create table filter on a host
+ * (iptables-nft) where it may never have existed. ipset sets are shared by both iptables variants,
+ * so a host can hold our sets with no chains in the variant being cleaned.
+ */
+export function cleanupSteps(provider: Provider, live: LiveRuleset): ScriptStep[] {
+  const steps = provider.renderCleanup(live);
+  const tablesOwned = live.chains.length > 0 || live.hooks.some((h) => h.present);
+  return tablesOwned ? steps : steps.filter((s) => !/^ip6?tables-.*restore$/.test(s.argv[0] ?? ''));
 }
 
 /** ownsAnything: does a read-back hold any owned set, chain or hook? */
@@ -342,7 +354,10 @@ export function verify(desired: DesiredRuleset, live: LiveRuleset, provider: Pro
   return [
     ...d.sets.map((s) => `set ${s.name} ${s.action}`),
     ...d.chains.map((c) => `chain ${c.name} ${c.action}`),
-    ...d.hooks.map((h) => `hook ${h.hook}/ipv${h.family} ${h.reason}`),
+    // nftables orders base chains by priority, not position: a foreign base chain at a lower
+    // priority stays ahead of ours whatever we write, so apply cannot change it. It is drift the
+    // plan shows (hook-not-first), not a failure of this apply.
+    ...d.hooks.filter((h) => !(provider.backend === 'nftables' && h.reason === 'not-first')).map((h) => `hook ${h.hook}/ipv${h.family} ${h.reason}`),
     ...d.orphans.map((o) => `orphan ${o.kind} ${o.name}`),
   ];
 }

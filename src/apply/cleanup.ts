@@ -10,7 +10,7 @@
 import type { Host } from '../hosts/types';
 import { providerFor } from '../../providers';
 import type { BackendName, ScriptStep } from '../../providers/types';
-import { describeOwned, ownsAnything } from './apply';
+import { cleanupSteps, describeOwned, ownsAnything } from './apply';
 import { runSteps } from '../../providers';
 import { HostUnreachableError } from './hosts';
 
@@ -36,6 +36,9 @@ export interface CleanupReport {
 /** cleanupHost sweeps every available backend on `host`. Throws only if the host is unreachable. */
 export async function cleanupHost(host: Host, backends?: readonly BackendName[]): Promise<CleanupReport> {
   const report: CleanupReport = { host: host.description, backends: [], ok: true };
+  // Both iptables variants read the same ipset sets, but only the variant whose rules use a set can
+  // let it be destroyed: sweep backends holding chains or hooks first, set-only ones after.
+  const order: Array<{ item: BackendCleanup; weight: number }> = [];
   for (const backend of backends ?? (['nftables', 'iptables-nft', 'iptables-legacy'] as const)) {
     const item: BackendCleanup = { backend, available: true, found: '', steps: [], clean: false };
     report.backends.push(item);
@@ -46,12 +49,22 @@ export async function cleanupHost(host: Host, backends?: readonly BackendName[])
       item.note = why;
       continue;
     }
-    const provider = providerFor(backend);
+    let weight = 1;
+    try {
+      const live = await providerFor(backend).read(host);
+      weight = live.chains.length > 0 || live.hooks.some((h) => h.present) ? 0 : 1;
+    } catch (e) {
+      if (HostUnreachableError.isInstance(e)) throw e;
+    }
+    order.push({ item, weight });
+  }
+  for (const { item } of order.sort((a, b) => a.weight - b.weight)) {
+    const provider = providerFor(item.backend);
     try {
       const before = await provider.read(host);
       if (ownsAnything(before)) {
         item.found = describeOwned(before);
-        item.steps = provider.renderCleanup(before);
+        item.steps = cleanupSteps(provider, before);
         await runSteps(host, item.steps);
       }
       const after = await provider.read(host);

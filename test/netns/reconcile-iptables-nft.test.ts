@@ -1,0 +1,3 @@
+import { defineReconcileSuite } from './reconcile-suite';
+
+defineReconcileSuite('iptables-nft', 'riptnft');

@@ -1,0 +1,463 @@
+/**
+ * The reconciler's real-kernel suite (plan, apply, drift, decommission), run once per backend by
+ * reconcile-<backend>.test.ts. Every step goes through the CLI in process (`main` with a BufferIo)
+ * or through src/apply's API where a test needs to see inside a run (transactions sent, a host
+ * vanishing mid-run), against enforcers that are network namespaces this suite creates.
+ *
+ * Addresses (harness.ts conventions, 198.18.0.0/24 on one bridge):
+ *   web 198.18.0.11 (+ 198.18.0.21 after the edit), api 198.18.0.12, db 198.18.0.13,
+ *   tmp1 198.18.0.31, tmp2 198.18.0.32 (two extra enforcers: one decommissioned, one whose
+ *   namespace is deleted in the middle of an apply).
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { applyPlan, planRun, type HostOutcome } from '../../src/apply';
+import { BufferIo } from '../../src/cli/io';
+import { runProcess } from '../../src/hosts/exec';
+import { main } from '../../src/cli/main';
+import { LocalStateStore } from '../../src/state';
+import type { Plan } from '../../src/plan';
+import type { BackendName, ScriptStep } from '../../providers/types';
+import { NftablesProvider } from '../../providers/nftables';
+import { Topology, describeAsRoot, legacySkipReason } from './harness';
+
+export const NODES = [
+  { name: 'web', v4: '198.18.0.11', v6: '2001:2::11' },
+  { name: 'api', v4: '198.18.0.12', v6: '2001:2::12' },
+  { name: 'db', v4: '198.18.0.13', v6: '2001:2::13' },
+  { name: 'tmp1', v4: '198.18.0.31', v6: '2001:2::31' },
+  { name: 'tmp2', v4: '198.18.0.32', v6: '2001:2::32' },
+];
+
+/** ConfigSpec varies the configuration between steps. */
+export interface ConfigSpec {
+  apiPorts: string;
+  webAddrs: string[];
+  hosts: string[];
+  extraPolicy?: boolean;
+  invalid?: boolean;
+}
+
+export const BASE: ConfigSpec = { apiPorts: 'tcp/8000', webAddrs: ['198.18.0.11'], hosts: ['web', 'api', 'db', 'tmp1', 'tmp2'] };
+
+/** configHcl renders the suite's configuration for `topo` on `backend`. */
+export function configHcl(topo: Topology, backend: BackendName, spec: ConfigSpec): string {
+  const pus: Record<string, { addrs: string[]; tags: string[] }> = {
+    web: { addrs: spec.webAddrs, tags: ['app=web', 'env=prod'] },
+    api: { addrs: ['198.18.0.12'], tags: ['app=api', 'env=prod'] },
+    db: { addrs: ['198.18.0.13'], tags: ['app=db', 'env=prod'] },
+    tmp1: { addrs: ['198.18.0.31'], tags: ['app=tmp', 'env=prod'] },
+    tmp2: { addrs: ['198.18.0.32'], tags: ['app=tmp', 'env=prod'] },
+  };
+  const q = (xs: string[]) => `[${xs.map((x) => JSON.stringify(x)).join(', ')}]`;
+  const out: string[] = [
+    'namespace "/t" {',
+    '  default_incoming_action = "reject"',
+    '  default_outgoing_action = "reject"',
+    '}',
+  ];
+  for (const h of spec.hosts) {
+    out.push(
+      `enforcer "${h}" {`,
+      '  namespace = "/t"',
+      `  backend   = "${backend}"`,
+      '  connection {',
+      '    type  = "netns"',
+      `    netns = "${topo.nsName(h)}"`,
+      '  }',
+      '}',
+      `processing_unit "${h}" {`,
+      '  namespace = "/t"',
+      `  enforcer  = enforcer.${h}.name`,
+      `  addresses = ${q(pus[h].addrs)}`,
+      `  tags      = ${q(pus[h].tags)}`,
+      '}',
+    );
+  }
+  out.push(
+    'network_policy "web-to-api" {',
+    '  namespace = "/t"',
+    '  subject   = [["app=web"]]',
+    '  object    = [["app=api"]]',
+    `  ports     = ["${spec.apiPorts}"]`,
+    '}',
+    'network_policy "to-db" {',
+    '  namespace = "/t"',
+    '  subject   = [["env=prod"]]',
+    '  object    = [["app=db"]]',
+    '  ports     = ["tcp/5432"]',
+    '}',
+    'network_policy "no-web-to-db" {',
+    '  namespace = "/t"',
+    '  subject   = [["app=web"]]',
+    '  object    = [["app=db"]]',
+    '  action    = "reject"',
+    '  ports     = ["tcp/5432"]',
+    '}',
+    'network_policy "tmp-ping" {',
+    '  namespace = "/t"',
+    '  subject   = [["app=tmp"]]',
+    '  object    = [["app=tmp"]]',
+    '  ports     = ["icmp/8/0"]',
+    '}',
+  );
+  if (spec.extraPolicy) {
+    out.push('network_policy "extra" {', '  namespace = "/t"', '  subject = [["env=prod"]]', '  object = [["env=prod"]]', '  ports = ["tcp/9999"]', '}');
+  }
+  if (spec.invalid) out.push('network_policy "broken" {', '  namespace = "/t"', '  subject = [["app=web"]]', '  object = [["app=api"]]', '  ports = ["tcp/80/90"]', '}');
+  return out.join('\n') + '\n';
+}
+
+export interface CliResult {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** cli runs the microseg CLI in process. */
+export async function cli(...args: string[]): Promise<CliResult> {
+  const io = new BufferIo();
+  const code = await main(['node', 'microseg', ...args], io);
+  return { code, out: io.stdout, err: io.stderr };
+}
+
+const OWNED = /MSEG-|mseg-|microseg/;
+
+export function defineReconcileSuite(backend: BackendName, tag: string): void {
+  const variants = ['nft', ...(legacySkipReason() === undefined ? ['legacy'] : [])];
+  const extraSkip = backend === 'iptables-legacy' ? legacySkipReason : undefined;
+  const iptables = backend !== 'nftables';
+  const variant = backend === 'iptables-legacy' ? 'legacy' : 'nft';
+  const kname = (ir: string) => (iptables ? `MSEG-${ir}` : `mseg-${ir}`);
+
+  describeAsRoot(
+    `reconcile on a real kernel: ${backend}`,
+    () => {
+      let topo: Topology;
+      let dir: string;
+      let spec: ConfigSpec;
+      const store = () => new LocalStateStore(dir);
+
+      const write = (s: ConfigSpec) => {
+        spec = s;
+        fs.writeFileSync(path.join(dir, 'main.hcl'), configHcl(topo, backend, s));
+      };
+
+      /** everything on a node that looks like ours, across every backend's read command. */
+      async function ownedOn(node: string): Promise<string[]> {
+        const texts: string[] = [await topo.mustExec(node, ['nft', 'list', 'ruleset']), await topo.mustExec(node, ['ipset', 'list', '-n'])];
+        for (const v of variants) {
+          for (const bin of ['iptables', 'ip6tables']) {
+            const extra = v === 'legacy' ? ['--modprobe=/bin/false'] : [];
+            texts.push(await topo.mustExec(node, [`${bin}-${v}-save`, ...extra]));
+          }
+        }
+        return texts.flatMap((t) => t.split('\n')).filter((l) => OWNED.test(l));
+      }
+
+      /** foreign objects on a node (ours filtered out, counters and timestamps ignored). */
+      async function foreignOn(node: string): Promise<string> {
+        const parts: string[] = [];
+        const tables = (await topo.mustExec(node, ['nft', 'list', 'tables'])).split('\n').filter((l) => l.startsWith('table ') && l.trim() !== 'table inet microseg');
+        if (!iptables) for (const t of tables) parts.push(await topo.mustExec(node, ['nft', 'list', ...t.trim().split(/\s+/)]));
+        if (iptables) {
+          for (const bin of ['iptables', 'ip6tables']) parts.push(await topo.mustExec(node, [`${bin}-${variant}-save`, ...(variant === 'legacy' ? ['--modprobe=/bin/false'] : [])]));
+          parts.push(await topo.mustExec(node, ['ipset', 'list', '-n']));
+        }
+        return parts
+          .join('\n')
+          .split('\n')
+          .filter((l) => !l.startsWith('#') && !OWNED.test(l))
+          .map((l) => l.replace(/\[\d+:\d+\]/, '[0:0]'))
+          .join('\n');
+      }
+
+      async function addForeign(node: string): Promise<void> {
+        if (iptables) {
+          const x = variant === 'legacy' ? ['--modprobe=/bin/false'] : [];
+          await topo.mustExec(node, [`iptables-${variant}`, ...x, '-A', 'INPUT', '-s', '198.19.255.1/32', '-m', 'comment', '--comment', 'admin rule', '-j', 'ACCEPT']);
+          await topo.mustExec(node, [`ip6tables-${variant}`, ...x, '-A', 'INPUT', '-s', '2001:2:0:ffff::1/128', '-j', 'ACCEPT']);
+          await topo.mustExec(node, ['ipset', 'create', `foreign-${node}`, 'hash:ip']);
+        } else {
+          await topo.mustExec(node, ['nft', '-f', '-'], 'table inet foreign {\n  chain c {\n    type filter hook input priority 10; policy accept;\n    ip saddr 198.19.255.1 accept\n  }\n}\n');
+        }
+      }
+
+      const ipt = (node: string, fam: 4 | 6, args: string[]) =>
+        topo.mustExec(node, [`${fam === 4 ? 'iptables' : 'ip6tables'}-${variant}`, ...(variant === 'legacy' ? ['--modprobe=/bin/false'] : []), ...args]);
+
+      beforeAll(async () => {
+        topo = await Topology.create(tag, NODES);
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), `mseg-reconcile-${tag}-`));
+        await topo.listen('api', 'tcp', 8000, 4);
+        await topo.listen('api', 'tcp', 8001, 4);
+        await topo.listen('db', 'tcp', 5432, 4);
+      });
+
+      afterAll(async () => {
+        await topo?.teardown();
+        if (dir) fs.rmSync(dir, { recursive: true, force: true });
+      });
+
+      it('an invalid configuration makes plan and apply exit 1 and touches no host', async () => {
+        const before = await Promise.all(NODES.map((n) => topo.mustExec(n.name, ['nft', 'list', 'ruleset'])));
+        write({ ...BASE, invalid: true });
+        const p = await cli('plan', dir);
+        expect(p.code).toBe(1);
+        expect(p.err).toMatch(/tcp\/80\/90/);
+        expect(p.err).toMatch(/No host was contacted/);
+        const a = await cli('apply', dir, '--auto-approve');
+        expect(a.code).toBe(1);
+        const after = await Promise.all(NODES.map((n) => topo.mustExec(n.name, ['nft', 'list', 'ruleset'])));
+        expect(after).toEqual(before);
+        for (const n of NODES) expect(await ownedOn(n.name)).toEqual([]);
+        expect(await store().load()).toBeUndefined();
+      });
+
+      it('apply programs every host; an immediate second plan has no changes (exit 0 with --detailed-exitcode)', async () => {
+        write(BASE);
+        const first = await cli('plan', dir, '--detailed-exitcode');
+        expect(first.code).toBe(2);
+        expect(first.out).toMatch(/\+ enforcer web/);
+        const noApproval = await cli('apply', dir);
+        expect(noApproval.code).toBe(1);
+        expect(noApproval.err).toMatch(/needs approval/);
+        const a = await cli('apply', dir, '--auto-approve');
+        expect(a.err).toBe('');
+        expect(a.code).toBe(0);
+        expect(a.out).toMatch(/Apply complete! Hosts: 5 applied/);
+        const again = await cli('plan', dir, '--detailed-exitcode');
+        expect(again.out).toMatch(/No changes/);
+        expect(again.code).toBe(0);
+        const state = await store().load();
+        expect(Object.values(state!.hosts).map((h) => h.status)).toEqual(['applied', 'applied', 'applied', 'applied', 'applied']);
+      });
+
+      it('real packets follow the policies', async () => {
+        expect(await topo.tcpConnect('web', '198.18.0.12', 8000)).toBe('open');
+        expect(await topo.tcpConnect('db', '198.18.0.12', 8000)).toBe('refused');
+        expect(await topo.tcpConnect('api', '198.18.0.13', 5432)).toBe('open');
+        expect(await topo.tcpConnect('web', '198.18.0.13', 5432)).toBe('refused');
+        expect(await topo.ping('tmp1', '198.18.0.32')).toBe(true);
+        expect(await topo.ping('web', '198.18.0.12', 1)).toBe(false);
+      });
+
+      /** applyCapturing applies a fresh plan through the API and returns the transactions sent per host. */
+      async function applyCapturing(): Promise<Map<string, string>> {
+        const sent = new Map<string, string>();
+        const r = await planRun(dir, { store: store() });
+        const result = await applyPlan(r.plan!, {
+          store: store(),
+          reads: r.reads,
+          observer: { transaction: (e, steps: readonly ScriptStep[]) => sent.set(e, `${sent.get(e) ?? ''}${steps.map((s) => s.stdin).join('\n')}`) },
+        });
+        expect(result.hosts.filter((h) => h.status === 'failed')).toEqual([]);
+        return sent;
+      }
+
+      const incremental = () => typeof (new NftablesProvider() as unknown as { renderChanges?: unknown }).renderChanges === 'function';
+
+      /** mentions: does a transaction name the kernel object of this chain? */
+      const mentions = (text: string, chain: string) => new RegExp(`${kname(chain)}(?![\\w-])`).test(text);
+
+      async function planJson(): Promise<Plan> {
+        const p = await cli('plan', dir, '--json', '--detailed-exitcode');
+        expect(p.code).toBe(2);
+        return JSON.parse(p.out) as Plan;
+      }
+
+      it('a new PU address changes only set members (and dispatch), and the transactions touch no unrelated chain', async () => {
+        write({ ...BASE, webAddrs: ['198.18.0.11', '198.18.0.21'] });
+        const plan = await planJson();
+        const host = (e: string) => plan.hosts.find((h) => h.enforcer === e)!;
+        expect(plan.resource_changes.filter((c) => c.action !== 'noop').map((c) => `${c.action} ${c.address}`)).toEqual(['update processing_unit.web']);
+        for (const e of ['api', 'db']) {
+          expect(host(e).chains).toEqual([]);
+          expect(host(e).hooks).toEqual([]);
+          expect(host(e).sets.length).toBeGreaterThan(0);
+          for (const s of host(e).sets) expect([s.action, s.added, s.removed]).toEqual(['update', ['198.18.0.21/32'], []]);
+        }
+        expect(host('web').chains.map((c) => [c.name, c.action, c.rules_added.length, c.rules_removed.length])).toEqual([
+          ['in', 'update', 1, 0],
+          ['out', 'update', 1, 0],
+        ]);
+        expect(host('tmp1').action).toBe('noop');
+        expect(host('tmp2').action).toBe('noop');
+        const human = await cli('plan', dir);
+        expect(human.out).toMatch(/~ set \S+ \(\+1 -0 members\)\n\s+\+ 198\.18\.0\.21\/32/);
+
+        const state = (await store().load())!;
+        const sent = await applyCapturing();
+        expect([...sent.keys()].sort()).toEqual(['api', 'db', 'web']);
+        if (incremental()) {
+          for (const e of ['api', 'db']) {
+            const text = sent.get(e)!;
+            expect(text).toMatch(/198\.18\.0\.21/);
+            for (const c of state.hosts[e].owned.chains) expect({ e, chain: c.name, sent: mentions(text, c.name) }).toEqual({ e, chain: c.name, sent: false });
+          }
+        } else console.warn('[netns] providers have no renderChanges yet: the minimal-transaction assertion was skipped');
+        expect((await cli('plan', dir, '--detailed-exitcode')).code).toBe(0);
+      });
+
+      it('editing one policy plans exactly its rules and sets on the hosts it governs, and sends nothing unrelated', async () => {
+        write({ ...spec, apiPorts: 'tcp/8001' });
+        const plan = await planJson();
+        const host = (e: string) => plan.hosts.find((h) => h.enforcer === e)!;
+        expect(plan.resource_changes.filter((c) => c.action !== 'noop').map((c) => `${c.action} ${c.address}`)).toEqual(['update network_policy.web-to-api']);
+        expect(plan.hosts.filter((h) => h.action !== 'noop').map((h) => h.enforcer)).toEqual(['api', 'web']);
+        const api = host('api');
+        expect(api.chains.map((c) => [c.name.slice(0, 8), c.action, c.rules_added.length, c.rules_removed.length, c.reordered])).toEqual([['pu-api-i', 'update', 1, 1, false]]);
+        // The peer set's name is keyed by the policy's ports, so it is replaced with the same members.
+        const members = ['198.18.0.11/32', '198.18.0.21/32'];
+        expect(api.sets.map((s) => [s.action, s.added, s.removed]).sort()).toEqual([
+          ['create', members, []],
+          ['delete', [], members],
+        ]);
+        const web = host('web');
+        expect(web.chains.map((c) => [c.name.slice(0, 8), c.action, c.rules_added.length, c.rules_removed.length])).toEqual([['pu-web-o', 'update', 1, 1]]);
+
+        const state = (await store().load())!;
+        const sent = await applyCapturing();
+        expect([...sent.keys()].sort()).toEqual(['api', 'web']);
+        if (incremental()) {
+          for (const e of ['api', 'web']) {
+            const changed = new Set(host(e).chains.map((c) => c.name));
+            const text = sent.get(e)!;
+            for (const c of state.hosts[e].owned.chains) {
+              if (changed.has(c.name)) continue;
+              expect({ e, chain: c.name, sent: mentions(text, c.name) }).toEqual({ e, chain: c.name, sent: false });
+            }
+          }
+        }
+        expect((await cli('plan', dir, '--detailed-exitcode')).code).toBe(0);
+        expect(await topo.tcpConnect('web', '198.18.0.12', 8001)).toBe('open');
+        expect(await topo.tcpConnect('web', '198.18.0.12', 8000)).toBe('refused');
+      });
+
+      it('drift (a deleted rule, a foreign ACCEPT ahead of us, a flushed chain) exits 2 naming it; apply repairs it', async () => {
+        const state = (await store().load())!;
+        const chainOf = (e: string, prefix: string) => state.hosts[e].owned.chains.find((c) => c.name.startsWith(prefix))!;
+        // 1. api: delete the web → api port rule (second rule of its ingress chain, after established).
+        const apiIn = chainOf('api', 'pu-api-i');
+        const deletedId = apiIn.ruleIds[1];
+        if (iptables) {
+          await ipt('api', 4, ['-D', kname(apiIn.name), '2']);
+        } else {
+          const listing = await topo.mustExec('api', ['nft', '-a', 'list', 'chain', 'inet', 'microseg', kname(apiIn.name)]);
+          const handle = new RegExp(`microseg:${deletedId}" # handle (\\d+)`).exec(listing)![1];
+          await topo.mustExec('api', ['nft', 'delete', 'rule', 'inet', 'microseg', kname(apiIn.name), 'handle', handle]);
+        }
+        // 2. web: a foreign ACCEPT ahead of microseg's dispatch.
+        if (iptables) await ipt('web', 4, ['-I', 'INPUT', '1', '-j', 'ACCEPT']);
+        else await topo.mustExec('web', ['nft', 'insert', 'rule', 'inet', 'microseg', 'mseg-in', 'accept']);
+        // 3. db: flush its ingress chain.
+        const dbIn = chainOf('db', 'pu-db-i');
+        if (iptables) {
+          await ipt('db', 4, ['-F', kname(dbIn.name)]);
+          await ipt('db', 6, ['-F', kname(dbIn.name)]);
+        } else await topo.mustExec('db', ['nft', 'flush', 'chain', 'inet', 'microseg', kname(dbIn.name)]);
+
+        const d = await cli('drift', dir, '--json');
+        expect(d.code).toBe(2);
+        const doc = JSON.parse(d.out) as { drift: boolean; hosts: Array<{ enforcer: string; missing: Array<{ kind: string; object: string }>; unexpected: Array<{ kind: string; object: string }>; changed: Array<{ kind: string; object: string }> }> };
+        expect(doc.drift).toBe(true);
+        const h = (e: string) => doc.hosts.find((x) => x.enforcer === e)!;
+        expect(h('api').missing).toEqual([expect.objectContaining({ kind: 'rule-missing', object: `rule ${deletedId} in chain ${apiIn.name}` })]);
+        if (iptables) expect(h('web').changed).toEqual([expect.objectContaining({ kind: 'hook-not-first', object: 'hook input/ipv4' })]);
+        else expect(h('web').unexpected).toEqual([expect.objectContaining({ kind: 'foreign-rule-in-owned-chain', object: 'chain in' })]);
+        expect(h('db').missing).toEqual([expect.objectContaining({ kind: 'chain-flushed', object: `chain ${dbIn.name}` })]);
+        for (const e of ['tmp1', 'tmp2']) expect([...h(e).missing, ...h(e).unexpected, ...h(e).changed]).toEqual([]);
+        const human = await cli('drift', dir);
+        expect(human.code).toBe(2);
+        expect(human.out).toMatch(/Drift on 3 hosts/);
+
+        const a = await cli('apply', dir, '--auto-approve');
+        expect(a.code).toBe(0);
+        expect((await cli('drift', dir)).code).toBe(0);
+        expect((await cli('plan', dir, '--detailed-exitcode')).code).toBe(0);
+        if (iptables) {
+          // The foreign ACCEPT is still there, just no longer ahead of us.
+          const input = await ipt('web', 4, ['-S', 'INPUT']);
+          expect(input.split('\n').filter(Boolean)).toEqual(['-P INPUT ACCEPT', '-A INPUT -m comment --comment "microseg:hook" -j MSEG-in', '-A INPUT -j ACCEPT']);
+        }
+        expect(await topo.tcpConnect('web', '198.18.0.12', 8001)).toBe('open');
+        expect(await topo.tcpConnect('web', '198.18.0.13', 5432)).toBe('refused');
+      });
+
+      it('removing an enforcer leaves zero owned objects on it and its foreign rules unchanged', async () => {
+        await addForeign('tmp1');
+        const foreignBefore = await foreignOn('tmp1');
+        expect((await ownedOn('tmp1')).length).toBeGreaterThan(0);
+        write({ ...spec, hosts: ['web', 'api', 'db', 'tmp2'] });
+        const p = await cli('plan', dir);
+        expect(p.out).toMatch(/- enforcer tmp1 .* will be decommissioned/);
+        const a = await cli('apply', dir, '--auto-approve');
+        expect(a.code).toBe(0);
+        expect(a.out).toMatch(/tmp1: decommissioned: nothing owned is left/);
+        expect(await ownedOn('tmp1')).toEqual([]);
+        expect(await foreignOn('tmp1')).toEqual(foreignBefore);
+        expect((await store().load())!.hosts.tmp1).toBeUndefined();
+        expect((await cli('plan', dir, '--detailed-exitcode')).code).toBe(0);
+      });
+
+      it('a host whose namespace is deleted mid-run does not stop the others, and state records it', async () => {
+        const before = (await store().load())!.hosts.tmp2;
+        write({ ...spec, extraPolicy: true });
+        const r = await planRun(dir, { store: store() });
+        expect(r.plan!.hosts.filter((h) => h.action === 'update').map((h) => h.enforcer)).toEqual(['api', 'db', 'tmp2', 'web']);
+        const result = await applyPlan(r.plan!, {
+          store: store(),
+          reads: r.reads,
+          parallelism: 2,
+          beforeHost: async (e) => {
+            if (e === 'tmp2') await runProcess(['ip', 'netns', 'del', topo.nsName('tmp2')]);
+          },
+        });
+        expect(result.ok).toBe(false);
+        const by = (e: string) => result.hosts.find((h: HostOutcome) => h.enforcer === e)!;
+        expect(by('tmp2')).toMatchObject({ status: 'failed' });
+        expect(by('tmp2').error).toMatch(/unreachable|Cannot open network namespace/);
+        for (const e of ['api', 'db', 'web']) expect(by(e).status).toBe('applied');
+        const state = (await store().load())!;
+        expect(state.hosts.tmp2).toMatchObject({ status: 'failed', owned: before.owned, fingerprint: before.fingerprint });
+        expect(state.hosts.tmp2.last_error).toMatch(/unreachable/);
+        for (const e of ['api', 'db', 'web']) expect(state.hosts[e].status).toBe('applied');
+        const journal = await store().readJournal();
+        expect(journal.filter((j) => j.run_id === result.runId && j.enforcer === 'tmp2').map((j) => j.phase)).toEqual(['begin', 'failed']);
+
+        // Still in the configuration: plan cannot plan it (exit 1) but plans the others.
+        const p = await cli('plan', dir);
+        expect(p.code).toBe(1);
+        expect(p.err).toMatch(/Cannot read the ruleset of enforcer "tmp2"/);
+        // Removed from the configuration: pending cleanup, shown by every plan, kept in state.
+        write({ ...spec, hosts: ['web', 'api', 'db'] });
+        const p2 = await cli('plan', dir);
+        expect(p2.code).toBe(0);
+        expect(p2.out).toMatch(/enforcer tmp2 .*cleanup pending/);
+        const a = await cli('apply', dir, '--auto-approve');
+        expect(a.code).toBe(0);
+        expect((await store().load())!.hosts.tmp2.status).toBe('pending-cleanup');
+        expect((await cli('plan', dir)).out).toMatch(/enforcer tmp2 .*cleanup pending/);
+        const rm = await cli('state', 'rm', 'host.tmp2', '--dir', dir);
+        expect(rm.code).toBe(0);
+        expect((await store().load())!.hosts.tmp2).toBeUndefined();
+      });
+
+      it('break-glass cleanup works with no state at all; destroy decommissions the rest', async () => {
+        fs.rmSync(path.join(dir, '.microseg'), { recursive: true, force: true });
+        expect((await ownedOn('web')).length).toBeGreaterThan(0);
+        const c = await cli('cleanup', '--netns', topo.nsName('web'));
+        expect(c.code).toBe(0);
+        expect(c.out).toMatch(/nothing owned is left|no microseg object is left/);
+        expect(await ownedOn('web')).toEqual([]);
+        // With the state gone, destroy still finds api's and db's objects (as orphans) and removes them.
+        const d = await cli('destroy', dir, '--auto-approve');
+        expect(d.code).toBe(0);
+        for (const n of ['web', 'api', 'db']) expect(await ownedOn(n)).toEqual([]);
+        expect(await topo.tcpConnect('web', '198.18.0.13', 5432)).toBe('open');
+      });
+    },
+    extraSkip,
+  );
+}
