@@ -18,7 +18,8 @@ import { stateConnection, unfinishedHosts, type StateConnection, type StateFile,
 import type { LiveRuleset } from '../../providers/types';
 import { ApplyCodes } from './codes';
 import type { HostFactory } from './hosts';
-import { missingCapabilities, refresh, type HostRead, type RefreshTarget } from './refresh';
+import { DEFAULT_PARALLELISM, missingCapabilities, refresh, type HostRead, type RefreshTarget } from './refresh';
+import { mapLimit } from './pool';
 
 export interface PlanRunOptions {
   store: StateStore;
@@ -120,9 +121,12 @@ export async function planModel(
     for (const name of Object.keys(desired)) if (!wanted.has(name)) delete desired[name];
   }
 
-  const reads = await refresh(chosen, { parallelism: opts.parallelism, hostFactory: opts.hostFactory });
+  // Probing is deferred: capabilities only matter for hosts apply will write to, and a no-op plan
+  // over a large fleet should cost one read per host (bench/noop-plan.ts).
+  const reads = await refresh(chosen, { parallelism: opts.parallelism, hostFactory: opts.hostFactory, probe: false });
   const byName = new Map(reads.map((r) => [r.enforcer, r] as const));
   const hosts: HostPlan[] = [];
+  const toProbe: Array<{ read: HostRead; want: DesiredRuleset }> = [];
   const connections: { [e: string]: StateConnection } = {};
   for (const read of reads) {
     const e = read.enforcer;
@@ -145,20 +149,35 @@ export async function planModel(
           makeDiagnostic('error', ApplyCodes.renderFailed, `The rules of enforcer "${e}" cannot be written for ${read.backend}`, (err as Error).message),
         );
       }
-      const missing = missingCapabilities(want, read.capabilities);
-      if (missing.length > 0) {
-        diagnostics.push(
-          makeDiagnostic(
-            'error',
-            ApplyCodes.missingCapability,
-            `Enforcer "${e}" (${read.host.description}) lacks what its rules need: ${missing.join(', ')}`,
-            `Backend ${read.backend}. Install or enable them, or choose another backend; microseg never drops or widens a rule to fit a host.`,
-          ),
-        );
-      }
     }
-    hosts.push(diffHost(want, read.live, stateHost, { enforcer: e, expected }));
+    const hp = diffHost(want, read.live, stateHost, { enforcer: e, expected });
+    hosts.push(hp);
+    if (want && hp.action !== 'noop') toProbe.push({ read, want });
   }
+  await mapLimit(toProbe, opts.parallelism ?? DEFAULT_PARALLELISM, async ({ read, want }) => {
+    const e = read.enforcer;
+    try {
+      read.capabilities = await read.provider!.probe(read.host);
+    } catch (err) {
+      // Gone between read and probe: plan it as unreachable, like a failed read.
+      const u = unreachableHost(e, want, state?.hosts[e], (err as Error).message, read.backend);
+      hosts[hosts.findIndex((h) => h.enforcer === e)] = u.host;
+      diagnostics.push(u.diagnostic);
+      read.reachable = false;
+      return;
+    }
+    const missing = missingCapabilities(want, read.capabilities);
+    if (missing.length > 0) {
+      diagnostics.push(
+        makeDiagnostic(
+          'error',
+          ApplyCodes.missingCapability,
+          `Enforcer "${e}" (${read.host.description}) lacks what its rules need: ${missing.join(', ')}`,
+          `Backend ${read.backend}. Install or enable them, or choose another backend; microseg never drops or widens a rule to fit a host.`,
+        ),
+      );
+    }
+  });
 
   // A killed apply leaves a journal `begin` without `verified`: say so (the plan shows what is left).
   const journal = await opts.store.readJournal().catch(() => []);
