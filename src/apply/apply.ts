@@ -33,7 +33,7 @@ import { providerFor, runSteps } from '../../providers';
 import type { BackendName, LiveRuleset, Provider, ScriptStep } from '../../providers/types';
 import type { Host } from '../hosts/types';
 import { ApplyCodes } from './codes';
-import { hostFor, HostUnreachableError, type HostFactory } from './hosts';
+import { hostFor, isUnreachable, type HostFactory } from './hosts';
 import { mapLimit } from './pool';
 import { DEFAULT_PARALLELISM, refresh, type HostRead } from './refresh';
 
@@ -254,7 +254,7 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
     out.error = msg;
     await journal('failed', msg).catch(() => undefined);
     const prev = ctx.stateHost();
-    const unreachable = HostUnreachableError.isInstance(err);
+    const unreachable = isUnreachable(err);
     if (hp.action === 'delete') {
       out.status = unreachable ? 'pending-cleanup' : 'failed';
       ctx.diagnostics.push(

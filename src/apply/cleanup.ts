@@ -12,7 +12,7 @@ import { providerFor } from '../../providers';
 import type { BackendName, ScriptStep } from '../../providers/types';
 import { cleanupSteps, describeOwned, ownsAnything } from './apply';
 import { runSteps } from '../../providers';
-import { HostUnreachableError } from './hosts';
+import { isUnreachable } from './hosts';
 
 export interface BackendCleanup {
   backend: BackendName;
@@ -54,7 +54,7 @@ export async function cleanupHost(host: Host, backends?: readonly BackendName[])
       const live = await providerFor(backend).read(host);
       weight = live.chains.length > 0 || live.hooks.some((h) => h.present) ? 0 : 1;
     } catch (e) {
-      if (HostUnreachableError.isInstance(e)) throw e;
+      if (isUnreachable(e)) throw e;
     }
     order.push({ item, weight });
   }
@@ -71,7 +71,7 @@ export async function cleanupHost(host: Host, backends?: readonly BackendName[])
       item.clean = !ownsAnything(after);
       if (!item.clean) item.error = `still owned after cleanup: ${describeOwned(after)}`;
     } catch (e) {
-      if (HostUnreachableError.isInstance(e)) throw e;
+      if (isUnreachable(e)) throw e;
       item.error = (e as Error)?.message ?? String(e);
     }
     if (!item.clean) report.ok = false;

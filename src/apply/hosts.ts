@@ -10,7 +10,7 @@
  * HostUnreachableError for every command, so refresh reports the host unreachable and apply fails
  * it, while the other hosts carry on.
  */
-import { LocalHost, NetnsHost } from '../hosts';
+import { LocalHost, NetnsHost, SshConnectionError, SshHost } from '../hosts';
 import type { CommandResult, Host } from '../hosts/types';
 import type { StateConnection } from '../state/types';
 
@@ -58,13 +58,17 @@ export class GuardedHost implements Host {
   }
 }
 
+/** isUnreachable: did this error come from the transport (host gone, ssh failed) rather than a tool on the host? */
+export function isUnreachable(e: unknown): boolean {
+  return HostUnreachableError.isInstance(e) || SshConnectionError.isInstance(e);
+}
+
 /** HostFactory builds the Host for a connection; tests and the bench may substitute their own. */
 export type HostFactory = (connection: StateConnection) => Host;
 
 /**
- * hostFor returns the transport for `connection`. ssh needs src/hosts/ssh.ts (SshHost), which is
- * not part of this build yet: such hosts are reported unreachable with a clear reason rather than
- * guessed at.
+ * hostFor returns the transport for `connection`: LocalHost, NetnsHost (guarded: a missing
+ * namespace is unreachable, not empty) or SshHost (exit 255 is already an SshConnectionError).
  */
 export const hostFor: HostFactory = (connection) => {
   switch (connection.type) {
@@ -73,10 +77,15 @@ export const hostFor: HostFactory = (connection) => {
     case 'netns':
       return new GuardedHost(new NetnsHost(connection.netns), (r) => NETNS_GONE.test(r.stderr));
     case 'ssh':
-      return new UnavailableHost(
-        `ssh ${connection.user}@${connection.host}:${connection.port}`,
-        'the ssh transport is not available in this microseg build (src/hosts/ssh.ts); use a netns or local connection',
-      );
+      // SshHost throws SshConnectionError itself when ssh fails (exit 255); see isUnreachable.
+      return new SshHost({
+        host: connection.host,
+        user: connection.user,
+        port: connection.port,
+        privateKeyFile: connection.private_key_file,
+        knownHostsFile: connection.known_hosts_file,
+        strictHostKeyChecking: connection.strict_host_key_checking,
+      });
     default: {
       const never: never = connection;
       throw new Error(`unknown connection ${JSON.stringify(never)}`);

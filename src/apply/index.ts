@@ -3,7 +3,7 @@
  * Core code: returns data and diagnostics; the CLI's views print.
  */
 export { ApplyCodes } from './codes';
-export { hostFor, describeConnection, GuardedHost, HostUnreachableError, UnavailableHost, type HostFactory } from './hosts';
+export { hostFor, describeConnection, GuardedHost, HostUnreachableError, UnavailableHost, isUnreachable, type HostFactory } from './hosts';
 export { mapLimit } from './pool';
 export { refresh, missingCapabilities, DEFAULT_PARALLELISM, type HostRead, type RefreshTarget, type RefreshOptions } from './refresh';
 export { planRun, planModel, loadModel, type PlanRunOptions, type PlanRunResult } from './plan-run';

@@ -13,7 +13,7 @@ import type { StateConnection } from '../state/types';
 import { detectBackendDetailed, providerFor, ProviderError } from '../../providers';
 import type { BackendName, Capabilities, LiveRuleset, Provider } from '../../providers/types';
 import { HostCommandError } from '../hosts/exec';
-import { hostFor, HostUnreachableError, type HostFactory } from './hosts';
+import { hostFor, HostUnreachableError, isUnreachable, type HostFactory } from './hosts';
 import { mapLimit } from './pool';
 
 /** DEFAULT_PARALLELISM is how many hosts are read or applied at once (`--parallelism`). */
@@ -89,7 +89,7 @@ async function readOne(t: RefreshTarget, factory: HostFactory, probe: boolean): 
     // Without a live read nothing about the host may be assumed: plan treats it as unreachable
     // either way; `failedOnHost` only tells "answered but could not be read" apart for messages.
     out.reachable = false;
-    if (!HostUnreachableError.isInstance(e) && !HostCommandError.isInstance(e)) out.failedOnHost = true;
+    if (!isUnreachable(e) && !HostCommandError.isInstance(e)) out.failedOnHost = true;
     return out;
   }
 }

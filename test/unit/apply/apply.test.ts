@@ -12,6 +12,7 @@ import {
   GuardedHost,
   hostFor,
   HostUnreachableError,
+  isUnreachable,
   mapLimit,
   missingCapabilities,
   parseLockTimeout,
@@ -22,6 +23,7 @@ import { driftReport } from '../../../src/cli/views/drift';
 import { planJson, renderPlanHuman } from '../../../src/cli/views/plan';
 import { DiagnosticsError, makeDiagnostic } from '../../../src/diagnostics';
 import type { CommandResult, Host } from '../../../src/hosts/types';
+import { SshConnectionError, SshHost } from '../../../src/hosts';
 import { diffHost, makePlan, type Plan } from '../../../src/plan';
 import { LocalStateStore } from '../../../src/state';
 import { desiredWeb, liveOf, stateOf, withChain } from '../plan/fixtures';
@@ -84,10 +86,12 @@ describe('hostFor and GuardedHost', () => {
     await expect(ok.run(['nft', 'list', 'table', 'inet', 'microseg'])).resolves.toMatchObject({ code: 1 });
   });
 
-  it('reports an ssh host as unreachable while this build has no ssh transport, without secrets', async () => {
+  it('builds an SshHost for ssh connections (no secrets in its description), and counts an ssh failure as unreachable', () => {
     const h = hostFor({ type: 'ssh', host: '198.18.9.9', user: 'root', port: 22, private_key_file: '/keys/id', strict_host_key_checking: true });
+    expect(h).toBeInstanceOf(SshHost);
     expect(h.description).toBe('ssh root@198.18.9.9:22');
-    await expect(h.run(['true'])).rejects.toThrow(HostUnreachableError);
+    expect(isUnreachable(new SshConnectionError(['ssh'], 'root@198.18.9.9:22', 'Connection refused', { code: 255, stdout: '', stderr: '' }))).toBe(true);
+    expect(isUnreachable(new Error('nft: syntax error'))).toBe(false);
   });
 });
 
