@@ -16,6 +16,7 @@ import { applyPlan, planRun, type HostOutcome } from '../../src/apply';
 import { BufferIo } from '../../src/cli/io';
 import { runProcess } from '../../src/hosts/exec';
 import { main } from '../../src/cli/main';
+import { applyCommand } from '../../src/cli/commands/apply';
 import { LocalStateStore } from '../../src/state';
 import type { Plan } from '../../src/plan';
 import type { BackendName, ScriptStep } from '../../providers/types';
@@ -223,6 +224,10 @@ export function defineReconcileSuite(backend: BackendName, tag: string): void {
         const noApproval = await cli('apply', dir);
         expect(noApproval.code).toBe(1);
         expect(noApproval.err).toMatch(/needs approval/);
+        const io = new BufferIo();
+        expect(await applyCommand(io, dir, {}, async () => 'no')).toBe(1);
+        expect(io.stderr).toMatch(/Apply cancelled/);
+        expect(await store().load()).toBeUndefined();
         const a = await cli('apply', dir, '--auto-approve');
         expect(a.err).toBe('');
         expect(a.code).toBe(0);
@@ -333,6 +338,41 @@ export function defineReconcileSuite(backend: BackendName, tag: string): void {
         expect((await cli('plan', dir, '--detailed-exitcode')).code).toBe(0);
         expect(await topo.tcpConnect('web', '198.18.0.12', 8001)).toBe('open');
         expect(await topo.tcpConnect('web', '198.18.0.12', 8000)).toBe('refused');
+      });
+
+      it('a saved plan is applied exactly, and refused once a host or the state changed since', async () => {
+        write({ ...spec, webAddrs: ['198.18.0.11'] });
+        const file = path.join(dir, 'change.tfplan');
+        const p = await cli('plan', dir, '-out', file, '--detailed-exitcode');
+        expect(p.code).toBe(2);
+        expect(p.out).toMatch(/Saved the plan to/);
+        const shown = await cli('show', file);
+        expect(shown.code).toBe(0);
+        expect(shown.out).toMatch(/~ enforcer api \(.*\) will be updated/);
+        expect(JSON.parse((await cli('show', file, '--json')).out)).toEqual(JSON.parse(fs.readFileSync(file, 'utf8')));
+        const serial = (await store().load())!.serial;
+
+        // Someone changes api by hand: the plan no longer describes that host, so it is refused whole.
+        if (iptables) await ipt('api', 4, ['-I', 'MSEG-in', '1', '-j', 'ACCEPT']);
+        else await topo.mustExec('api', ['nft', 'insert', 'rule', 'inet', 'microseg', 'mseg-in', 'accept']);
+        const stale = await cli('apply', file);
+        expect(stale.code).toBe(1);
+        expect(stale.err).toMatch(/Saved plan is stale \[MSEG8112\]/);
+        expect(stale.err).toMatch(/enforcer "api" changed on the host/);
+        expect((await store().load())!.serial).toBe(serial);
+        expect(await topo.mustExec('db', iptables ? ['ipset', 'save'] : ['nft', 'list', 'table', 'inet', 'microseg'])).toMatch(/198\.18\.0\.21/);
+
+        // A fresh plan is applied exactly (without a prompt: the saved plan is the approval) ...
+        expect((await cli('plan', dir, '-out', file)).code).toBe(0);
+        const ok = await cli('apply', file);
+        expect(ok.err).toBe('');
+        expect(ok.code).toBe(0);
+        expect(await topo.mustExec('db', iptables ? ['ipset', 'save'] : ['nft', 'list', 'table', 'inet', 'microseg'])).not.toMatch(/198\.18\.0\.21/);
+        expect((await cli('plan', dir, '--detailed-exitcode')).code).toBe(0);
+        // ... and only once: the state moved on.
+        const twice = await cli('apply', file);
+        expect(twice.code).toBe(1);
+        expect(twice.err).toMatch(/the state changed: serial/);
       });
 
       it('drift (a deleted rule, a foreign ACCEPT ahead of us, a flushed chain) exits 2 naming it; apply repairs it', async () => {
