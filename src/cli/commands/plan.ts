@@ -76,8 +76,10 @@ export async function withLock<T>(store: StateStore, operation: string, timeoutM
 export function reportConfigFailure(io: Io, r: PlanRunResult, json: boolean): number {
   if (json) io.out(JSON.stringify({ diagnostics: diagnosticsJson(r.diagnostics) }, null, 2) + '\n');
   else {
-    renderDiagnosticsHuman(io, r.diagnostics, r.sources);
-    io.err(`The configuration is invalid: ${countLine(r.diagnostics)}. No host was contacted.\n`);
+    // MSEG8209 is what the closing line says; in human output it would only repeat it first.
+    const shown = r.diagnostics.filter((d) => d.code !== ApplyCodes.invalidConfig);
+    renderDiagnosticsHuman(io, shown, r.sources);
+    io.err(`The configuration is invalid: ${countLine(shown)}. No host was contacted.\n`);
   }
   return 1;
 }
