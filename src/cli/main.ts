@@ -9,6 +9,7 @@ import { Io, processIo } from './io';
 import { inspectCommand } from './commands/inspect';
 import { migrateCommand } from './commands/migrate';
 import { rulesCommand } from './commands/rules';
+import { sandboxDownCommand, sandboxUpCommand } from './commands/sandbox';
 import { testCommand } from './commands/test';
 import { traceCommand } from './commands/trace';
 import { validateCommand } from './commands/validate';
@@ -100,8 +101,27 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .command('test')
       .description('check every expect block against the compiled rules; exit 0 when all pass, 1 when any fails')
       .argument('[dir]', 'configuration directory', '.')
-      .option('--json', 'print the results as JSON'),
+      .option('--json', 'print the results as JSON')
+      .option('--live', 'also send every expectation as real packets through the sandbox (microseg sandbox up) and report any disagreement with the offline trace as a BUG line; needs root'),
   ).action(async (dir: string, opts) => setCode(await testCommand(io, dir, opts)));
+
+  const sandbox = program
+    .command('sandbox')
+    .description('build or remove a throwaway network of namespaces for the netns enforcers, with listeners on every port the expectations name (needs root)');
+  addVarOptions(
+    sandbox
+      .command('up')
+      .description('create a namespace per netns enforcer on a bridge (own namespace), PU addresses, external stand-ins, listeners; recorded in DIR/.microseg/sandbox.json')
+      .argument('[dir]', 'configuration directory', '.')
+      .option('--json', 'print the sandbox record as JSON'),
+  ).action(async (dir: string, opts) => setCode(await sandboxUpCommand(io, dir, opts)));
+  addVarOptions(
+    sandbox
+      .command('down')
+      .description('remove exactly what sandbox up created (also after a crash or with the record lost); idempotent')
+      .argument('[dir]', 'configuration directory', '.')
+      .option('--json', 'print what was removed as JSON'),
+  ).action(async (dir: string, opts) => setCode(await sandboxDownCommand(io, dir, opts)));
 
   // ---- reconciler: plan, apply, drift, destroy, cleanup, state (src/apply) ----
   const reconcileOptions = (cmd: Command): Command =>

@@ -6,9 +6,12 @@ import { evaluateExpectations } from '../../trace/expectations';
 import type { Io } from '../io';
 import { expectationsJson, renderExpectationsHuman } from '../views/trace';
 import type { VarOptions } from './common';
+import { liveTestCommand } from './sandbox';
 import { loadCompiled } from './trace';
 
-export async function testCommand(io: Io, dir: string, opts: VarOptions & { json?: boolean }): Promise<number> {
+export async function testCommand(io: Io, dir: string, opts: VarOptions & { json?: boolean; live?: boolean }): Promise<number> {
+  // --live: real packets through the sandbox, compared with the offline trace (src/sandbox/live.ts).
+  if (opts.live) return liveTestCommand(io, dir, opts);
   const loaded = await loadCompiled(io, dir, opts);
   if (!loaded) return 1;
   const results = evaluateExpectations(loaded.model, loaded.compiled.rulesets);
