@@ -164,6 +164,14 @@ async function applyLocked(plan: Plan, opts: ApplyOptions): Promise<ApplyResult>
   if (ok && plan.resource_changes.some((c) => c.action !== 'noop')) {
     await record((s) => ({ ...s, resources: applyResourceChanges(s.resources, plan) }));
   }
+  // The model of a fully applied run is what `plan --explain` compares with next time; a destroy
+  // (no model) clears it. Written only when it changed, so a no-op apply keeps the serial.
+  if (ok && JSON.stringify(current.applied_model ?? null) !== JSON.stringify(plan.model ?? null)) {
+    await record((s) => {
+      const { applied_model: _old, ...rest } = s;
+      return plan.model ? { ...rest, applied_model: plan.model } : rest;
+    });
+  }
   return { ok, runId, hosts: outcomes, diagnostics, state };
 }
 

@@ -31,4 +31,6 @@ export const ApplyCodes = {
   unfinishedRun: 'MSEG8213',
   /** Bad command-line value (parallelism, lock timeout, ...). */
   badFlag: 'MSEG8214',
+  /** An `expect` block of the configuration fails offline; plan and apply stop before any host. */
+  expectationFailed: 'MSEG8215',
 } as const;

@@ -16,6 +16,7 @@ import type { Model, Resource } from '../model/types';
 import { diffHost, makePlan, modelResources, unreachableHost, type HostPlan, type Plan } from '../plan';
 import { stateConnection, unfinishedHosts, type StateConnection, type StateFile, type StateStore } from '../state';
 import type { LiveRuleset } from '../../providers/types';
+import { evaluateExpectations, explainChanges, type VerdictFlip } from '../trace';
 import { ApplyCodes } from './codes';
 import type { HostFactory } from './hosts';
 import { DEFAULT_PARALLELISM, missingCapabilities, refresh, type HostRead, type RefreshTarget } from './refresh';
@@ -33,6 +34,8 @@ export interface PlanRunOptions {
   now?: Date;
   hostFactory?: HostFactory;
   env?: NodeJS.ProcessEnv;
+  /** Also list the connections whose verdict this plan flips, against the last applied model. */
+  explain?: boolean;
 }
 
 /** PlanRunResult: `plan` is absent when the configuration failed (then no host was contacted). */
@@ -72,8 +75,18 @@ export async function planRun(dir: string, opts: PlanRunOptions): Promise<PlanRu
   if (compileErrors.length > 0) {
     return { ...empty, model, diagnostics: [...loaded.diagnostics, ...compiled.diagnostics, invalidConfig('The configuration does not compile')] };
   }
+  if (!opts.destroy) {
+    // Policy tests gate the plan like compile errors do: a change that breaks an expectation
+    // never reaches a host.
+    const failing = expectationFailures(model, compiled.rulesets);
+    if (failing.length > 0) {
+      return { ...empty, model, diagnostics: [...loaded.diagnostics, ...failing, invalidConfig('Policy expectations fail')] };
+    }
+  }
   const state = await opts.store.load();
   const result = await planModel(model, compiled.rulesets, state, opts);
+  if (!opts.destroy) result.plan.model = model;
+  if (opts.explain) result.plan.explain = explainAgainstState(state, model, compiled.rulesets, opts.now ?? new Date());
   // Host-level compile diagnostics are carried by makePlan (from each desired ruleset).
   const perHost = new Set(compiled.rulesets.flatMap((r) => r.diagnostics));
   const modelWide = compiled.diagnostics.filter((d) => !perHost.has(d));
@@ -200,6 +213,37 @@ export async function planModel(
   // (apply records exactly the resource changes a plan lists).
   if (targeted) plan.resource_changes = [];
   return { plan, reads: byName, state, diagnostics };
+}
+
+/** expectationFailures turns every failing `expect` block into an error at the block. */
+function expectationFailures(model: Model, rulesets: readonly DesiredRuleset[]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const r of evaluateExpectations(model, rulesets)) {
+    if (r.pass) continue;
+    const got = r.actual === null ? 'could not be traced' : `got ${r.actual}${r.decided_by ? ` (decided by ${r.decided_by === 'default' ? 'the namespace default' : `policy ${r.decided_by}`})` : ''}`;
+    const why = r.diagnostics.map((d) => d.summary).join('; ');
+    out.push({
+      ...makeDiagnostic(
+        'error',
+        ApplyCodes.expectationFailed,
+        `Expectation "${r.name}" fails: ${r.from} → ${r.to} ${r.port} expected ${r.expected}, ${got}`,
+        `${why ? `${why}. ` : ''}Fix the policies or the expectation; \`microseg test\` and \`microseg trace\` show the deciding rules.`,
+      ),
+      ...(r.file ? { file: r.file, line: r.line } : {}),
+    });
+  }
+  return out;
+}
+
+/**
+ * explainAgainstState compares the verdicts of the model last fully applied (kept in state) with
+ * the configuration's, both compiled at the same instant so schedules cannot masquerade as
+ * changes. Undefined when nothing was applied yet: there is nothing to compare with.
+ */
+function explainAgainstState(state: StateFile | undefined, model: Model, rulesets: readonly DesiredRuleset[], now: Date): VerdictFlip[] | undefined {
+  const before = state?.applied_model;
+  if (!before) return undefined;
+  return explainChanges(before, compile(before, { now }).rulesets, model, rulesets);
 }
 
 function invalidConfig(summary: string): Diagnostic {

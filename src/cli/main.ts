@@ -139,6 +139,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .option('--detailed-exitcode', 'exit 2 when there are changes (0 none, 1 error)')
       .option('--json', 'print the versioned plan document')
       .option('--refresh-only', 'show only drift and orphans (live vs what microseg last applied)')
+      .option('--explain', 'also list the connections whose verdict this change flips (vs the last apply)')
       .option('--no-lock', 'do not take the state lock'),
   ).action(async (dir: string, opts) => setCode(await planCommand(io, dir, opts)));
 

@@ -13,6 +13,8 @@ import type { Diagnostic } from '../diagnostics';
 import type { DesiredRuleset, Family, Hook } from '../compile/ir';
 import type { BackendName } from '../../providers/types';
 import type { StateConnection, StateResource } from '../state/types';
+import type { Model } from '../model/types';
+import type { VerdictFlip } from '../trace/explain';
 
 /** PLAN_FORMAT_VERSION is the version of the plan JSON (`--json` and plan files share it). */
 export const PLAN_FORMAT_VERSION = '1';
@@ -179,4 +181,12 @@ export interface Plan {
   connections: { [enforcer: string]: StateConnection };
   /** Everything found while planning (also each desired ruleset's compile diagnostics). */
   diagnostics: Diagnostic[];
+  /**
+   * The validated configuration the plan was made from (absent for destroy). Apply records it in
+   * state as `applied_model` so a later `plan --explain` can tell which connections flip. Never
+   * consulted to decide what apply does: `desired` is.
+   */
+  model?: Model;
+  /** With `plan --explain`: connections whose verdict this plan flips (UI only). */
+  explain?: VerdictFlip[];
 }

@@ -56,6 +56,8 @@ const stateFile = z.object({
     }),
   ),
   hosts: z.record(z.string(), stateHost),
+  // Written and read only by microseg itself; its shape is the Model type, not re-validated here.
+  applied_model: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** parseStateText validates `text` read from `file`; throws DiagnosticsError on any problem. */

@@ -9,6 +9,7 @@
  */
 import type { Family, Hook } from '../compile/ir';
 import type { BackendName } from '../../providers/types';
+import type { Model } from '../model/types';
 
 /** STATE_VERSION is the state format this microseg writes and the newest it reads. */
 export const STATE_VERSION = 1;
@@ -29,6 +30,11 @@ export interface StateFile {
   resources: StateResource[];
   /** Per enforcer host (by enforcer name): what microseg owns there. */
   hosts: { [enforcer: string]: StateHost };
+  /**
+   * The validated model of the last apply that succeeded on every host; `plan --explain` compiles
+   * it to show which connections a change flips. Informational: plan never diffs against it.
+   */
+  applied_model?: Model;
 }
 
 /**

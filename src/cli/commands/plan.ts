@@ -89,6 +89,7 @@ export interface PlanFlags extends ReconcileFlags {
   detailedExitcode?: boolean;
   json?: boolean;
   refreshOnly?: boolean;
+  explain?: boolean;
 }
 
 export async function planCommand(io: Io, dir: string, flags: PlanFlags): Promise<number> {
@@ -102,7 +103,7 @@ export async function planCommand(io: Io, dir: string, flags: PlanFlags): Promis
   let r: PlanRunResult;
   try {
     r = await withLock(store, 'plan', s.lockTimeoutMs, flags.lock !== false, () =>
-      planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target }),
+      planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, explain: flags.explain }),
     );
   } catch (e) {
     return failWith(io, e, flags.json);
@@ -112,7 +113,7 @@ export async function planCommand(io: Io, dir: string, flags: PlanFlags): Promis
   if (flags.json) io.out(planJson(plan));
   else {
     renderDiagnosticsHuman(io, r.diagnostics, r.sources);
-    renderPlanHuman(io, plan, { refreshOnly: flags.refreshOnly });
+    renderPlanHuman(io, plan, { refreshOnly: flags.refreshOnly, explain: flags.explain });
   }
   if (hasErrors(plan)) {
     if (!flags.json) io.err(`The plan has errors: ${countLine(plan.diagnostics)}.${flags.out ? ` ${flags.out} was not written.` : ''}\n`);

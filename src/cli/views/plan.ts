@@ -18,7 +18,7 @@ export function planJson(plan: Plan): string {
 }
 
 /** renderPlanHuman writes the plan for people; `refreshOnly` shows drift and orphans only. */
-export function renderPlanHuman(io: Io, plan: Plan, opts: { refreshOnly?: boolean } = {}): void {
+export function renderPlanHuman(io: Io, plan: Plan, opts: { refreshOnly?: boolean; explain?: boolean } = {}): void {
   const st = styleFor(io);
   const lines: string[] = [];
   const sym = (action: string, text: string) => colourBy(st, action)(text);
@@ -43,6 +43,9 @@ export function renderPlanHuman(io: Io, plan: Plan, opts: { refreshOnly?: boolea
     lines.push(...body.map((l) => `  ${l}`));
     lines.push('');
   }
+
+  if (!opts.refreshOnly && plan.explain !== undefined) lines.push(...explainLines(plan, st), '');
+  else if (!opts.refreshOnly && opts.explain) lines.push(st.dim('Connections whose verdict changes: nothing was fully applied yet, so there is nothing to compare with.'), '');
 
   const summary = opts.refreshOnly ? refreshSummary(plan) : planSummary(plan);
   if (unchanged > 0) lines.push(st.dim(`${plural(unchanged, 'host')} unchanged.`));
@@ -123,6 +126,19 @@ function driftLines(h: HostPlan, st: Style): string[] {
   if (h.orphans.length) {
     out.push(st.yellow('orphans (our prefix, claimed by nothing; apply removes them):'));
     for (const o of h.orphans) out.push(`  ${st.red('-')} ${o.kind} ${o.name}`);
+  }
+  return out;
+}
+
+/** explainLines lists the connections whose verdict the plan flips (`plan --explain`). */
+function explainLines(plan: Plan, st: Style): string[] {
+  const flips = plan.explain ?? [];
+  if (flips.length === 0) return [st.bold('Connections whose verdict changes:') + ' none'];
+  const by = (p: string | null) => (p === null ? 'no rule' : p === 'default' ? 'namespace default' : `policy ${p}`);
+  const out = [st.bold(`Connections whose verdict changes (${flips.length}):`)];
+  for (const f of flips) {
+    const colour = f.after === 'allow' ? st.green : st.red;
+    out.push(`  ${f.from} → ${f.to} ${f.port}: ${f.before} → ${colour(f.after)} ${st.dim(`(${by(f.policy_before)} → ${by(f.policy_after)})`)}`);
   }
   return out;
 }
