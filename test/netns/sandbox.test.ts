@@ -37,10 +37,13 @@ const NS = `mst${process.pid}-q`;
 const PREFIX = `mst${process.pid}-sbx`;
 const ENFORCER_NS = ['api-1', 'db-1', 'web-1'].map((e) => `${NS}-${e}`);
 const ALL_NS = [...ENFORCER_NS, `${PREFIX}-ext`, `${PREFIX}-br`];
+const V6NS = `mst${process.pid}-v6`;
+const V6PREFIX = `mst${process.pid}-sb6`;
+const V6_ALL_NS = [`${V6NS}-h1`, `${V6NS}-h2`, `${V6PREFIX}-ext`, `${V6PREFIX}-br`];
 
 // Last resort if afterAll does not run: kill what runs in our namespaces and delete them.
 process.once('exit', () => {
-  for (const ns of ALL_NS) {
+  for (const ns of [...ALL_NS, ...V6_ALL_NS]) {
     try {
       const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
       for (const p of pids) process.kill(Number(p), 'SIGKILL');
@@ -249,5 +252,149 @@ describeAsRoot('sandbox on a real kernel', () => {
     expect(again.reasons.join('; ')).toMatch(/did not finish/);
     expect(up.record.listeners.map((l) => l.pid!).filter(alive)).toEqual([]);
     expect((await sandboxDown(dir, { prefix: PREFIX })).removed).toHaveLength(5);
+  });
+});
+
+/** IPv6 end to end (NDP over the bridge, /48 on-link, ICMPv6 echo), and an external network as the source. */
+const V6_CONFIG = `namespace "/t" {
+  default_incoming_action = "reject"
+  default_outgoing_action = "reject"
+}
+enforcer "h1" {
+  namespace = "/t"
+  connection {
+    type  = "netns"
+    netns = "${V6NS}-h1"
+  }
+}
+enforcer "h2" {
+  namespace = "/t"
+  connection {
+    type  = "netns"
+    netns = "${V6NS}-h2"
+  }
+}
+processing_unit "a" {
+  namespace = "/t"
+  enforcer  = "h1"
+  addresses = ["2001:2::a"]
+  tags      = ["app=a"]
+}
+processing_unit "b" {
+  namespace = "/t"
+  enforcer  = "h2"
+  addresses = ["2001:2::b", "198.18.2.2"]
+  tags      = ["app=b"]
+}
+external_network "world" {
+  namespace = "/t"
+  entries = ["::/0", "!2001:2::/48"]
+}
+network_policy "a-b" {
+  namespace = "/t"
+  subject = "app=a"
+  object = "app=b"
+  ports = ["tcp/80", "icmp6/128/0", "udp/53"]
+}
+network_policy "a-world" {
+  namespace = "/t"
+  subject = "app=a"
+  object = "$name=world"
+  ports = ["tcp/443"]
+  apply_policy_mode = "outgoing"
+}
+expect "a-b-80" {
+  from = "a"
+  to = "b"
+  port = "tcp/80"
+  verdict = "allow"
+}
+expect "a-b-81" {
+  from = "a"
+  to = "b"
+  port = "tcp/81"
+  verdict = "reject"
+}
+expect "a-b-ping" {
+  from = "a"
+  to = "b"
+  port = "icmp6/128/0"
+  verdict = "allow"
+}
+expect "b-a-ping" {
+  from = "b"
+  to = "a"
+  port = "icmp6/128/0"
+  verdict = "reject"
+}
+expect "a-b-dns" {
+  from = "a"
+  to = "b"
+  port = "udp/53"
+  verdict = "allow"
+}
+expect "b-a-dns" {
+  from = "b"
+  to = "a"
+  port = "udp/53"
+  verdict = "reject"
+}
+expect "a-world" {
+  from = "a"
+  to = "world"
+  port = "tcp/443"
+  verdict = "allow"
+}
+expect "a-world-80" {
+  from = "a"
+  to = "world"
+  port = "tcp/80"
+  verdict = "reject"
+}
+expect "world-a" {
+  from = "world"
+  to = "a"
+  port = "tcp/443"
+  verdict = "reject"
+}
+`;
+
+describeAsRoot('sandbox on a real kernel: IPv6 and an external source', () => {
+  let dir: string;
+
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mseg-sbx-v6-'));
+    fs.writeFileSync(path.join(dir, 'main.hcl'), V6_CONFIG);
+  });
+
+  afterAll(async () => {
+    await sandboxDown(dir, { prefix: V6PREFIX, configNamespaces: V6_ALL_NS.slice(0, 2) }).catch(() => undefined);
+    for (const ns of V6_ALL_NS) await runProcess(['ip', 'netns', 'del', ns]).catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('agrees with the offline trace on every expectation after apply (nftables)', async () => {
+    const { model, diagnostics } = await loadAndValidate(dir, {});
+    if (!model) throw new Error(JSON.stringify(diagnostics));
+    const planned = planSandbox(model, { prefix: V6PREFIX });
+    expect(planned.plan!.external!.addresses.map((a) => a.address)).toEqual(['2001:db8::1']);
+    await sandboxUp(dir, planned.plan!);
+    expect((await cli('apply', '--auto-approve', dir)).code).toBe(0);
+    const record = (await readRecord(dir))!;
+    const report = await runLiveTests(model, compile(model, { now: new Date() }).rulesets, record);
+    expect(report.bugs).toEqual([]);
+    expect(report.results.map((r) => [r.name, r.packet?.family, r.checkable, r.live, r.offline, r.pass])).toEqual([
+      ['a-b-80', 6, true, 'allow', 'allow', true],
+      ['a-b-81', 6, true, 'reject', 'reject', true],
+      ['a-b-dns', 6, true, 'allow', 'allow', true],
+      ['a-b-ping', 6, true, 'allow', 'allow', true],
+      ['a-world', 6, true, 'allow', 'allow', true],
+      ['a-world-80', 6, true, 'reject', 'reject', true],
+      ['b-a-dns', 6, true, 'reject', 'reject', true],
+      ['b-a-ping', 6, true, 'reject', 'reject', true],
+      ['world-a', 6, true, 'reject', 'reject', true],
+    ]);
+    expect(report.results.find((r) => r.name === 'world-a')!.packet).toMatchObject({ src: '2001:db8::1', src_netns: `${V6PREFIX}-ext` });
+    expect((await sandboxDown(dir, { prefix: V6PREFIX })).removed).toHaveLength(4);
   });
 });
