@@ -14,7 +14,7 @@
  *
  * Usage: node dist/bench/fleet-plan.js [--full]
  */
-import { applyPlan, planModel, DEFAULT_PARALLELISM } from '../src/apply';
+import { applyPlan, hostFor, planModel, DEFAULT_PARALLELISM, type HostFactory } from '../src/apply';
 import { compile } from '../src/compile';
 import type { DesiredRuleset } from '../src/compile/ir';
 import type { Backend, Model } from '../src/model/types';
@@ -38,6 +38,8 @@ export interface FleetRow {
   /** median of per-run planMs / floorMs. */
   ratio: number;
   compileMs: number;
+  /** Commands the no-op plan ran per host (probe + read), against the floor's one. */
+  commandsPerHost: number;
 }
 
 export function fleetSizes(quick: boolean): number[] {
@@ -94,6 +96,12 @@ export async function runFleetPlan(opts: BenchOptions & { sizes?: number[]; runs
         const first = await planModel(model, rulesets, undefined, { store: ws.store });
         const applied = await applyPlan(first.plan, { store: ws.store, reads: first.reads });
         if (!applied.ok) throw new Error(`fleet apply failed: ${applied.hosts.map((x) => x.error ?? '').join('; ')}`);
+        // Count the commands planModel runs (same transport, just counted).
+        let commands = 0;
+        const counting: HostFactory = (c) => {
+          const h = hostFor(c);
+          return { description: h.description, run: (argv, o) => ((commands += 1), h.run(argv, o)) };
+        };
         const plan: number[] = [];
         const floor: number[] = [];
         const ratio: number[] = [];
@@ -103,7 +111,8 @@ export async function runFleetPlan(opts: BenchOptions & { sizes?: number[]; runs
           const doPlan = async () => {
             const state = await ws.store.load();
             const t = nowMs();
-            const res = await planModel(model, rulesets, state, { store: ws.store });
+            commands = 0;
+            const res = await planModel(model, rulesets, state, { store: ws.store, hostFactory: counting });
             p = nowMs() - t;
             if (hasChanges(res.plan)) throw new Error(`the fleet plan is not a no-op (${backend}, ${h} hosts)`);
           };
@@ -136,9 +145,10 @@ export async function runFleetPlan(opts: BenchOptions & { sizes?: number[]; runs
           floorMs: round(median(floor), 1),
           ratio: round(median(ratio), 2),
           compileMs: round(compileMs, 1),
+          commandsPerHost: round(commands / h, 1),
         };
         result.rows.push(row);
-        opts.log(`fleet ${backend} ${h} hosts: plan ${row.planMs} ms vs sequential floor ${row.floorMs} ms (${row.ratio}x)`);
+        opts.log(`fleet ${backend} ${h} hosts: plan ${row.planMs} ms vs sequential floor ${row.floorMs} ms (${row.ratio}x), ${row.commandsPerHost} commands per host`);
       }
     }
   } finally {

@@ -22,6 +22,7 @@ import { ipFor } from './generate';
 export const BENCH_NOW = new Date('2025-01-01T00:00:00Z');
 
 const REMOTE_PUS = 200;
+const CLIENTS_PER_ENFORCER = 100;
 const CLIENT_APPS = 100;
 
 /** localPusFor is how many local PUs a host ruleset of about n rules gets. */
@@ -110,11 +111,16 @@ export function peerSetHcl(identities: number, serverAddr: string, clientAddr: s
   const out: string[] = [
     'namespace "/bench" {}\n',
     'enforcer "srv" {\n  namespace = "/bench"\n  connection {\n    type  = "netns"\n    netns = "bench-srv"\n  }\n}\n',
-    'enforcer "cli" {\n  namespace = "/bench"\n  connection {\n    type  = "netns"\n    netns = "bench-cli"\n  }\n}\n',
     `processing_unit "server" {\n  namespace = "/bench"\n  enforcer  = "srv"\n  addresses = ["${serverAddr}"]\n  tags      = ["app=server"]\n}\n`,
   ];
+  // Clients live on enforcers of 100 PUs each, as in a real fleet (and compile's per-host work stays small).
+  for (let e = 0; e * CLIENTS_PER_ENFORCER < identities; e++) {
+    out.push(`enforcer "cli-${e}" {\n  namespace = "/bench"\n  connection {\n    type  = "netns"\n    netns = "bench-cli-${e}"\n  }\n}\n`);
+  }
   for (const [i, a] of peerAddresses(identities, clientAddr).entries()) {
-    out.push(`processing_unit "client-${i}" {\n  namespace = "/bench"\n  enforcer  = "cli"\n  addresses = ["${a}"]\n  tags      = ["app=client"]\n}\n`);
+    out.push(
+      `processing_unit "client-${i}" {\n  namespace = "/bench"\n  enforcer  = "cli-${Math.floor(i / CLIENTS_PER_ENFORCER)}"\n  addresses = ["${a}"]\n  tags      = ["app=client"]\n}\n`,
+    );
   }
   out.push(
     `network_policy "clients-to-server" {\n  namespace = "/bench"\n  subject   = "app=client"\n  object    = "app=server"\n  action    = "allow"\n` +

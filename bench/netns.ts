@@ -11,8 +11,32 @@ import { runProcess } from '../src/hosts/exec';
 import { NetnsHost } from '../src/hosts/netns';
 
 const LIVE = new Set<string>();
+const CHILDREN = new Set<number>();
+
+/** trackChild makes sure a process started inside a bench namespace is killed when this process exits. */
+export function trackChild(pid: number | undefined): void {
+  if (pid !== undefined) CHILDREN.add(pid);
+}
+
+/** killChild kills a tracked process now (never throws). */
+export function killChild(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+  CHILDREN.delete(pid);
+}
 
 process.once('exit', () => {
+  for (const pid of CHILDREN) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   for (const ns of LIVE) {
     try {
       execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });

@@ -26,11 +26,12 @@
  */
 import { spawn, type ChildProcess } from 'child_process';
 import { compile } from '../src/compile';
+import type { DesiredRuleset } from '../src/compile/ir';
 import type { NetnsHost } from '../src/hosts/netns';
 import { providerFor, runSteps } from '../providers';
 import type { BackendName } from '../providers/types';
 import { BENCH_NOW, modelOf, peerAddresses, peerSetHcl } from './host-ruleset';
-import { createNs, destroyNs, link, mustRun, wipe } from './netns';
+import { createNs, destroyNs, killChild, link, mustRun, trackChild, wipe } from './netns';
 import { defaultLog, median, newResult, round, rootSkipReason, writeResult, type BenchOptions, type Result } from './util';
 
 const CLIENT = '198.18.100.1';
@@ -96,7 +97,9 @@ srv.listen(Number(process.argv[2]), process.argv[1], () => console.log('ready'))
 `;
 
 async function startServer(srv: NetnsHost): Promise<ChildProcess> {
+  // `ip netns exec` execs node in place, so the child's pid is the listener's.
   const child = spawn('ip', ['netns', 'exec', srv.name, process.execPath, '-e', SERVER_JS, SERVER, String(PORT)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  trackChild(child.pid);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start')), 10_000);
     child.stdout!.on('data', (b: Buffer) => {
@@ -134,11 +137,21 @@ async function install(srv: NetnsHost, fw: Firewall, identities: number): Promis
     return;
   }
   const backend: BackendName = fw === 'microseg-nftables' ? 'nftables' : 'iptables-nft';
-  const model = modelOf(peerSetHcl(identities, SERVER, CLIENT, PORT));
-  const rs = compile(model, { now: BENCH_NOW }).rulesets.find((r) => r.enforcer === 'srv')!;
-  const peerSet = rs.sets.find((s) => s.elements.length === identities);
-  if (!peerSet) throw new Error(`the compiled ruleset has no set of ${identities} peers`);
-  await runSteps(srv, providerFor(backend).renderFull(rs));
+  await runSteps(srv, providerFor(backend).renderFull(serverRuleset(identities)));
+}
+
+const compiled = new Map<number, DesiredRuleset>();
+
+/** serverRuleset is the compiled ruleset of enforcer `srv` for a peer set of `identities` (compiled once). */
+export function serverRuleset(identities: number): DesiredRuleset {
+  let rs = compiled.get(identities);
+  if (!rs) {
+    const model = modelOf(peerSetHcl(identities, SERVER, CLIENT, PORT));
+    rs = compile(model, { now: BENCH_NOW }).rulesets.find((r) => r.enforcer === 'srv')!;
+    if (!rs.sets.some((s) => s.elements.length === identities)) throw new Error(`the compiled ruleset has no set of ${identities} peers`);
+    compiled.set(identities, rs);
+  }
+  return rs;
 }
 
 const METHOD =
@@ -157,7 +170,7 @@ export async function runPacketCost(
   }
   const identities = opts.identities ?? [10, 10000];
   const runs = opts.runs ?? (opts.quick ? 3 : 7);
-  const connects = opts.connects ?? (opts.quick ? 1000 : 3000);
+  const connects = opts.connects ?? (opts.quick ? 3000 : 10000);
   const firewalls = opts.firewalls ?? (['none', 'microseg-nftables', 'microseg-iptables-nft', 'naive-iptables-nft'] as Firewall[]);
   const cli = await createNs('pcli');
   const srv = await createNs('psrv');
@@ -181,13 +194,7 @@ export async function runPacketCost(
       }
     }
   } finally {
-    if (server?.pid) {
-      try {
-        process.kill(server.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    killChild(server?.pid);
     await wipe(srv).catch(() => undefined);
     await destroyNs(cli, srv);
   }
