@@ -40,8 +40,14 @@ if [ ! -f dist/src/cli/main.js ] || [ -n "$(find src providers -name '*.ts' -new
 fi
 
 START=$(date +%s)
-WORK="$(mktemp -d /tmp/microseg-demo.XXXXXX)"
+# A fixed scratch directory: if an earlier run was killed before its trap ran (kill -9), this run
+# finds that sandbox as its own (same directory) and removes it first.
+WORK="${TMPDIR:-/tmp}/microseg-demo"
 DIR="$WORK/quickstart"
+if [ -e "$WORK" ]; then
+  node "$ROOT/bin/microseg.js" sandbox down "$DIR" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+fi
 CLEANED=0
 cleanup() {
   local code=$?

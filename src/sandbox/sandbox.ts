@@ -48,8 +48,14 @@ export function dirTag(dir: string): string {
   return createHash('sha256').update(path.resolve(dir)).digest('hex').slice(0, 12);
 }
 
+/**
+ * markerFor is the alias put on every interface the sandbox creates: `microseg-sandbox <tag> <dir>`
+ * (the directory only when the alias stays within the kernel's 255-byte limit), so a refusal can
+ * say whose sandbox a namespace belongs to.
+ */
 function markerFor(dir: string): string {
-  return `${MARKER} ${dirTag(dir)}`;
+  const full = `${MARKER} ${dirTag(dir)} ${path.resolve(dir)}`;
+  return Buffer.byteLength(full) <= 255 ? full : `${MARKER} ${dirTag(dir)}`;
 }
 
 async function must(argv: string[]): Promise<CommandResult> {
@@ -68,14 +74,17 @@ export async function listNetns(): Promise<Set<string>> {
 }
 
 /** NsOwner is who a namespace belongs to, by the aliases of its interfaces. */
-type NsOwner = { kind: 'ours'; tag: string } | { kind: 'empty' } | { kind: 'foreign' };
+type NsOwner = { kind: 'ours'; tag: string; dir?: string } | { kind: 'empty' } | { kind: 'foreign' };
 
 async function nsOwner(ns: string): Promise<NsOwner> {
   const r = await runProcess(['ip', '-j', '-n', ns, 'link', 'show']);
   if (r.code !== 0) return { kind: 'foreign' };
   const links = JSON.parse(r.stdout.trim() || '[]') as Array<{ ifname: string; ifalias?: string }>;
   const mark = links.map((l) => l.ifalias ?? '').find((a) => a === MARKER || a.startsWith(`${MARKER} `));
-  if (mark !== undefined) return { kind: 'ours', tag: mark.slice(MARKER.length + 1) };
+  if (mark !== undefined) {
+    const [tag = '', ...dir] = mark.slice(MARKER.length + 1).split(' ');
+    return { kind: 'ours', tag, ...(dir.length ? { dir: dir.join(' ') } : {}) };
+  }
   return links.every((l) => l.ifname === 'lo') ? { kind: 'empty' } : { kind: 'foreign' };
 }
 
@@ -201,13 +210,23 @@ export async function sandboxDown(dir: string, opts: DownOptions = {}): Promise<
   }
   const prefix = record?.plan.prefix ?? opts.prefix ?? DEFAULT_PREFIX;
   const recorded = new Set(record?.namespaces ?? []);
+  const present = await listNetns();
+  // Without a record, also look at every namespace for this directory's marker: the configuration
+  // may be gone or changed (e.g. the directory was deleted after a crash).
+  const marked: string[] = [];
+  if (!record) {
+    for (const ns of present) {
+      const o = await nsOwner(ns);
+      if (o.kind === 'ours' && o.tag === tag) marked.push(ns);
+    }
+  }
   const candidates = [
     ...(record?.namespaces ?? []),
     ...(opts.configNamespaces ?? []),
+    ...marked.sort(),
     `${prefix}-br`,
     `${prefix}-ext`,
   ].filter((n, i, all) => all.indexOf(n) === i);
-  const present = await listNetns();
   // The bridge namespace goes last, so no enforcer namespace is ever left with a dangling veth
   // peer (deleting a namespace deletes its veth ends; the other end vanishes with it).
   const ordered = [...candidates.filter((n) => n !== `${prefix}-br`), ...candidates.filter((n) => n === `${prefix}-br`)];
@@ -220,7 +239,10 @@ export async function sandboxDown(dir: string, opts: DownOptions = {}): Promise<
     if (!ours) {
       result.kept.push({
         netns: ns,
-        reason: owner.kind === 'ours' ? 'it belongs to the sandbox of another directory' : 'it was not created by microseg sandbox',
+        reason:
+          owner.kind === 'ours'
+            ? `it belongs to the sandbox of ${owner.dir ?? 'another directory'} (remove it with \`microseg sandbox down ${owner.dir ?? '<that directory>'}\`)`
+            : 'it was not created by microseg sandbox',
       });
       continue;
     }
@@ -287,10 +309,16 @@ export async function sandboxUp(dir: string, plan: SandboxPlan, opts: { configNa
   const present = await listNetns();
   const blocked = namespaces.filter((n) => present.has(n));
   if (blocked.length > 0) {
-    const why = cleaned.kept.filter((k) => blocked.includes(k.netns)).map((k) => `${k.netns}: ${k.reason}`);
+    // One clause per owner: "a, b: it belongs to the sandbox of /x (...)"; "c: it was not created by ...".
+    const byReason = new Map<string, string[]>();
+    for (const ns of blocked) {
+      const reason = cleaned.kept.find((k) => k.netns === ns)?.reason ?? 'it is not this sandbox\'s';
+      byReason.set(reason, [...(byReason.get(reason) ?? []), ns]);
+    }
+    const why = [...byReason].map(([reason, names]) => `${names.join(', ')}: ${reason}`).join('; ');
     throw new SandboxError(
       CODES.FOREIGN_NETNS,
-      `network namespace${blocked.length > 1 ? 's' : ''} ${blocked.join(', ')} already exist${blocked.length > 1 ? '' : 's'} and ${blocked.length > 1 ? 'are' : 'is'} not this sandbox's (${why.join('; ') || 'not ours'}); refusing to touch ${blocked.length > 1 ? 'them' : 'it'}. Rename the enforcers' netns, or remove the other sandbox with \`microseg sandbox down <its dir>\`.`,
+      `the sandbox's network namespace${blocked.length > 1 ? 's' : ''} already exist${blocked.length > 1 ? '' : 's'}: ${why}. Refusing to touch ${blocked.length > 1 ? 'them' : 'it'}: rename the enforcers' netns in the configuration, or remove the other sandbox first.`,
     );
   }
 

@@ -133,7 +133,7 @@ describeAsRoot('sandbox on a real kernel', () => {
   it('refuses to build over a namespace it did not create, and leaves that namespace alone', async () => {
     await runProcess(['ip', 'netns', 'add', ENFORCER_NS[2]]);
     try {
-      await expect(sandboxUp(dir, plan)).rejects.toMatchObject({ code: 'MSEG9511', message: expect.stringContaining(`${ENFORCER_NS[2]} already exists`) });
+      await expect(sandboxUp(dir, plan)).rejects.toMatchObject({ code: 'MSEG9511', message: expect.stringContaining(`${ENFORCER_NS[2]}: it was not created by microseg sandbox`) });
       expect((await listNetns()).has(ENFORCER_NS[2])).toBe(true);
       // Nothing of ours is left behind by the refused build.
       const present = await listNetns();
@@ -252,6 +252,25 @@ describeAsRoot('sandbox on a real kernel', () => {
     expect(again.reasons.join('; ')).toMatch(/did not finish/);
     expect(up.record.listeners.map((l) => l.pid!).filter(alive)).toEqual([]);
     expect((await sandboxDown(dir, { prefix: PREFIX })).removed).toHaveLength(5);
+  });
+
+  it('refuses a sandbox of another directory by name, and down of a deleted directory still finds it by marker', async () => {
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'mseg-sbx-other-'));
+    try {
+      for (const f of fs.readdirSync(dir)) if (f.endsWith('.hcl')) fs.copyFileSync(path.join(dir, f), path.join(other, f));
+      await sandboxUp(other, plan);
+      await expect(sandboxUp(dir, plan)).rejects.toMatchObject({
+        code: 'MSEG9511',
+        message: expect.stringContaining(`it belongs to the sandbox of ${other} (remove it with \`microseg sandbox down ${other}\`)`),
+      });
+      fs.rmSync(other, { recursive: true, force: true }); // record and configuration gone
+      const down = await sandboxDown(other, { prefix: PREFIX });
+      expect(down.hadRecord).toBe(false);
+      expect([...down.removed].sort()).toEqual([...ALL_NS].sort());
+    } finally {
+      await sandboxDown(other, { prefix: PREFIX }).catch(() => undefined);
+      fs.rmSync(other, { recursive: true, force: true });
+    }
   });
 });
 
