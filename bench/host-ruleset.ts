@@ -8,8 +8,8 @@
  * policy is exactly one rule in one local ingress chain, and peer sets are shared between
  * policies with the same client app, like a real service fleet. L grows with n (one local PU per
  * ~200 rules) so chains stay around 200 rules: what a host with many workloads looks like.
- * Rules on h0 = policies + 6·L (per PU: established + default in both chains, plus one dispatch
- * rule in `in` and in `out`).
+ * Rules on h0 = policies + 8·L (per PU: established + the two default rejects — TCP reset, then
+ * any protocol — in both chains, plus one dispatch rule in `in` and in `out`).
  */
 import { compile } from '../src/compile';
 import type { DesiredRuleset } from '../src/compile/ir';
@@ -32,7 +32,7 @@ export function localPusFor(n: number): number {
 
 /** policiesFor is how many policies make the host ruleset exactly n rules (see module comment). */
 export function policiesFor(n: number): number {
-  return Math.max(1, n - 6 * localPusFor(n));
+  return Math.max(1, n - 8 * localPusFor(n));
 }
 
 /**

@@ -241,7 +241,7 @@ function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
   const finalize = (name: string, ds: Draft[]): Rule[] => {
     const seen = new Set<string>();
     const rules: Rule[] = [];
-    for (const d of ds) {
+    for (const d of ds.flatMap(withTcpResetTwin)) {
       const match = resolveSets(d.match, names);
       const id = ruleId(name, match, d.verdict);
       // An identical earlier rule (same match and verdict) makes this one unreachable or a duplicate log.
@@ -267,6 +267,19 @@ function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
     }
   const outSets = [...finalSets.values()].filter((s) => referenced.has(s.name)).sort((a, b) => cmp(a.name, b.name));
   return { enforcer: enf.name, sets: outSets, chains, diagnostics: dedupeDiagnostics(diags) };
+}
+
+/**
+ * withTcpResetTwin puts a TCP-only copy in front of a reject that matches every protocol, so TCP is
+ * refused with a RST and everything else with ICMP port unreachable (providers render a tcp reject
+ * as a reset). Same verdict, but the client learns it at once: Linux TCP clients treat an ICMPv6
+ * port unreachable during SYN-SENT as a soft error and retransmit, so an IPv6 connect to a
+ * rejected port looked like a ~1 s timeout instead of "refused" (seen on a 6.18 kernel; a RST is
+ * final on every stack).
+ */
+function withTcpResetTwin(d: Draft): Draft[] {
+  if (d.verdict.kind !== 'reject' || d.match.protocol !== undefined) return [d];
+  return [{ ...d, match: { ...d.match, protocol: 'tcp' } }, d];
 }
 
 /** NDP_TYPES are ICMPv6 neighbour solicitation (135) and advertisement (136). */

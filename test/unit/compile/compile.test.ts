@@ -84,11 +84,14 @@ describe('layout', () => {
   it('a PU chain is: established, policies, default', () => {
     const { host } = build({ networkPolicies: [policy('p', expr('app=web'), expr('app=db'))] });
     const rules = chain(host('h2'), puChainName({ namespace: '/', name: 'db' }, 'i')).rules;
-    expect(rules.map((r) => r.origin?.kind)).toEqual(['established', 'neighbor-discovery', 'neighbor-discovery', 'policy', 'policy', 'default']);
+    expect(rules.map((r) => r.origin?.kind)).toEqual(['established', 'neighbor-discovery', 'neighbor-discovery', 'policy', 'policy', 'default', 'default']);
     expect(rules[0]).toMatchObject({ match: { ctState: ['established', 'related'] }, verdict: { kind: 'accept' } });
     expect(rules[1]).toMatchObject({ match: { family: 6, protocol: 'icmpv6', icmpType: 135 }, verdict: { kind: 'accept' } });
     expect(rules[2]).toMatchObject({ match: { family: 6, protocol: 'icmpv6', icmpType: 136 }, verdict: { kind: 'accept' } });
-    expect(rules[5]).toMatchObject({ match: {}, verdict: { kind: 'reject' }, origin: { kind: 'default', namespace: '/', action: 'reject' } });
+    // The default reject comes twice: TCP first (rendered as a RST), then every protocol (ICMP unreachable).
+    expect(rules[5]).toMatchObject({ match: { protocol: 'tcp' }, verdict: { kind: 'reject' }, origin: { kind: 'default', namespace: '/', action: 'reject' } });
+    expect(rules[6]).toMatchObject({ match: {}, verdict: { kind: 'reject' }, origin: { kind: 'default', namespace: '/', action: 'reject' } });
+    expect(rules[6].match.protocol).toBeUndefined();
   });
 
   it('an enforcer without PUs gets an empty ruleset', () => {
@@ -146,7 +149,8 @@ describe('policy evaluation', () => {
     expect(t.destination?.trace.origin).toEqual({ kind: 'policy', policy: 'z-reject', namespace: '/' });
     expect(trace({ src: API, dst: DB }).verdict).toBe('accept');
     const kinds = policyRules(host('h2'), puChainName({ namespace: '/', name: 'db' }, 'i')).map((r) => r.verdict.kind);
-    expect(kinds).toEqual(['reject', 'reject', 'accept', 'accept']);
+    // Per family: a TCP twin (a RST for TCP) ahead of the any-protocol reject, then the allow.
+    expect(kinds).toEqual(['reject', 'reject', 'reject', 'reject', 'accept', 'accept']);
   });
 
   it('fallback applies only where no non-fallback verdict matched; continue does not stop it', () => {
@@ -176,8 +180,11 @@ describe('policy evaluation', () => {
       'allow-web:accept',
       'fb-reject:reject',
       'fb-reject:reject',
+      'fb-reject:reject',
+      'fb-reject:reject',
       'fb-allow-all:accept',
       'fb-allow-all:accept',
+      'default',
       'default',
     ]);
   });
@@ -480,7 +487,7 @@ describe('peers and sets', () => {
     });
     const h1 = b.host('h1');
     const rules = chain(h1, puChainName({ namespace: '/', name: 'web' }, 'i')).rules;
-    expect(rules.map((r) => r.origin?.kind)).toEqual(['established', 'neighbor-discovery', 'neighbor-discovery', 'excluded-network', 'excluded-interface', 'failsafe', 'default']);
+    expect(rules.map((r) => r.origin?.kind)).toEqual(['established', 'neighbor-discovery', 'neighbor-discovery', 'excluded-network', 'excluded-interface', 'failsafe', 'default', 'default']);
     expect(h1.sets.map((s) => s.name)).toEqual([expect.stringMatching(/^x-[0-9a-f]{10}-4$/)]);
     const tr = (src: string, dport: number, iif?: string) => traceHost(h1, { src, dst: WEB, protocol: 'tcp', dport, iif }, 'input').verdict;
     expect(tr('10.1.1.1', 80)).toBe('untouched');
