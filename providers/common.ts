@@ -10,6 +10,7 @@ import * as ipaddr from 'ipaddr.js';
 import type { AddressSet, Family, Rule } from '../src/compile/ir';
 import type { Host } from '../src/hosts/types';
 import type { LiveChain, LiveRuleset, ScriptStep } from './types';
+import { canonicalJson } from '../src/canonical-json';
 
 const BRAND = Symbol.for('microseg.ProviderError');
 
@@ -183,21 +184,9 @@ export function canonicalLive(live: Omit<LiveRuleset, 'fingerprint'>): LiveRules
 
 /** fingerprintOf hashes the canonical owned state (PRACTICES 12: refuse stale saved plans). */
 export function fingerprintOf(body: unknown): string {
-  return createHash('sha256').update(stableJson(body)).digest('hex').slice(0, 16);
+  return createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 16);
 }
 
-function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Match, Verdict } from './ir';
+import { canonicalJson } from '../canonical-json';
 
 /** MAX_NAME is the IR name cap (ir.ts). */
 export const MAX_NAME = 23;
@@ -23,18 +24,7 @@ export function sha256hex(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
-/** canonicalJson serialises with object keys sorted at every level, so equal values hash equally. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const obj = v as Record<string, unknown>;
-    const keys = Object.keys(obj)
-      .filter((k) => obj[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
+export { canonicalJson };
 
 /** slug lowercases and maps everything outside `[a-z0-9-]` to `-`, collapsing runs, at most `max` chars. */
 export function slug(s: string, max: number): string {

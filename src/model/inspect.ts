@@ -7,6 +7,7 @@
  * addresses (they differ between front ends), and output objects with sorted keys.
  */
 import type { Connection, Lifecycle, Model, Resource, ServicePort, TagExpression, CidrEntry } from './types';
+import { allResources } from './resources';
 
 /** INSPECT_FORMAT_VERSION changes whenever the document's shape changes incompatibly. */
 export const INSPECT_FORMAT_VERSION = '1';
@@ -158,16 +159,7 @@ function cmp(a: string, b: string): number {
 
 /** inspectDocument builds the document as data (for callers that post-process it). */
 export function inspectDocument(model: Model): InspectDocument {
-  const all: Resource[] = [
-    ...model.namespaces,
-    ...model.enforcers,
-    ...model.enforcerProfiles,
-    ...model.processingUnits,
-    ...model.externalNetworks,
-    ...model.networkPolicies,
-    ...model.enforcerTokens,
-    ...model.expects,
-  ];
+  const all = allResources(model);
   const resources = all
     .map((r) => ({ type: r.kind as string, name: r.name, namespace: r.namespace, attributes: attributes(r) }))
     .sort((a, b) => cmp(a.type, b.type) || cmp(a.name, b.name));

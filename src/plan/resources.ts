@@ -4,22 +4,15 @@
  * is a hash comparison; what a change does to hosts is told by the per-host plans.
  */
 import { createHash } from 'crypto';
+import { allResources } from '../model/resources';
 import type { Model, Resource } from '../model/types';
 import type { StateResource } from '../state/types';
 import type { ResourceChange } from './types';
+import { canonicalJson } from '../canonical-json';
 
 /** modelResources lists every resource of a model, sorted by address. */
 export function modelResources(model: Model): Resource[] {
-  return [
-    ...model.namespaces,
-    ...model.enforcers,
-    ...model.enforcerProfiles,
-    ...model.processingUnits,
-    ...model.externalNetworks,
-    ...model.networkPolicies,
-    ...model.enforcerTokens,
-    ...model.expects,
-  ].sort((a, b) => cmp(a.address, b.address));
+  return allResources(model).sort((a, b) => cmp(a.address, b.address));
 }
 
 /**
@@ -28,7 +21,7 @@ export function modelResources(model: Model): Resource[] {
  */
 export function attributesDigest(r: Resource): string {
   const { pos: _pos, ...attrs } = r;
-  return createHash('sha256').update(stableJson(attrs)).digest('hex');
+  return createHash('sha256').update(canonicalJson(attrs)).digest('hex');
 }
 
 /** resourceRecord is the state record of a resource (what apply saves after a successful run). */
@@ -61,19 +54,6 @@ export function diffResources(resources: readonly Resource[], state: readonly St
   return out.sort((a, b) => cmp(a.address, b.address));
 }
 
-/** stableJson is JSON with object keys sorted and undefined members dropped, so equal values hash equally. */
-export function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? 'null' : stableJson(x))).join(',')}]`;
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'null';
-}
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
