@@ -23,7 +23,7 @@
 import * as path from 'path';
 import type { Diagnostic, SourcePos } from '../../diagnostics';
 import { didYouMean, makeDiagnostic, sortDiagnostics } from '../../diagnostics';
-import { convertLegacyPorts } from '../../model/legacy-ports';
+import { convertLegacyPorts, mergeServicePorts } from '../../model/legacy-ports';
 import { MigrateCodes } from './codes';
 import { type BodyItem, type HclValue, hclValue, renderBlock } from './hcl-writer';
 import { type Path, readImportFile, type ReadFile } from './read';
@@ -337,7 +337,7 @@ function convertObject(ctx: Context, kind: Kind, obj: Record<string, unknown>, p
           'Write servicePorts for this external network by hand (e.g. ["tcp/443", "udp/53"]) and remove protocols and ports.',
         );
       } else {
-        merged = dedupe([...servicePorts, ...conv.servicePorts]);
+        merged = mergeServicePorts([...servicePorts, ...conv.servicePorts]);
         const was = [
           protocols !== undefined ? `protocols = ${hclValue(protocols, '')}` : undefined,
           ports !== undefined ? `ports = ${hclValue(ports.map(String), '')}` : undefined,
@@ -565,15 +565,6 @@ function nameOf(obj: Record<string, unknown>, p: Path): string {
   return typeof obj.name === 'string' ? obj.name : `data.${p[1]}[${p[2]}]`;
 }
 
-function dedupe(list: string[]): string[] {
-  const seen = new Set<string>();
-  return list.filter((s) => {
-    const k = s.trim().toLowerCase();
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-}
 
 function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);

@@ -18,7 +18,7 @@ import type { Diagnostic } from '../../diagnostics';
 import { makeDiagnostic } from '../../diagnostics';
 import { parseHcl } from '../hcl';
 import type { Attribute, Block, Expr } from '../hcl';
-import { convertLegacyPorts } from '../../model/legacy-ports';
+import { convertLegacyPorts, mergeServicePorts } from '../../model/legacy-ports';
 import { MigrateCodes } from './codes';
 import { hclValue } from './hcl-writer';
 
@@ -150,7 +150,7 @@ function rewriteBlock(
   const edits: Edit[] = [];
   const existing = attrs.find((a) => a.name === 'service_ports');
   if (existing) {
-    const merged = dedupe([...(values.get('service_ports') ?? []).map(String), ...conv.servicePorts]);
+    const merged = mergeServicePorts([...(values.get('service_ports') ?? []).map(String), ...conv.servicePorts]);
     const ext = extents.get(existing)!;
     edits.push({ start: ext.exprStart, end: ext.exprEnd, text: hclValue(merged, ext.indent) });
     for (const a of legacy) edits.push(removal(text, extents.get(a)!));
@@ -292,12 +292,3 @@ function lineStarts(text: string): number[] {
   return starts;
 }
 
-function dedupe(list: string[]): string[] {
-  const seen = new Set<string>();
-  return list.filter((s) => {
-    const k = s.trim().toLowerCase();
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-}
