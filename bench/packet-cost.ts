@@ -169,8 +169,8 @@ export async function runPacketCost(
     return result;
   }
   const identities = opts.identities ?? [10, 10000];
-  const runs = opts.runs ?? (opts.quick ? 3 : 7);
-  const connects = opts.connects ?? (opts.quick ? 3000 : 10000);
+  const runs = opts.runs ?? (opts.quick ? 5 : 9);
+  const connects = opts.connects ?? (opts.quick ? 10000 : 30000);
   const firewalls = opts.firewalls ?? (['none', 'microseg-nftables', 'microseg-iptables-nft', 'naive-iptables-nft'] as Firewall[]);
   const cli = await createNs('pcli');
   const srv = await createNs('psrv');
