@@ -132,7 +132,8 @@ export const TARGET_SPEC: ScaleSpec = { enforcers: 100, pusPerEnforcer: 50, poli
 const METHOD =
   'bench/generate.ts fleets; each measurement is a fresh child process (generate, evaluateHcl, validateConfig, compile), peak RSS from getrusage. ' +
   'Sweep "policies": 10 enforcers x 5 PUs, policies grow (external networks = min(500, policies/4)). Sweep "pus": 10 PUs per enforcer, 100 policies, 25 external networks. ' +
-  'The generator\'s policies are broad (object matches a third of all PUs), so rules emitted grow as policies x PUs. Sizes alternate run by run; medians per size. ' +
+  'Generator selectivity: most policies are app to app (5 PUs each side), every 4th targets external networks (ext=eK), every 20th is broad (object = a third of all PUs); ' +
+  'so rules emitted grow with the PUs each policy matches, not policies x all PUs. Sizes alternate run by run; medians per size. ' +
   'slope = log-log growth of total time against input size between neighbouring sizes (1.0 = linear); slope/rules = against rules emitted.';
 
 export async function runCompileScale(
