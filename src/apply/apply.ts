@@ -302,10 +302,23 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
 
 class VerifyError extends Error {}
 
-/** renderFor uses the provider's minimal transaction when it offers one, else the full sync. */
+/**
+ * renderFor uses the provider's minimal transaction when it offers one, else the full sync. A
+ * delta that is larger than the full replacement (a fresh host, or most of the table changed:
+ * one edit line per rule instead of one table block) gains nothing and costs the kernel more
+ * work, so the full sync is sent then; both leave the host in the same state.
+ */
 export function renderFor(provider: Provider, desired: DesiredRuleset, live: LiveRuleset): ScriptStep[] {
   const p = provider as Provider & { renderChanges?(d: DesiredRuleset, l: LiveRuleset): ScriptStep[] };
-  return typeof p.renderChanges === 'function' ? p.renderChanges(desired, live) : provider.renderFull(desired, live);
+  if (typeof p.renderChanges !== 'function') return provider.renderFull(desired, live);
+  const changes = p.renderChanges(desired, live);
+  if (changes.length === 0) return changes;
+  const full = provider.renderFull(desired, live);
+  return scriptBytes(full) < scriptBytes(changes) ? full : changes;
+}
+
+function scriptBytes(steps: readonly ScriptStep[]): number {
+  return steps.reduce((n, s) => n + Buffer.byteLength(s.stdin), 0);
 }
 
 async function send(host: Host, steps: readonly ScriptStep[], out: HostOutcome, ctx: HostContext, e: string): Promise<void> {

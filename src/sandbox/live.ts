@@ -300,8 +300,19 @@ function lastLine(text: string): string {
   return (lines[lines.length - 1] ?? '').replace(/^\S+ \S+ socat\[\d+\] E /, '');
 }
 
-/** send puts one packet on the wire from inside the source namespace and reads the kernel's answer. */
+/**
+ * send puts one packet on the wire from inside the source namespace and reads the kernel's answer.
+ * Silence (a timeout, no reply) is asked twice: a refusal or an answer is final, but on a loaded
+ * machine a listener or an echo reply can miss the 1 s window, and a silent drop stays silent
+ * however often it is asked. That keeps "blocked" from ever being a scheduling accident.
+ */
 export async function send(p: LivePacket): Promise<Probe> {
+  const first = await sendOnce(p);
+  if (first.live === 'reject' && (first.outcome === 'timeout' || first.outcome === 'no reply')) return sendOnce(p);
+  return first;
+}
+
+async function sendOnce(p: LivePacket): Promise<Probe> {
   const inNs = (argv: string[], stdin?: string) => runProcess(['ip', 'netns', 'exec', p.src_netns, ...argv], { stdin, timeoutMs: 10_000 });
   const v6 = p.family === 6;
   const host = (a: string) => (v6 ? `[${a}]` : a);
