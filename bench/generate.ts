@@ -7,13 +7,14 @@
  *     and `env=prod`.
  *   - Policy i's subject is one app (`app=app-<i mod apps>`, 5 PUs). Its object is, in this order:
  *       every 4th policy (i mod 4 = 3, when there are external networks): `ext=e<i mod 50>`, the
- *         external networks with that tag (≈ networks / 50 of them);
+ *         external networks with that tag (≈ networks / 50 of them), on ports that overlap their
+ *         service_ports (see policyPorts);
  *       every 20th policy (i mod 20 = 0): broad, `tier=t<i mod 3> AND env=prod`, a third of ALL PUs
  *         (these are also i mod 10 = 0, so rejects: a broad deny of one port range and ICMP echo);
  *       every other policy: app to app, `app=app-<7i mod apps>` (5 PUs).
  *   So a policy lands on about 10 PU chains, except the broad 5% whose object side lands on a
  *   third of the fleet. That is the shape of a real fleet (app-to-app rules plus a few broad
- *   ones, e.g. monitoring), and compile's output grows with policies × PUs matched, not with
+ *   ones), and compile's output grows with policies × PUs matched, not with
  *   policies × all PUs.
  *
  * The earlier generator made every non-extnet object `[["app=app-Y"], ["tier=tN", "env=prod"]]`,
@@ -45,6 +46,16 @@ function policyObject(i: number, apps: number, externalNetworks: number): string
   return `[["app=app-${(i * 7) % apps}"]]`;
 }
 
+/**
+ * policyPorts is policy i's ports. Toward external networks (service_ports tcp/443, udp/53) they
+ * overlap the networks' ports, so those policies emit rules instead of only "no effect" warnings:
+ * `tcp/443` alone, or `tcp/443` + `tcp/8443`, which the networks narrow to tcp/443.
+ */
+function policyPorts(i: number, externalNetworks: number): string {
+  if (externalNetworks > 0 && i % 4 === 3) return i % 8 === 3 ? `["tcp/443"]` : `["tcp/443", "tcp/8443"]`;
+  return i % 5 === 0 ? `["icmp/8/0", "tcp/${1000 + (i % 50)}:${1100 + (i % 50)}"]` : `["tcp/${1 + (i % 1000)}", "udp/${2000 + (i % 100)}"]`;
+}
+
 /** generateHcl returns one HCL file declaring the whole fleet. */
 export function generateHcl(spec: ScaleSpec): string {
   const out: string[] = ['namespace "/bench" {}\n'];
@@ -68,7 +79,7 @@ export function generateHcl(spec: ScaleSpec): string {
   }
   for (let i = 0; i < spec.policies; i++) {
     const object = policyObject(i, apps, spec.externalNetworks);
-    const ports = i % 5 === 0 ? `["icmp/8/0", "tcp/${1000 + (i % 50)}:${1100 + (i % 50)}"]` : `["tcp/${1 + (i % 1000)}", "udp/${2000 + (i % 100)}"]`;
+    const ports = policyPorts(i, spec.externalNetworks);
     out.push(
       `network_policy "pol-${i}" {\n  namespace = "/bench"\n  subject   = [["app=app-${i % apps}"]]\n  object    = ${object}\n` +
         `  action    = "${i % 10 === 0 ? 'reject' : 'allow'}"\n  ports     = ${ports}\n}\n`,
