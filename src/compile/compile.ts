@@ -34,7 +34,7 @@ import * as semver from 'semver';
 import type { Diagnostic } from '../diagnostics';
 import { makeDiagnostic } from '../diagnostics';
 import { addressFamily, cidrsContain, entriesToCidrs, mergeCidrs } from '../model/intervals';
-import { expressionText, indexIdentity, matchesExpression, type IdentityIndex } from '../model/tag-match';
+import { expressionText, indexIdentity, SelectorIndex } from '../model/tag-match';
 import type {
   Enforcer,
   EnforcerProfile,
@@ -56,7 +56,7 @@ import {
   ruleId,
   setName,
 } from './names';
-import { intersectSpecs, isEmptySpec, specFromServicePorts, specKey, specText, specToFragments, type PortSpec } from './ports';
+import { intersectSpecs, isEmptySpec, specFromServicePorts, specKey, specText, specToFragments, type MatchFragment, type PortSpec } from './ports';
 import { isWithin, namespaceDefaults } from './scope';
 
 /** CompileOptions: `now` decides expiry and schedules (never the machine clock). */
@@ -94,14 +94,27 @@ interface Section {
 const newSection = (): Section => ({ continueLogs: [], rejects: [], allows: [], observations: [] });
 const flatten = (s: Section): Draft[] => [...s.continueLogs, ...s.rejects, ...s.allows, ...s.observations];
 
-/** Pre-indexed model: identities parsed once, policies in force at `now`. */
+/**
+ * Pre-indexed model: identities indexed once, policies in force at `now`, and for every PU the
+ * policies that apply to it. Everything here is independent of the host, so it is computed once
+ * per compile and the per-host work only walks each local PU's own policies.
+ */
 interface Ctx {
   model: Model;
-  puIdx: Map<ProcessingUnit, IdentityIndex>;
-  netIdx: Map<ExternalNetwork, IdentityIndex>;
+  /** Inverted tag indexes over model.processingUnits and model.externalNetworks (same order). */
+  puSelector: SelectorIndex;
+  netSelector: SelectorIndex;
   policies: NetworkPolicy[];
-  /** Peer resolution per (policy, side): independent of host and local PU, so computed once. */
-  peerCache: Map<string, PeerResolution>;
+  /** PUs in scope that a policy's subject / object selects (before negation), in model order. */
+  selectedCache: Map<NetworkPolicy, { subject?: ProcessingUnit[]; object?: ProcessingUnit[] }>;
+  /**
+   * For each PU, the policies whose local side (object for ingress `i`, subject for egress `o`)
+   * applies to it, in ctx.policies order: the order puChain emits them in. PUs no policy applies
+   * to are absent.
+   */
+  localPolicies: Map<ProcessingUnit, Record<'i' | 'o', NetworkPolicy[]>>;
+  /** Peer resolution per (policy, direction): independent of host and local PU, so computed once. */
+  peerCache: Map<NetworkPolicy, Map<string, PeerResolution>>;
 }
 
 /** compile turns a validated model into every enforcer's desired ruleset (see module comment). */
@@ -124,23 +137,81 @@ export function compile(model: Model, opts: CompileOptions): CompileResult {
   }
   const ctx: Ctx = {
     model,
-    puIdx: new Map(model.processingUnits.map((p) => [p, indexIdentity(p.identity)])),
-    netIdx: new Map(model.externalNetworks.map((n) => [n, indexIdentity(n.identity)])),
+    puSelector: new SelectorIndex(model.processingUnits.map((p) => indexIdentity(p.identity))),
+    netSelector: new SelectorIndex(model.externalNetworks.map((n) => indexIdentity(n.identity))),
     policies,
+    selectedCache: new Map(),
+    localPolicies: new Map(),
     peerCache: new Map(),
   };
+  indexLocalPolicies(ctx);
   const rulesets = model.enforcers.map((e) => compileHost(ctx, e));
   for (const r of rulesets) global.push(...r.diagnostics);
   return { rulesets, diagnostics: dedupeDiagnostics(global) };
+}
+
+/**
+ * indexLocalPolicies fills ctx.localPolicies (the inverted index of "which policies apply to this
+ * PU"). Same test as a scan of every policy for every PU: the direction's apply mode, the PU in the
+ * policy's scope, and the local expression matching XOR its negate flag. Walking ctx.policies in
+ * order keeps every PU's lists in that order.
+ */
+function indexLocalPolicies(ctx: Ctx): void {
+  for (const pol of ctx.policies) {
+    for (const dir of ['i', 'o'] as const) {
+      if (dir === 'i' && pol.applyPolicyMode === 'outgoing') continue;
+      if (dir === 'o' && pol.applyPolicyMode === 'incoming') continue;
+      const selected = selectedPus(ctx, pol, dir === 'i' ? 'object' : 'subject');
+      const negate = dir === 'i' ? pol.negateObject : pol.negateSubject;
+      let applies = selected;
+      if (negate) {
+        const excluded = new Set(selected);
+        applies = ctx.model.processingUnits.filter((p) => isWithin(p.namespace, pol.namespace, pol.propagate) && !excluded.has(p));
+      }
+      for (const pu of applies) {
+        let lists = ctx.localPolicies.get(pu);
+        if (!lists) {
+          lists = { i: [], o: [] };
+          ctx.localPolicies.set(pu, lists);
+        }
+        lists[dir].push(pol);
+      }
+    }
+  }
+}
+
+/** selectedPus: the PUs in the policy's scope that its subject or object selects, in model order (memoised). */
+function selectedPus(ctx: Ctx, pol: NetworkPolicy, side: 'subject' | 'object'): ProcessingUnit[] {
+  let entry = ctx.selectedCache.get(pol);
+  if (!entry) {
+    entry = {};
+    ctx.selectedCache.set(pol, entry);
+  }
+  const cached = entry[side];
+  if (cached) return cached;
+  const pus = ctx.model.processingUnits;
+  const out = ctx.puSelector
+    .select(pol[side])
+    .map((i) => pus[i])
+    .filter((p) => isWithin(p.namespace, pol.namespace, pol.propagate));
+  entry[side] = out;
+  return out;
+}
+
+/** setKey is a set's registry key: what the set stands for, canonically (setName hashes it). */
+function setKey(kind: 'p' | 'x', keyParts: unknown, family: Family): string {
+  return canonicalJson({ kind, family, keyParts });
 }
 
 /** SetRegistry collects the sets a host needs, keyed by what they stand for. */
 class SetRegistry {
   private readonly byKey = new Map<string, { kind: 'p' | 'x'; family: Family; elements: string[]; comments: Set<string> }>();
 
-  /** add registers a set and returns its key, used as a placeholder name until finish(). */
-  add(kind: 'p' | 'x', keyParts: unknown, family: Family, elements: string[], comment: string): string {
-    const key = canonicalJson({ kind, family, keyParts });
+  /**
+   * add registers a set under its key (from setKey, computed by the caller once per selector
+   * rather than once per PU) and returns the key, used as a placeholder name until finish().
+   */
+  add(key: string, kind: 'p' | 'x', family: Family, elements: string[], comment: string): string {
     const prev = this.byKey.get(key);
     if (prev) prev.comments.add(comment);
     else this.byKey.set(key, { kind, family, elements, comments: new Set([comment]) });
@@ -200,6 +271,8 @@ function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
   const dispatchIn: Draft[] = [];
   const dispatchOut: Draft[] = [];
   const owner = new Map<string, ProcessingUnit>();
+  // Which PU and direction each chain belongs to (the first PU, if two collide), for the chain comments.
+  const chainOf = new Map<string, { pu: ProcessingUnit; dir: 'ingress' | 'egress' }>();
   const versionReported = new Set<string>();
 
   for (const pu of locals) {
@@ -210,6 +283,7 @@ function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
         diags.push(makeDiagnostic('error', CODES.NAME_COLLISION, `Chain name ${n} collides on ${enf.address}`,
           `Two processing units hash to the same chain name; rename ${pu.address}.`, pu.pos));
       }
+      if (!chainOf.has(n)) chainOf.set(n, { pu, dir: n === inName ? 'ingress' : 'egress' });
     }
     const addrs = [...pu.addresses].sort(
       (a, b) => (addressFamily(a) ?? 9) - (addressFamily(b) ?? 9) || cmp(a, b),
@@ -255,8 +329,7 @@ function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
   chains.push({ name: DISPATCH_CHAINS.output, hook: 'output', rules: finalize(DISPATCH_CHAINS.output, dispatchOut), comment: 'dispatch to PU egress chains' });
   const puChains = [...drafts.entries()].sort((a, b) => cmp(a[0], b[0]));
   for (const [name, ds] of puChains) {
-    const pu = locals.find((p) => puChainName(p, 'i') === name || puChainName(p, 'o') === name)!;
-    const dir = name === puChainName(pu, 'i') ? 'ingress' : 'egress';
+    const { pu, dir } = chainOf.get(name)!;
     chains.push({ name, rules: finalize(name, ds), comment: truncate(`${dir} of ${pu.address}`, 120) });
   }
   const referenced = new Set<string>();
@@ -314,7 +387,7 @@ function puChain(
     for (const family of FAMILIES) {
       const elements = entriesToCidrs(profile.excludedNetworks, family);
       if (elements.length === 0) continue;
-      const key = sets.add('x', { profile: profile.name }, family, elements, `excluded networks of profile ${profile.name}`);
+      const key = sets.add(setKey('x', { profile: profile.name }, family), 'x', family, elements, `excluded networks of profile ${profile.name}`);
       out.push({ match: { family, [peerField]: { set: key } }, verdict: { kind: 'return' }, origin: { kind: 'excluded-network', profile: profile.name } });
     }
     for (const iface of [...profile.excludedInterfaces].sort()) {
@@ -333,19 +406,13 @@ function puChain(
 
   const main = newSection();
   const fallback = newSection();
-  for (const pol of ctx.policies) {
-    if (dir === 'i' && pol.applyPolicyMode === 'outgoing') continue;
-    if (dir === 'o' && pol.applyPolicyMode === 'incoming') continue;
-    if (!isWithin(pu.namespace, pol.namespace, pol.propagate)) continue;
-    const localExpr = dir === 'i' ? pol.object : pol.subject;
-    const localNeg = dir === 'i' ? pol.negateObject : pol.negateSubject;
-    if (matchesExpression(ctx.puIdx.get(pu)!, localExpr) === localNeg) continue;
-    const peerExpr = dir === 'i' ? pol.subject : pol.object;
+  // Only the policies that apply to this PU in this direction (ctx.localPolicies), in policy order.
+  for (const pol of ctx.localPolicies.get(pu)?.[dir] ?? []) {
     const peerNeg = dir === 'i' ? pol.negateSubject : pol.negateObject;
     const section = pol.fallback ? fallback : main;
     const origin: RuleOrigin = { kind: 'policy', policy: pol.name, namespace: pol.namespace };
 
-    const resolved = peerGroups(ctx, pol, dir, peerExpr, dir === 'o' && !peerNeg);
+    const resolved = peerGroups(ctx, pol, dir, dir === 'o' && !peerNeg);
     for (const n of resolved.ineffective) {
       diags.push(
         makeDiagnostic('warning', CODES.INEFFECTIVE_PORTS, `${pol.address} has no effect toward ${n.address}`,
@@ -369,15 +436,8 @@ function puChain(
       for (const family of FAMILIES) {
         const elements = g.elements[family];
         if (elements.length === 0 && !peerNeg) continue;
-        const scope = `${pol.namespace}${pol.propagate ? ' (and below)' : ''}`;
-        const key = sets.add(
-          'p',
-          { scope: pol.namespace, propagate: pol.propagate, expr: canonicalJson(peerExpr), policyPorts: specKey(specFromServicePorts(pol.ports)), group: g.key, extnetPorts: dir === 'o' && !peerNeg },
-          family,
-          elements,
-          `peers matching ${expressionText(peerExpr)} in ${scope}${g.narrowed ? ` on ${specText(g.spec)}` : ''}`,
-        );
-        for (const frag of specToFragments(g.spec, family)) {
+        const key = sets.add(g.setKeys[family], 'p', family, elements, g.setComment);
+        for (const frag of g.fragments[family]) {
           const match: Match = { family, [peerField]: peerNeg ? { set: key, negate: true } : { set: key }, ...frag };
           emitPolicy(section, pol, match, origin);
         }
@@ -415,6 +475,11 @@ interface PeerGroup {
   nets: ExternalNetwork[];
   /** Canonical CIDRs of all members, per family. */
   elements: Record<Family, string[]>;
+  /** The peer set's registry key per family and its comment (what it stands for), computed once per policy side. */
+  setKeys: Record<Family, string>;
+  setComment: string;
+  /** specToFragments(spec, family): the protocol/port matches of the rules toward this group. */
+  fragments: Record<Family, MatchFragment[]>;
 }
 
 /** PeerResolution: the peer groups of one policy side, and the extnets dropped for empty port intersections. */
@@ -430,28 +495,45 @@ interface PeerResolution {
  * intersection drops it (the caller warns, MSEG6002). Otherwise every peer uses the policy's ports.
  * Memoised in ctx.peerCache: it depends only on the policy and side, not on the host.
  */
-function peerGroups(ctx: Ctx, pol: NetworkPolicy, dir: 'i' | 'o', expr: TagExpression, intersectExtnets: boolean): PeerResolution {
-  const cacheKey = `${ctx.policies.indexOf(pol)}|${dir}|${intersectExtnets}`;
-  const cached = ctx.peerCache.get(cacheKey);
+function peerGroups(ctx: Ctx, pol: NetworkPolicy, dir: 'i' | 'o', intersectExtnets: boolean): PeerResolution {
+  let perPolicy = ctx.peerCache.get(pol);
+  if (!perPolicy) {
+    perPolicy = new Map();
+    ctx.peerCache.set(pol, perPolicy);
+  }
+  const cacheKey = `${dir}|${intersectExtnets}`;
+  const cached = perPolicy.get(cacheKey);
   if (cached) return cached;
+  const peerSide = dir === 'i' ? 'subject' : 'object';
+  const expr = pol[peerSide];
   const policySpec = specFromServicePorts(pol.ports);
+  const policySpecKey = specKey(policySpec);
   const groups = new Map<string, PeerGroup>();
   const ineffective: ExternalNetwork[] = [];
   const group = (spec: PortSpec): PeerGroup => {
     const key = specKey(spec);
     let g = groups.get(key);
     if (!g) {
-      g = { key, spec, narrowed: key !== specKey(policySpec), pus: [], nets: [], elements: { 4: [], 6: [] } };
+      g = {
+        key,
+        spec,
+        narrowed: key !== policySpecKey,
+        pus: [],
+        nets: [],
+        elements: { 4: [], 6: [] },
+        setKeys: { 4: '', 6: '' },
+        setComment: '',
+        fragments: { 4: [], 6: [] },
+      };
       groups.set(key, g);
     }
     return g;
   };
   group(policySpec);
-  for (const p of ctx.model.processingUnits) {
-    if (isWithin(p.namespace, pol.namespace, pol.propagate) && matchesExpression(ctx.puIdx.get(p)!, expr)) group(policySpec).pus.push(p);
-  }
-  for (const n of ctx.model.externalNetworks) {
-    if (!isWithin(n.namespace, pol.namespace, pol.propagate) || !matchesExpression(ctx.netIdx.get(n)!, expr)) continue;
+  group(policySpec).pus.push(...selectedPus(ctx, pol, peerSide));
+  const nets = ctx.model.externalNetworks;
+  for (const n of ctx.netSelector.select(expr).map((i) => nets[i])) {
+    if (!isWithin(n.namespace, pol.namespace, pol.propagate)) continue;
     if (!intersectExtnets) {
       group(policySpec).nets.push(n);
       continue;
@@ -460,19 +542,29 @@ function peerGroups(ctx: Ctx, pol: NetworkPolicy, dir: 'i' | 'o', expr: TagExpre
     if (isEmptySpec(spec)) ineffective.push(n);
     else group(spec).nets.push(n);
   }
+  // What the peer sets stand for, not their members, so names survive identity churn (PRACTICES 6).
+  const exprJson = canonicalJson(expr);
+  const scope = `${pol.namespace}${pol.propagate ? ' (and below)' : ''}`;
   for (const g of groups.values()) {
+    g.setComment = `peers matching ${expressionText(expr)} in ${scope}${g.narrowed ? ` on ${specText(g.spec)}` : ''}`;
     for (const family of FAMILIES) {
       g.elements[family] = mergeCidrs(
         [...g.pus.flatMap((p) => p.addresses), ...g.nets.flatMap((n) => entriesToCidrs(n.entries, family))],
         family,
       );
+      g.setKeys[family] = setKey(
+        'p',
+        { scope: pol.namespace, propagate: pol.propagate, expr: exprJson, policyPorts: policySpecKey, group: g.key, extnetPorts: intersectExtnets },
+        family,
+      );
+      g.fragments[family] = specToFragments(g.spec, family);
     }
   }
   const result: PeerResolution = {
     groups: [...groups.values()].sort((a, b) => (a.narrowed === b.narrowed ? cmp(a.key, b.key) : a.narrowed ? 1 : -1)),
     ineffective,
   };
-  ctx.peerCache.set(cacheKey, result);
+  perPolicy.set(cacheKey, result);
   return result;
 }
 
