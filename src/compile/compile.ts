@@ -33,7 +33,7 @@
 import * as semver from 'semver';
 import type { Diagnostic } from '../diagnostics';
 import { makeDiagnostic } from '../diagnostics';
-import { addressFamily, cidrsContain, entriesToCidrs, mergeCidrs } from '../model/intervals';
+import { addressFamily, cidrFamily, cidrsContain, cidrToInterval, entriesToCidrs, entriesToIntervals, intervalsToCidrs, type Interval } from '../model/intervals';
 import { expressionText, indexIdentity, SelectorIndex } from '../model/tag-match';
 import type {
   Enforcer,
@@ -53,10 +53,10 @@ import {
   canonicalJson,
   logPrefix,
   puChainName,
-  ruleId,
+  ruleIdOfJson,
   setName,
 } from './names';
-import { intersectSpecs, isEmptySpec, specFromServicePorts, specKey, specText, specToFragments, type MatchFragment, type PortSpec } from './ports';
+import { intersectSpecs, isEmptySpec, specFromServicePorts, specKey, specText, specToFragments, type PortSpec } from './ports';
 import { isWithin, namespaceDefaults } from './scope';
 
 /** CompileOptions: `now` decides expiry and schedules (never the machine clock). */
@@ -115,6 +115,13 @@ interface Ctx {
   localPolicies: Map<ProcessingUnit, Record<'i' | 'o', NetworkPolicy[]>>;
   /** Peer resolution per (policy, direction): independent of host and local PU, so computed once. */
   peerCache: Map<NetworkPolicy, Map<string, PeerResolution>>;
+  /** Address intervals of each PU / external network per family, parsed once however many policies select it. */
+  intervalCache: Map<ProcessingUnit | ExternalNetwork, Record<Family, Interval[]>>;
+  /**
+   * The verdicts of each policy's rules, one object per (policy, kind) shared by all its rules, so
+   * finalize serialises each once per host (and log prefixes are hashed once per policy).
+   */
+  verdictCache: Map<NetworkPolicy, Map<string, Verdict>>;
 }
 
 /** compile turns a validated model into every enforcer's desired ruleset (see module comment). */
@@ -143,6 +150,8 @@ export function compile(model: Model, opts: CompileOptions): CompileResult {
     selectedCache: new Map(),
     localPolicies: new Map(),
     peerCache: new Map(),
+    intervalCache: new Map(),
+    verdictCache: new Map(),
   };
   indexLocalPolicies(ctx);
   const rulesets = model.enforcers.map((e) => compileHost(ctx, e));
@@ -312,12 +321,37 @@ function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
   }
 
   const { names, sets: finalSets } = sets.finish();
+  // The PU chains of a host share draft Match and Verdict objects (every PU a policy applies to
+  // gets its peer groups' matches, see peerGroups), so set names are resolved and canonical JSON
+  // is built once per object per host; only the rule id hash is per rule.
+  const resolved = new Map<Match, { match: Match; json: string }>();
+  const verdictJson = new Map<Verdict, string>();
+  const tcpTwins = new Map<Match, Match>();
+  const tcpCopy = (m: Match): Match => {
+    let t = tcpTwins.get(m);
+    if (!t) {
+      t = { ...m, protocol: 'tcp' };
+      tcpTwins.set(m, t);
+    }
+    return t;
+  };
   const finalize = (name: string, ds: Draft[]): Rule[] => {
     const seen = new Set<string>();
     const rules: Rule[] = [];
-    for (const d of ds.flatMap(withTcpResetTwin)) {
-      const match = resolveSets(d.match, names);
-      const id = ruleId(name, match, d.verdict);
+    for (const d of ds.flatMap((x) => withTcpResetTwin(x, tcpCopy))) {
+      let r = resolved.get(d.match);
+      if (!r) {
+        const m = resolveSets(d.match, names);
+        r = { match: m, json: canonicalJson(m) };
+        resolved.set(d.match, r);
+      }
+      let vj = verdictJson.get(d.verdict);
+      if (vj === undefined) {
+        vj = canonicalJson(d.verdict);
+        verdictJson.set(d.verdict, vj);
+      }
+      const match = r.match;
+      const id = ruleIdOfJson(name, r.json, vj);
       // An identical earlier rule (same match and verdict) makes this one unreachable or a duplicate log.
       if (seen.has(id)) continue;
       seen.add(id);
@@ -343,16 +377,16 @@ function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
 }
 
 /**
- * withTcpResetTwin puts a TCP-only copy in front of a reject that matches every protocol, so TCP is
+ * withTcpResetTwin puts a TCP-only copy (`tcpCopy(match)`: `{ ...match, protocol: 'tcp' }`) in front of a reject that matches every protocol, so TCP is
  * refused with a RST and everything else with ICMP port unreachable (providers render a tcp reject
  * as a reset). Same verdict, but the client learns it at once: Linux TCP clients treat an ICMPv6
  * port unreachable during SYN-SENT as a soft error and retransmit, so an IPv6 connect to a
  * rejected port looked like a ~1 s timeout instead of "refused" (seen on a 6.18 kernel; a RST is
  * final on every stack).
  */
-function withTcpResetTwin(d: Draft): Draft[] {
+function withTcpResetTwin(d: Draft, tcpCopy: (m: Match) => Match): Draft[] {
   if (d.verdict.kind !== 'reject' || d.match.protocol !== undefined) return [d];
-  return [{ ...d, match: { ...d.match, protocol: 'tcp' } }, d];
+  return [{ ...d, match: tcpCopy(d.match) }, d];
 }
 
 /** NDP_TYPES are ICMPv6 neighbour solicitation (135) and advertisement (136). */
@@ -436,11 +470,8 @@ function puChain(
       for (const family of FAMILIES) {
         const elements = g.elements[family];
         if (elements.length === 0 && !peerNeg) continue;
-        const key = sets.add(g.setKeys[family], 'p', family, elements, g.setComment);
-        for (const frag of g.fragments[family]) {
-          const match: Match = { family, [peerField]: peerNeg ? { set: key, negate: true } : { set: key }, ...frag };
-          emitPolicy(section, pol, match, origin);
-        }
+        sets.add(g.setKeys[family], 'p', family, elements, g.setComment);
+        for (const match of g.matches[family]) emitPolicy(ctx, section, pol, match, origin);
       }
     }
   }
@@ -453,16 +484,34 @@ function puChain(
 }
 
 /** emitPolicy adds one policy match to its section: log rules and/or the verdict rule. */
-function emitPolicy(section: Section, pol: NetworkPolicy, match: Match, origin: RuleOrigin): void {
+function emitPolicy(ctx: Ctx, section: Section, pol: NetworkPolicy, match: Match, origin: RuleOrigin): void {
   const letter = pol.action === 'allow' ? 'A' : pol.action === 'reject' ? 'R' : 'C';
-  const log = (tag: string): Draft => ({ match, verdict: { kind: 'log', group: LOG_GROUP, prefix: logPrefix(pol, tag) }, origin });
+  const log = (tag: string): Draft => ({ match, verdict: policyVerdict(ctx, pol, `log:${tag}`, () => ({ kind: 'log', group: LOG_GROUP, prefix: logPrefix(pol, tag) })), origin });
   if (pol.observationEnabled) {
     section.observations.push(log(`O${letter}`));
     return;
   }
   const bucket = pol.action === 'allow' ? section.allows : pol.action === 'reject' ? section.rejects : section.continueLogs;
   if (pol.logsEnabled) bucket.push(log(letter));
-  if (pol.action !== 'continue') bucket.push({ match, verdict: { kind: pol.action === 'allow' ? 'accept' : 'reject' }, origin });
+  if (pol.action !== 'continue') {
+    const kind = pol.action === 'allow' ? 'accept' : 'reject';
+    bucket.push({ match, verdict: policyVerdict(ctx, pol, kind, () => ({ kind })), origin });
+  }
+}
+
+/** policyVerdict returns the one shared Verdict object of a policy for `what` (see Ctx.verdictCache). */
+function policyVerdict(ctx: Ctx, pol: NetworkPolicy, what: string, make: () => Verdict): Verdict {
+  let perPolicy = ctx.verdictCache.get(pol);
+  if (!perPolicy) {
+    perPolicy = new Map();
+    ctx.verdictCache.set(pol, perPolicy);
+  }
+  let v = perPolicy.get(what);
+  if (!v) {
+    v = make();
+    perPolicy.set(what, v);
+  }
+  return v;
 }
 
 /** PeerGroup: peers sharing one effective port spec, so they share one rule per protocol fragment. */
@@ -478,8 +527,12 @@ interface PeerGroup {
   /** The peer set's registry key per family and its comment (what it stands for), computed once per policy side. */
   setKeys: Record<Family, string>;
   setComment: string;
-  /** specToFragments(spec, family): the protocol/port matches of the rules toward this group. */
-  fragments: Record<Family, MatchFragment[]>;
+  /**
+   * The matches of the rules toward this group per family (peer set placeholder key + one
+   * specToFragments fragment each). Every local PU of the policy side emits these same objects,
+   * which lets finalize serialise each once per host.
+   */
+  matches: Record<Family, Match[]>;
 }
 
 /** PeerResolution: the peer groups of one policy side, and the extnets dropped for empty port intersections. */
@@ -523,7 +576,7 @@ function peerGroups(ctx: Ctx, pol: NetworkPolicy, dir: 'i' | 'o', intersectExtne
         elements: { 4: [], 6: [] },
         setKeys: { 4: '', 6: '' },
         setComment: '',
-        fragments: { 4: [], 6: [] },
+        matches: { 4: [], 6: [] },
       };
       groups.set(key, g);
     }
@@ -545,19 +598,26 @@ function peerGroups(ctx: Ctx, pol: NetworkPolicy, dir: 'i' | 'o', intersectExtne
   // What the peer sets stand for, not their members, so names survive identity churn (PRACTICES 6).
   const exprJson = canonicalJson(expr);
   const scope = `${pol.namespace}${pol.propagate ? ' (and below)' : ''}`;
+  const peerField: 'srcSet' | 'dstSet' = dir === 'i' ? 'srcSet' : 'dstSet';
+  const peerNeg = dir === 'i' ? pol.negateSubject : pol.negateObject;
   for (const g of groups.values()) {
     g.setComment = `peers matching ${expressionText(expr)} in ${scope}${g.narrowed ? ` on ${specText(g.spec)}` : ''}`;
     for (const family of FAMILIES) {
-      g.elements[family] = mergeCidrs(
-        [...g.pus.flatMap((p) => p.addresses), ...g.nets.flatMap((n) => entriesToCidrs(n.entries, family))],
+      // The union of the members' intervals, rendered canonically: the same CIDRs as merging
+      // their addresses and entriesToCidrs strings (the output depends only on the address set).
+      g.elements[family] = intervalsToCidrs(
+        [...g.pus.flatMap((p) => intervalsOf(ctx, p)[family]), ...g.nets.flatMap((n) => intervalsOf(ctx, n)[family])],
         family,
       );
-      g.setKeys[family] = setKey(
+      const key = setKey(
         'p',
         { scope: pol.namespace, propagate: pol.propagate, expr: exprJson, policyPorts: policySpecKey, group: g.key, extnetPorts: intersectExtnets },
         family,
       );
-      g.fragments[family] = specToFragments(g.spec, family);
+      g.setKeys[family] = key;
+      g.matches[family] = specToFragments(g.spec, family).map(
+        (frag): Match => ({ family, [peerField]: peerNeg ? { set: key, negate: true } : { set: key }, ...frag }),
+      );
     }
   }
   const result: PeerResolution = {
@@ -566,6 +626,28 @@ function peerGroups(ctx: Ctx, pol: NetworkPolicy, dir: 'i' | 'o', intersectExtne
   };
   perPolicy.set(cacheKey, result);
   return result;
+}
+
+/**
+ * intervalsOf: a PU's addresses or an external network's admitted addresses (entries with their
+ * `!` exclusions, longest-prefix match) as intervals per family, memoised in ctx.intervalCache.
+ * An unparseable PU address throws, as mergeCidrs does (the model is validated before compile).
+ */
+function intervalsOf(ctx: Ctx, x: ProcessingUnit | ExternalNetwork): Record<Family, Interval[]> {
+  const cached = ctx.intervalCache.get(x);
+  if (cached) return cached;
+  const out: Record<Family, Interval[]> = { 4: [], 6: [] };
+  if (x.kind === 'external_network') {
+    for (const family of FAMILIES) out[family] = entriesToIntervals(x.entries, family);
+  } else {
+    for (const a of x.addresses) {
+      const family = cidrFamily(a);
+      if (family === undefined) throw new Error(`not an address or CIDR: ${a}`);
+      out[family].push(cidrToInterval(a, family));
+    }
+  }
+  ctx.intervalCache.set(x, out);
+  return out;
 }
 
 /** isOldEnforcer: version < 3.12 (semver, coercing `3.11` to 3.11.0); an unparseable version is MSEG6011. */
