@@ -122,6 +122,14 @@ interface Ctx {
    * finalize serialises each once per host (and log prefixes are hashed once per policy).
    */
   verdictCache: Map<NetworkPolicy, Map<string, Verdict>>;
+  /**
+   * Peer set members by set key. The key says what the set stands for (scope, expression, ports),
+   * which determines its members, so policies that differ only in name or action share them.
+   */
+  elementsCache: Map<string, string[]>;
+  originCache: Map<NetworkPolicy, RuleOrigin>;
+  /** The members of each elements array joined with `,` (arrays are shared via elementsCache), for SetRegistry.finish's merge by members. */
+  membersKeyCache: Map<string[], string>;
 }
 
 /** compile turns a validated model into every enforcer's desired ruleset (see module comment). */
@@ -152,6 +160,9 @@ export function compile(model: Model, opts: CompileOptions): CompileResult {
     peerCache: new Map(),
     intervalCache: new Map(),
     verdictCache: new Map(),
+    elementsCache: new Map(),
+    originCache: new Map(),
+    membersKeyCache: new Map(),
   };
   indexLocalPolicies(ctx);
   const rulesets = model.enforcers.map((e) => compileHost(ctx, e));
@@ -214,6 +225,8 @@ function setKey(kind: 'p' | 'x', keyParts: unknown, family: Family): string {
 
 /** SetRegistry collects the sets a host needs, keyed by what they stand for. */
 class SetRegistry {
+  constructor(private readonly membersKeyCache: Map<string[], string>) {}
+
   private readonly byKey = new Map<string, { kind: 'p' | 'x'; family: Family; elements: string[]; comments: Set<string> }>();
 
   /**
@@ -233,16 +246,22 @@ class SetRegistry {
    * names, so two selectors that pick the same addresses share one kernel set.
    */
   finish(): { names: Map<string, string>; sets: Map<string, AddressSet> } {
-    const byMembers = new Map<string, Array<{ key: string; name: string }>>();
+    // Per family, sets by their members joined with `,`.
+    const byMembers: Record<Family, Map<string, Array<{ key: string; name: string }>>> = { 4: new Map(), 6: new Map() };
     for (const [key, s] of this.byKey) {
-      const m = `${s.family}|${s.elements.join(',')}`;
-      const list = byMembers.get(m) ?? [];
+      // Joining thousands of members per set per host is costly, and element arrays are shared across hosts.
+      let m = this.membersKeyCache.get(s.elements);
+      if (m === undefined) {
+        m = s.elements.join(',');
+        this.membersKeyCache.set(s.elements, m);
+      }
+      const list = byMembers[s.family].get(m) ?? [];
       list.push({ key, name: setName(s.kind, key, s.family) });
-      byMembers.set(m, list);
+      byMembers[s.family].set(m, list);
     }
     const names = new Map<string, string>();
     const sets = new Map<string, AddressSet>();
-    for (const list of byMembers.values()) {
+    for (const list of FAMILIES.flatMap((f) => [...byMembers[f].values()])) {
       const name = list.map((x) => x.name).sort()[0];
       const comments = new Set<string>();
       for (const x of list) {
@@ -274,7 +293,7 @@ function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
     }
   }
   const old = isOldEnforcer(enf, diags);
-  const sets = new SetRegistry();
+  const sets = new SetRegistry(ctx.membersKeyCache);
   const chains: Chain[] = [];
   const drafts = new Map<string, Draft[]>();
   const dispatchIn: Draft[] = [];
@@ -338,24 +357,27 @@ function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
   const finalize = (name: string, ds: Draft[]): Rule[] => {
     const seen = new Set<string>();
     const rules: Rule[] = [];
-    for (const d of ds.flatMap((x) => withTcpResetTwin(x, tcpCopy))) {
-      let r = resolved.get(d.match);
+    const add = (draftMatch: Match, verdict: Verdict, origin: RuleOrigin): void => {
+      let r = resolved.get(draftMatch);
       if (!r) {
-        const m = resolveSets(d.match, names);
+        const m = resolveSets(draftMatch, names);
         r = { match: m, json: canonicalJson(m) };
-        resolved.set(d.match, r);
+        resolved.set(draftMatch, r);
       }
-      let vj = verdictJson.get(d.verdict);
+      let vj = verdictJson.get(verdict);
       if (vj === undefined) {
-        vj = canonicalJson(d.verdict);
-        verdictJson.set(d.verdict, vj);
+        vj = canonicalJson(verdict);
+        verdictJson.set(verdict, vj);
       }
-      const match = r.match;
       const id = ruleIdOfJson(name, r.json, vj);
       // An identical earlier rule (same match and verdict) makes this one unreachable or a duplicate log.
-      if (seen.has(id)) continue;
+      if (seen.has(id)) return;
       seen.add(id);
-      rules.push({ id, match, verdict: d.verdict, origin: d.origin });
+      rules.push({ id, match: r.match, verdict, origin });
+    };
+    for (const d of ds) {
+      if (needsTcpResetTwin(d)) add(tcpCopy(d.match), d.verdict, d.origin);
+      add(d.match, d.verdict, d.origin);
     }
     return rules;
   };
@@ -377,16 +399,15 @@ function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
 }
 
 /**
- * withTcpResetTwin puts a TCP-only copy (`tcpCopy(match)`: `{ ...match, protocol: 'tcp' }`) in front of a reject that matches every protocol, so TCP is
+ * needsTcpResetTwin: finalize puts a TCP-only copy (`{ ...match, protocol: 'tcp' }`) in front of a reject that matches every protocol, so TCP is
  * refused with a RST and everything else with ICMP port unreachable (providers render a tcp reject
  * as a reset). Same verdict, but the client learns it at once: Linux TCP clients treat an ICMPv6
  * port unreachable during SYN-SENT as a soft error and retransmit, so an IPv6 connect to a
  * rejected port looked like a ~1 s timeout instead of "refused" (seen on a 6.18 kernel; a RST is
  * final on every stack).
  */
-function withTcpResetTwin(d: Draft, tcpCopy: (m: Match) => Match): Draft[] {
-  if (d.verdict.kind !== 'reject' || d.match.protocol !== undefined) return [d];
-  return [{ ...d, match: tcpCopy(d.match) }, d];
+function needsTcpResetTwin(d: Draft): boolean {
+  return d.verdict.kind === 'reject' && d.match.protocol === undefined;
 }
 
 /** NDP_TYPES are ICMPv6 neighbour solicitation (135) and advertisement (136). */
@@ -444,7 +465,7 @@ function puChain(
   for (const pol of ctx.localPolicies.get(pu)?.[dir] ?? []) {
     const peerNeg = dir === 'i' ? pol.negateSubject : pol.negateObject;
     const section = pol.fallback ? fallback : main;
-    const origin: RuleOrigin = { kind: 'policy', policy: pol.name, namespace: pol.namespace };
+    const origin = policyOrigin(ctx, pol);
 
     const resolved = peerGroups(ctx, pol, dir, dir === 'o' && !peerNeg);
     for (const n of resolved.ineffective) {
@@ -497,6 +518,16 @@ function emitPolicy(ctx: Ctx, section: Section, pol: NetworkPolicy, match: Match
     const kind = pol.action === 'allow' ? 'accept' : 'reject';
     bucket.push({ match, verdict: policyVerdict(ctx, pol, kind, () => ({ kind })), origin });
   }
+}
+
+/** policyOrigin is a policy's one shared RuleOrigin (like its verdicts, one object for all its rules). */
+function policyOrigin(ctx: Ctx, pol: NetworkPolicy): RuleOrigin {
+  let o = ctx.originCache.get(pol);
+  if (!o) {
+    o = { kind: 'policy', policy: pol.name, namespace: pol.namespace };
+    ctx.originCache.set(pol, o);
+  }
+  return o;
 }
 
 /** policyVerdict returns the one shared Verdict object of a policy for `what` (see Ctx.verdictCache). */
@@ -603,18 +634,23 @@ function peerGroups(ctx: Ctx, pol: NetworkPolicy, dir: 'i' | 'o', intersectExtne
   for (const g of groups.values()) {
     g.setComment = `peers matching ${expressionText(expr)} in ${scope}${g.narrowed ? ` on ${specText(g.spec)}` : ''}`;
     for (const family of FAMILIES) {
-      // The union of the members' intervals, rendered canonically: the same CIDRs as merging
-      // their addresses and entriesToCidrs strings (the output depends only on the address set).
-      g.elements[family] = intervalsToCidrs(
-        [...g.pus.flatMap((p) => intervalsOf(ctx, p)[family]), ...g.nets.flatMap((n) => intervalsOf(ctx, n)[family])],
-        family,
-      );
       const key = setKey(
         'p',
         { scope: pol.namespace, propagate: pol.propagate, expr: exprJson, policyPorts: policySpecKey, group: g.key, extnetPorts: intersectExtnets },
         family,
       );
       g.setKeys[family] = key;
+      // The union of the members' intervals, rendered canonically: the same CIDRs as merging
+      // their addresses and entriesToCidrs strings (the output depends only on the address set).
+      let elements = ctx.elementsCache.get(key);
+      if (!elements) {
+        elements = intervalsToCidrs(
+          [...g.pus.flatMap((p) => intervalsOf(ctx, p)[family]), ...g.nets.flatMap((n) => intervalsOf(ctx, n)[family])],
+          family,
+        );
+        ctx.elementsCache.set(key, elements);
+      }
+      g.elements[family] = elements;
       g.matches[family] = specToFragments(g.spec, family).map(
         (frag): Match => ({ family, [peerField]: peerNeg ? { set: key, negate: true } : { set: key }, ...frag }),
       );
