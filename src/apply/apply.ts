@@ -17,7 +17,7 @@
 import { randomUUID } from 'crypto';
 import { makeDiagnostic, type Diagnostic, DiagnosticsError } from '../diagnostics';
 import type { DesiredRuleset } from '../compile/ir';
-import { checkPlanFresh, diffHost, hasErrors, PlanCodes, type HostPlan, type Plan } from '../plan';
+import { checkPlanFresh, diffHost, PlanCodes, type HostPlan, type Plan } from '../plan';
 import {
   newState,
   ownedFromLive,
@@ -104,10 +104,8 @@ async function applyLocked(plan: Plan, opts: ApplyOptions): Promise<ApplyResult>
   const factory = opts.hostFactory ?? hostFor;
   const parallelism = opts.parallelism ?? DEFAULT_PARALLELISM;
 
-  // Only an unreachable configured host is an error apply can work around (it skips that host and
-  // fails the run); any other error in the plan means the plan cannot be trusted as a whole.
-  const blocking = plan.diagnostics.filter((d) => d.severity === 'error' && d.code !== PlanCodes.hostUnreachable);
-  if (hasErrors(plan) && blocking.length > 0) {
+  const blocking = blockingErrors(plan);
+  if (blocking.length > 0) {
     throw new DiagnosticsError(
       [makeDiagnostic('error', ApplyCodes.planHasErrors, 'The plan has errors and cannot be applied', blocking.map((d) => `- ${d.summary}`).join('\n'))],
       'user',
@@ -216,6 +214,14 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
     if (prev) await ctx.record((s) => withHost(s, e, { ...prev, status: 'failed', last_error: out.error, updated_at: now() }));
     return out;
   }
+  // Blocked at plan time: its previous rules stay exactly as they are; say why in state.
+  if (hp.blocked_by && hp.blocked_by.length > 0) {
+    out.status = 'failed';
+    out.error = `enforcer "${e}" was not touched: ${hp.blocked_by.join('; ')}`;
+    const prev = ctx.stateHost();
+    if (prev) await ctx.record((s) => withHost(s, e, { ...prev, status: 'failed', last_error: out.error, updated_at: now() }));
+    return out;
+  }
   if (hp.action === 'noop') return out;
 
   ctx.observer?.hostStart?.(e, hp.action);
@@ -301,6 +307,22 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
 }
 
 class VerifyError extends Error {}
+
+/** Plan errors that belong to one host, which the plan then marks blocked (see HostPlan.blocked_by). */
+const HOST_SCOPED_CODES = new Set<string>([ApplyCodes.missingCapability, ApplyCodes.renderFailed]);
+
+/**
+ * blockingErrors lists the plan errors that stop a whole apply. Apply works around the others by
+ * skipping one host and failing the run: an unreachable configured host, and a host the plan
+ * blocked (its rules do not compile for it, or it lacks a match they need). Any other error means
+ * the plan cannot be trusted as a whole.
+ */
+export function blockingErrors(plan: Plan): Diagnostic[] {
+  const blocked = new Set(plan.hosts.flatMap((h) => h.blocked_by ?? []));
+  return plan.diagnostics.filter(
+    (d) => d.severity === 'error' && d.code !== PlanCodes.hostUnreachable && !HOST_SCOPED_CODES.has(d.code) && !blocked.has(d.summary),
+  );
+}
 
 /**
  * renderFor uses the provider's minimal transaction when it offers one, else the full sync. A

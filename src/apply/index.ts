@@ -9,6 +9,7 @@ export { refresh, missingCapabilities, DEFAULT_PARALLELISM, type HostRead, type 
 export { planRun, planModel, loadModel, type PlanRunOptions, type PlanRunResult } from './plan-run';
 export {
   applyPlan,
+  blockingErrors,
   renderFor,
   verify,
   ownsAnything,

@@ -71,7 +71,10 @@ export async function planRun(dir: string, opts: PlanRunOptions): Promise<PlanRu
   }
   const model = loaded.model;
   const compiled = compile(model, { now: opts.now ?? new Date() });
-  const compileErrors = compiled.diagnostics.filter((d) => d.severity === 'error');
+  // Errors that belong to one host's ruleset (an old enforcer, a duplicate address on it) fail
+  // that host only (planModel marks it blocked); the others are planned and applied as usual.
+  const hostScoped = new Set(compiled.rulesets.flatMap((r) => r.diagnostics));
+  const compileErrors = compiled.diagnostics.filter((d) => d.severity === 'error' && !hostScoped.has(d));
   if (compileErrors.length > 0) {
     return { ...empty, model, diagnostics: [...loaded.diagnostics, ...compiled.diagnostics, invalidConfig('The configuration does not compile')] };
   }
@@ -154,18 +157,21 @@ export async function planModel(
       continue;
     }
     let expected: LiveRuleset | undefined;
+    const reasons = (want?.diagnostics ?? []).filter((d) => d.severity === 'error').map((d) => d.summary);
     if (want) {
       try {
         expected = read.provider.expected?.(want);
       } catch (err) {
+        reasons.push(`its rules cannot be written for ${read.backend}: ${(err as Error).message}`);
         diagnostics.push(
           makeDiagnostic('error', ApplyCodes.renderFailed, `The rules of enforcer "${e}" cannot be written for ${read.backend}`, (err as Error).message),
         );
       }
     }
     const hp = diffHost(want, read.live, stateHost, { enforcer: e, expected });
+    if (reasons.length > 0) block(hp, reasons);
     hosts.push(hp);
-    if (want && hp.action !== 'noop') toProbe.push({ read, want });
+    if (want && hp.action !== 'noop' && !hp.blocked_by) toProbe.push({ read, want });
   }
   await mapLimit(toProbe, opts.parallelism ?? DEFAULT_PARALLELISM, async ({ read, want }) => {
     const e = read.enforcer;
@@ -181,6 +187,7 @@ export async function planModel(
     }
     const missing = missingCapabilities(want, read.capabilities);
     if (missing.length > 0) {
+      block(hosts.find((h) => h.enforcer === e)!, [`the host lacks ${missing.join(', ')}`]);
       diagnostics.push(
         makeDiagnostic(
           'error',
@@ -244,6 +251,11 @@ function explainAgainstState(state: StateFile | undefined, model: Model, ruleset
   const before = state?.applied_model;
   if (!before) return undefined;
   return explainChanges(before, compile(before, { now }).rulesets, model, rulesets);
+}
+
+/** block marks a host apply must leave untouched this run (HostPlan.blocked_by). */
+function block(hp: HostPlan, reasons: string[]): void {
+  hp.blocked_by = [...(hp.blocked_by ?? []), ...reasons];
 }
 
 function invalidConfig(summary: string): Diagnostic {

@@ -4,7 +4,8 @@
  *
  * Which fields drive apply (Terraform's plans/action.go distinction): apply consults ONLY
  * `format_version`, `microseg_version`, `lineage`, `serial`, `desired`, `connections`, and per host
- * `enforcer`, `backend`, `previous_backend`, `action`, `reachable` and `live_fingerprint`.
+ * `enforcer`, `backend`, `previous_backend`, `action`, `reachable`, `live_fingerprint` and
+ * `blocked_by`.
  * Every other field describes the change for people and CI checks and is UI only: apply always
  * renders the full desired ruleset (kube-proxy style), so it never needs the per-object lists, and
  * a view may not be able to change what apply does by editing them.
@@ -78,6 +79,13 @@ export interface HostPlan {
   drift: DriftItem[];
   /** Owned-looking objects that neither the configuration nor state claims; apply removes them (UI only). */
   orphans: OrphanItem[];
+  /**
+   * Why apply must leave this host alone although it was read (apply-driving): its rules do not
+   * compile for it (e.g. an enforcer older than 3.12 given service_ports), or it lacks a match they
+   * need. The host keeps its previous rules, the other hosts go on, and the run fails (DESIGN §4:
+   * the plan fails for that enforcer; nothing is silently widened or dropped).
+   */
+  blocked_by?: string[];
 }
 
 /**

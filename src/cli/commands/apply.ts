@@ -8,9 +8,9 @@
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
-import { ApplyCodes, applyPlan, planRun, type ApplyResult, type PlanRunResult } from '../../apply';
+import { ApplyCodes, applyPlan, blockingErrors, planRun, type ApplyResult, type PlanRunResult } from '../../apply';
 import { makeDiagnostic } from '../../diagnostics';
-import { hasChanges, hasErrors, PlanCodes, readPlanFile, type Plan } from '../../plan';
+import { hasChanges, readPlanFile, type Plan } from '../../plan';
 import { LocalStateStore, STATE_DIR } from '../../state';
 import type { Io } from '../io';
 import { applyProgress, renderApplySummary } from '../views/apply';
@@ -64,7 +64,7 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
       const plan = r.plan;
       renderDiagnosticsHuman(io, r.diagnostics, r.sources);
       renderPlanHuman(io, plan);
-      if (blockingErrors(plan)) {
+      if (blockingErrors(plan).length > 0) {
         io.err(`The plan has errors (${countLine(plan.diagnostics)}); nothing was applied.\n`);
         return 1;
       }
@@ -86,7 +86,7 @@ async function applySavedPlan(io: Io, file: string, flags: ApplyFlags): Promise<
   let plan: Plan;
   try {
     plan = await readPlanFile(file);
-    if (blockingErrors(plan)) {
+    if (blockingErrors(plan).length > 0) {
       renderDiagnosticsHuman(io, plan.diagnostics);
       io.err(`The saved plan has errors; nothing was applied.\n`);
       return 1;
@@ -106,10 +106,6 @@ async function projectDirFor(file: string): Promise<string> {
     .then((st) => st.isDirectory())
     .catch(() => false);
   return ok ? beside : '.';
-}
-
-function blockingErrors(plan: Plan): boolean {
-  return hasErrors(plan) && plan.diagnostics.some((d) => d.severity === 'error' && d.code !== PlanCodes.hostUnreachable);
 }
 
 async function approved(io: Io, flags: ApplyFlags, ask: Ask | undefined, destroy: boolean): Promise<boolean> {

@@ -35,7 +35,7 @@ export function renderPlanHuman(io: Io, plan: Plan, opts: { refreshOnly?: boolea
   let unchanged = 0;
   for (const h of plan.hosts) {
     const body = opts.refreshOnly ? driftLines(h, st) : hostLines(h, st);
-    if (body.length === 0 && h.reachable && (opts.refreshOnly || h.action === 'noop')) {
+    if (body.length === 0 && h.reachable && !h.blocked_by?.length && (opts.refreshOnly || h.action === 'noop')) {
       unchanged++;
       continue;
     }
@@ -62,6 +62,9 @@ function hostHeader(h: HostPlan, st: Style, refreshOnly: boolean): string {
       : `${st.red('!')} ${name} ${backend}: unreachable, not planned`;
   }
   if (refreshOnly) return `${st.yellow('!')} ${name} ${backend}: changed outside microseg`;
+  if (h.blocked_by && h.blocked_by.length > 0) {
+    return `${st.red('!')} ${name} ${backend}: will NOT be applied (keeps its current rules): ${h.blocked_by.join('; ')}`;
+  }
   switch (h.action) {
     case 'create':
       return `${st.green('+')} ${name} ${backend} will be programmed`;
@@ -151,7 +154,9 @@ function planSummary(plan: Plan): string {
   const anything =
     rc.some((c) => c.action !== 'noop') || hosts.some((h) => h.action !== 'noop' || h.drift.length > 0 || h.orphans.length > 0);
   const unreachable = hosts.filter((h) => !h.reachable && h.action === 'noop').length;
+  const blocked = hosts.filter((h) => (h.blocked_by ?? []).length > 0).length;
   const tail = [
+    blocked ? `${plural(blocked, 'host')} blocked` : '',
     n('cleanup-pending') ? `${plural(n('cleanup-pending'), 'host')} pending cleanup` : '',
     unreachable ? `${plural(unreachable, 'host')} unreachable` : '',
   ].filter(Boolean);
