@@ -145,9 +145,7 @@ export async function runCompileScale(
   for (const sw of opts.sweeps ?? sweeps(opts.quick)) {
     const samples = sw.specs.map(() => [] as ChildMeasure[]);
     const failed = new Set<number>();
-    // The target spec takes minutes per run at today's compile speed: one run in quick mode.
-    const runsHere = sw.sweep === 'target' && opts.quick ? 1 : runs;
-    for (let r = 0; r < runsHere; r++) {
+    for (let r = 0; r < runs; r++) {
       for (let i = 0; i < sw.specs.length; i++) {
         // A size that already took over 20 s once is not repeated: its median is that run.
         if (samples[i].length > 0 && samples[i][0].parseMs + samples[i][0].validateMs + samples[i][0].compileMs > 20_000) continue;

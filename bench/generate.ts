@@ -47,13 +47,16 @@ function policyObject(i: number, apps: number, externalNetworks: number): string
 }
 
 /**
- * policyPorts is policy i's ports. Toward external networks (service_ports tcp/443, udp/53) they
+ * policyPorts is policy i's ports. Every 5th policy allows ICMP echo and a tcp range; the others a
+ * tcp port of their own (1 + i mod 60000) and a udp port, so policies that share a subject and
+ * object (app i and i + apps) are still distinct rules rather than duplicates compile drops.
+ * Toward external networks (service_ports tcp/443, udp/53) they
  * overlap the networks' ports, so those policies emit rules instead of only "no effect" warnings:
  * `tcp/443` alone, or `tcp/443` + `tcp/8443`, which the networks narrow to tcp/443.
  */
 function policyPorts(i: number, externalNetworks: number): string {
   if (externalNetworks > 0 && i % 4 === 3) return i % 8 === 3 ? `["tcp/443"]` : `["tcp/443", "tcp/8443"]`;
-  return i % 5 === 0 ? `["icmp/8/0", "tcp/${1000 + (i % 50)}:${1100 + (i % 50)}"]` : `["tcp/${1 + (i % 1000)}", "udp/${2000 + (i % 100)}"]`;
+  return i % 5 === 0 ? `["icmp/8/0", "tcp/${1000 + (i % 50)}:${1100 + (i % 50)}"]` : `["tcp/${1 + (i % 60000)}", "udp/${2000 + (i % 100)}"]`;
 }
 
 /** generateHcl returns one HCL file declaring the whole fleet. */
