@@ -17,15 +17,22 @@
  *      per transaction (kube-proxy's rule: never flush the same chain twice in one batch);
  *   6. `delete rule ... handle H` for rules leaving an edited chain;
  *   7. `add rule` for every rule of new chains and chains rewritten whole, in order;
- *   8. `insert rule ... position H` / `add rule` for rules entering an edited chain;
+ *   8. `add rule` (an append, no position) for rules entering an edited chain at its end;
  *   9. `delete chain` for orphans (now empty and, being undesired, unreferenced by wanted rules);
  *  10. `delete set` for orphan sets (every rule that used them was flushed above).
  *
  * A changed chain is EDITED (only its leaving and entering rules are named, the rest keep their
  * handles and counters) when the live read carried rule handles (read.ts ruleHandlesOf) and the
- * edit is shorter than the chain; otherwise it is rewritten whole (flush + add). One policy edit
- * on a 10,000-rule host then sends about 1% of a full apply (bench/render-bytes.ts), where
- * whole-chain rewrites sent 55% (a policy touches every PU chain its subject and object match).
+ * edit is only deletions and/or appends at the end of the chain; any rule that must enter in the
+ * middle makes the chain REWRITTEN whole (flush + add). The reason is measured, not aesthetic: on
+ * nft 1.0.6, with table inet microseg holding 10,000 rules (chains of ~200), one
+ * `insert rule ... position H` (or `add`/`replace` with a position or handle anchor) costs
+ * 100–160 ms, because nft loads the rule cache of the whole table to resolve the anchor, while
+ * `delete rule ... handle H` costs ~20 ms, a plain `add rule` ~0–15 ms and `flush chain` +
+ * re-adding its ~200 rules ~30–35 ms (scratch measurements in a netns, 5 runs, medians; see
+ * bench/README.md item 2). Bytes stay small: one rewritten 200-rule chain is ~16 KB, about 2% of
+ * a 10,000-rule full apply (~880 KB). A chain is also rewritten when the edit would name as many
+ * rules as the chain holds, or when the read carried no handles.
  *
  * Unchanged sets and chains never appear, so their rule handles and counters survive.
  *
@@ -87,8 +94,8 @@ export function planNftChanges(desired: DesiredRuleset, want: LiveRuleset, live:
       if (c.add.length > 0) lines.push(`add element ${T} ${name} { ${c.add.join(', ')} }`);
     }
   }
-  // A changed chain whose rule handles this process read is edited rule by rule when that is
-  // smaller than rewriting it; otherwise (and for new chains) it is written whole.
+  // A changed chain whose rule handles this process read is edited (deletions by handle, appends)
+  // when no rule has to enter in the middle; otherwise (and for new chains) it is written whole.
   const edited: string[] = [];
   const editLines: { deletes: string[]; inserts: string[] } = { deletes: [], inserts: [] };
   for (const name of d.changedChains) {
@@ -127,14 +134,14 @@ export function planNftChanges(desired: DesiredRuleset, want: LiveRuleset, live:
 }
 
 /**
- * editChain turns live chain `l` into `want` with single-rule operations, or returns undefined
- * when it cannot (no handles read, hand-added rules, repeated ids) or when rewriting the chain
- * whole would be no longer. Deletions are by handle. Insertions anchor on rules that stay: a run
- * of new rules goes before the next kept rule (`insert rule ... position H`, in order), or at the
- * end (`add rule`, in order) when no kept rule follows. Handles of rules deleted or added in the
- * same batch are never used as anchors. Handles are unique for the table's lifetime, so a stale
- * plan cannot hit a different rule of the same table: the batch fails instead and changes
- * nothing (a table deleted and recreated in between restarts handles; apply re-reads first).
+ * editChain turns live chain `l` into `want` with deletions by handle and appends only, or returns
+ * undefined when the chain must be rewritten whole instead: no handles were read, the chain holds
+ * hand-added rules or repeated ids, a wanted rule has to enter before a rule that stays (that
+ * would need `insert rule ... position H`, which is slow on a big table: see the module comment),
+ * or the edit would name as many rules as the chain holds. Handles are unique for the table's
+ * lifetime, so a stale plan cannot hit a different rule of the same table: the batch fails instead
+ * and changes nothing (a table deleted and recreated in between restarts handles; apply re-reads
+ * first).
  */
 function editChain(want: Chain, l: LiveChain, sets: ReadonlyMap<string, AddressSet>): { deletes: string[]; inserts: string[] } | undefined {
   const handles = ruleHandlesOf(l);
@@ -142,26 +149,12 @@ function editChain(want: Chain, l: LiveChain, sets: ReadonlyMap<string, AddressS
   const wantIds = want.rules.map((r) => r.id);
   const e = ruleEdits(l.ruleIds, wantIds);
   if (!e || e.deletes + e.inserts >= wantIds.length) return undefined;
+  // Appends only: every entering rule comes after the last rule that stays.
+  const lastKept = e.keepTo.lastIndexOf(true);
+  for (let j = 0; j < lastKept; j++) if (!e.keepTo[j]) return undefined;
   const chain = `${T} ${nftName(want.name)}`;
   const deletes = l.ruleIds.flatMap((_, i) => (e.keepFrom[i] ? [] : [`delete rule ${chain} handle ${handles[i]}`]));
-  const liveIndex = new Map(l.ruleIds.map((id, i) => [id, i] as const));
-  const inserts: string[] = [];
-  for (let j = 0; j < wantIds.length; ) {
-    if (e.keepTo[j]) {
-      j++;
-      continue;
-    }
-    let k = j;
-    while (k < wantIds.length && !e.keepTo[k]) k++;
-    const run = want.rules.slice(j, k).map((r) => renderRule(r, sets));
-    if (k < wantIds.length) {
-      const anchor = handles[liveIndex.get(wantIds[k])!];
-      for (const r of run) inserts.push(`insert rule ${chain} position ${anchor} ${r}`);
-    } else {
-      for (const r of run) inserts.push(`add rule ${chain} ${r}`);
-    }
-    j = k;
-  }
+  const inserts = want.rules.slice(lastKept + 1).map((r) => `add rule ${chain} ${renderRule(r, sets)}`);
   return { deletes, inserts };
 }
 
