@@ -114,20 +114,15 @@ interface Ctx {
    */
   localPolicies: Map<ProcessingUnit, Record<'i' | 'o', NetworkPolicy[]>>;
   /** Peer resolution per (policy, direction): independent of host and local PU, so computed once. */
-  peerCache: Map<NetworkPolicy, Map<string, PeerResolution>>;
+  peerCache: Map<NetworkPolicy, Partial<Record<'i' | 'o', PeerResolution>>>;
   /** Address intervals of each PU / external network per family, parsed once however many policies select it. */
   intervalCache: Map<ProcessingUnit | ExternalNetwork, Record<Family, Interval[]>>;
-  /**
-   * The verdicts of each policy's rules, one object per (policy, kind) shared by all its rules, so
-   * finalize serialises each once per host (and log prefixes are hashed once per policy).
-   */
-  verdictCache: Map<NetworkPolicy, Map<string, Verdict>>;
+  policyParts: Map<NetworkPolicy, PolicyParts>;
   /**
    * Peer set members by set key. The key says what the set stands for (scope, expression, ports),
    * which determines its members, so policies that differ only in name or action share them.
    */
   elementsCache: Map<string, string[]>;
-  originCache: Map<NetworkPolicy, RuleOrigin>;
   /** The members of each elements array joined with `,` (arrays are shared via elementsCache), for SetRegistry.finish's merge by members. */
   membersKeyCache: Map<string[], string>;
 }
@@ -159,9 +154,8 @@ export function compile(model: Model, opts: CompileOptions): CompileResult {
     localPolicies: new Map(),
     peerCache: new Map(),
     intervalCache: new Map(),
-    verdictCache: new Map(),
+    policyParts: new Map(),
     elementsCache: new Map(),
-    originCache: new Map(),
     membersKeyCache: new Map(),
   };
   indexLocalPolicies(ctx);
@@ -465,9 +459,9 @@ function puChain(
   for (const pol of ctx.localPolicies.get(pu)?.[dir] ?? []) {
     const peerNeg = dir === 'i' ? pol.negateSubject : pol.negateObject;
     const section = pol.fallback ? fallback : main;
-    const origin = policyOrigin(ctx, pol);
+    const parts = policyParts(ctx, pol);
 
-    const resolved = peerGroups(ctx, pol, dir, dir === 'o' && !peerNeg);
+    const resolved = peerGroups(ctx, pol, dir);
     for (const n of resolved.ineffective) {
       diags.push(
         makeDiagnostic('warning', CODES.INEFFECTIVE_PORTS, `${pol.address} has no effect toward ${n.address}`,
@@ -492,7 +486,7 @@ function puChain(
         const elements = g.elements[family];
         if (elements.length === 0 && !peerNeg) continue;
         sets.add(g.setKeys[family], 'p', family, elements, g.setComment);
-        for (const match of g.matches[family]) emitPolicy(ctx, section, pol, match, origin);
+        for (const match of g.matches[family]) emitPolicy(section, pol, parts, match);
       }
     }
   }
@@ -504,45 +498,44 @@ function puChain(
   return out;
 }
 
-/** emitPolicy adds one policy match to its section: log rules and/or the verdict rule. */
-function emitPolicy(ctx: Ctx, section: Section, pol: NetworkPolicy, match: Match, origin: RuleOrigin): void {
+/**
+ * PolicyParts are the origin and verdicts of a policy's rules: one object each, shared by all its
+ * rules, so finalize serialises each once per host and log prefixes are hashed once per policy.
+ */
+interface PolicyParts {
+  origin: RuleOrigin;
+  /** The log rule's verdict (observation, or logs_enabled), if any. */
+  log?: Verdict;
+  /** accept / reject; none for `continue` and observation policies. */
+  verdict?: Verdict;
+}
+
+/** policyParts builds (once per policy, memoised in ctx.policyParts) what emitPolicy emits. */
+function policyParts(ctx: Ctx, pol: NetworkPolicy): PolicyParts {
+  const cached = ctx.policyParts.get(pol);
+  if (cached) return cached;
   const letter = pol.action === 'allow' ? 'A' : pol.action === 'reject' ? 'R' : 'C';
-  const log = (tag: string): Draft => ({ match, verdict: policyVerdict(ctx, pol, `log:${tag}`, () => ({ kind: 'log', group: LOG_GROUP, prefix: logPrefix(pol, tag) })), origin });
+  const logTag = pol.observationEnabled ? `O${letter}` : pol.logsEnabled ? letter : undefined;
+  const parts: PolicyParts = { origin: { kind: 'policy', policy: pol.name, namespace: pol.namespace } };
+  if (logTag !== undefined) parts.log = { kind: 'log', group: LOG_GROUP, prefix: logPrefix(pol, logTag) };
+  if (!pol.observationEnabled && pol.action !== 'continue') parts.verdict = { kind: pol.action === 'allow' ? 'accept' : 'reject' };
+  ctx.policyParts.set(pol, parts);
+  return parts;
+}
+
+/**
+ * emitPolicy adds one policy match to its section: an observation policy only logs (`O` + A/R/C);
+ * otherwise the log rule (logs_enabled) and the verdict rule (none for `continue`).
+ */
+function emitPolicy(section: Section, pol: NetworkPolicy, parts: PolicyParts, match: Match): void {
+  const { origin, log, verdict } = parts;
   if (pol.observationEnabled) {
-    section.observations.push(log(`O${letter}`));
+    section.observations.push({ match, verdict: log!, origin });
     return;
   }
   const bucket = pol.action === 'allow' ? section.allows : pol.action === 'reject' ? section.rejects : section.continueLogs;
-  if (pol.logsEnabled) bucket.push(log(letter));
-  if (pol.action !== 'continue') {
-    const kind = pol.action === 'allow' ? 'accept' : 'reject';
-    bucket.push({ match, verdict: policyVerdict(ctx, pol, kind, () => ({ kind })), origin });
-  }
-}
-
-/** policyOrigin is a policy's one shared RuleOrigin (like its verdicts, one object for all its rules). */
-function policyOrigin(ctx: Ctx, pol: NetworkPolicy): RuleOrigin {
-  let o = ctx.originCache.get(pol);
-  if (!o) {
-    o = { kind: 'policy', policy: pol.name, namespace: pol.namespace };
-    ctx.originCache.set(pol, o);
-  }
-  return o;
-}
-
-/** policyVerdict returns the one shared Verdict object of a policy for `what` (see Ctx.verdictCache). */
-function policyVerdict(ctx: Ctx, pol: NetworkPolicy, what: string, make: () => Verdict): Verdict {
-  let perPolicy = ctx.verdictCache.get(pol);
-  if (!perPolicy) {
-    perPolicy = new Map();
-    ctx.verdictCache.set(pol, perPolicy);
-  }
-  let v = perPolicy.get(what);
-  if (!v) {
-    v = make();
-    perPolicy.set(what, v);
-  }
-  return v;
+  if (log) bucket.push({ match, verdict: log, origin });
+  if (verdict) bucket.push({ match, verdict, origin });
 }
 
 /** PeerGroup: peers sharing one effective port spec, so they share one rule per protocol fragment. */
@@ -574,20 +567,21 @@ interface PeerResolution {
 
 /**
  * peerGroups resolves the peer side of a policy to PUs and external networks in the policy's
- * scope, grouped by effective port spec. With `intersectExtnets` (egress toward a non-negated
- * object), each external network's spec is policy ports ∩ its service_ports; an empty
+ * scope, grouped by effective port spec. On egress toward a non-negated object (`intersectExtnets`),
+ * each external network's spec is policy ports ∩ its service_ports; an empty
  * intersection drops it (the caller warns, MSEG6002). Otherwise every peer uses the policy's ports.
  * Memoised in ctx.peerCache: it depends only on the policy and side, not on the host.
  */
-function peerGroups(ctx: Ctx, pol: NetworkPolicy, dir: 'i' | 'o', intersectExtnets: boolean): PeerResolution {
+function peerGroups(ctx: Ctx, pol: NetworkPolicy, dir: 'i' | 'o'): PeerResolution {
   let perPolicy = ctx.peerCache.get(pol);
   if (!perPolicy) {
-    perPolicy = new Map();
+    perPolicy = {};
     ctx.peerCache.set(pol, perPolicy);
   }
-  const cacheKey = `${dir}|${intersectExtnets}`;
-  const cached = perPolicy.get(cacheKey);
+  const cached = perPolicy[dir];
   if (cached) return cached;
+  const peerNeg = dir === 'i' ? pol.negateSubject : pol.negateObject;
+  const intersectExtnets = dir === 'o' && !peerNeg;
   const peerSide = dir === 'i' ? 'subject' : 'object';
   const expr = pol[peerSide];
   const policySpec = specFromServicePorts(pol.ports);
@@ -630,7 +624,6 @@ function peerGroups(ctx: Ctx, pol: NetworkPolicy, dir: 'i' | 'o', intersectExtne
   const exprJson = canonicalJson(expr);
   const scope = `${pol.namespace}${pol.propagate ? ' (and below)' : ''}`;
   const peerField: 'srcSet' | 'dstSet' = dir === 'i' ? 'srcSet' : 'dstSet';
-  const peerNeg = dir === 'i' ? pol.negateSubject : pol.negateObject;
   for (const g of groups.values()) {
     g.setComment = `peers matching ${expressionText(expr)} in ${scope}${g.narrowed ? ` on ${specText(g.spec)}` : ''}`;
     for (const family of FAMILIES) {
@@ -660,7 +653,7 @@ function peerGroups(ctx: Ctx, pol: NetworkPolicy, dir: 'i' | 'o', intersectExtne
     groups: [...groups.values()].sort((a, b) => (a.narrowed === b.narrowed ? cmp(a.key, b.key) : a.narrowed ? 1 : -1)),
     ineffective,
   };
-  perPolicy.set(cacheKey, result);
+  perPolicy[dir] = result;
   return result;
 }
 
