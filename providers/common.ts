@@ -9,7 +9,7 @@ import { createHash } from 'crypto';
 import * as ipaddr from 'ipaddr.js';
 import type { AddressSet, Family, Rule } from '../src/compile/ir';
 import type { Host } from '../src/hosts/types';
-import type { LiveChain, LiveRuleset, ScriptStep } from './types';
+import type { LiveChain, LiveRuleset, PartialLive, ReadScope, ScriptStep } from './types';
 import { canonicalJson } from '../src/canonical-json';
 
 const BRAND = Symbol.for('microseg.ProviderError');
@@ -180,6 +180,46 @@ export function canonicalLive(live: Omit<LiveRuleset, 'fingerprint'>): LiveRules
   const hooks = [...live.hooks].sort((a, b) => cmp(a.hook, b.hook) || a.family - b.family);
   const body = { backend: live.backend, sets, chains, hooks };
   return { ...body, fingerprint: fingerprintOf(body) };
+}
+
+/**
+ * readScopeOf names every set and chain whose live state differs between `want`
+ * (Provider.expected(desired)) and `live` (a read of the host), present on either side: exactly
+ * the objects a renderChanges delta from `live` to `want` creates, changes or removes. Hooks are
+ * not named; a partial read always reads them whole.
+ */
+export function readScopeOf(want: LiveRuleset, live: LiveRuleset): ReadScope {
+  const differ = <T extends { name: string }>(a: readonly T[], b: readonly T[]): string[] => {
+    const bm = new Map(b.map((x) => [x.name, canonicalJson(x)] as const));
+    const am = new Map(a.map((x) => [x.name, canonicalJson(x)] as const));
+    const names = new Set<string>();
+    for (const [n, j] of am) if (bm.get(n) !== j) names.add(n);
+    for (const n of bm.keys()) if (!am.has(n)) names.add(n);
+    return [...names].sort(cmp);
+  };
+  return { chains: differ(want.chains, live.chains), sets: differ(want.sets, live.sets) };
+}
+
+/**
+ * mergePartial lays a partial read over `base`, a full read of the same host: the objects of
+ * `scope` and every hook come from `part`; every other set and chain is taken from `base`
+ * unchanged. Returns undefined when the two cannot be combined honestly — another backend, or
+ * (when the provider listed them) an owned chain outside the scope that appeared or vanished since
+ * `base` — so the caller reads the host whole instead. The result is canonical (canonicalLive), so
+ * its fingerprint is the one a full read of the same kernel state gives.
+ */
+export function mergePartial(base: LiveRuleset, scope: ReadScope, part: PartialLive): LiveRuleset | undefined {
+  if (part.backend !== base.backend) return undefined;
+  const inChains = new Set(scope.chains);
+  const inSets = new Set(scope.sets);
+  if (part.chains.some((c) => !inChains.has(c.name)) || part.sets.some((s) => !inSets.has(s.name))) return undefined;
+  const chains = [...base.chains.filter((c) => !inChains.has(c.name)), ...part.chains];
+  const sets = [...base.sets.filter((s) => !inSets.has(s.name)), ...part.sets];
+  if (part.chainNames) {
+    const now = new Set(part.chainNames);
+    if (now.size !== chains.length || chains.some((c) => !now.has(c.name))) return undefined;
+  }
+  return canonicalLive({ backend: base.backend, sets, chains, hooks: part.hooks });
 }
 
 /** fingerprintOf hashes the canonical owned state (PRACTICES 12: refuse stale saved plans). */

@@ -5,7 +5,8 @@
  *
  *   journal `begin` → render (the provider's minimal `renderChanges` when it has one, else the
  *   full sync) → run the steps (one atomic transaction per table) → journal `applied` → read back
- *   → verify (diffHost against desired is empty) → journal `verified` → save THIS host in state.
+ *   (whole, or for a delta only what it touched: readBackDelta) → verify (diffHost against
+ *   desired is empty) → journal `verified` → save THIS host in state.
  *
  * A failing host is journalled `failed` and recorded with status `failed` + `last_error`, keeping
  * its previous owned objects (the state says what was verified, nothing more); the other hosts
@@ -30,6 +31,7 @@ import {
   type StateStore,
 } from '../state';
 import { providerFor, runSteps } from '../../providers';
+import { mergePartial, readScopeOf } from '../../providers/common';
 import type { BackendName, LiveRuleset, Provider, ScriptStep } from '../../providers/types';
 import type { Host } from '../hosts/types';
 import { ApplyCodes } from './codes';
@@ -247,16 +249,20 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
     }
 
     if (!desired) throw new Error(`the plan has no desired ruleset for enforcer "${e}"`);
-    const steps = renderFor(provider, desired, live);
+    const before = live;
+    const { steps, delta } = renderTransaction(provider, desired, live);
     await send(host, steps, out, ctx, e);
     await journal('applied', `${steps.length} step(s)`);
     if (hp.previous_backend) await cleanupWith(providerFor(hp.previous_backend), host, undefined, out, ctx, e);
-    live = await provider.read(host);
+    // A delta is verified by re-reading what it touched (readBackDelta); a full sync, a backend
+    // switch or a provider without readPartial is read back whole.
+    const partial = delta && !hp.previous_backend ? await readBackDelta(provider, host, desired, before) : undefined;
+    live = partial?.live ?? (await provider.read(host));
     const problems = verify(desired, live, provider);
     if (problems.length > 0) {
       throw new VerifyError(`read-back of enforcer "${e}" does not match the desired ruleset: ${problems.join('; ')}`);
     }
-    await journal('verified', `fingerprint ${live.fingerprint}`);
+    await journal('verified', `fingerprint ${live.fingerprint}${partial ? ` (partial read-back: ${partial.what})` : ''}`);
     await ctx.record((s) =>
       withHost(s, e, { backend: hp.backend, connection, owned: ownedFromLive(live), fingerprint: live.fingerprint, status: 'applied', updated_at: now() }),
     );
@@ -331,12 +337,67 @@ export function blockingErrors(plan: Plan): Diagnostic[] {
  * work, so the full sync is sent then; both leave the host in the same state.
  */
 export function renderFor(provider: Provider, desired: DesiredRuleset, live: LiveRuleset): ScriptStep[] {
-  const p = provider as Provider & { renderChanges?(d: DesiredRuleset, l: LiveRuleset): ScriptStep[] };
-  if (typeof p.renderChanges !== 'function') return provider.renderFull(desired, live);
-  const changes = p.renderChanges(desired, live);
-  if (changes.length === 0) return changes;
+  return renderTransaction(provider, desired, live).steps;
+}
+
+/**
+ * renderTransaction is renderFor that also says whether the steps are a delta: renderChanges'
+ * minimal transaction, which names only objects that differ between `live` and
+ * expected(desired). Not a delta: the full sync, and renderChanges' own fallback to a full
+ * replace (its steps begin with FULL_REPLACE_MARK). Only a delta may be verified partially.
+ */
+export function renderTransaction(provider: Provider, desired: DesiredRuleset, live: LiveRuleset): { steps: ScriptStep[]; delta: boolean } {
+  if (typeof provider.renderChanges !== 'function') return { steps: provider.renderFull(desired, live), delta: false };
+  const changes = provider.renderChanges(desired, live);
+  if (changes.length === 0) return { steps: changes, delta: true };
   const full = provider.renderFull(desired, live);
-  return scriptBytes(full) < scriptBytes(changes) ? full : changes;
+  if (scriptBytes(full) < scriptBytes(changes)) return { steps: full, delta: false };
+  return { steps: changes, delta: !changes.some((s) => s.stdin.startsWith(FULL_REPLACE_MARK)) };
+}
+
+/** FULL_REPLACE_MARK begins the steps of a renderChanges that fell back to the full replace (both providers). */
+const FULL_REPLACE_MARK = '# renderChanges: full replace';
+
+/**
+ * readBackDelta verifies a delta transaction by re-reading only what it touched, instead of the
+ * whole host: on nftables `nft -j list table` of 10,000 rules takes ~300 ms, `list chain` of one
+ * ~10–20 ms (bench/README.md item 2).
+ *
+ * `before` is the full read this transaction was rendered from, taken under the state lock this
+ * run holds (the plan's read, reused only when its fingerprint is the plan's, or apply's own
+ * re-read). The objects the delta may have changed are exactly those whose state differs
+ * between `before` and expected(desired) (readScopeOf); they, and every hook, are read again
+ * (Provider.readPartial) and laid over `before` (mergePartial). That view then goes through the
+ * same verify() a full read does, and is what state records: its fingerprint is canonical, equal
+ * to a full read's of the same kernel state (proved against a full read in
+ * test/netns/partial-verify.test.ts).
+ *
+ * What a partial verify cannot see: a foreign edit, made between the plan's read and this
+ * transaction, to an owned object the delta did not touch (a rule added by hand to an untouched
+ * chain, a member removed from an untouched set). Every object the transaction wrote is checked,
+ * and so are the hooks and, on nftables, the list of owned chains; an untouched object's state is
+ * the one read moments before under the lock. Such an edit is drift, not a failure of this
+ * apply: the recorded fingerprint then differs from the host's, so the next plan reads the host
+ * whole, reports the drift and repairs it, exactly as it would had the edit come a second after
+ * this apply's full read. microseg never holds a kernel lock against foreign edits, so a full
+ * read-back narrows that window without closing it.
+ *
+ * Returns undefined (the caller reads the host whole) when the provider has no readPartial or
+ * expected, declines the scope, or the partial read contradicts `before` outside the scope.
+ */
+async function readBackDelta(
+  provider: Provider,
+  host: Host,
+  desired: DesiredRuleset,
+  before: LiveRuleset,
+): Promise<{ live: LiveRuleset; what: string } | undefined> {
+  if (typeof provider.readPartial !== 'function' || typeof provider.expected !== 'function') return undefined;
+  const scope = readScopeOf(provider.expected(desired), before);
+  const part = await provider.readPartial(host, scope);
+  if (!part) return undefined;
+  const live = mergePartial(before, scope, part);
+  if (!live) return undefined;
+  return { live, what: `${scope.chains.length} chain(s), ${scope.sets.length} set(s) and the hooks` };
 }
 
 function scriptBytes(steps: readonly ScriptStep[]): number {
