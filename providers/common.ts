@@ -173,8 +173,17 @@ export function ruleFamily(rule: Rule, sets: ReadonlyMap<string, AddressSet>): F
  * the same state compare equal with plain deep equality.
  */
 export function canonicalLive(live: Omit<LiveRuleset, 'fingerprint'>): LiveRuleset {
+  return canonicalOrder(live, true);
+}
+
+/**
+ * canonicalOrder is canonicalLive; `sortElements` false skips re-sorting set members, for sets
+ * that already come from a canonical LiveRuleset (sorting parses every member: at thousands of
+ * members that is most of the cost).
+ */
+function canonicalOrder(live: Omit<LiveRuleset, 'fingerprint'>, sortElements: boolean): LiveRuleset {
   const sets = [...live.sets]
-    .map((s) => ({ ...s, elements: sortCidrs(s.elements) }))
+    .map((s) => ({ ...s, elements: sortElements ? sortCidrs(s.elements) : [...s.elements] }))
     .sort((a, b) => cmp(a.name, b.name));
   const chains = [...live.chains].sort((a, b) => cmp(a.name, b.name));
   const hooks = [...live.hooks].sort((a, b) => cmp(a.hook, b.hook) || a.family - b.family);
@@ -219,7 +228,9 @@ export function mergePartial(base: LiveRuleset, scope: ReadScope, part: PartialL
     const now = new Set(part.chainNames);
     if (now.size !== chains.length || chains.some((c) => !now.has(c.name))) return undefined;
   }
-  return canonicalLive({ backend: base.backend, sets, chains, hooks: part.hooks });
+  // Every set here comes from a canonical read (base, or the provider's parse of the partial
+  // read), so its members are already in canonical order.
+  return canonicalOrder({ backend: base.backend, sets, chains, hooks: part.hooks }, false);
 }
 
 /** fingerprintOf hashes the canonical owned state (PRACTICES 12: refuse stale saved plans). */

@@ -79,7 +79,7 @@ export interface PartialLive {
   backend: BackendName;
   /** The scope's chains that exist now, as `read` would return them. */
   chains: LiveChain[];
-  /** The scope's sets that exist now, as `read` would return them. */
+  /** The scope's sets that exist now, as `read` would return them (members in canonical order). */
   sets: AddressSet[];
   /** Every hook, as `read` would return them (hooks are always read whole). */
   hooks: LiveHook[];

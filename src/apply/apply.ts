@@ -256,9 +256,10 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
     if (hp.previous_backend) await cleanupWith(providerFor(hp.previous_backend), host, undefined, out, ctx, e);
     // A delta is verified by re-reading what it touched (readBackDelta); a full sync, a backend
     // switch or a provider without readPartial is read back whole.
-    const partial = delta && !hp.previous_backend ? await readBackDelta(provider, host, desired, before) : undefined;
+    const want = provider.expected?.(desired);
+    const partial = delta && !hp.previous_backend && want ? await readBackDelta(provider, host, want, before) : undefined;
     live = partial?.live ?? (await provider.read(host));
-    const problems = verify(desired, live, provider);
+    const problems = verify(desired, live, provider, want);
     if (problems.length > 0) {
       throw new VerifyError(`read-back of enforcer "${e}" does not match the desired ruleset: ${problems.join('; ')}`);
     }
@@ -350,6 +351,10 @@ export function renderTransaction(provider: Provider, desired: DesiredRuleset, l
   if (typeof provider.renderChanges !== 'function') return { steps: provider.renderFull(desired, live), delta: false };
   const changes = provider.renderChanges(desired, live);
   if (changes.length === 0) return { steps: changes, delta: true };
+  // Rendering the full sync only to learn that it is bigger costs as much as the delta itself at
+  // 10,000 rules (~15 ms); a full script names every rule id in a `microseg:<id>` comment, so
+  // when the delta is smaller than that alone, it is smaller than the full script.
+  if (scriptBytes(changes) < fullBytesLowerBound(desired)) return { steps: changes, delta: !changes.some((s) => s.stdin.startsWith(FULL_REPLACE_MARK)) };
   const full = provider.renderFull(desired, live);
   if (scriptBytes(full) < scriptBytes(changes)) return { steps: full, delta: false };
   return { steps: changes, delta: !changes.some((s) => s.stdin.startsWith(FULL_REPLACE_MARK)) };
@@ -382,22 +387,29 @@ const FULL_REPLACE_MARK = '# renderChanges: full replace';
  * this apply's full read. microseg never holds a kernel lock against foreign edits, so a full
  * read-back narrows that window without closing it.
  *
- * Returns undefined (the caller reads the host whole) when the provider has no readPartial or
- * expected, declines the scope, or the partial read contradicts `before` outside the scope.
+ * `want` is provider.expected(desired). Returns undefined (the caller reads the host whole) when
+ * the provider has no readPartial, declines the scope, or the partial read contradicts `before` outside the scope.
  */
 async function readBackDelta(
   provider: Provider,
   host: Host,
-  desired: DesiredRuleset,
+  want: LiveRuleset,
   before: LiveRuleset,
 ): Promise<{ live: LiveRuleset; what: string } | undefined> {
-  if (typeof provider.readPartial !== 'function' || typeof provider.expected !== 'function') return undefined;
-  const scope = readScopeOf(provider.expected(desired), before);
+  if (typeof provider.readPartial !== 'function') return undefined;
+  const scope = readScopeOf(want, before);
   const part = await provider.readPartial(host, scope);
   if (!part) return undefined;
   const live = mergePartial(before, scope, part);
   if (!live) return undefined;
   return { live, what: `${scope.chains.length} chain(s), ${scope.sets.length} set(s) and the hooks` };
+}
+
+/** fullBytesLowerBound: every provider's full script carries `"microseg:<id>"` for each rule at least once. */
+function fullBytesLowerBound(desired: DesiredRuleset): number {
+  let n = 0;
+  for (const c of desired.chains) for (const r of c.rules) n += r.id.length + '"microseg:"'.length;
+  return n;
 }
 
 function scriptBytes(steps: readonly ScriptStep[]): number {
@@ -452,9 +464,12 @@ export function describeOwned(live: LiveRuleset): string {
   return parts.join(', ') || 'nothing';
 }
 
-/** verify lists what still differs between `desired` and a read-back (empty = verified). */
-export function verify(desired: DesiredRuleset, live: LiveRuleset, provider: Provider): string[] {
-  const d = diffHost(desired, live, undefined, { expected: provider.expected?.(desired) });
+/**
+ * verify lists what still differs between `desired` and a read-back (empty = verified). `want`
+ * is provider.expected(desired) when the caller already computed it.
+ */
+export function verify(desired: DesiredRuleset, live: LiveRuleset, provider: Provider, want?: LiveRuleset): string[] {
+  const d = diffHost(desired, live, undefined, { expected: want ?? provider.expected?.(desired) });
   return [
     ...d.sets.map((s) => `set ${s.name} ${s.action}`),
     ...d.chains.map((c) => `chain ${c.name} ${c.action}`),

@@ -1,5 +1,7 @@
 import fc from 'fast-check';
-import { addrToBig, normaliseCidr, rangeToCidrs, ruleFamily, sortCidrs, ProviderError, bigToAddr } from '../../../providers/common';
+import { addrToBig, normaliseCidr, rangeToCidrs, ruleFamily, sortCidrs, ProviderError, bigToAddr, mergePartial, readScopeOf } from '../../../providers/common';
+import { providerFor } from '../../../providers';
+import { changedFixture, webFixture } from '../../netns/fixtures';
 import type { AddressSet, Rule } from '../../../src/compile/ir';
 
 describe('CIDR helpers', () => {
@@ -62,5 +64,37 @@ describe('ruleFamily', () => {
     expect(() => ruleFamily(rule({ srcSet: { set: 'a4' }, dstAddr: '2001:2::1' }), sets)).toThrow(ProviderError);
     expect(() => ruleFamily(rule({ srcSet: { set: 'a4' }, protocol: 'icmpv6' }), sets)).toThrow(/mixes IPv4 and IPv6/);
     expect(() => ruleFamily(rule({ srcSet: { set: 'nope' } }), sets)).toThrow(/unknown set nope/);
+  });
+});
+
+describe('partial read-back helpers (readScopeOf, mergePartial)', () => {
+  // expected() is what a full read returns after webFixture / changedFixture (test/netns/fixtures.ts).
+  const p = providerFor('nftables');
+
+  it('readScopeOf names exactly the sets and chains that differ, on either side', () => {
+    expect(readScopeOf(p.expected!(changedFixture()), p.expected!(webFixture()))).toEqual({ chains: ['out', 'pu-web-in', 'pu-web-out'], sets: ['world-v4'] });
+    expect(readScopeOf(p.expected!(webFixture()), p.expected!(webFixture()))).toEqual({ chains: [], sets: [] });
+  });
+
+  it('mergePartial over the old read, with the scope read fresh, gives what a full read of the new state gives (fingerprint included)', () => {
+    const before = p.expected!(webFixture());
+    const after = p.expected!(changedFixture());
+    const scope = readScopeOf(after, before);
+    const part = {
+      backend: after.backend,
+      chains: after.chains.filter((c) => scope.chains.includes(c.name)),
+      sets: after.sets.filter((s) => scope.sets.includes(s.name)),
+      hooks: after.hooks,
+      chainNames: after.chains.map((c) => c.name),
+    };
+    expect(mergePartial(before, scope, part)).toEqual(after);
+    // Without the chain listing the merge still works; with a listing that contradicts it (an
+    // out-of-scope chain vanished, or one appeared), it refuses so apply reads the host whole.
+    expect(mergePartial(before, scope, { ...part, chainNames: undefined })).toEqual(after);
+    expect(mergePartial(before, scope, { ...part, chainNames: part.chainNames.filter((n) => n !== 'in') })).toBeUndefined();
+    expect(mergePartial(before, scope, { ...part, chainNames: [...part.chainNames, 'stray'] })).toBeUndefined();
+    // A partial read that returns an object outside the scope, or another backend, is refused.
+    expect(mergePartial(before, { chains: [], sets: [] }, part)).toBeUndefined();
+    expect(mergePartial(before, scope, { ...part, backend: 'iptables-nft' })).toBeUndefined();
   });
 });
