@@ -59,9 +59,9 @@ export function hostRuleset(text: string): DesiredRuleset {
   return r;
 }
 
-/** specFor is a one-enforcer fleet whose host has about `rules` rules (≈ 12.5 rules per policy at 40 PUs with the app-to-app generator). */
+/** specFor is a one-enforcer fleet whose host has about `rules` rules (≈ 9.3 rules per policy at 40 PUs with the app-to-app generator). */
 export function specFor(rules: number): ScaleSpec {
-  const policies = Math.max(10, Math.round(rules / 12.5));
+  const policies = Math.max(10, Math.round(rules / 9.3));
   return { enforcers: 1, pusPerEnforcer: 40, policies, externalNetworks: Math.max(4, Math.round(policies / 8)) };
 }
 
