@@ -543,28 +543,44 @@ export class Parser {
     return { kind: 'object', items, pos: this.pos(open) };
   }
 
-  /** parseFor parses after the opening bracket; the newline mode pushed by the caller is popped here. */
-  private parseFor(open: Token, isObject: boolean): Expr {
-    const close = isObject ? '}' : ']';
-    this.advance(); // for
+  /**
+   * parseForVariables reads `x in` or `k, v in` after the `for` keyword, shared by for expressions
+   * and `%{for}` template directives, which differ only in their error code and wording.
+   */
+  private parseForVariables(
+    code: string,
+    msg: { first: [string, string]; second: [string, string]; in: [(t: Token) => string, string] },
+  ): { keyVar?: string; valVar: string } {
     const a = this.peek();
-    if (a.type !== 'ident') this.fail(Codes.expectedToken, 'Expected a variable name after "for"', 'Write [for x in list : expr] or {for k, v in map : k => v}.', a);
+    if (a.type !== 'ident') this.fail(code, msg.first[0], msg.first[1], a);
     this.advance();
     let keyVar: string | undefined;
     let valVar = a.value;
     if (this.isPunct(',')) {
       this.advance();
       const b = this.peek();
-      if (b.type !== 'ident') this.fail(Codes.expectedToken, 'Expected a second variable name after ","', 'Write for key, value in collection.', b);
+      if (b.type !== 'ident') this.fail(code, msg.second[0], msg.second[1], b);
       this.advance();
       keyVar = a.value;
       valVar = b.value;
     }
     if (!this.isKeyword('in')) {
       const t = this.peek();
-      this.fail(Codes.expectedToken, `Expected "in" in for expression, found ${this.describe(t)}`, 'Write [for x in list : expr].', t);
+      this.fail(code, msg.in[0](t), msg.in[1], t);
     }
     this.advance();
+    return { keyVar, valVar };
+  }
+
+  /** parseFor parses after the opening bracket; the newline mode pushed by the caller is popped here. */
+  private parseFor(open: Token, isObject: boolean): Expr {
+    const close = isObject ? '}' : ']';
+    this.advance(); // for
+    const { keyVar, valVar } = this.parseForVariables(Codes.expectedToken, {
+      first: ['Expected a variable name after "for"', 'Write [for x in list : expr] or {for k, v in map : k => v}.'],
+      second: ['Expected a second variable name after ","', 'Write for key, value in collection.'],
+      in: [(t) => `Expected "in" in for expression, found ${this.describe(t)}`, 'Write [for x in list : expr].'],
+    });
     const coll = this.parseExpr();
     this.expectPunct(':', 'Expected ":" after the collection of a for expression', 'Write [for x in list : expr].');
     this.advance();
@@ -751,21 +767,11 @@ export class Parser {
         return { kind: kw, pos, stripL, stripR: this.closeBrace('directive') };
       case 'for': {
         this.advance();
-        const a = this.peek();
-        if (a.type !== 'ident') this.fail(Codes.invalidTemplate, 'Expected a variable name after "for"', 'Write %{for x in list}...%{endfor}.', a);
-        this.advance();
-        let keyVar: string | undefined;
-        let valVar = a.value;
-        if (this.isPunct(',')) {
-          this.advance();
-          const b = this.peek();
-          if (b.type !== 'ident') this.fail(Codes.invalidTemplate, 'Expected a variable name after ","', 'Write %{for k, v in map}...%{endfor}.', b);
-          this.advance();
-          keyVar = a.value;
-          valVar = b.value;
-        }
-        if (!this.isKeyword('in')) this.fail(Codes.invalidTemplate, 'Expected "in" in %{for} directive', 'Write %{for x in list}...%{endfor}.', this.peek());
-        this.advance();
+        const { keyVar, valVar } = this.parseForVariables(Codes.invalidTemplate, {
+          first: ['Expected a variable name after "for"', 'Write %{for x in list}...%{endfor}.'],
+          second: ['Expected a variable name after ","', 'Write %{for k, v in map}...%{endfor}.'],
+          in: [() => 'Expected "in" in %{for} directive', 'Write %{for x in list}...%{endfor}.'],
+        });
         const coll = this.parseExpr();
         return { kind: 'for', keyVar, valVar, coll, pos, stripL, stripR: this.closeBrace('directive') };
       }
