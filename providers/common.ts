@@ -214,7 +214,10 @@ export function readScopeOf(want: LiveRuleset, live: LiveRuleset): ReadScope {
  * `scope` and every hook come from `part`; every other set and chain is taken from `base`
  * unchanged. Returns undefined when the two cannot be combined honestly — another backend, or
  * (when the provider listed them) an owned chain outside the scope that appeared or vanished since
- * `base` — so the caller reads the host whole instead. The result is canonical (canonicalLive), so
+ * `base`, or (iptables, `chainFamilies`) appeared or vanished in one family — so the caller reads
+ * the host whole instead. A provider that cannot list its chains cheaply gives neither list, and
+ * then a chain created or deleted outside the scope is not seen here (the next plan's full read
+ * reports it). The result is canonical (canonicalLive), so
  * its fingerprint is the one a full read of the same kernel state gives.
  */
 export function mergePartial(base: LiveRuleset, scope: ReadScope, part: PartialLive): LiveRuleset | undefined {
@@ -227,6 +230,12 @@ export function mergePartial(base: LiveRuleset, scope: ReadScope, part: PartialL
   if (part.chainNames) {
     const now = new Set(part.chainNames);
     if (now.size !== chains.length || chains.some((c) => !now.has(c.name))) return undefined;
+  }
+  if (part.chainFamilies) {
+    const fams = part.chainFamilies;
+    const same = (a: ReadonlyArray<4 | 6> | undefined, b: ReadonlyArray<4 | 6> | undefined) =>
+      a !== undefined && b !== undefined && a.length === b.length && [...a].sort().every((f, i) => f === [...b].sort()[i]);
+    if (Object.keys(fams).length !== chains.length || chains.some((c) => !same(c.families, fams[c.name]))) return undefined;
   }
   // Every set here comes from a canonical read (base, or the provider's parse of the partial
   // read), so its members are already in canonical order.

@@ -89,6 +89,13 @@ export interface PartialLive {
    * appeared or vanished since the earlier read, so apply falls back to a full read then.
    */
   chainNames?: string[];
+  /**
+   * iptables: for each name of `chainNames`, the families (4, 6) the chain exists in now, when the
+   * provider can list them cheaply (iptables-nft: `nft -j list chains`). mergePartial also refuses
+   * a view in which an owned chain's families differ from the merged chain's `families` (an
+   * out-of-scope chain created or deleted in one family only).
+   */
+  chainFamilies?: Record<string, Array<4 | 6>>;
 }
 
 /** Script is one step fed to one tool on the host, in order; e.g. `ipset restore` then `iptables-restore --noflush`. */

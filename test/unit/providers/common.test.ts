@@ -97,4 +97,28 @@ describe('partial read-back helpers (readScopeOf, mergePartial)', () => {
     expect(mergePartial(before, { chains: [], sets: [] }, part)).toBeUndefined();
     expect(mergePartial(before, scope, { ...part, backend: 'iptables-nft' })).toBeUndefined();
   });
+
+  it('mergePartial with chainFamilies (iptables) refuses a view where a chain exists in other families than the merged chain says', () => {
+    const ipt = providerFor('iptables-nft');
+    const before = ipt.expected!(webFixture());
+    const after = ipt.expected!(changedFixture());
+    const scope = readScopeOf(after, before);
+    const fams = Object.fromEntries(after.chains.map((c) => [c.name, [4, 6] as Array<4 | 6>]));
+    const part = {
+      backend: after.backend,
+      chains: after.chains.filter((c) => scope.chains.includes(c.name)),
+      sets: after.sets.filter((s) => scope.sets.includes(s.name)),
+      hooks: after.hooks,
+      chainNames: Object.keys(fams),
+      chainFamilies: fams,
+    };
+    expect(mergePartial(before, scope, part)).toEqual(after);
+    // `in` is out of scope; it vanished from ip6tables only since the full read.
+    expect(scope.chains).not.toContain('in');
+    expect(mergePartial(before, scope, { ...part, chainFamilies: { ...fams, in: [4] } })).toBeUndefined();
+    // A scoped chain read in one family while the list says both (it changed in between): refused too.
+    const [first, ...rest] = part.chains;
+    expect(mergePartial(before, scope, { ...part, chains: [{ ...first, families: [6] }, ...rest] })).toBeUndefined();
+    expect(mergePartial(before, scope, { ...part, chainFamilies: { ...fams, stray: [4] } })).toBeUndefined();
+  });
 });
