@@ -48,7 +48,7 @@ export interface IncrementalRow {
 const METHOD =
   'Host of N rules (bench/host-ruleset.ts); the edit moves the port of one policy, changing one rule of one PU chain. ' +
   'Each run starts from a host holding the old ruleset (wipe, no state, then the transaction of microseg\'s first apply of it replayed; not timed). incremental = planModel + applyPlan (the executor uses the provider renderChanges); ' +
-  'full = the same with renderChanges hidden (the executor falls back to renderFull). Times are applyPlan only (journal, transaction, read-back, verify, state); the incremental side reads back only what the delta touched plus the hooks where the provider offers readPartial (nftables), the full side reads back whole; ' +
+  'full = the same with renderChanges hidden (the executor falls back to renderFull). Times are applyPlan only (journal, transaction, read-back, verify, state); the incremental side reads back only what the delta touched plus the hooks where the provider offers readPartial (nftables and iptables), the full side reads back whole; ' +
   'tx = the same transactions fed straight to the tools from the same starting point. Bytes = stdin bytes of every step. Sides alternate per run; ratios per run, then the median.';
 
 export function incrementalSizes(quick: boolean): number[] {
