@@ -1,3 +1,4 @@
+import { NETNS_NAME } from '../model/schemas';
 import { runProcess } from './exec';
 import type { CommandResult, Host } from './types';
 
@@ -13,7 +14,7 @@ export class NetnsHost implements Host {
   constructor(readonly name: string) {
     // A namespace name is a file name under /run/netns; `ip` refuses '/' and names starting with '-'
     // would be read as options. Refusing them here gives a clear message instead of an ip usage dump.
-    if (!/^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/.test(name)) throw new Error(`invalid network namespace name ${JSON.stringify(name)}`);
+    if (!NETNS_NAME.test(name)) throw new Error(`invalid network namespace name ${JSON.stringify(name)}`);
     this.description = `netns ${name}`;
   }
 

@@ -22,10 +22,17 @@ const common = {
   lifecycle: LifecycleSchema.optional(),
 };
 
+/** NETNS_NAME is what `ip netns` accepts as a name and cannot read as an option. */
+export const NETNS_NAME = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/;
+
 /** ConnectionSchema is how microseg reaches an enforcer host (src/hosts transports). */
 export const ConnectionSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('local') }),
-  z.strictObject({ type: z.literal('netns'), netns: z.string().min(1) }),
+  z.strictObject({
+    type: z.literal('netns'),
+    // A file name under /run/netns that `ip` cannot mistake for an option (src/hosts/netns.ts).
+    netns: z.string().regex(NETNS_NAME, 'must be a network namespace name: letters, digits, "_", "." and "-", not starting with "-"'),
+  }),
   z.strictObject({
     type: z.literal('ssh'),
     host: z.string().min(1),

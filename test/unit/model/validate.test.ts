@@ -304,6 +304,18 @@ describe('validateConfig: shapes', () => {
     ]);
   });
 
+  it('refuses a netns name that ip would read as an option or a path', () => {
+    const ds = run(
+      res('enforcer', 'a', { connection: { type: 'netns', netns: '-n' } }),
+      res('enforcer', 'b', { connection: { type: 'netns', netns: 'x/y' } }),
+      res('enforcer', 'c', { connection: { type: 'netns', netns: 'web-1.prod_2' } }),
+    ).diagnostics;
+    expect(ds.map((d) => [d.code, d.summary, d.detail])).toEqual([
+      ['MSEG3004', 'Invalid connection.netns', expect.stringMatching(/^must be a network namespace name: letters, digits, "_", "\." and "-", not starting with "-"/)],
+      ['MSEG3004', 'Invalid connection.netns', expect.stringMatching(/^must be a network namespace name/)],
+    ]);
+  });
+
   it('reports ssh port range and empty strings', () => {
     const ds = run(res('enforcer', 'e', { connection: { type: 'ssh', host: '', user: 'u', port: 70000 } })).diagnostics;
     expect(ds.map((d) => [d.code, d.summary, d.detail])).toEqual([
