@@ -18,9 +18,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { applyPlan, planRun } from '../../src/apply';
-import { LocalStateStore, ownedFromLive } from '../../src/state';
-import type { BackendName, ScriptStep } from '../../providers/types';
+import { LocalStateStore } from '../../src/state';
+import type { BackendName } from '../../providers/types';
 import { IptablesProvider } from '../../providers/iptables';
+import { applyCapturing, expectStateIsFullRead as expectStateIsFullReadOn } from './partial-verify-helpers';
 import { Topology, describeAsRoot, legacySkipReason } from './harness';
 import { BASE, NODES, configHcl, type ConfigSpec } from './reconcile-suite';
 
@@ -38,31 +39,8 @@ function defineSuite(backend: BackendName, tag: string): void {
       const write = (s: ConfigSpec) => fs.writeFileSync(path.join(dir, 'main.hcl'), configHcl(topo, backend, s));
       const ipt = (node: string, ...args: string[]) => topo.mustExec(node, [...provider.tools.cmd(4), '-w', '5', ...args]);
 
-      /** apply plans the configuration, applies it through the API, and returns what each host was sent and journalled. */
-      async function apply(): Promise<{ sent: Map<string, string>; verified: Map<string, string> }> {
-        const sent = new Map<string, string>();
-        const r = await planRun(dir, { store: store() });
-        const since = (await store().readJournal()).length;
-        const result = await applyPlan(r.plan!, {
-          store: store(),
-          reads: r.reads,
-          observer: { transaction: (e, steps: readonly ScriptStep[]) => sent.set(e, `${sent.get(e) ?? ''}${steps.map((s) => s.stdin).join('\n')}`) },
-        });
-        expect(result.hosts.filter((h) => h.status === 'failed')).toEqual([]);
-        const verified = new Map<string, string>();
-        for (const j of (await store().readJournal()).slice(since)) if (j.phase === 'verified') verified.set(j.enforcer, j.detail ?? '');
-        return { sent, verified };
-      }
-
-      /** expectStateIsFullRead: the state record of every host equals a full read made now. */
-      async function expectStateIsFullRead(): Promise<void> {
-        const state = (await store().load())!;
-        for (const e of HOSTS) {
-          const full = await provider.read(topo.host(e));
-          expect([e, state.hosts[e].fingerprint]).toEqual([e, full.fingerprint]);
-          expect([e, state.hosts[e].owned]).toEqual([e, ownedFromLive(full)]);
-        }
-      }
+      const apply = () => applyCapturing(dir);
+      const expectStateIsFullRead = () => expectStateIsFullReadOn(dir, topo, provider, HOSTS);
 
       beforeAll(async () => {
         topo = await Topology.create(tag, NODES.filter((n) => HOSTS.includes(n.name)));

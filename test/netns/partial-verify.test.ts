@@ -14,9 +14,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { applyPlan, planRun } from '../../src/apply';
-import { LocalStateStore, ownedFromLive } from '../../src/state';
-import type { ScriptStep } from '../../providers/types';
+import { LocalStateStore } from '../../src/state';
 import { NftablesProvider } from '../../providers/nftables';
+import { applyCapturing, expectStateIsFullRead as expectStateIsFullReadOn } from './partial-verify-helpers';
 import { Topology, describeAsRoot } from './harness';
 import { BASE, NODES, configHcl, type ConfigSpec } from './reconcile-suite';
 
@@ -29,31 +29,8 @@ describeAsRoot('real kernel: nftables apply verified by a partial read-back', ()
   const provider = new NftablesProvider();
   const write = (s: ConfigSpec) => fs.writeFileSync(path.join(dir, 'main.hcl'), configHcl(topo, 'nftables', s));
 
-  /** apply plans the configuration, applies it through the API, and returns what each host was sent and journalled. */
-  async function apply(): Promise<{ sent: Map<string, string>; verified: Map<string, string> }> {
-    const sent = new Map<string, string>();
-    const r = await planRun(dir, { store: store() });
-    const since = (await store().readJournal()).length;
-    const result = await applyPlan(r.plan!, {
-      store: store(),
-      reads: r.reads,
-      observer: { transaction: (e, steps: readonly ScriptStep[]) => sent.set(e, `${sent.get(e) ?? ''}${steps.map((s) => s.stdin).join('\n')}`) },
-    });
-    expect(result.hosts.filter((h) => h.status === 'failed')).toEqual([]);
-    const verified = new Map<string, string>();
-    for (const j of (await store().readJournal()).slice(since)) if (j.phase === 'verified') verified.set(j.enforcer, j.detail ?? '');
-    return { sent, verified };
-  }
-
-  /** expectStateIsFullRead: the state record of every host equals a full read made now. */
-  async function expectStateIsFullRead(): Promise<void> {
-    const state = (await store().load())!;
-    for (const e of HOSTS) {
-      const full = await provider.read(topo.host(e));
-      expect([e, state.hosts[e].fingerprint]).toEqual([e, full.fingerprint]);
-      expect([e, state.hosts[e].owned]).toEqual([e, ownedFromLive(full)]);
-    }
-  }
+  const apply = () => applyCapturing(dir);
+  const expectStateIsFullRead = () => expectStateIsFullReadOn(dir, topo, provider, HOSTS);
 
   beforeAll(async () => {
     topo = await Topology.create('pv', NODES.filter((n) => HOSTS.includes(n.name)));

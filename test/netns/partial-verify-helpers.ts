@@ -1,0 +1,35 @@
+/**
+ * Shared steps of the partial read-back suites (partial-verify.test.ts for nftables,
+ * partial-verify-iptables.test.ts for both iptables variants).
+ */
+import { applyPlan, planRun } from '../../src/apply';
+import { LocalStateStore, ownedFromLive } from '../../src/state';
+import type { Provider, ScriptStep } from '../../providers/types';
+import type { Topology } from './harness';
+
+/** applyCapturing plans `dir`, applies it through the API, and returns what each host was sent and journalled as verified. */
+export async function applyCapturing(dir: string): Promise<{ sent: Map<string, string>; verified: Map<string, string> }> {
+  const store = new LocalStateStore(dir);
+  const sent = new Map<string, string>();
+  const r = await planRun(dir, { store });
+  const since = (await store.readJournal()).length;
+  const result = await applyPlan(r.plan!, {
+    store,
+    reads: r.reads,
+    observer: { transaction: (e, steps: readonly ScriptStep[]) => sent.set(e, `${sent.get(e) ?? ''}${steps.map((s) => s.stdin).join('\n')}`) },
+  });
+  expect(result.hosts.filter((h) => h.status === 'failed')).toEqual([]);
+  const verified = new Map<string, string>();
+  for (const j of (await store.readJournal()).slice(since)) if (j.phase === 'verified') verified.set(j.enforcer, j.detail ?? '');
+  return { sent, verified };
+}
+
+/** expectStateIsFullRead: the state record of every host equals a full read made now. */
+export async function expectStateIsFullRead(dir: string, topo: Topology, provider: Provider, hosts: readonly string[]): Promise<void> {
+  const state = (await new LocalStateStore(dir).load())!;
+  for (const e of hosts) {
+    const full = await provider.read(topo.host(e));
+    expect([e, state.hosts[e].fingerprint]).toEqual([e, full.fingerprint]);
+    expect([e, state.hosts[e].owned]).toEqual([e, ownedFromLive(full)]);
+  }
+}
