@@ -42,7 +42,6 @@ import type {
   Model,
   NetworkPolicy,
   ProcessingUnit,
-  TagExpression,
 } from '../model/types';
 import { policyActive } from './activity';
 import { CODES } from './codes';
