@@ -6,7 +6,7 @@ import type { DesiredRuleset } from '../../src/compile/ir';
 import type { Host } from '../../src/hosts/types';
 import type { AddressSet, Family } from '../../src/compile/ir';
 import type { BackendName, Capabilities, LiveHook, LiveRuleset, PartialLive, Provider, ReadScope, ScriptStep } from '../types';
-import { IR_NAME, ProviderError, canonicalLive, ruleFamily } from '../common';
+import { IR_NAME, ProviderError, canonicalLive, expectedOf, ruleFamily } from '../common';
 import { buildLive, mergeFamilies, parseIpsetSave, parseListRules, parseNftChainNames, parseSave } from './read';
 import { BUILTIN, chainName, setName } from './names';
 import { renderIpsetDestroy, renderIpsetFill, renderRuleSpecs, renderTable } from './render';
@@ -97,7 +97,7 @@ export class IptablesProvider implements Provider {
    * order, the ipset atomicity trade-off and what falls back to renderFull). [] when nothing differs.
    */
   renderChanges(desired: DesiredRuleset, live: LiveRuleset): ScriptStep[] {
-    const c = planIptablesChanges(desired, this.expected(desired), live);
+    const c = planIptablesChanges(desired, expectedOf(this, desired)!, live);
     if (c.kind === 'none') return [];
     if (c.kind === 'full') {
       const steps = this.renderFull(desired, live);

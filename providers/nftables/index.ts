@@ -5,7 +5,7 @@
 import type { AddressSet, DesiredRuleset } from '../../src/compile/ir';
 import type { Host } from '../../src/hosts/types';
 import type { Capabilities, LiveChain, LiveRuleset, PartialLive, Provider, ReadScope, ScriptStep } from '../types';
-import { IR_NAME, ProviderError, canonicalLive, ruleFamily } from '../common';
+import { IR_NAME, ProviderError, canonicalLive, expectedOf, ruleFamily } from '../common';
 import { NFT_FAMILY, NFT_TABLE, nftName } from './names';
 import { TABLE_ABSENT, emptyLive, parseBaseChains, parseChainList, parseNftTable } from './read';
 import { renderNftCleanup, renderNftScript } from './render';
@@ -75,7 +75,7 @@ export class NftablesProvider implements Provider {
    * the order and for what falls back to a full replace). [] when nothing differs.
    */
   renderChanges(desired: DesiredRuleset, live: LiveRuleset): ScriptStep[] {
-    const c = planNftChanges(desired, this.expected(desired), live);
+    const c = planNftChanges(desired, expectedOf(this, desired)!, live);
     switch (c.kind) {
       case 'none':
         return [];

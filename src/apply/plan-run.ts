@@ -16,6 +16,7 @@ import type { Model, Resource } from '../model/types';
 import { diffHost, makePlan, modelResources, unreachableHost, type HostPlan, type Plan } from '../plan';
 import { stateConnection, unfinishedHosts, type StateConnection, type StateFile, type StateStore } from '../state';
 import type { LiveRuleset } from '../../providers/types';
+import { expectedOf } from '../../providers/common';
 import { evaluateExpectations, explainChanges, type VerdictFlip } from '../trace';
 import { ApplyCodes } from './codes';
 import type { HostFactory } from './hosts';
@@ -160,7 +161,7 @@ export async function planModel(
     const reasons = (want?.diagnostics ?? []).filter((d) => d.severity === 'error').map((d) => d.summary);
     if (want) {
       try {
-        expected = read.provider.expected?.(want);
+        expected = expectedOf(read.provider, want);
       } catch (err) {
         reasons.push(`its rules cannot be written for ${read.backend}: ${(err as Error).message}`);
         diagnostics.push(
