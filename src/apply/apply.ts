@@ -5,7 +5,7 @@
  *
  *   journal `begin` → render (the provider's minimal `renderChanges` when it has one, else the
  *   full sync) → run the steps (one atomic transaction per table) → journal `applied` → read back
- *   (whole, or for a delta only what it touched: readBackDelta) → verify (diffHost against
+ *   what the transaction touched (readBackTouched; whole with fullReadBack) → verify (diffHost against
  *   desired is empty) → journal `verified` → save THIS host in state.
  *
  * A failing host is journalled `failed` and recorded with status `failed` + `last_error`, keeping
@@ -31,7 +31,7 @@ import {
   type StateStore,
 } from '../state';
 import { providerFor, runSteps } from '../../providers';
-import { mergePartial, readScopeOf } from '../../providers/common';
+import { expectedOf, mergePartial, readScopeOf } from '../../providers/common';
 import type { BackendName, LiveRuleset, Provider, ScriptStep } from '../../providers/types';
 import type { Host } from '../hosts/types';
 import { ApplyCodes } from './codes';
@@ -83,6 +83,11 @@ export interface ApplyOptions {
   lockHeld?: boolean;
   lockTimeoutMs?: number;
   hostFactory?: HostFactory;
+  /**
+   * Read every host back whole after its transaction instead of only what the transaction touched
+   * (`apply --full-read-back`; see readBackTouched for what the partial read-back leaves to the next plan).
+   */
+  fullReadBack?: boolean;
   observer?: ApplyObserver;
   /** Test seam: called after `begin` is journalled and before the host is touched. */
   beforeHost?(enforcer: string): Promise<void>;
@@ -151,6 +156,7 @@ async function applyLocked(plan: Plan, opts: ApplyOptions): Promise<ApplyResult>
       record,
       observer: opts.observer,
       beforeHost: opts.beforeHost,
+      fullReadBack: opts.fullReadBack ?? false,
       diagnostics,
     });
     opts.observer?.hostDone?.(outcome);
@@ -193,6 +199,7 @@ interface HostContext {
   record(update: (s: StateFile) => StateFile): Promise<void>;
   observer?: ApplyObserver;
   beforeHost?(enforcer: string): Promise<void>;
+  fullReadBack: boolean;
   diagnostics: Diagnostic[];
 }
 
@@ -254,10 +261,11 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
     await send(host, steps, out, ctx, e);
     await journal('applied', `${steps.length} step(s)`);
     if (hp.previous_backend) await cleanupWith(providerFor(hp.previous_backend), host, undefined, out, ctx, e);
-    // A delta is verified by re-reading what it touched (readBackDelta); a full sync, a backend
-    // switch or a provider without readPartial is read back whole.
-    const want = provider.expected?.(desired);
-    const partial = delta && !hp.previous_backend && want ? await readBackDelta(provider, host, want, before) : undefined;
+    // Read back what the transaction touched (readBackTouched); the whole host when asked to, on
+    // a backend switch after a delta, or when the provider cannot read partially.
+    const want = expectedOf(provider, desired);
+    const partial =
+      want && !ctx.fullReadBack && !(delta && hp.previous_backend) ? await readBackTouched(provider, host, want, delta ? before : undefined) : undefined;
     live = partial?.live ?? (await provider.read(host));
     const problems = verify(desired, live, provider, want);
     if (problems.length > 0) {
@@ -348,7 +356,9 @@ export function renderFor(provider: Provider, desired: DesiredRuleset, live: Liv
  * replace (its steps begin with FULL_REPLACE_MARK). Only a delta may be verified partially.
  */
 export function renderTransaction(provider: Provider, desired: DesiredRuleset, live: LiveRuleset): { steps: ScriptStep[]; delta: boolean } {
-  if (typeof provider.renderChanges !== 'function') return { steps: provider.renderFull(desired, live), delta: false };
+  // A host that owns nothing gets the full script: a delta from nothing names every object too,
+  // one edit line at a time.
+  if (typeof provider.renderChanges !== 'function' || !ownsAnything(live)) return { steps: provider.renderFull(desired, live), delta: false };
   const changes = provider.renderChanges(desired, live);
   if (changes.length === 0) return { steps: changes, delta: true };
   // Rendering the full sync only to learn that it is bigger costs as much as the delta itself at
@@ -364,45 +374,62 @@ export function renderTransaction(provider: Provider, desired: DesiredRuleset, l
 const FULL_REPLACE_MARK = '# renderChanges: full replace';
 
 /**
- * readBackDelta verifies a delta transaction by re-reading only what it touched, instead of the
- * whole host: on nftables `nft -j list table` of 10,000 rules takes ~300 ms, `list chain` of one
- * ~10–20 ms (bench/README.md item 2).
+ * readBackTouched verifies a transaction by re-reading only what it touched, instead of the whole
+ * host: on nftables `nft -j list table` of 10,000 rules takes ~300 ms (more than loading them),
+ * `list chain` of one ~10–20 ms (bench/README.md items 1 and 2).
  *
- * `before` is the full read this transaction was rendered from, taken under the state lock this
- * run holds (the plan's read, reused only when its fingerprint is the plan's, or apply's own
- * re-read). The objects the delta may have changed are exactly those whose state differs
- * between `before` and expected(desired) (readScopeOf); they, and every hook, are read again
- * (Provider.readPartial) and laid over `before` (mergePartial). That view then goes through the
- * same verify() a full read does, and is what state records: its fingerprint is canonical, equal
- * to a full read's of the same kernel state (proved against a full read in
- * test/netns/partial-verify.test.ts).
+ * A delta (`before` given): `before` is the full read it was rendered from, taken under the state
+ * lock this run holds (the plan's read, reused only when its fingerprint is the plan's, or
+ * apply's own re-read). The objects the delta may have changed are exactly those whose state
+ * differs between `before` and expected(desired) (readScopeOf); they, and every hook, are read
+ * again (Provider.readPartial) and laid over `before` (mergePartial).
  *
- * What a partial verify cannot see: a foreign edit, made between the plan's read and this
- * transaction, to an owned object the delta did not touch (a rule added by hand to an untouched
- * chain, a member removed from an untouched set). Every object the transaction wrote is checked,
- * and so are the hooks and, on nftables, the list of owned chains; an untouched object's state is
- * the one read moments before under the lock. Such an edit is drift, not a failure of this
- * apply: the recorded fingerprint then differs from the host's, so the next plan reads the host
- * whole, reports the drift and repairs it, exactly as it would had the edit come a second after
- * this apply's full read. microseg never holds a kernel lock against foreign edits, so a full
- * read-back narrows that window without closing it.
+ * A full sync (`before` undefined): every owned object was rewritten by transactions the kernel
+ * commits whole or not at all (nftables: one `nft -f` that deletes and recreates table inet
+ * microseg; iptables: one `iptables-restore` per family whose chain headers flush each owned
+ * chain, after `ipset restore` swapped every owned set for a filled twin), and they all exited
+ * 0, so each owned object holds exactly what was sent: expected(desired). What no such
+ * transaction vouches for is read again: the hooks (their place among foreign rules and base
+ * chains, which a foreign writer can change at any moment) and, where the provider lists them
+ * cheaply, the owned chain names (nothing left over or missing). The view is `want` with those
+ * laid over it. This is how kube-proxy and Felix treat a successful restore; reading 10,000
+ * rules back would only re-prove the kernel's atomic commit, at more than the cost of the load.
  *
- * `want` is provider.expected(desired). Returns undefined (the caller reads the host whole) when
- * the provider has no readPartial, declines the scope, or the partial read contradicts `before` outside the scope.
+ * Either view then goes through the same verify() a full read does, and is what state records:
+ * its fingerprint is canonical, equal to a full read's of the same kernel state (proved against
+ * a full read in test/netns/partial-verify.test.ts).
+ *
+ * What a partial verify cannot see: a foreign edit to an owned object the transaction did not
+ * rewrite, made between the plan's read and this transaction (delta), or right after the commit
+ * (either). Such an edit is drift, not a failure of this apply: the recorded fingerprint then
+ * differs from the host's, so the next plan reads the host whole, reports the drift and repairs
+ * it, exactly as it would had the edit come a second after a full read-back. microseg never holds
+ * a kernel lock against foreign edits, so a full read-back narrows that window without closing
+ * it; `apply --full-read-back` reads the host whole anyway.
+ *
+ * `want` is expected(desired). Returns undefined (the caller reads the host whole) when the
+ * provider has no readPartial, declines the scope, or the partial read contradicts the base
+ * outside the scope (an owned chain appeared or vanished).
  */
-async function readBackDelta(
+async function readBackTouched(
   provider: Provider,
   host: Host,
   want: LiveRuleset,
-  before: LiveRuleset,
+  before: LiveRuleset | undefined,
 ): Promise<{ live: LiveRuleset; what: string } | undefined> {
   if (typeof provider.readPartial !== 'function') return undefined;
-  const scope = readScopeOf(want, before);
+  const base = before ?? want;
+  const scope = before ? readScopeOf(want, before) : { chains: [], sets: [] };
   const part = await provider.readPartial(host, scope);
   if (!part) return undefined;
-  const live = mergePartial(before, scope, part);
+  const live = mergePartial(base, scope, part);
   if (!live) return undefined;
-  return { live, what: `${scope.chains.length} chain(s), ${scope.sets.length} set(s) and the hooks` };
+  return {
+    live,
+    what: before
+      ? `${scope.chains.length} chain(s), ${scope.sets.length} set(s) and the hooks`
+      : `the hooks${part.chainNames || part.chainFamilies ? ' and owned chain names' : ''} after a full sync committed whole`,
+  };
 }
 
 /** fullBytesLowerBound: every provider's full script carries `"microseg:<id>"` for each rule at least once. */
@@ -469,7 +496,7 @@ export function describeOwned(live: LiveRuleset): string {
  * is provider.expected(desired) when the caller already computed it.
  */
 export function verify(desired: DesiredRuleset, live: LiveRuleset, provider: Provider, want?: LiveRuleset): string[] {
-  const d = diffHost(desired, live, undefined, { expected: want ?? provider.expected?.(desired) });
+  const d = diffHost(desired, live, undefined, { expected: want ?? expectedOf(provider, desired) });
   return [
     ...d.sets.map((s) => `set ${s.name} ${s.action}`),
     ...d.chains.map((c) => `chain ${c.name} ${c.action}`),

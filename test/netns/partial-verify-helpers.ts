@@ -8,7 +8,7 @@ import type { Provider, ScriptStep } from '../../providers/types';
 import type { Topology } from './harness';
 
 /** applyCapturing plans `dir`, applies it through the API, and returns what each host was sent and journalled as verified. */
-export async function applyCapturing(dir: string): Promise<{ sent: Map<string, string>; verified: Map<string, string> }> {
+export async function applyCapturing(dir: string, opts: { fullReadBack?: boolean } = {}): Promise<{ sent: Map<string, string>; verified: Map<string, string> }> {
   const store = new LocalStateStore(dir);
   const sent = new Map<string, string>();
   const r = await planRun(dir, { store });
@@ -16,6 +16,7 @@ export async function applyCapturing(dir: string): Promise<{ sent: Map<string, s
   const result = await applyPlan(r.plan!, {
     store,
     reads: r.reads,
+    fullReadBack: opts.fullReadBack,
     observer: { transaction: (e, steps: readonly ScriptStep[]) => sent.set(e, `${sent.get(e) ?? ''}${steps.map((s) => s.stdin).join('\n')}`) },
   });
   expect(result.hosts.filter((h) => h.status === 'failed')).toEqual([]);

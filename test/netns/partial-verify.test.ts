@@ -1,11 +1,12 @@
 /**
  * Real-kernel tests of the partial read-back that verifies an incremental apply (src/apply
- * apply.ts readBackDelta; Provider.readPartial on nftables). A delta transaction is verified by
+ * apply.ts readBackTouched; Provider.readPartial on nftables). A delta transaction is verified by
  * re-reading only the chains and sets it touched plus the hooks, laid over the plan's full read;
  * these tests prove on the kernel that
  *  - the state apply records from that merged view (fingerprint and owned objects) is exactly
  *    what a full read right after the apply gives;
- *  - a full sync (first apply) is still read back whole;
+ *  - a full sync (first apply) re-reads only its hooks and owned chain names (the table itself was
+ *    committed whole), with the same recorded state; with fullReadBack it is read back whole;
  *  - the documented blind spot: a foreign edit to an untouched chain between the plan's read and
  *    the apply is not seen by the partial verify, and is drift the next plan reports and repairs.
  * Addresses: reconcile-suite.ts (web 198.18.0.11, api 198.18.0.12, db 198.18.0.13).
@@ -45,9 +46,18 @@ describeAsRoot('real kernel: nftables apply verified by a partial read-back', ()
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the first apply (a full sync) is read back whole', async () => {
+  it('the first apply (a full sync) reads back its hooks and owned chain names, and records what a full read gives', async () => {
     write({ ...BASE, hosts: HOSTS });
     const { verified } = await apply();
+    expect([...verified.keys()].sort()).toEqual(HOSTS);
+    for (const [e, detail] of verified) expect([e, detail]).toEqual([e, expect.stringMatching(/partial read-back: the hooks and owned chain names after a full sync/)]);
+    await expectStateIsFullRead();
+    expect(await topo.tcpConnect('web', '198.18.0.12', 8000)).toBe('open');
+  });
+
+  it('with fullReadBack a full sync is read back whole, and records the same state', async () => {
+    for (const e of HOSTS) await topo.host(e).run(['nft', 'delete', 'table', 'inet', 'microseg']);
+    const { verified } = await applyCapturing(dir, { fullReadBack: true });
     expect([...verified.keys()].sort()).toEqual(HOSTS);
     for (const [e, detail] of verified) expect([e, detail]).toEqual([e, expect.not.stringMatching(/partial/)]);
     await expectStateIsFullRead();
