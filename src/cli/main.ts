@@ -149,6 +149,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .description('make the hosts match the configuration, or apply a saved plan file exactly; exit 0 done, 1 error')
       .argument('[dir|planfile]', 'configuration directory, or a plan file from `plan -out`', '.')
       .option('--auto-approve', 'do not ask for approval (required when there is no terminal)')
+      .option('--full-read-back', 'after each host\'s transaction read the host back whole, not only what the transaction touched')
       .option('--dir <dir>', 'project directory holding .microseg when applying a plan file (default: beside the file, else .)'),
   ).action(async (target: string, opts) => setCode(await applyCommand(io, target, opts)));
 

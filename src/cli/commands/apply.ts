@@ -20,6 +20,7 @@ import { failWith, parseCommon, reportConfigFailure, withLock, type ReconcileFla
 
 export interface ApplyFlags extends ReconcileFlags {
   autoApprove?: boolean;
+  fullReadBack?: boolean;
   /** Project directory holding .microseg/ when applying a plan file. */
   dir?: string;
 }
@@ -70,7 +71,7 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
       }
       if (!hasChanges(plan) && !plan.hosts.some((h) => !h.reachable)) return 0;
       if (!(await approved(io, flags, opts.ask, opts.destroy))) return 1;
-      const result = await applyPlan(plan, { store, lockHeld: true, reads: r.reads, parallelism: s.parallelism, observer: applyProgress(io) });
+      const result = await applyPlan(plan, { store, lockHeld: true, reads: r.reads, parallelism: s.parallelism, fullReadBack: flags.fullReadBack, observer: applyProgress(io) });
       return finish(io, result, verb);
     });
   } catch (e) {
@@ -91,7 +92,7 @@ async function applySavedPlan(io: Io, file: string, flags: ApplyFlags): Promise<
       io.err(`The saved plan has errors; nothing was applied.\n`);
       return 1;
     }
-    const result = await applyPlan(plan, { store, savedPlan: true, lockTimeoutMs: s.lockTimeoutMs, parallelism: s.parallelism, observer: applyProgress(io) });
+    const result = await applyPlan(plan, { store, savedPlan: true, lockTimeoutMs: s.lockTimeoutMs, parallelism: s.parallelism, fullReadBack: flags.fullReadBack, observer: applyProgress(io) });
     return finish(io, result, 'Apply');
   } catch (e) {
     return failWith(io, e);
