@@ -12,12 +12,15 @@ import type { DesiredRuleset } from '../src/compile/ir';
 import type { Host } from '../src/hosts/types';
 import type { Backend, Model } from '../src/model/types';
 import { LocalStateStore } from '../src/state';
-import type { BackendName, Provider, ScriptStep } from '../providers/types';
+import type { BackendName, Provider, ReadScope, ScriptStep } from '../providers/types';
 import { NFT_FAMILY, NFT_TABLE } from '../providers/nftables';
 import { toolsFor } from '../providers/iptables';
 import { nowMs } from './util';
 
-/** fullOnly hides a provider's renderChanges, so the executor falls back to the full sync (renderFull). */
+/**
+ * fullOnly hides a provider's renderChanges, so the executor falls back to the full sync
+ * (renderFull), verified the way apply verifies every full sync (readPartial of the hooks).
+ */
 export function fullOnly(p: Provider): Provider {
   return {
     backend: p.backend,
@@ -26,6 +29,7 @@ export function fullOnly(p: Provider): Provider {
     renderCleanup: (l) => p.renderCleanup(l),
     read: (h) => p.read(h),
     ...(p.expected ? { expected: (d: DesiredRuleset) => p.expected!(d) } : {}),
+    ...(p.readPartial ? { readPartial: (h: Host, scope: ReadScope) => p.readPartial!(h, scope) } : {}),
   };
 }
 

@@ -167,15 +167,17 @@ async function applyLocked(plan: Plan, opts: ApplyOptions): Promise<ApplyResult>
   const ok = outcomes.every((o) => o.status !== 'failed') && !outcomes.some((o) => o.status === 'pending-cleanup' && o.action !== 'cleanup-pending');
   // Resource records follow the plan's resource changes once every host is done: a partial run
   // leaves them, so the next plan still lists the configuration changes not yet fully applied.
-  if (ok && plan.resource_changes.some((c) => c.action !== 'noop')) {
-    await record((s) => ({ ...s, resources: applyResourceChanges(s.resources, plan) }));
-  }
   // The model of a fully applied run is what `plan --explain` compares with next time; a destroy
-  // (no model) clears it. Written only when it changed, so a no-op apply keeps the serial.
-  if (ok && JSON.stringify(current.applied_model ?? null) !== JSON.stringify(plan.model ?? null)) {
+  // (no model) clears it. Written only when it changed, so a no-op apply keeps the serial. Both
+  // go in one state write.
+  const resourcesChanged = ok && plan.resource_changes.some((c) => c.action !== 'noop');
+  const modelChanged = ok && JSON.stringify(current.applied_model ?? null) !== JSON.stringify(plan.model ?? null);
+  if (resourcesChanged || modelChanged) {
     await record((s) => {
       const { applied_model: _old, ...rest } = s;
-      return plan.model ? { ...rest, applied_model: plan.model } : rest;
+      const next = resourcesChanged ? { ...rest, resources: applyResourceChanges(s.resources, plan) } : rest;
+      const model = modelChanged ? plan.model : s.applied_model;
+      return model ? { ...next, applied_model: model } : next;
     });
   }
   return { ok, runId, hosts: outcomes, diagnostics, state };

@@ -30,15 +30,7 @@ export function tempPrefix(target: string): string {
 export async function atomicWriteFile(target: string, data: string, opts: AtomicWriteOptions = {}): Promise<void> {
   const dir = path.dirname(target);
   const mode = opts.mode ?? 0o600;
-  if (opts.backupPath !== undefined) {
-    let previous: string | undefined;
-    try {
-      previous = await fsp.readFile(target, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-    if (previous !== undefined) await atomicWriteFile(opts.backupPath, previous, { mode });
-  }
+  if (opts.backupPath !== undefined) await keepAsBackup(target, opts.backupPath, mode);
   const temp = path.join(dir, `${tempPrefix(target)}${process.pid}-${randomUUID().slice(0, 8)}`);
   const fh = await fsp.open(temp, 'wx', mode);
   let renamed = false;
@@ -57,6 +49,40 @@ export async function atomicWriteFile(target: string, data: string, opts: Atomic
     // A failed write must not leave a temp file behind; a killed process cannot run this, which
     // is why readers ignore temp files and writers sweep dead processes' ones (sweepTempFiles).
     if (!renamed) await fsp.rm(temp, { force: true });
+  }
+}
+
+/**
+ * keepAsBackup makes `backupPath` hold the current content of `target` (nothing if it has none).
+ * The target is only ever replaced by rename, never written in place, so its current inode is
+ * already durable and will never change: a hard link to it is the backup, without copying or
+ * fsyncing the data again (a 10,000-rule state is ~300 KB). The link is made under a temp name and
+ * renamed over the old backup, so the backup too is always whole. The directory fsync of the
+ * write that follows makes both renames durable. Filesystems without hard links get a copy.
+ */
+async function keepAsBackup(target: string, backupPath: string, mode: number): Promise<void> {
+  const temp = path.join(path.dirname(backupPath), `${tempPrefix(backupPath)}${process.pid}-${randomUUID().slice(0, 8)}`);
+  try {
+    await fsp.link(target, temp);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV' && code !== 'EMLINK') throw e;
+    let previous: string;
+    try {
+      previous = await fsp.readFile(target, 'utf8');
+    } catch (e2) {
+      if ((e2 as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e2;
+    }
+    await atomicWriteFile(backupPath, previous, { mode });
+    return;
+  }
+  try {
+    await fsp.rename(temp, backupPath);
+  } catch (e) {
+    await fsp.rm(temp, { force: true });
+    throw e;
   }
 }
 

@@ -119,6 +119,7 @@ export class LocalStateStore implements StateStore {
     };
     try {
       await sweepTempFiles(this.statePath, isProcessAlive);
+      await sweepTempFiles(this.backupPath, isProcessAlive);
       await atomicWriteFile(this.statePath, JSON.stringify(next, null, 2) + '\n', {
         backupPath: this.backupPath,
         beforeRename: this.opts.beforeRename,

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'fs';
 import * as path from 'path';
 import { LocalStateStore, newState, withHost, withoutHost, ownedFromLive, stateConnection, StateCodes, type StateHost } from '../../../src/state';
 import { diagnosticsOf, tempProject } from './helpers';
@@ -50,6 +50,13 @@ describe('LocalStateStore load/save', () => {
     expect(backup).toEqual(s1);
     expect((await store.load())!.hosts).toEqual({});
     expect(s2.serial).toBe(2);
+    // The backup is a hard link to the replaced file, never to the current one: saving again
+    // moves it on by one version and leaves the current state untouched.
+    const s3 = await store.save(withHost(s2, 'web-2', host));
+    expect(JSON.parse(readFileSync(store.backupPath, 'utf8'))).toEqual(s2);
+    expect(statSync(store.backupPath).ino).not.toBe(statSync(store.statePath).ino);
+    expect(await store.load()).toEqual(s3);
+    expect(readdirSync(store.stateDir).filter((n) => n.includes('.tmp-'))).toEqual([]);
   });
 
   it('a crash between temp write and rename leaves the old state readable', async () => {
@@ -78,6 +85,16 @@ describe('LocalStateStore load/save', () => {
     const s2 = await store.save(s1);
     expect(s2.serial).toBe(2);
     expect(existsSync(orphanTemp)).toBe(false);
+  });
+
+  it('a backup link left by a killed writer is swept by the next save', async () => {
+    const store = new LocalStateStore(project.dir);
+    const s1 = await store.save(withHost(newState(), 'web-1', host));
+    const orphanLink = path.join(store.stateDir, `.state.json.backup.tmp-4194305-deadbeef`);
+    writeFileSync(orphanLink, JSON.stringify(s1));
+    await store.save(s1);
+    expect(existsSync(orphanLink)).toBe(false);
+    expect(JSON.parse(readFileSync(store.backupPath, 'utf8'))).toEqual(s1);
   });
 
   it('refuses a state written by a newer microseg, with a clear diagnostic', async () => {
