@@ -6,7 +6,7 @@
  *   state.lock          the lock (O_EXCL), holding LockInfo
  *   journal.jsonl       the apply journal (append + fsync)
  */
-import { promises as fsp } from 'fs';
+import { promises as fsp, type BigIntStats } from 'fs';
 import * as path from 'path';
 import { DiagnosticsError, makeDiagnostic } from '../diagnostics';
 import { MICROSEG_VERSION } from '../version';
@@ -35,6 +35,14 @@ export class LocalStateStore implements StateStore {
   readonly journalPath: string;
   /** Tail of the in-process save queue: two saves never interleave their check and write. */
   private saving: Promise<unknown> = Promise.resolve();
+  /**
+   * The state file as this store last read or wrote it: its identity (inode, size, change and
+   * modification times in ns) and the lineage and serial it held. A save whose target still has
+   * that identity checks lineage and serial against these instead of parsing and validating the
+   * whole file again (~3–5 ms at 10,000 rules, twice per apply). Any other writer replaces the file
+   * by rename (a new inode) or edits it in place (new times), and then the file is read again.
+   */
+  private seen?: { identity: string; lineage: string; serial: number };
 
   constructor(
     readonly dir: string,
@@ -53,13 +61,35 @@ export class LocalStateStore implements StateStore {
 
   async load(): Promise<StateFile | undefined> {
     let text: string;
+    let identity: string | undefined;
     try {
-      text = await fsp.readFile(this.statePath, 'utf8');
+      const fh = await fsp.open(this.statePath, 'r');
+      try {
+        identity = identityOf(await fh.stat({ bigint: true }));
+        text = await fh.readFile('utf8');
+      } finally {
+        await fh.close();
+      }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw ioError(`read ${this.statePath}`, e);
     }
-    return parseStateText(text, this.statePath);
+    const state = parseStateText(text, this.statePath);
+    this.seen = { identity, lineage: state.lineage, serial: state.serial };
+    return state;
+  }
+
+  /** stored is the lineage and serial of the state file now: from `seen` when it is unchanged, else read. */
+  private async stored(): Promise<{ lineage: string; serial: number } | undefined> {
+    let identity: string;
+    try {
+      identity = identityOf(await fsp.stat(this.statePath, { bigint: true }));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw ioError(`read ${this.statePath}`, e);
+    }
+    if (this.seen && this.seen.identity === identity) return this.seen;
+    return this.load();
   }
 
   /**
@@ -79,7 +109,7 @@ export class LocalStateStore implements StateStore {
 
   private async saveNow(state: StateFile): Promise<StateFile> {
     await this.ensureDir();
-    const current = await this.load();
+    const current = await this.stored();
     if (current) {
       if (current.lineage !== state.lineage) {
         throw new DiagnosticsError(
@@ -124,7 +154,9 @@ export class LocalStateStore implements StateStore {
         backupPath: this.backupPath,
         beforeRename: this.opts.beforeRename,
       });
+      this.seen = { identity: identityOf(await fsp.stat(this.statePath, { bigint: true })), lineage: next.lineage, serial: next.serial };
     } catch (e) {
+      this.seen = undefined;
       throw ioError(`write ${this.statePath}`, e);
     }
     return next;
@@ -177,4 +209,8 @@ function ioError(what: string, e: unknown): DiagnosticsError {
     [makeDiagnostic('error', StateCodes.io, `Cannot ${what}`, (e as Error)?.message ?? String(e))],
     'tool',
   );
+}
+
+function identityOf(st: BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }

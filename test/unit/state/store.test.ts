@@ -137,6 +137,21 @@ describe('LocalStateStore load/save', () => {
     expect((await store.load())!.serial).toBe(2);
   });
 
+  it('a save notices another store\'s write (rename) and an edit in place, though it remembers what it last wrote', async () => {
+    const mine = new LocalStateStore(project.dir);
+    const s1 = await mine.save(newState());
+    const theirs = new LocalStateStore(project.dir);
+    await theirs.save(s1); // serial 2, a new file renamed into place
+    expect((await diagnosticsOf(mine.save(s1)))[0].code).toBe(StateCodes.serialConflict);
+    const s2 = (await mine.load())!;
+    const s3 = await mine.save(s2);
+    // Edited in place behind its back (same inode, new content and times): read again and refused.
+    writeFileSync(mine.statePath, JSON.stringify({ ...s3, serial: 9 }, null, 2) + '\n');
+    const refused = await diagnosticsOf(mine.save(s3));
+    expect(refused[0].code).toBe(StateCodes.serialConflict);
+    expect(refused[0].detail).toContain('serial 9');
+  });
+
   it('two concurrent saves from the same serial: one wins, the other is refused, none is lost', async () => {
     const store = new LocalStateStore(project.dir);
     const s1 = await store.save(newState());
