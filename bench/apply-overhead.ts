@@ -6,7 +6,10 @@
  *             first apply) straight to `nft -f -` / `ipset restore` + `iptables-restore --noflush`
  *             through the same `ip netns exec` transport;
  *   microseg: wipe, forget state, plan the host (src/apply planModel: probe + read), then time
- *             applyPlan: journal, render, the same transaction, read-back, verify, state write.
+ *             applyPlan: journal, render, the same transaction, the re-read of what an atomic
+ *             full sync cannot vouch for (hooks, owned chain names), verify, state write;
+ *   microseg --full-read-back: the same with the host read back whole after the transaction,
+ *             what apply did before (a third side, reported beside the target's ratio).
  * Both sides alternate within each run (their order flips every run); the figure is the median of
  * the per-run ratios apply / floor. plan+apply / floor is reported too (what `microseg apply`
  * costs end to end after compile). Target: apply ≤ 1.3× the floor at 10,000 rules.
@@ -37,8 +40,10 @@ export interface ApplyRow {
   ratioPlanApply: number;
   /** The read-back's own floor: the dump commands read() runs, timed raw on the applied host. */
   readFloorMs: number;
-  /** median over runs of applyMs / (floorMs + readFloorMs): overhead when a verifying read-back is counted as necessary. */
-  ratioWithRead: number;
+  /** applyPlan with fullReadBack (apply --full-read-back): the host read back whole after the transaction. */
+  fullReadBackMs: number;
+  /** median over runs of fullReadBackMs / floorMs. */
+  ratioFullReadBack: number;
 }
 
 export const APPLY_BACKENDS: BackendName[] = ['nftables', 'iptables-nft'];
@@ -50,7 +55,8 @@ export function applySizes(quick: boolean): number[] {
 const METHOD =
   'Host ruleset of N rules (bench/host-ruleset.ts: one rule per policy, chains of ~200 rules, shared peer sets) in a fresh network namespace. ' +
   'Floor: the exact ScriptSteps microseg sent, fed straight to nft -f / ipset restore + iptables-restore --noflush via the same `ip netns exec`. ' +
-  'microseg: src/apply applyPlan (journal, render, transaction, read-back, verify, state write) after planModel; plan time is shown apart. ' +
+  'microseg: src/apply applyPlan (journal, render, transaction, re-read of the hooks and owned chain names, verify, state write) after planModel; plan time is shown apart; ' +
+  '"--full-read-back" is the same apply reading the host back whole after the transaction; "raw read-back" times only the dump commands of a full read. ' +
   'Each run wipes the namespace and the state first; floor and microseg alternate within a run (order flipped each run); ratios are per run, then the median.';
 
 export async function runApplyOverhead(opts: BenchOptions & { sizes?: number[]; runs?: number; backends?: BackendName[] }): Promise<Result<ApplyRow>> {
@@ -83,11 +89,13 @@ export async function runApplyOverhead(opts: BenchOptions & { sizes?: number[]; 
         const ratio: number[] = [];
         const ratioPA: number[] = [];
         const readFloor: number[] = [];
-        const ratioWR: number[] = [];
+        const fullRB: number[] = [];
+        const ratioFRB: number[] = [];
         for (let r = 0; r < runs; r++) {
           let f = 0;
           let rf = 0;
           let a = { planMs: 0, applyMs: 0, steps: [] as ScriptStep[] };
+          let frb = 0;
           const doFloor = async () => {
             await wipe(host);
             f = await floorApply(host, steps);
@@ -99,20 +107,21 @@ export async function runApplyOverhead(opts: BenchOptions & { sizes?: number[]; 
             a = await microsegApply(model, ruleset, ws);
             if (bytesOf(a.steps) !== bytesOf(steps)) throw new Error('microseg sent different steps than in the warm-up run');
           };
-          if (r % 2 === 0) {
-            await doFloor();
-            await doApply();
-          } else {
-            await doApply();
-            await doFloor();
-          }
+          const doFullReadBack = async () => {
+            await wipe(host);
+            ws.reset();
+            frb = (await microsegApply(model, ruleset, ws, { fullReadBack: true })).applyMs;
+          };
+          const sides = [doFloor, doApply, doFullReadBack];
+          for (const side of r % 2 === 0 ? sides : [...sides].reverse()) await side();
           floor.push(f);
           apply.push(a.applyMs);
           plan.push(a.planMs);
           ratio.push(a.applyMs / f);
           ratioPA.push((a.planMs + a.applyMs) / f);
           readFloor.push(rf);
-          ratioWR.push(a.applyMs / (f + rf));
+          fullRB.push(frb);
+          ratioFRB.push(frb / f);
         }
         const row: ApplyRow = {
           backend,
@@ -128,11 +137,12 @@ export async function runApplyOverhead(opts: BenchOptions & { sizes?: number[]; 
           ratio: round(median(ratio), 2),
           ratioPlanApply: round(median(ratioPA), 2),
           readFloorMs: round(median(readFloor), 1),
-          ratioWithRead: round(median(ratioWR), 2),
+          fullReadBackMs: round(median(fullRB), 1),
+          ratioFullReadBack: round(median(ratioFRB), 2),
         };
         result.rows.push(row);
         opts.log(
-          `apply ${backend} ${row.rules} rules: floor ${row.floorMs} ms, apply ${row.applyMs} ms (${row.ratio}x), plan ${row.planMs} ms (plan+apply ${row.ratioPlanApply}x); raw read-back ${row.readFloorMs} ms (apply vs floor+read ${row.ratioWithRead}x)`,
+          `apply ${backend} ${row.rules} rules: floor ${row.floorMs} ms, apply ${row.applyMs} ms (${row.ratio}x), plan ${row.planMs} ms (plan+apply ${row.ratioPlanApply}x); --full-read-back ${row.fullReadBackMs} ms (${row.ratioFullReadBack}x); raw read-back ${row.readFloorMs} ms`,
         );
       }
     }

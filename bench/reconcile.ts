@@ -66,13 +66,14 @@ export interface ApplyTiming {
 /**
  * microsegApply plans and applies `ruleset` on enforcer `enforcer` of `model` (only that host),
  * timing the plan and the apply separately. `full` hides renderChanges so the executor does a full
- * sync. Throws if the apply did not verify.
+ * sync; `fullReadBack` reads the host back whole after the transaction (apply --full-read-back).
+ * Throws if the apply did not verify.
  */
 export async function microsegApply(
   model: Model,
   ruleset: DesiredRuleset,
   ws: Workspace,
-  opts: { enforcer?: string; full?: boolean } = {},
+  opts: { enforcer?: string; full?: boolean; fullReadBack?: boolean } = {},
 ): Promise<ApplyTiming> {
   const enforcer = opts.enforcer ?? ruleset.enforcer;
   const t0 = nowMs();
@@ -85,7 +86,7 @@ export async function microsegApply(
     reads = new Map([...reads].map(([k, r]) => [k, r.provider ? { ...r, provider: fullOnly(r.provider) } : r] as const));
   }
   const t2 = nowMs();
-  const res = await applyPlan(planned.plan, { store: ws.store, reads, parallelism: 1 });
+  const res = await applyPlan(planned.plan, { store: ws.store, reads, parallelism: 1, fullReadBack: opts.fullReadBack });
   const t3 = nowMs();
   if (!res.ok) {
     throw new Error(`apply failed: ${[...res.hosts.map((h) => h.error ?? ''), ...res.diagnostics.map((d) => d.summary + ' ' + (d.detail ?? ''))].join('; ')}`);

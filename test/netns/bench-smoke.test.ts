@@ -19,6 +19,7 @@ describeAsRoot('bench smoke (real kernel)', () => {
       expect(row.rules).toBe(100);
       expect(row.floorMs).toBeGreaterThan(0);
       expect(row.applyMs).toBeGreaterThan(0);
+      expect(row.fullReadBackMs).toBeGreaterThan(0);
       expect(row.bytes).toBeGreaterThan(0);
     }
   }, 120_000);
