@@ -5,3 +5,4 @@ export type { RunOptions } from './exec';
 export { LocalHost } from './local';
 export { NetnsHost } from './netns';
 export { SshHost, SshConnectionError, shellQuote, remoteCommandLine, type SshHostOptions } from './ssh';
+export { runAll, batchScript, splitBatch, newMark, type RunManyOptions } from './batch';

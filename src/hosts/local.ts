@@ -1,3 +1,4 @@
+import { runBatch } from './batch';
 import { runProcess } from './exec';
 import type { CommandResult, Host } from './types';
 
@@ -7,5 +8,10 @@ export class LocalHost implements Host {
 
   run(argv: readonly string[], opts?: { stdin?: string; timeoutMs?: number }): Promise<CommandResult> {
     return runProcess(argv, opts);
+  }
+
+  /** runMany: one local `sh -c SCRIPT` for all of `argvs` (batch.ts). */
+  runMany(argvs: readonly (readonly string[])[], opts: { timeoutMs?: number } = {}): Promise<CommandResult[]> {
+    return runBatch(argvs, opts, (sh, o) => this.run(sh, o));
   }
 }

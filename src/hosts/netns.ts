@@ -1,4 +1,5 @@
 import { NETNS_NAME } from '../model/schemas';
+import { runBatch } from './batch';
 import { runProcess } from './exec';
 import type { CommandResult, Host } from './types';
 
@@ -20,5 +21,10 @@ export class NetnsHost implements Host {
 
   run(argv: readonly string[], opts?: { stdin?: string; timeoutMs?: number }): Promise<CommandResult> {
     return runProcess(['ip', 'netns', 'exec', this.name, ...argv], opts);
+  }
+
+  /** runMany: one `ip netns exec NAME sh -c SCRIPT` for all of `argvs` (batch.ts). */
+  runMany(argvs: readonly (readonly string[])[], opts: { timeoutMs?: number } = {}): Promise<CommandResult[]> {
+    return runBatch(argvs, opts, (sh, o) => this.run(sh, o));
   }
 }

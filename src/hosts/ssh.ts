@@ -9,6 +9,7 @@
  * are literal), and a single quote itself is written as `'\''` (close, escaped quote, reopen).
  * Nothing is ever interpolated unquoted, so a set name, comment or path from configuration cannot
  * become shell syntax on the enforcer. Elements containing NUL cannot be passed and are refused.
+ * (shellQuote lives in batch.ts, which runMany's scripts share; it is re-exported here.)
  *
  * The remote command runs as `env LC_ALL=C <argv>`, matching runProcess's local LC_ALL=C: providers
  * read tool messages (e.g. nft's "No such file or directory"), which must not be translated.
@@ -27,6 +28,7 @@
  * added" warnings mixed into the stderr providers quote) and, with a key file, `IdentitiesOnly=yes`
  * so only that key is offered.
  */
+import { runBatch, shellQuote } from './batch';
 import { HostCommandError, runProcess, DEFAULT_TIMEOUT_MS, type RunOptions } from './exec';
 import type { CommandResult, Host } from './types';
 
@@ -76,15 +78,7 @@ export class SshConnectionError extends HostCommandError {
   }
 }
 
-/**
- * shellQuote returns `s` as one single-quoted POSIX shell word: `'…'` with each `'` written as
- * `'\''`. Every element is quoted, even plain words, so there is no "safe characters" list to get
- * wrong. Throws on NUL, which no shell word can hold.
- */
-export function shellQuote(s: string): string {
-  if (s.includes('\0')) throw new Error('an argument for a remote command cannot contain NUL');
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote };
 
 /** remoteCommandLine is the one line sshd hands to the remote shell for `argv`. */
 export function remoteCommandLine(argv: readonly string[]): string {
@@ -134,5 +128,15 @@ export class SshHost implements Host {
     const r = await runProcess(local, opts);
     if (r.code === 255) throw new SshConnectionError(local, `${this.destination}:${this.port}`, r.stderr, r);
     return r;
+  }
+
+  /**
+   * runMany: one ssh session for all of `argvs`: the remote command line is
+   * `'env' 'LC_ALL=C' 'sh' '-c' '<batch script>'`, so the login shell unquotes the script once and
+   * `sh` runs it, where every argv element is single-quoted again (batch.ts). A connection failure
+   * (exit 255 before the script ran) is an SshConnectionError, as for `run`.
+   */
+  runMany(argvs: readonly (readonly string[])[], opts: { timeoutMs?: number } = {}): Promise<CommandResult[]> {
+    return runBatch(argvs, opts, (sh, o) => this.run(sh, o));
   }
 }

@@ -1,6 +1,8 @@
 /**
- * Transports run commands on an enforcer host. They never go through a shell: argv is passed as
- * an array, so names and values from configuration can never be interpolated into a command line.
+ * Transports run commands on an enforcer host. They never interpolate into a shell: `run` passes
+ * argv as an array, and where a shell is unavoidable (the remote side of ssh; `runMany`'s one
+ * `sh -c` script per batch) every argv element is single-quoted whole (batch.ts shellQuote), so
+ * names and values from configuration can never become shell syntax.
  */
 
 /** CommandResult is what a command on a host returned. */
@@ -15,4 +17,12 @@ export interface Host {
   /** Human-readable description used in messages, e.g. `netns web-ns` or `ssh root@10.0.0.5:22`. */
   readonly description: string;
   run(argv: readonly string[], opts?: { stdin?: string; timeoutMs?: number }): Promise<CommandResult>;
+  /**
+   * runMany (optional) runs several commands in ONE transport round trip (one `ip netns exec`,
+   * one local `sh`, one ssh session), one after another on the host, each with stdin /dev/null,
+   * and returns each command's own code, stdout and stderr (see batch.ts). A missing tool is
+   * code 127 as with `run`. Rejects (HostCommandError) when the batch as a whole did not run to its
+   * end. Callers use batch.ts runAll, which falls back to `run` per command when this is absent.
+   */
+  runMany?(argvs: readonly (readonly string[])[], opts?: { timeoutMs?: number }): Promise<CommandResult[]>;
 }

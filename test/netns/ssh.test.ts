@@ -158,6 +158,22 @@ describeAsRoot(
       expect(missing.code).toBe(127);
     });
 
+    it('runMany runs several commands in one ssh session and returns each its own result, arguments literal', async () => {
+      const args = ["it's", '$(touch /tmp/mseg-pwned)', '`id`', '', '*', '; exit 7'];
+      const [a, b, c, d] = await host().runMany([
+        ['printf', '%s|', ...args],
+        ['sh', '-c', 'printf out; echo err >&2; exit 3'],
+        ['no-such-tool-mseg'],
+        ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'],
+      ]);
+      expect(a).toEqual({ code: 0, stdout: `${args.join('|')}|`, stderr: '' });
+      expect(b).toEqual({ code: 3, stdout: 'out', stderr: 'err\n' });
+      expect(c.code).toBe(127);
+      expect(d.stdout).toContain(SRV_ADDR);
+      expect(fs.existsSync('/tmp/mseg-pwned')).toBe(false);
+      await expect(host({ port: 1 }).runMany([['true'], ['true']])).rejects.toThrow(SshConnectionError);
+    });
+
     it('refuses an unknown host key when strict, accepts it with a known_hosts file or when not strict', async () => {
       const strictUnknown = host({ knownHostsFile: path.join(dir, 'empty_known_hosts') });
       const err = await strictUnknown.run(['true']).catch((e: unknown) => e);
