@@ -3,7 +3,8 @@
  * whole; every change replaces it in one `nft -f` transaction, and cleanup deletes it.
  */
 import type { AddressSet, DesiredRuleset } from '../../src/compile/ir';
-import type { Host } from '../../src/hosts/types';
+import { runAll } from '../../src/hosts/batch';
+import type { CommandResult, Host } from '../../src/hosts/types';
 import type { Capabilities, LiveChain, LiveRuleset, PartialLive, Provider, ReadScope, ScriptStep } from '../types';
 import { IR_NAME, ProviderError, canonicalLive, expectedOf, ruleFamily } from '../common';
 import { NFT_FAMILY, NFT_TABLE, nftName } from './names';
@@ -33,7 +34,14 @@ export const NFT_ARGV = ['nft', '-f', '-'] as const;
  */
 const PARTIAL_READ_MAX = 16;
 
-/** PARTIAL_READ_CONCURRENCY bounds the nft processes readPartial runs at once (over SSH: sessions). */
+/**
+ * PARTIAL_READ_CONCURRENCY bounds the transport commands readPartial runs at once (over SSH:
+ * sessions): with runMany, its listings go in this many batches run at once (src/hosts/batch.ts
+ * runAll), else this many single commands at a time. Measured in a netns holding 10,000 rules
+ * (2 shared cores), 4 concurrent batches against 4 concurrent single commands: 17 nft listings
+ * 47 ms against 66 ms (one batch: 62 ms); 23 iptables-nft listings 34 ms against 70 ms (one
+ * batch: 40 ms), 13 of them 22 ms against 40 ms; 5 nft listings about 18 ms either way.
+ */
 const PARTIAL_READ_CONCURRENCY = 4;
 
 const PROBE_SCRIPT = `table inet microseg-probe {
@@ -98,22 +106,30 @@ export class NftablesProvider implements Provider {
     return [{ argv: [...NFT_ARGV], stdin: renderNftCleanup() }];
   }
 
+  /**
+   * read: `nft -j list table inet microseg` and `nft -j list chains` (every table's base chains,
+   * for hook order), in one transport round trip where the host offers it (runAll). The chain list
+   * is read even when the table turns out absent (it is then unused): one round trip costs less
+   * than a second one would.
+   */
   async read(host: Host): Promise<LiveRuleset> {
-    const r = await host.run(['nft', '-j', 'list', 'table', NFT_FAMILY, NFT_TABLE]);
+    const [r, chains] = await runAll(host, [
+      ['nft', '-j', 'list', 'table', NFT_FAMILY, NFT_TABLE],
+      ['nft', '-j', 'list', 'chains'],
+    ]);
     if (r.code !== 0) {
       if (TABLE_ABSENT.test(r.stderr)) return emptyLive();
       throw new ProviderError(`nft list table failed on ${host.description}: ${r.stderr.trim()}`, 'kernel');
     }
-    const chains = await host.run(['nft', '-j', 'list', 'chains']);
     return parseNftTable(r.stdout, chains.code === 0 ? parseBaseChains(chains.stdout) : []);
   }
 
   /**
    * readPartial: `nft -j list chains` (every chain of every table, without rules: our chains'
    * names and hooks, and the foreign base chains that decide `first`), `nft -j list chain` for
-   * each chain of `scope` and `nft -j list set` for each set of `scope`, PARTIAL_READ_CONCURRENCY
-   * processes at a time (they are independent reads; on a 10,000-rule table each takes 10–20 ms,
-   * mostly process start-up). An object its own list reports absent is absent; a chain that its
+   * each chain of `scope` and `nft -j list set` for each set of `scope`, in PARTIAL_READ_CONCURRENCY
+   * batches at once (runAll; they are independent reads; on a 10,000-rule table each takes 10–20 ms
+   * alone, mostly process and transport start-up). An object its own list reports absent is absent; a chain that its
    * list and the chain listing disagree on (created or deleted in between) makes mergePartial
    * refuse the view, so apply reads the table whole. Undefined (read the table whole instead) for
    * more than PARTIAL_READ_MAX objects or a name microseg never writes.
@@ -121,24 +137,14 @@ export class NftablesProvider implements Provider {
   async readPartial(host: Host, scope: ReadScope): Promise<PartialLive | undefined> {
     if (scope.chains.length + scope.sets.length > PARTIAL_READ_MAX) return undefined;
     if ([...scope.chains, ...scope.sets].some((n) => !IR_NAME.test(n))) return undefined;
-    const jobs: Array<() => Promise<string | undefined>> = [
-      async () => {
-        const r = await host.run(['nft', '-j', 'list', 'chains']);
-        if (r.code !== 0) throw new ProviderError(`nft list chains failed on ${host.description}: ${r.stderr.trim()}`, 'kernel');
-        return r.stdout;
-      },
-      ...scope.chains.map((name) => () => this.listOne(host, 'chain', name)),
-      ...scope.sets.map((name) => () => this.listOne(host, 'set', name)),
+    const argvs = [
+      ['nft', '-j', 'list', 'chains'],
+      ...scope.chains.map((name) => ['nft', '-j', 'list', 'chain', NFT_FAMILY, NFT_TABLE, nftName(name)]),
+      ...scope.sets.map((name) => ['nft', '-j', 'list', 'set', NFT_FAMILY, NFT_TABLE, nftName(name)]),
     ];
-    const out = new Array<string | undefined>(jobs.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < jobs.length) {
-        const i = next++;
-        out[i] = await jobs[i]();
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(PARTIAL_READ_CONCURRENCY, jobs.length) }, worker));
+    const results = await runAll(host, argvs, { concurrency: PARTIAL_READ_CONCURRENCY });
+    if (results[0].code !== 0) throw new ProviderError(`nft list chains failed on ${host.description}: ${results[0].stderr.trim()}`, 'kernel');
+    const out: Array<string | undefined> = results.map((r, i) => (i === 0 ? r.stdout : this.listed(host, argvs[i], r)));
     const own = parseChainList(out[0]!);
     const chains: LiveChain[] = [];
     const sets: AddressSet[] = [];
@@ -147,12 +153,11 @@ export class NftablesProvider implements Provider {
     return { backend: this.backend, chains, sets, hooks: own.hooks, chainNames: own.names };
   }
 
-  /** listOne is `nft -j list chain|set inet microseg <name>`, or undefined when it does not exist. */
-  private async listOne(host: Host, kind: 'chain' | 'set', name: string): Promise<string | undefined> {
-    const r = await host.run(['nft', '-j', 'list', kind, NFT_FAMILY, NFT_TABLE, nftName(name)]);
+  /** listed is the output of `nft -j list chain|set inet microseg <name>`, or undefined when it does not exist. */
+  private listed(host: Host, argv: readonly string[], r: CommandResult): string | undefined {
     if (r.code === 0) return r.stdout;
     if (TABLE_ABSENT.test(r.stderr)) return undefined;
-    throw new ProviderError(`nft list ${kind} ${nftName(name)} failed on ${host.description}: ${r.stderr.trim()}`, 'kernel');
+    throw new ProviderError(`nft list ${argv[3]} ${argv[6]} failed on ${host.description}: ${r.stderr.trim()}`, 'kernel');
   }
 
   expected(desired: DesiredRuleset): LiveRuleset {
