@@ -72,8 +72,31 @@ export function addrFamily(addrOrCidr: string): Family {
 
 const BITS: Record<Family, number> = { 4: 32, 6: 128 };
 
+/**
+ * V4_PLAIN is dotted-quad IPv4 exactly as the kernel tools print it (decimal, no leading zeros).
+ * Such text means the same to ipaddr.parse, so addrToBig and bigToAddr handle it without ipaddr:
+ * a read of a host parses every set member, and ipaddr was most of that time on a fleet-wide plan.
+ * Anything else (IPv6, or IPv4 forms ipaddr reads differently, like `010.0.0.1` as octal) still
+ * goes through ipaddr.
+ */
+const V4_PLAIN = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
+
+function plainV4(addr: string): number | undefined {
+  const m = V4_PLAIN.exec(addr);
+  if (!m) return undefined;
+  let v = 0;
+  for (let i = 1; i <= 4; i++) {
+    const o = Number(m[i]);
+    if (o > 255) return undefined;
+    v = v * 256 + o;
+  }
+  return v;
+}
+
 /** addrToBig parses an address literal to its integer value. */
 export function addrToBig(addr: string): { family: Family; value: bigint } {
+  const v4 = plainV4(addr);
+  if (v4 !== undefined) return { family: 4, value: BigInt(v4) };
   const ip = ipaddr.parse(addr);
   let v = 0n;
   for (const b of ip.toByteArray()) v = (v << 8n) | BigInt(b);
@@ -82,6 +105,10 @@ export function addrToBig(addr: string): { family: Family; value: bigint } {
 
 /** bigToAddr formats an integer as an address of `family` (IPv6 in RFC 5952 form, as the IR uses). */
 export function bigToAddr(family: Family, value: bigint): string {
+  if (family === 4 && value >= 0n && value <= 0xffffffffn) {
+    const v = Number(value);
+    return `${Math.floor(v / 0x1000000)}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+  }
   const n = BITS[family] / 8;
   const bytes: number[] = [];
   for (let i = n - 1; i >= 0; i--) bytes.push(Number((value >> BigInt(i * 8)) & 0xffn));
@@ -124,15 +151,13 @@ export function rangeToCidrs(first: string, last: string): string[] {
 
 /** sortCidrs orders canonical CIDRs by address, then prefix length, as the IR does. */
 export function sortCidrs(cidrs: readonly string[]): string[] {
-  const key = (c: string) => {
+  // Each member is parsed once, not once per comparison.
+  const keyed = cidrs.map((c) => {
     const [a, l] = c.split('/');
-    return { v: addrToBig(a).value, l: Number(l) };
-  };
-  return [...cidrs].sort((x, y) => {
-    const a = key(x);
-    const b = key(y);
-    return a.v < b.v ? -1 : a.v > b.v ? 1 : a.l - b.l;
+    return { c, v: addrToBig(a).value, l: Number(l) };
   });
+  keyed.sort((a, b) => (a.v < b.v ? -1 : a.v > b.v ? 1 : a.l - b.l));
+  return keyed.map((k) => k.c);
 }
 
 // ---------------------------------------------------------------------------------------------
