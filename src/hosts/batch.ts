@@ -73,14 +73,15 @@ export function splitBatch(out: CommandResult, count: number, mark: string, argv
   const codes: number[] = [];
   const stdouts: string[] = [];
   let at = 0;
-  const stdoutMark = new RegExp(`\\n${mark} (-?\\d+)\\n`, 'g');
+  const outMark = `\n${mark} `;
   for (let i = 0; i < count; i++) {
-    stdoutMark.lastIndex = at;
-    const m = stdoutMark.exec(out.stdout);
-    if (!m) throw fail(`${i} of ${count} stdout markers`);
-    stdouts.push(out.stdout.slice(at, m.index));
-    codes.push(Number(m[1]));
-    at = m.index + m[0].length;
+    const j = out.stdout.indexOf(outMark, at);
+    const eol = j < 0 ? -1 : out.stdout.indexOf('\n', j + outMark.length);
+    const code = eol < 0 ? '' : out.stdout.slice(j + outMark.length, eol);
+    if (!/^\d{1,3}$/.test(code)) throw fail(`${i} of ${count} stdout markers`);
+    stdouts.push(out.stdout.slice(at, j));
+    codes.push(Number(code));
+    at = eol + 1;
   }
   if (at !== out.stdout.length) throw fail('output after the last marker');
   const stderrs: string[] = [];
