@@ -8,7 +8,9 @@
  *   microseg: planModel (src/apply: refresh of every host in parallel — capability probe + read —
  *             then diff and plan assembly; the default parallelism, 10), asserted to be a no-op;
  *   floor:    `nft -j list ruleset` (nftables) or `iptables-save` (iptables-nft) on each host
- *             sequentially, through the same `ip netns exec` transport.
+ *             sequentially, through the same NetnsHost transport (one `ip netns exec` per host).
+ * The plan's hosts are counted: transport commands (a `run` or a `runMany` batch: one `ip netns
+ * exec` each) and the tool processes they start, so the table says what each side really ran.
  * Config load and compile are not in either side (they do not touch hosts); compile time is shown
  * apart. Target: the no-op plan is faster than the sequential floor (ratio < 1).
  *
@@ -19,6 +21,7 @@ import { compile } from '../src/compile';
 import type { DesiredRuleset } from '../src/compile/ir';
 import type { Backend, Model } from '../src/model/types';
 import type { NetnsHost } from '../src/hosts/netns';
+import type { Host } from '../src/hosts/types';
 import { hasChanges } from '../src/plan';
 import type { BackendName } from '../providers/types';
 import { generateHcl } from './generate';
@@ -38,8 +41,13 @@ export interface FleetRow {
   /** median of per-run planMs / floorMs. */
   ratio: number;
   compileMs: number;
-  /** Commands the no-op plan ran per host (probe + read), against the floor's one. */
+  /**
+   * Transport commands the no-op plan ran per host (probe + read): each `run`, and each `runMany`
+   * batch, is one `ip netns exec` — against the floor's one.
+   */
   commandsPerHost: number;
+  /** Tool processes those commands started per host (a batch of n counts n), against the floor's one. */
+  processesPerHost?: number;
 }
 
 export function fleetSizes(quick: boolean): number[] {
@@ -66,7 +74,8 @@ const FLOOR: Record<string, string[]> = {
 const METHOD =
   'H namespaces, one enforcer each (bench/generate.ts: 5 PUs per host, 50 policies, 10 external networks), applied once through microseg. ' +
   'microseg = planModel (refresh: backend from state, capability probe and read of every host, parallelism 10; diff; plan), asserted no-op. ' +
-  `floor = ${FLOOR.nftables.join(' ')} (nftables) / ${FLOOR['iptables-nft'].join(' ')} (iptables-nft) on every host one after another via ip netns exec. ` +
+  `floor = ${FLOOR.nftables.join(' ')} (nftables) / ${FLOOR['iptables-nft'].join(' ')} (iptables-nft) on every host one after another, through the same NetnsHost transport (one ip netns exec per host). ` +
+  'Per host, the table counts transport commands (each run, and each runMany batch, is one ip netns exec) and, in brackets, the tool processes they start. ' +
   'Compile is outside both (shown apart). Sides alternate per run; ratio per run, then the median.';
 
 export async function runFleetPlan(opts: BenchOptions & { sizes?: number[]; runs?: number; backends?: BackendName[] }): Promise<Result<FleetRow>> {
@@ -96,11 +105,18 @@ export async function runFleetPlan(opts: BenchOptions & { sizes?: number[]; runs
         const first = await planModel(model, rulesets, undefined, { store: ws.store });
         const applied = await applyPlan(first.plan, { store: ws.store, reads: first.reads });
         if (!applied.ok) throw new Error(`fleet apply failed: ${applied.hosts.map((x) => x.error ?? '').join('; ')}`);
-        // Count the commands planModel runs (same transport, just counted).
+        // Count what planModel runs (same transport, just counted): transport commands (one per
+        // run, one per runMany batch) and the tool processes they start (a batch of n: n).
         let commands = 0;
+        let processes = 0;
         const counting: HostFactory = (c) => {
           const h = hostFor(c);
-          return { description: h.description, run: (argv, o) => ((commands += 1), h.run(argv, o)) };
+          const counted: Host = { description: h.description, run: (argv, o) => ((commands += 1), (processes += 1), h.run(argv, o)) };
+          if (h.runMany) {
+            const many = h.runMany.bind(h);
+            counted.runMany = (argvs, o) => ((commands += 1), (processes += argvs.length), many(argvs, o));
+          }
+          return counted;
         };
         const plan: number[] = [];
         const floor: number[] = [];
@@ -112,6 +128,7 @@ export async function runFleetPlan(opts: BenchOptions & { sizes?: number[]; runs
             const state = await ws.store.load();
             const t = nowMs();
             commands = 0;
+            processes = 0;
             const res = await planModel(model, rulesets, state, { store: ws.store, hostFactory: counting });
             p = nowMs() - t;
             if (hasChanges(res.plan)) throw new Error(`the fleet plan is not a no-op (${backend}, ${h} hosts)`);
@@ -146,9 +163,10 @@ export async function runFleetPlan(opts: BenchOptions & { sizes?: number[]; runs
           ratio: round(median(ratio), 2),
           compileMs: round(compileMs, 1),
           commandsPerHost: round(commands / h, 1),
+          processesPerHost: round(processes / h, 1),
         };
         result.rows.push(row);
-        opts.log(`fleet ${backend} ${h} hosts: plan ${row.planMs} ms vs sequential floor ${row.floorMs} ms (${row.ratio}x), ${row.commandsPerHost} commands per host`);
+        opts.log(`fleet ${backend} ${h} hosts: plan ${row.planMs} ms vs sequential floor ${row.floorMs} ms (${row.ratio}x), ${row.commandsPerHost} transport commands (${row.processesPerHost} tool processes) per host`);
       }
     }
   } finally {
