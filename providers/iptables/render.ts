@@ -145,8 +145,27 @@ export function renderTable(desired: DesiredRuleset | null, family: Family, live
   return ['*filter', ...decl, ...hookDeletes, ...appends, ...hookInserts, ...deletes, 'COMMIT', ''].join('\n');
 }
 
-/** renderRuleSpecs renders one IR rule for one family as one or more rule specs (after `-A CHAIN`). */
-export function renderRuleSpecs(rule: Rule, family: Family, sets: ReadonlyMap<string, AddressSet>): string[] {
+/**
+ * renderRuleSpecs renders one IR rule for one family as one or more rule specs (after `-A CHAIN`).
+ * A run renders each rule up to three times (expected() validates it at plan time, then
+ * renderChanges or renderFull, then expected() is reused by verify), about 10 ms apiece at 10,000
+ * rules, so the specs are kept per rule object and family. A compiled Rule is never mutated and
+ * belongs to one DesiredRuleset, whose `sets` are the ones it was validated against; a rule that
+ * fails to render throws every time (failures are not kept).
+ */
+export function renderRuleSpecs(rule: Rule, family: Family, sets: ReadonlyMap<string, AddressSet>): readonly string[] {
+  const memo = SPEC_MEMO.get(rule);
+  const hit = memo?.[family];
+  if (hit) return hit;
+  const specs = Object.freeze(renderRuleSpecsOnce(rule, family, sets));
+  if (memo) memo[family] = specs;
+  else SPEC_MEMO.set(rule, { [family]: specs });
+  return specs;
+}
+
+const SPEC_MEMO = new WeakMap<Rule, Partial<Record<Family, readonly string[]>>>();
+
+function renderRuleSpecsOnce(rule: Rule, family: Family, sets: ReadonlyMap<string, AddressSet>): string[] {
   checkRuleId(rule.id);
   const m = rule.match;
   const head: string[] = [];
