@@ -10,7 +10,7 @@
  * HostUnreachableError for every command, so refresh reports the host unreachable and apply fails
  * it, while the other hosts carry on.
  */
-import { LocalHost, NetnsHost, SshConnectionError, SshHost } from '../hosts';
+import { HostCommandError, LocalHost, NetnsHost, SshConnectionError, SshHost } from '../hosts';
 import type { CommandResult, Host } from '../hosts/types';
 import type { StateConnection } from '../state/types';
 
@@ -55,6 +55,33 @@ export class GuardedHost implements Host {
       throw new HostUnreachableError(this.description, `${this.description} is unreachable: ${r.stderr.trim().split('\n')[0] || `exit ${r.code}`}`);
     }
     return r;
+  }
+
+  /**
+   * runMany forwards a batch to the inner transport (one round trip) with the same guard: a batch
+   * the transport could not start (the namespace is gone: the error's output says so) and any
+   * command whose own result says so are HostUnreachableError. Absent a batch-capable inner
+   * transport, the commands run one by one through `run`.
+   */
+  async runMany(argvs: readonly (readonly string[])[], opts?: { timeoutMs?: number }): Promise<CommandResult[]> {
+    if (!this.inner.runMany) {
+      const out: CommandResult[] = [];
+      for (const argv of argvs) out.push(await this.run(argv, opts));
+      return out;
+    }
+    let rs: CommandResult[];
+    try {
+      rs = await this.inner.runMany(argvs, opts);
+    } catch (e) {
+      if (HostCommandError.isInstance(e) && e.partial && e.partial.code !== 0 && this.unreachable(e.partial)) throw this.unreachableError(e.partial);
+      throw e;
+    }
+    for (const r of rs) if (r.code !== 0 && this.unreachable(r)) throw this.unreachableError(r);
+    return rs;
+  }
+
+  private unreachableError(r: CommandResult): HostUnreachableError {
+    return new HostUnreachableError(this.description, `${this.description} is unreachable: ${r.stderr.trim().split('\n')[0] || `exit ${r.code}`}`);
   }
 }
 
