@@ -207,9 +207,10 @@ export function canonicalLive(live: Omit<LiveRuleset, 'fingerprint'>): LiveRules
  * members that is most of the cost).
  */
 function canonicalOrder(live: Omit<LiveRuleset, 'fingerprint'>, sortElements: boolean): LiveRuleset {
-  const sets = [...live.sets]
-    .map((s) => ({ ...s, elements: sortElements ? sortCidrs(s.elements) : [...s.elements] }))
-    .sort((a, b) => cmp(a.name, b.name));
+  // Without re-sorting, a set object is kept as it is (never copied): a merged view then shares
+  // its untouched objects with the full read or expectation it came from, which lets diffHost
+  // skip them by identity.
+  const sets = (sortElements ? live.sets.map((s) => ({ ...s, elements: sortCidrs(s.elements) })) : [...live.sets]).sort((a, b) => cmp(a.name, b.name));
   const chains = [...live.chains].sort((a, b) => cmp(a.name, b.name));
   const hooks = [...live.hooks].sort((a, b) => cmp(a.hook, b.hook) || a.family - b.family);
   const body = { backend: live.backend, sets, chains, hooks };

@@ -384,7 +384,8 @@ const FULL_REPLACE_MARK = '# renderChanges: full replace';
  * lock this run holds (the plan's read, reused only when its fingerprint is the plan's, or
  * apply's own re-read). The objects the delta may have changed are exactly those whose state
  * differs between `before` and expected(desired) (readScopeOf); they, and every hook, are read
- * again (Provider.readPartial) and laid over `before` (mergePartial).
+ * again (Provider.readPartial) and laid over the rest, which is the same in `before` and in
+ * `want` (mergePartial).
  *
  * A full sync (`before` undefined): every owned object was rewritten by transactions the kernel
  * commits whole or not at all (nftables: one `nft -f` that deletes and recreates table inet
@@ -420,7 +421,9 @@ async function readBackTouched(
   before: LiveRuleset | undefined,
 ): Promise<{ live: LiveRuleset; what: string } | undefined> {
   if (typeof provider.readPartial !== 'function') return undefined;
-  const base = before ?? want;
+  // Outside the scope `before` and `want` hold equal objects (that is what readScopeOf means), so
+  // the view is laid over `want`: the same content, and verify skips those objects by identity.
+  const base = want;
   const scope = before ? readScopeOf(want, before) : { chains: [], sets: [] };
   const part = await provider.readPartial(host, scope);
   if (!part) return undefined;

@@ -166,6 +166,9 @@ function diffSets(target: LiveRuleset | undefined, live: LiveRuleset, claimed: S
       out.push({ name: want.name, family: want.family, action: 'create', added: [...want.elements], removed: [] });
       continue;
     }
+    // The same object on both sides (a merged read-back reuses the expectation's untouched
+    // objects, see mergePartial): nothing can differ.
+    if (have === want) continue;
     const { added, removed } = memberDiff(want.elements, have.elements);
     if (have.family !== want.family) out.push({ name: want.name, family: want.family, action: 'replace', added: [...want.elements], removed: [...have.elements] });
     else if (added.length || removed.length) out.push({ name: want.name, family: want.family, action: 'update', added, removed });
@@ -188,6 +191,7 @@ function diffChains(target: LiveRuleset | undefined, live: LiveRuleset, claimed:
       out.push({ name: want.name, action: 'create', rules_added: [...want.ruleIds], rules_removed: [], reordered: false, foreign_rules_removed: 0 });
       continue;
     }
+    if (have === want) continue;
     const { added, removed } = multisetDiff(want.ruleIds, have.ruleIds);
     const reordered = commonOrderDiffers(want.ruleIds, have.ruleIds);
     const familyGap = missingFamilies(have, want).length > 0;
