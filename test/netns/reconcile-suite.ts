@@ -412,8 +412,13 @@ export function defineReconcileSuite(backend: BackendName, tag: string): void {
         expect(human.code).toBe(2);
         expect(human.out).toMatch(/Drift on 3 hosts/);
 
-        const a = await cli('apply', dir, '--auto-approve');
+        // The repair is read back whole (--full-read-back), and the journal says so per host.
+        const since = (await store().readJournal()).length;
+        const a = await cli('apply', dir, '--auto-approve', '--full-read-back');
         expect(a.code).toBe(0);
+        const verified = (await store().readJournal()).slice(since).filter((j) => j.phase === 'verified');
+        expect(verified.map((j) => j.enforcer).sort()).toEqual(['api', 'db', 'web']);
+        for (const j of verified) expect([j.enforcer, j.detail]).toEqual([j.enforcer, expect.not.stringMatching(/partial/)]);
         expect((await cli('drift', dir)).code).toBe(0);
         expect((await cli('plan', dir, '--detailed-exitcode')).code).toBe(0);
         if (iptables) {
