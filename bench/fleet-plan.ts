@@ -5,7 +5,8 @@
  * Setup per backend and H: H network namespaces, each an enforcer of a bench/generate.ts fleet
  * (5 PUs per host, 50 policies, 10 external networks), applied once through microseg (planModel
  * + applyPlan) so state and every host agree. Then, alternating within each run:
- *   microseg: planModel (src/apply: refresh of every host in parallel — capability probe + read —
+ *   microseg: planModel (src/apply: refresh of every host in parallel — one read per host; no
+ *             capability probe, which only hosts with changes get —
  *             then diff and plan assembly; the default parallelism, 10), asserted to be a no-op;
  *   floor:    `nft -j list ruleset` (nftables) or `iptables-save` (iptables-nft) on each host
  *             sequentially, through the same NetnsHost transport (one `ip netns exec` per host).
@@ -73,7 +74,7 @@ const FLOOR: Record<string, string[]> = {
 
 const METHOD =
   'H namespaces, one enforcer each (bench/generate.ts: 5 PUs per host, 50 policies, 10 external networks), applied once through microseg. ' +
-  'microseg = planModel (refresh: backend from state, capability probe and read of every host, parallelism 10; diff; plan), asserted no-op. ' +
+  'microseg = planModel (refresh: backend from state and one read of every host, parallelism 10; diff; plan; capabilities are probed only on hosts with changes, so none here), asserted no-op. ' +
   `floor = ${FLOOR.nftables.join(' ')} (nftables) / ${FLOOR['iptables-nft'].join(' ')} (iptables-nft) on every host one after another, through the same NetnsHost transport (one ip netns exec per host). ` +
   'Per host, the table counts transport commands (each run, and each runMany batch, is one ip netns exec) and, in brackets, the tool processes they start. ' +
   'Compile is outside both (shown apart). Sides alternate per run; ratio per run, then the median.';
