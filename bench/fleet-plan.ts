@@ -28,7 +28,8 @@ import type { BackendName } from '../providers/types';
 import { generateHcl } from './generate';
 import { BENCH_NOW, modelOf } from './host-ruleset';
 import { createNs, destroyNs, nsName, wipe } from './netns';
-import { Workspace } from './reconcile';
+import { readCommands, Workspace } from './reconcile';
+import { runAll } from '../src/hosts/batch';
 import { defaultLog, median, newResult, nowMs, round, rootSkipReason, writeResult, type BenchOptions, type Result } from './util';
 
 export interface FleetRow {
@@ -49,6 +50,14 @@ export interface FleetRow {
   commandsPerHost: number;
   /** Tool processes those commands started per host (a batch of n counts n), against the floor's one. */
   processesPerHost?: number;
+  /**
+   * Informative, not the target: the listings microseg's read makes (readCommands: e.g. both
+   * families and ipset on iptables), one round trip per host, one host after another. It tells
+   * the cost of what a plan must read apart from how microseg reads it.
+   */
+  sameReadsFloorMs?: number;
+  /** median of per-run planMs / sameReadsFloorMs. */
+  sameReadsRatio?: number;
 }
 
 export function fleetSizes(quick: boolean): number[] {
@@ -76,6 +85,7 @@ const METHOD =
   'H namespaces, one enforcer each (bench/generate.ts: 5 PUs per host, 50 policies, 10 external networks), applied once through microseg. ' +
   'microseg = planModel (refresh: backend from state and one read of every host, parallelism 10; diff; plan; capabilities are probed only on hosts with changes, so none here), asserted no-op. ' +
   `floor = ${FLOOR.nftables.join(' ')} (nftables) / ${FLOOR['iptables-nft'].join(' ')} (iptables-nft) on every host one after another, through the same NetnsHost transport (one ip netns exec per host). ` +
+  '"same reads" = the listings microseg\'s read makes (both families and ipset save on iptables-nft; list table and list chains on nftables), one round trip per host, one host after another: informative, not the target. ' +
   'Per host, the table counts transport commands (each run, and each runMany batch, is one ip netns exec) and, in brackets, the tool processes they start. ' +
   'Compile is outside both (shown apart). Sides alternate per run; ratio per run, then the median.';
 
@@ -122,9 +132,12 @@ export async function runFleetPlan(opts: BenchOptions & { sizes?: number[]; runs
         const plan: number[] = [];
         const floor: number[] = [];
         const ratio: number[] = [];
+        const same: number[] = [];
+        const sameRatio: number[] = [];
         for (let r = 0; r < runs; r++) {
           let p = 0;
           let f = 0;
+          let sr = 0;
           const doPlan = async () => {
             const state = await ws.store.load();
             const t = nowMs();
@@ -142,16 +155,22 @@ export async function runFleetPlan(opts: BenchOptions & { sizes?: number[]; runs
             }
             f = nowMs() - t;
           };
-          if (r % 2 === 0) {
-            await doPlan();
-            await doFloor();
-          } else {
-            await doFloor();
-            await doPlan();
-          }
+          const doSameReads = async () => {
+            const t = nowMs();
+            for (const host of hosts.slice(0, h)) {
+              const outs = await runAll(host, readCommands(backend), { timeoutMs: 60_000 });
+              const bad = outs.find((o) => o.code !== 0);
+              if (bad) throw new Error(`same-reads floor failed on ${host.description}: ${bad.stderr.trim()}`);
+            }
+            sr = nowMs() - t;
+          };
+          const sides = [doPlan, doFloor, doSameReads];
+          for (const side of r % 2 === 0 ? sides : [...sides].reverse()) await side();
           plan.push(p);
           floor.push(f);
           ratio.push(p / f);
+          same.push(sr);
+          sameRatio.push(p / sr);
         }
         const row: FleetRow = {
           backend,
@@ -165,9 +184,11 @@ export async function runFleetPlan(opts: BenchOptions & { sizes?: number[]; runs
           compileMs: round(compileMs, 1),
           commandsPerHost: round(commands / h, 1),
           processesPerHost: round(processes / h, 1),
+          sameReadsFloorMs: round(median(same), 1),
+          sameReadsRatio: round(median(sameRatio), 2),
         };
         result.rows.push(row);
-        opts.log(`fleet ${backend} ${h} hosts: plan ${row.planMs} ms vs sequential floor ${row.floorMs} ms (${row.ratio}x), ${row.commandsPerHost} transport commands (${row.processesPerHost} tool processes) per host`);
+        opts.log(`fleet ${backend} ${h} hosts: plan ${row.planMs} ms vs sequential floor ${row.floorMs} ms (${row.ratio}x); same reads sequentially ${row.sameReadsFloorMs} ms (${row.sameReadsRatio}x); ${row.commandsPerHost} transport commands (${row.processesPerHost} tool processes) per host`);
       }
     }
   } finally {

@@ -136,8 +136,19 @@ export function renderResults(l: Loaded): string {
   if (l.fleet?.rows.length) {
     out.push(
       table(
-        ['backend', 'hosts', 'rules / host', 'no-op plan ms', 'sequential floor ms', 'plan / floor', 'transport commands (tool processes) per host, plan / floor', 'compile ms (not in either)'],
-        l.fleet.rows.map((r) => [r.backend, r.hosts, r.rulesPerHost, r.planMs, r.floorMs, x2(r.ratio), `${r.commandsPerHost ?? '—'}${r.processesPerHost === undefined ? '' : ` (${r.processesPerHost})`} / 1 (1)`, r.compileMs]),
+        ['backend', 'hosts', 'rules / host', 'no-op plan ms', 'sequential floor ms', 'plan / floor', 'same reads, sequential ms', 'plan / same reads', 'transport commands (tool processes) per host, plan / floor', 'compile ms (not in either)'],
+        l.fleet.rows.map((r) => [
+          r.backend,
+          r.hosts,
+          r.rulesPerHost,
+          r.planMs,
+          r.floorMs,
+          x2(r.ratio),
+          r.sameReadsFloorMs ?? '—',
+          r.sameReadsRatio !== undefined ? x2(r.sameReadsRatio) : '—',
+          `${r.commandsPerHost ?? '—'}${r.processesPerHost === undefined ? '' : ` (${r.processesPerHost})`} / 1 (1)`,
+          r.compileMs,
+        ]),
       ),
       ...targetsOf(l.fleet as AnyResult),
       '',

@@ -39,6 +39,7 @@ describeAsRoot('bench smoke (real kernel)', () => {
     expect(r.rows).toHaveLength(1);
     expect(r.rows[0].planMs).toBeGreaterThan(0);
     expect(r.rows[0].floorMs).toBeGreaterThan(0);
+    expect(r.rows[0].sameReadsFloorMs).toBeGreaterThan(0);
   }, 120_000);
 
   it('packet cost: a short connect loop through every firewall', async () => {
