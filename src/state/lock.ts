@@ -36,6 +36,45 @@ export function isProcessAlive(pid: number): boolean {
   }
 }
 
+/** processStart is field 22 of /proc/PID/stat (start time in clock ticks since boot), or undefined off Linux / for a gone pid. */
+export function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name (which may itself hold spaces or parens): field 3 is first.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const start = fields[22 - 3];
+    return start && /^\d+$/.test(start) ? start : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** bootId is this boot's random id (/proc/sys/kernel/random/boot_id), or undefined off Linux. */
+export function bootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * isHolderAlive says whether the process that wrote `info` (on this machine) still runs. A pid
+ * alone is not enough: after a reboot, or once pids wrap around, the same number belongs to
+ * another process, and a lock would then look held forever. When the lock recorded them, the
+ * boot id must still be this boot's and the pid's start time the holder's.
+ */
+export function isHolderAlive(info: Pick<LockInfo, 'pid' | 'pid_start' | 'boot_id'>): boolean {
+  const boot = bootId();
+  if (info.boot_id && boot && info.boot_id !== boot) return false;
+  if (!isProcessAlive(info.pid)) return false;
+  if (info.pid_start) {
+    const start = processStart(info.pid);
+    if (start !== undefined && start !== info.pid_start) return false;
+  }
+  return true;
+}
+
 /** currentWho is `user@host` for the lock record. */
 export function currentWho(): string {
   let user = process.env.USER ?? '';
@@ -56,7 +95,13 @@ export function newLockInfo(operation: string, now: Date = new Date()): LockInfo
     pid: process.pid,
     hostname: os.hostname(),
     created: now.toISOString(),
+    ...optional('pid_start', processStart(process.pid)),
+    ...optional('boot_id', bootId()),
   };
+}
+
+function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
 }
 
 /** LockProbe is what the lock file says about its holder, and whether the holder is alive. */
@@ -79,7 +124,7 @@ export async function readLock(lockPath: string): Promise<LockProbe> {
     // Either being written right now by its creator, or damaged: callers retry, then report.
     return { kind: 'unreadable', text };
   }
-  const stale = info.hostname === os.hostname() && !isProcessAlive(info.pid);
+  const stale = info.hostname === os.hostname() && !isHolderAlive(info);
   return { kind: 'held', info, stale };
 }
 

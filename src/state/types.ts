@@ -130,6 +130,13 @@ export interface LockInfo {
   hostname: string;
   /** RFC 3339 time the lock was taken. */
   created: string;
+  /**
+   * Linux only: the holder's start time (field 22 of /proc/PID/stat, clock ticks since boot) and
+   * the kernel's boot id, so a pid that a reboot or wrap-around gave to another process is not
+   * mistaken for the holder (see isHolderAlive). Absent in locks written elsewhere or earlier.
+   */
+  pid_start?: string;
+  boot_id?: string;
 }
 
 /** LockOptions: how to wait for a lock held by someone else. */

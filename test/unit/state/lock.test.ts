@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { LocalStateStore, StateCodes, type LockInfo } from '../../../src/state';
+import { processStart } from '../../../src/state/lock';
 import { diagnosticsOf, tempProject } from './helpers';
 
 const repo = path.resolve(__dirname, '../../..');
@@ -113,6 +114,34 @@ describe('state lock', () => {
     const mine = await store.acquireLock({ operation: 'apply', timeoutMs: 0 });
     expect(mine.pid).toBe(process.pid);
   }, 30000);
+
+  it('records the holder\'s start time and boot id, so a reused pid is not taken for the holder', async () => {
+    const store = new LocalStateStore(project.dir);
+    const mine = await store.acquireLock({ operation: 'apply', timeoutMs: 0 });
+    expect(mine.pid_start).toBe(processStart(process.pid));
+    expect(mine.pid_start).toMatch(/^\d+$/);
+    expect(mine.boot_id).toBe(readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
+    await store.unlock(mine);
+
+    // A lock left by a process whose pid now belongs to this live test process (pid reuse), and
+    // one left before a reboot: both STALE, not held.
+    mkdirSync(store.stateDir, { recursive: true });
+    const base: LockInfo = { id: 'a0e1d2c3-0000-4000-8000-000000000001', who: 'ops@here', operation: 'apply', pid: process.pid, hostname: os.hostname(), created: '2025-01-01T00:00:00.000Z' };
+    for (const gone of [
+      { ...base, pid_start: String(Number(processStart(process.pid)) + 1), boot_id: mine.boot_id },
+      { ...base, pid_start: mine.pid_start, boot_id: '00000000-0000-4000-8000-000000000000' },
+    ]) {
+      writeFileSync(store.lockPath, JSON.stringify(gone));
+      const ds = await diagnosticsOf(store.acquireLock({ operation: 'plan', timeoutMs: 0 }));
+      expect(ds[0].code).toBe(StateCodes.staleLock);
+    }
+    // The same pid, start time and boot: held. A lock from before these fields: judged by pid alone.
+    for (const held of [{ ...base, pid_start: mine.pid_start, boot_id: mine.boot_id }, base]) {
+      writeFileSync(store.lockPath, JSON.stringify(held));
+      const ds = await diagnosticsOf(store.acquireLock({ operation: 'plan', timeoutMs: 0 }));
+      expect(ds[0].code).toBe(StateCodes.locked);
+    }
+  });
 
   it('a lock from another hostname is never judged stale (its pid means nothing here)', async () => {
     const store = new LocalStateStore(project.dir);
