@@ -4,7 +4,7 @@
  * the journal says what may have been touched, which is what a person needs after a `kill -9`.
  */
 import { promises as fsp } from 'fs';
-import { appendDurable } from './fsutil';
+import { appendDurable, atomicWriteFile } from './fsutil';
 import type { JournalEntry, JournalPhase } from './types';
 
 const PHASES: readonly JournalPhase[] = ['begin', 'applied', 'verified', 'failed'];
@@ -75,4 +75,41 @@ export function unfinishedHosts(entries: readonly JournalEntry[]): Array<{ run_i
   return [...last.values()]
     .filter((e) => e.phase === 'begin' || e.phase === 'applied')
     .map((e) => ({ run_id: e.run_id, enforcer: e.enforcer, phase: e.phase, ts: e.ts }));
+}
+
+/**
+ * JOURNAL_MAX_BYTES: past this size the journal is rotated when the next run takes the lock.
+ * Every plan reads the journal whole (to warn about interrupted runs); an apply writes about
+ * 3 lines (~200 bytes each) per host, so a 100-host fleet applied daily grows it ~20 MB a year.
+ */
+export const JOURNAL_MAX_BYTES = 4 * 1024 * 1024;
+
+/**
+ * rotateJournal, when `file` is larger than `maxBytes`, keeps it whole as `FILE.1` (replacing an
+ * older one) and starts `file` again with only what plan still needs from it: each enforcer's
+ * last entry when that entry is `begin` or `applied` (an interrupted run, see unfinishedHosts).
+ * Only a holder of the state lock may call it (nobody appends meanwhile). Crash-safe: `FILE.1` is
+ * a hard link made before `file` is atomically replaced, so at every instant `file` holds either
+ * the old journal or the new one. Returns whether it rotated.
+ */
+export async function rotateJournal(file: string, maxBytes: number = JOURNAL_MAX_BYTES): Promise<boolean> {
+  let size: number;
+  try {
+    size = (await fsp.stat(file)).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+  if (size <= maxBytes) return false;
+  const entries = await readJournalFile(file);
+  const last = new Map<string, JournalEntry>();
+  for (const e of entries) last.set(e.enforcer, e);
+  const carried = [...last.values()].filter((e) => e.phase === 'begin' || e.phase === 'applied');
+  const old = `${file}.1`;
+  const temp = `${old}.tmp-${process.pid}`;
+  await fsp.rm(temp, { force: true });
+  await fsp.link(file, temp);
+  await fsp.rename(temp, old);
+  await atomicWriteFile(file, carried.map((e) => JSON.stringify(e) + '\n').join(''));
+  return true;
 }

@@ -4,7 +4,7 @@
  *   state.json          the state (atomic temp + fsync + rename + dir fsync)
  *   state.json.backup   the previous state, rewritten before every save
  *   state.lock          the lock (O_EXCL), holding LockInfo
- *   journal.jsonl       the apply journal (append + fsync)
+ *   journal.jsonl       the apply journal (append + fsync; rotated to journal.jsonl.1 past 4 MiB)
  */
 import { promises as fsp, type BigIntStats } from 'fs';
 import * as path from 'path';
@@ -12,7 +12,7 @@ import { DiagnosticsError, makeDiagnostic } from '../diagnostics';
 import { MICROSEG_VERSION } from '../version';
 import { StateCodes } from './codes';
 import { atomicWriteFile, sweepTempFiles, type AtomicWriteOptions } from './fsutil';
-import { appendJournal, readJournalFile } from './journal';
+import { appendJournal, readJournalFile, rotateJournal } from './journal';
 import { acquireLock, forceUnlock, isProcessAlive, releaseLock } from './lock';
 import { parseStateText } from './schema';
 import { STATE_VERSION, type JournalEntry, type LockInfo, type LockOptions, type StateFile, type StateStore } from './types';
@@ -24,6 +24,8 @@ export const STATE_DIR = '.microseg';
 export interface LocalStateStoreOptions {
   /** Passed to atomicWriteFile on save; lets tests simulate a crash between write and rename. */
   beforeRename?: AtomicWriteOptions['beforeRename'];
+  /** The journal size past which taking the lock rotates it (default JOURNAL_MAX_BYTES). */
+  journalMaxBytes?: number;
 }
 
 /** LocalStateStore keeps state, lock and journal in `DIR/.microseg/`. */
@@ -162,9 +164,17 @@ export class LocalStateStore implements StateStore {
     return next;
   }
 
+  /** acquireLock takes the lock, then (as its holder, while nobody appends) rotates a journal grown too large. */
   async acquireLock(opts: LockOptions): Promise<LockInfo> {
     await this.ensureDir();
-    return acquireLock(this.lockPath, opts);
+    const lock = await acquireLock(this.lockPath, opts);
+    try {
+      await rotateJournal(this.journalPath, this.opts.journalMaxBytes);
+    } catch (e) {
+      await releaseLock(this.lockPath, lock).catch(() => undefined);
+      throw ioError(`rotate ${this.journalPath}`, e);
+    }
+    return lock;
   }
 
   async unlock(lock: LockInfo): Promise<void> {
