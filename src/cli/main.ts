@@ -150,6 +150,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .argument('[dir|planfile]', 'configuration directory, or a plan file from `plan -out`', '.')
       .option('--auto-approve', 'do not ask for approval (required when there is no terminal)')
       .option('--full-read-back', 'after each host\'s transaction read the host back whole, not only what the transaction touched')
+      .option('--json', 'print one versioned JSON document (hosts, outcomes, diagnostics) instead of the plan and progress; needs --auto-approve or a plan file')
       .option('--dir <dir>', 'project directory holding .microseg when applying a plan file (default: beside the file, else .)'),
   ).action(async (target: string, opts) => setCode(await applyCommand(io, target, opts)));
 
@@ -167,7 +168,8 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .command('destroy')
       .description('decommission every enforcer: remove all owned hooks, chains, rules and sets, verify none is left')
       .argument('[dir]', 'configuration directory', '.')
-      .option('--auto-approve', 'do not ask for approval'),
+      .option('--auto-approve', 'do not ask for approval')
+      .option('--json', 'print one versioned JSON document (hosts, outcomes, diagnostics); needs --auto-approve'),
   ).action(async (dir: string, opts) => setCode(await destroyCommand(io, dir, opts)));
 
   addVarOptions(

@@ -412,13 +412,31 @@ export function defineReconcileSuite(backend: BackendName, tag: string): void {
         expect(human.code).toBe(2);
         expect(human.out).toMatch(/Drift on 3 hosts/);
 
-        // The repair is read back whole (--full-read-back), and the journal says so per host.
+        // --json has nobody to ask: without --auto-approve it refuses, touching nothing.
+        const refused = await cli('apply', dir, '--json');
+        expect(refused.code).toBe(1);
+        expect(JSON.parse(refused.out).diagnostics[0]).toMatchObject({ severity: 'error', summary: 'apply --json needs --auto-approve' });
+        expect((await cli('drift', dir)).code).toBe(2);
+
+        // The repair is read back whole (--full-read-back), and the journal says so per host; its
+        // outcome is printed as one JSON document.
         const since = (await store().readJournal()).length;
-        const a = await cli('apply', dir, '--auto-approve', '--full-read-back');
+        const a = await cli('apply', dir, '--auto-approve', '--full-read-back', '--json');
         expect(a.code).toBe(0);
+        const applied = JSON.parse(a.out) as { format_version: string; command: string; ok: boolean; changes: boolean; run_id: string; hosts: Array<{ enforcer: string; status: string; fingerprint: string | null; steps: number; bytes: number }> };
+        expect(applied).toMatchObject({ format_version: '1', command: 'apply', ok: true, changes: true, run_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+        const repaired = applied.hosts.filter((h) => h.status === 'applied');
+        expect(repaired.map((h) => h.enforcer).sort()).toEqual(['api', 'db', 'web']);
+        for (const h of repaired) {
+          expect(h.fingerprint).toBe((await store().load())!.hosts[h.enforcer].fingerprint);
+          expect(h.steps).toBeGreaterThan(0);
+          expect(h.bytes).toBeGreaterThan(0);
+        }
         const verified = (await store().readJournal()).slice(since).filter((j) => j.phase === 'verified');
         expect(verified.map((j) => j.enforcer).sort()).toEqual(['api', 'db', 'web']);
         for (const j of verified) expect([j.enforcer, j.detail]).toEqual([j.enforcer, expect.not.stringMatching(/partial/)]);
+        const again = JSON.parse((await cli('apply', dir, '--auto-approve', '--json')).out);
+        expect(again).toMatchObject({ ok: true, changes: false, run_id: null, hosts: [] });
         expect((await cli('drift', dir)).code).toBe(0);
         expect((await cli('plan', dir, '--detailed-exitcode')).code).toBe(0);
         if (iptables) {
@@ -497,8 +515,11 @@ export function defineReconcileSuite(backend: BackendName, tag: string): void {
         expect(c.out).toMatch(/nothing owned is left|no microseg object is left/);
         expect(await ownedOn('web')).toEqual([]);
         // With the state gone, destroy still finds api's and db's objects (as orphans) and removes them.
-        const d = await cli('destroy', dir, '--auto-approve');
+        const d = await cli('destroy', dir, '--auto-approve', '--json');
         expect(d.code).toBe(0);
+        const doc = JSON.parse(d.out) as { command: string; ok: boolean; hosts: Array<{ enforcer: string; action: string; status: string }> };
+        expect(doc).toMatchObject({ command: 'destroy', ok: true });
+        for (const e of ['api', 'db']) expect(doc.hosts.find((h) => h.enforcer === e)).toMatchObject({ action: 'delete', status: 'removed' });
         for (const n of ['web', 'api', 'db']) expect(await ownedOn(n)).toEqual([]);
         expect(await topo.tcpConnect('web', '198.18.0.13', 5432)).toBe('open');
       });

@@ -9,18 +9,20 @@ import { promises as fsp } from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
 import { ApplyCodes, applyPlan, blockingErrors, planRun, type ApplyResult, type PlanRunResult } from '../../apply';
-import { makeDiagnostic } from '../../diagnostics';
+import { makeDiagnostic, type Diagnostic } from '../../diagnostics';
 import { hasChanges, readPlanFile, type Plan } from '../../plan';
 import { LocalStateStore, STATE_DIR } from '../../state';
 import type { Io } from '../io';
-import { applyProgress, renderApplySummary } from '../views/apply';
-import { countLine, renderDiagnosticsHuman } from '../views/diagnostics';
+import { applyJson, applyProgress, renderApplySummary } from '../views/apply';
+import { countLine, diagnosticsJson, renderDiagnosticsHuman } from '../views/diagnostics';
 import { renderPlanHuman } from '../views/plan';
 import { failWith, parseCommon, reportConfigFailure, withLock, type ReconcileFlags } from './plan';
 
 export interface ApplyFlags extends ReconcileFlags {
   autoApprove?: boolean;
   fullReadBack?: boolean;
+  /** Print one JSON document (views/apply.ts applyJson) instead of the plan, progress and summary; needs --auto-approve or a plan file. */
+  json?: boolean;
   /** Project directory holding .microseg/ when applying a plan file. */
   dir?: string;
 }
@@ -51,6 +53,9 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
   if (!s) return 1;
   const store = new LocalStateStore(dir);
   const verb = opts.destroy ? 'Destroy' : 'Apply';
+  const command = opts.destroy ? 'destroy' : 'apply';
+  // A JSON run has no terminal to ask on: its stdout is the document.
+  if (flags.json && !flags.autoApprove) return jsonRefusal(io, command);
   try {
     return await withLock(store, opts.destroy ? 'destroy' : 'apply', s.lockTimeoutMs, true, async () => {
       const r: PlanRunResult = await planRun(dir, {
@@ -61,21 +66,34 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
         targets: flags.target,
         destroy: opts.destroy,
       });
-      if (!r.plan) return reportConfigFailure(io, r, false);
+      if (!r.plan) return reportConfigFailure(io, r, flags.json ?? false);
       const plan = r.plan;
-      renderDiagnosticsHuman(io, r.diagnostics, r.sources);
-      renderPlanHuman(io, plan);
+      if (!flags.json) {
+        renderDiagnosticsHuman(io, r.diagnostics, r.sources);
+        renderPlanHuman(io, plan);
+      }
       if (blockingErrors(plan).length > 0) {
-        io.err(`The plan has errors (${countLine(plan.diagnostics)}); nothing was applied.\n`);
+        if (flags.json) io.out(applyJson(command, undefined, r.diagnostics, { ok: false }));
+        else io.err(`The plan has errors (${countLine(plan.diagnostics)}); nothing was applied.\n`);
         return 1;
       }
-      if (!hasChanges(plan) && !plan.hosts.some((h) => !h.reachable)) return 0;
+      if (!hasChanges(plan) && !plan.hosts.some((h) => !h.reachable)) {
+        if (flags.json) io.out(applyJson(command, undefined, r.diagnostics));
+        return 0;
+      }
       if (!(await approved(io, flags, opts.ask, opts.destroy))) return 1;
-      const result = await applyPlan(plan, { store, lockHeld: true, reads: r.reads, parallelism: s.parallelism, fullReadBack: flags.fullReadBack, observer: applyProgress(io) });
-      return finish(io, result, verb);
+      const result = await applyPlan(plan, {
+        store,
+        lockHeld: true,
+        reads: r.reads,
+        parallelism: s.parallelism,
+        fullReadBack: flags.fullReadBack,
+        observer: flags.json ? undefined : applyProgress(io),
+      });
+      return finish(io, result, verb, flags.json ? r.diagnostics : undefined);
     });
   } catch (e) {
-    return failWith(io, e);
+    return failWith(io, e, flags.json);
   }
 }
 
@@ -88,14 +106,25 @@ async function applySavedPlan(io: Io, file: string, flags: ApplyFlags): Promise<
   try {
     plan = await readPlanFile(file);
     if (blockingErrors(plan).length > 0) {
+      if (flags.json) {
+        io.out(applyJson('apply', undefined, plan.diagnostics, { ok: false }));
+        return 1;
+      }
       renderDiagnosticsHuman(io, plan.diagnostics);
       io.err(`The saved plan has errors; nothing was applied.\n`);
       return 1;
     }
-    const result = await applyPlan(plan, { store, savedPlan: true, lockTimeoutMs: s.lockTimeoutMs, parallelism: s.parallelism, fullReadBack: flags.fullReadBack, observer: applyProgress(io) });
-    return finish(io, result, 'Apply');
+    const result = await applyPlan(plan, {
+      store,
+      savedPlan: true,
+      lockTimeoutMs: s.lockTimeoutMs,
+      parallelism: s.parallelism,
+      fullReadBack: flags.fullReadBack,
+      observer: flags.json ? undefined : applyProgress(io),
+    });
+    return finish(io, result, 'Apply', flags.json ? plan.diagnostics : undefined);
   } catch (e) {
-    return failWith(io, e);
+    return failWith(io, e, flags.json);
   }
 }
 
@@ -131,8 +160,24 @@ async function approved(io: Io, flags: ApplyFlags, ask: Ask | undefined, destroy
   return true;
 }
 
-function finish(io: Io, result: ApplyResult, verb: string): number {
-  renderDiagnosticsHuman(io, result.diagnostics);
-  renderApplySummary(io, result, verb);
+/** finish prints the outcome: the JSON document when `jsonPlanDiagnostics` is given, else the human summary. */
+function finish(io: Io, result: ApplyResult, verb: string, jsonPlanDiagnostics?: readonly Diagnostic[]): number {
+  if (jsonPlanDiagnostics) io.out(applyJson(verb === 'Destroy' ? 'destroy' : 'apply', result, jsonPlanDiagnostics));
+  else {
+    renderDiagnosticsHuman(io, result.diagnostics);
+    renderApplySummary(io, result, verb);
+  }
   return result.ok ? 0 : 1;
+}
+
+/** jsonRefusal: `--json` without `--auto-approve` has nobody to ask; say so in the document's shape. */
+function jsonRefusal(io: Io, command: 'apply' | 'destroy'): number {
+  const d = makeDiagnostic(
+    'error',
+    ApplyCodes.approvalRequired,
+    `${command} --json needs --auto-approve`,
+    'A JSON run prints one document on stdout and cannot ask for approval. Review `microseg plan --json` first, then run with --auto-approve, or apply a saved plan file.',
+  );
+  io.out(JSON.stringify({ diagnostics: diagnosticsJson([d]) }, null, 2) + '\n');
+  return 1;
 }

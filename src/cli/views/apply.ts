@@ -4,7 +4,9 @@
  */
 import type { ApplyObserver, ApplyResult, HostOutcome } from '../../apply';
 import type { CleanupReport } from '../../apply';
+import type { Diagnostic } from '../../diagnostics';
 import type { Io } from '../io';
+import { diagnosticsJson } from './diagnostics';
 import { plural, styleFor } from './style';
 
 /** applyProgress is an ApplyObserver that prints one line per host event. */
@@ -32,6 +34,42 @@ function outcomeText(o: HostOutcome, st: ReturnType<typeof styleFor>): string {
     default:
       return 'unchanged';
   }
+}
+
+/** APPLY_FORMAT_VERSION versions the `apply --json` / `destroy --json` document. */
+export const APPLY_FORMAT_VERSION = '1';
+
+/**
+ * applyJson is the `apply --json` / `destroy --json` document, from the same ApplyResult the human
+ * view prints: per host what was done and how it ended, and every diagnostic (the plan's and the
+ * run's). `result` undefined means nothing was applied: the plan had nothing to do, or (`ok`
+ * false) it had errors. Per host the steps and bytes sent, not the scripts themselves (they can be
+ * megabytes; `microseg rules` prints them).
+ */
+export function applyJson(
+  command: 'apply' | 'destroy',
+  result: ApplyResult | undefined,
+  planDiagnostics: readonly Diagnostic[],
+  opts: { ok?: boolean } = {},
+): string {
+  const doc = {
+    format_version: APPLY_FORMAT_VERSION,
+    command,
+    ok: opts.ok ?? (result ? result.ok : true),
+    changes: result !== undefined,
+    run_id: result?.runId ?? null,
+    hosts: (result?.hosts ?? []).map((h) => ({
+      enforcer: h.enforcer,
+      action: h.action,
+      status: h.status,
+      fingerprint: h.fingerprint ?? null,
+      error: h.error ?? null,
+      steps: h.steps.length,
+      bytes: h.steps.reduce((n, st) => n + Buffer.byteLength(st.stdin), 0),
+    })),
+    diagnostics: diagnosticsJson([...planDiagnostics, ...(result?.diagnostics ?? [])]),
+  };
+  return JSON.stringify(doc, null, 2) + '\n';
 }
 
 /** renderApplySummary writes the closing line of an apply or destroy. */
