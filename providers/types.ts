@@ -112,6 +112,19 @@ export interface Provider {
   renderFull(desired: DesiredRuleset, live?: LiveRuleset): ScriptStep[];
   /** The steps that remove every owned object from the host, given what was read back. */
   renderCleanup(live: LiveRuleset): ScriptStep[];
+  /**
+   * The steps that make the kernel start tracking connections in the host's network namespace
+   * without changing any verdict: one rule using conntrack in an owned chain that nothing jumps
+   * to, which the full sync then replaces. Apply sends them, as a transaction of their own, before
+   * the first full sync on a host where microseg owns nothing. Why: conntrack hooks are
+   * registered per namespace only once a rule needs them, so on a host where nothing used
+   * conntrack yet, connections already open (the ssh session carrying the apply, an operator's
+   * shell) are picked up mid-stream when the ruleset lands; a packet of theirs going the "wrong"
+   * way first counts as `ct state new`, misses `established`, and meets the default reject, which
+   * cut apply's own session (test/netns/ssh.test.ts). After the warm-up, the next session starts
+   * tracked from its SYN. [] when `desired` needs no conntrack. Optional.
+   */
+  renderConntrackWarmup?(desired: DesiredRuleset): ScriptStep[];
   read(host: Host): Promise<LiveRuleset>;
   /**
    * What `read` returns on a host where `renderFull(desired)` was applied and nothing else

@@ -127,6 +127,28 @@ export class IptablesProvider implements Provider {
       .join('\n');
   }
 
+  /**
+   * renderConntrackWarmup: per family, the first hooked chain declared (not yet jumped to) with one
+   * conntrack rule (see Provider). The full sync's restore declares the same chain again, which
+   * flushes it before its own rules go in.
+   */
+  renderConntrackWarmup(desired: DesiredRuleset): ScriptStep[] {
+    const anchor = desired.chains.find((c) => c.hook);
+    if (!anchor || !desired.chains.some((c) => c.rules.some((r) => r.match.ctState?.length))) return [];
+    const chain = chainName(anchor.name);
+    return ([4, 6] as const).map((f) => ({
+      argv: this.tools.restore(f),
+      stdin: [
+        '# microseg: start connection tracking before the first ruleset (nothing jumps here yet; the full sync flushes it)',
+        '*filter',
+        `:${chain} - [0:0]`,
+        `-A ${chain} -m conntrack --ctstate ESTABLISHED,RELATED -m comment --comment "microseg:conntrack-warmup" -j ACCEPT`,
+        'COMMIT',
+        '',
+      ].join('\n'),
+    }));
+  }
+
   renderCleanup(live: LiveRuleset): ScriptStep[] {
     // Hooks first, then chains (both inside one restore per family), then sets.
     const steps: ScriptStep[] = [

@@ -102,6 +102,21 @@ export class NftablesProvider implements Provider {
     return renderNftScript(desired);
   }
 
+  /** renderConntrackWarmup: the first hooked chain, created unhooked, holding one `ct state` rule (see Provider). */
+  renderConntrackWarmup(desired: DesiredRuleset): ScriptStep[] {
+    const anchor = desired.chains.find((c) => c.hook);
+    if (!anchor || !desired.chains.some((c) => c.rules.some((r) => r.match.ctState?.length))) return [];
+    const chain = nftName(anchor.name);
+    const stdin = [
+      '# microseg: start connection tracking before the first ruleset (nothing jumps here; the full sync replaces the table)',
+      `add table ${NFT_FAMILY} ${NFT_TABLE}`,
+      `add chain ${NFT_FAMILY} ${NFT_TABLE} ${chain}`,
+      `add rule ${NFT_FAMILY} ${NFT_TABLE} ${chain} ct state established,related accept comment "microseg:conntrack-warmup"`,
+      '',
+    ].join('\n');
+    return [{ argv: [...NFT_ARGV], stdin }];
+  }
+
   renderCleanup(_live?: LiveRuleset): ScriptStep[] {
     return [{ argv: [...NFT_ARGV], stdin: renderNftCleanup() }];
   }

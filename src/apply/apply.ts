@@ -260,6 +260,9 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
     if (!desired) throw new Error(`the plan has no desired ruleset for enforcer "${e}"`);
     const before = live;
     const { steps, delta } = renderTransaction(provider, desired, live);
+    // A host where microseg owns nothing may not track connections yet: start tracking in a
+    // transaction of its own first, so sessions already open survive the ruleset (Provider.renderConntrackWarmup).
+    if (!delta && !ownsAnything(before) && provider.renderConntrackWarmup) await send(host, provider.renderConntrackWarmup(desired), out, ctx, e);
     await send(host, steps, out, ctx, e);
     await journal('applied', `${steps.length} step(s)`);
     if (hp.previous_backend) await cleanupWith(providerFor(hp.previous_backend), host, undefined, out, ctx, e);

@@ -20,6 +20,9 @@ import { HostCommandError } from '../../src/hosts/exec';
 import { SshConnectionError, SshHost, remoteCommandLine, shellQuote, type SshHostOptions } from '../../src/hosts/ssh';
 import type { DesiredRuleset } from '../../src/compile/ir';
 import { describeAsRoot } from './harness';
+import { applyPlan, hostFor, planRun, type HostFactory } from '../../src/apply';
+import { hasChanges } from '../../src/plan';
+import { LocalStateStore } from '../../src/state';
 
 const SRV_ADDR = '198.18.250.2';
 const CLI_ADDR = '198.18.250.1';
@@ -224,6 +227,91 @@ describeAsRoot(
       await runSteps(h, provider.renderCleanup(await provider.read(h)));
       expect((await provider.read(h)).chains).toEqual([]);
     });
+
+    it.each(['nftables', 'iptables-nft'])('the reconciler plans, applies, re-plans as a no-op and destroys a %s enforcer over ssh, without locking itself out', async (backend) => {
+      const proj = fs.mkdtempSync(path.join(os.tmpdir(), 'mseg-ssh-proj-'));
+      try {
+        // The only way in is ssh from the admins network, which the policy allows. The server
+        // namespace tracks no connection before the first apply (nothing there uses conntrack), so
+        // the ssh session carrying that apply is already open when tracking starts: the apply
+        // itself must not cut it (see Provider.renderConntrackWarmup). Every later step (re-plan,
+        // destroy) going through ssh again proves microseg did not lock itself out.
+        fs.writeFileSync(
+          path.join(proj, 'main.hcl'),
+          [
+            'namespace "/ssh" {}',
+            'enforcer "srv" {',
+            '  namespace = "/ssh"',
+            `  backend   = "${backend}"`,
+            '  connection {',
+            '    type             = "ssh"',
+            `    host             = "${SRV_ADDR}"`,
+            '    user             = "root"',
+            `    private_key_file = "${path.join(dir, 'user_key')}"`,
+            `    known_hosts_file = "${path.join(dir, 'known_hosts')}"`,
+            '  }',
+            '}',
+            'processing_unit "srv" {',
+            '  namespace = "/ssh"',
+            '  enforcer  = "srv"',
+            `  addresses = ["${SRV_ADDR}"]`,
+            '  tags      = ["app=srv"]',
+            '}',
+            'external_network "admins" {',
+            '  namespace     = "/ssh"',
+            `  entries       = ["${CLI_ADDR}/32"]`,
+            '  service_ports = ["tcp/22"]',
+            '  tags          = ["net=admins"]',
+            '}',
+            'network_policy "admins-ssh" {',
+            '  namespace = "/ssh"',
+            '  subject   = [["net=admins"]]',
+            '  object    = [["app=srv"]]',
+            '  ports     = ["tcp/22"]',
+            '  apply_policy_mode = "incoming"',
+            '}',
+            '',
+          ].join('\n'),
+        );
+        const owned = async () => {
+          const nft = (await runProcess(['ip', 'netns', 'exec', NS_SRV, 'nft', 'list', 'ruleset'])).stdout;
+          const ipt = (await runProcess(['ip', 'netns', 'exec', NS_SRV, 'iptables-nft-save'])).stdout;
+          return `${nft}\n${ipt}`.split('\n').filter((l) => /microseg|mseg-|MSEG-/.test(l));
+        };
+        expect(await owned()).toEqual([]);
+        expect((await runProcess(['ip', 'netns', 'exec', NS_SRV, 'nft', 'list', 'ruleset'])).stdout.trim()).toBe('');
+        // hostFor's SshHost, with the client run inside the client namespace (the root namespace
+        // has no route to the server, and is never touched).
+        const viaCli: HostFactory = (c) => (c.type === 'ssh' ? new SshHost({ ...base, host: c.host, user: c.user, port: c.port }) : hostFor(c));
+        const store = new LocalStateStore(proj);
+        const first = await planRun(proj, { store, hostFactory: viaCli });
+        expect(first.plan!.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+        expect(first.plan!.hosts.map((h) => [h.enforcer, h.action, h.reachable])).toEqual([['srv', 'create', true]]);
+        const applied = await applyPlan(first.plan!, { store, reads: first.reads, hostFactory: viaCli });
+        expect(applied.hosts.map((h) => [h.enforcer, h.status, h.error])).toEqual([['srv', 'applied', undefined]]);
+        // The ruleset is in the server's kernel, read directly (not through microseg), without the
+        // warm-up rule, which the full sync replaced.
+        const rules = (await owned()).join('\n');
+        expect(rules).toMatch(backend === 'nftables' ? /tcp dport 22 accept/ : /--dport 22 .*-j ACCEPT/);
+        expect(rules).not.toContain('conntrack-warmup');
+        expect(applied.hosts[0].steps[0].stdin).toContain('conntrack-warmup');
+        // Re-plan over the same ssh: a no-op, and the recorded fingerprint is the host's.
+        const again = await planRun(proj, { store, hostFactory: viaCli });
+        expect(hasChanges(again.plan!)).toBe(false);
+        expect(again.plan!.hosts[0].live_fingerprint).toBe((await store.load())!.hosts.srv.fingerprint);
+        // Decommission over ssh: nothing owned is left, and state forgets the host.
+        const destroy = await planRun(proj, { store, hostFactory: viaCli, destroy: true });
+        const removed = await applyPlan(destroy.plan!, { store, reads: destroy.reads, hostFactory: viaCli });
+        expect(removed.hosts.map((h) => [h.enforcer, h.status])).toEqual([['srv', 'removed']]);
+        expect(await owned()).toEqual([]);
+        expect((await store.load())!.hosts).toEqual({});
+      } finally {
+        // Whatever happened, the next test starts from a namespace with nothing in it.
+        await runProcess(['ip', 'netns', 'exec', NS_SRV, 'nft', 'flush', 'ruleset']);
+        await runProcess(['sh', '-c', `ip netns exec ${NS_SRV} ipset destroy 2>/dev/null`]);
+        fs.rmSync(proj, { recursive: true, force: true });
+      }
+    }, 60_000);
   },
   sshdSkipReason,
 );
