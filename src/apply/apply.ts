@@ -329,7 +329,7 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
 class VerifyError extends Error {}
 
 /** Plan errors that belong to one host, which the plan then marks blocked (see HostPlan.blocked_by). */
-const HOST_SCOPED_CODES = new Set<string>([ApplyCodes.missingCapability, ApplyCodes.renderFailed]);
+const HOST_SCOPED_CODES = new Set<string>([ApplyCodes.missingCapability, ApplyCodes.renderFailed, ApplyCodes.managementLockout]);
 
 /**
  * blockingErrors lists the plan errors that stop a whole apply. Apply works around the others by

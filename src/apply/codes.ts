@@ -33,4 +33,6 @@ export const ApplyCodes = {
   badFlag: 'MSEG8214',
   /** An `expect` block of the configuration fails offline; plan and apply stop before any host. */
   expectationFailed: 'MSEG8215',
+  /** The rules would refuse every new ssh connection to the address microseg manages the host through. */
+  managementLockout: 'MSEG8216',
 } as const;

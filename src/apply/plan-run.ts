@@ -14,6 +14,7 @@ import { makeDiagnostic, type Diagnostic } from '../diagnostics';
 import { validateConfig } from '../model/validate';
 import type { Model, Resource } from '../model/types';
 import { diffHost, makePlan, modelResources, unreachableHost, type HostPlan, type Plan } from '../plan';
+import { managementLockout } from '../plan/lockout';
 import { stateConnection, unfinishedHosts, type StateConnection, type StateFile, type StateStore } from '../state';
 import type { LiveRuleset } from '../../providers/types';
 import { expectedOf } from '../../providers/common';
@@ -168,6 +169,22 @@ export async function planModel(
           makeDiagnostic('error', ApplyCodes.renderFailed, `The rules of enforcer "${e}" cannot be written for ${read.backend}`, (err as Error).message),
         );
       }
+    }
+    const lockout = want ? managementLockout(read.connection, want) : undefined;
+    if (lockout) {
+      const why = `its rules would refuse every new ssh connection to ${lockout.address} port ${lockout.port}, the address microseg manages it through`;
+      reasons.push(why);
+      diagnostics.push(
+        makeDiagnostic(
+          'error',
+          ApplyCodes.managementLockout,
+          `Applying enforcer "${e}" would lock microseg out of it`,
+          `${lockout.address} is an address of one of its processing units, and chain ${lockout.chain} rejects new tcp/${lockout.port} ` +
+            'connections from every source, so the next ssh session would be refused. Allow your ssh clients with a network_policy ' +
+            `into that processing unit on tcp/${lockout.port}, add failsafe = ["tcp/${lockout.port}"] to the enforcer's enforcer_profile, ` +
+            'or manage the host through an address no processing unit uses. The host was not touched.',
+        ),
+      );
     }
     const hp = diffHost(want, read.live, stateHost, { enforcer: e, expected });
     if (reasons.length > 0) block(hp, reasons);

@@ -312,6 +312,48 @@ describeAsRoot(
         fs.rmSync(proj, { recursive: true, force: true });
       }
     }, 60_000);
+
+    it('a configuration that would refuse every new ssh connection to the managed address is not applied', async () => {
+      const proj = fs.mkdtempSync(path.join(os.tmpdir(), 'mseg-ssh-lock-'));
+      try {
+        // srv's only PU holds the management address and nothing lets anyone in on tcp/22.
+        fs.writeFileSync(
+          path.join(proj, 'main.hcl'),
+          [
+            'namespace "/ssh" {}',
+            'enforcer "srv" {',
+            '  namespace = "/ssh"',
+            '  backend   = "nftables"',
+            '  connection {',
+            '    type             = "ssh"',
+            `    host             = "${SRV_ADDR}"`,
+            '    user             = "root"',
+            `    private_key_file = "${path.join(dir, 'user_key')}"`,
+            `    known_hosts_file = "${path.join(dir, 'known_hosts')}"`,
+            '  }',
+            '}',
+            `processing_unit "srv" {\n  namespace = "/ssh"\n  enforcer  = "srv"\n  addresses = ["${SRV_ADDR}"]\n  tags      = ["app=srv"]\n}`,
+            '',
+          ].join('\n'),
+        );
+        const viaCli: HostFactory = (c) => (c.type === 'ssh' ? new SshHost({ ...base, host: c.host, user: c.user, port: c.port }) : hostFor(c));
+        const store = new LocalStateStore(proj);
+        const r = await planRun(proj, { store, hostFactory: viaCli });
+        const lock = r.plan!.diagnostics.find((d) => d.code === 'MSEG8216')!;
+        expect(lock).toMatchObject({ severity: 'error', summary: 'Applying enforcer "srv" would lock microseg out of it' });
+        expect(lock.detail).toContain(`${SRV_ADDR} is an address of one of its processing units`);
+        expect(lock.detail).toContain('failsafe = ["tcp/22"]');
+        expect(r.plan!.hosts[0].blocked_by).toEqual([expect.stringContaining(`refuse every new ssh connection to ${SRV_ADDR} port 22`)]);
+        const res = await applyPlan(r.plan!, { store, reads: r.reads, hostFactory: viaCli });
+        expect(res.hosts.map((h) => [h.enforcer, h.status, h.steps.length])).toEqual([['srv', 'failed', 0]]);
+        // Nothing was sent: the host's ruleset is as empty as before, and ssh still works.
+        expect((await runProcess(['ip', 'netns', 'exec', NS_SRV, 'nft', 'list', 'ruleset'])).stdout.trim()).toBe('');
+        expect((await host().run(['true'])).code).toBe(0);
+      } finally {
+        await runProcess(['ip', 'netns', 'exec', NS_SRV, 'nft', 'flush', 'ruleset']);
+        fs.rmSync(proj, { recursive: true, force: true });
+      }
+    });
   },
   sshdSkipReason,
 );
