@@ -19,7 +19,7 @@ import { runProcess } from '../../src/hosts/exec';
 import { HostCommandError } from '../../src/hosts/exec';
 import { SshConnectionError, SshHost, remoteCommandLine, shellQuote, type SshHostOptions } from '../../src/hosts/ssh';
 import type { DesiredRuleset } from '../../src/compile/ir';
-import { describeAsRoot } from './harness';
+import { describeAsRoot, legacySkipReason } from './harness';
 import { applyPlan, hostFor, planRun, type HostFactory } from '../../src/apply';
 import { hasChanges } from '../../src/plan';
 import { LocalStateStore } from '../../src/state';
@@ -228,7 +228,7 @@ describeAsRoot(
       expect((await provider.read(h)).chains).toEqual([]);
     });
 
-    it.each(['nftables', 'iptables-nft'])('the reconciler plans, applies, re-plans as a no-op and destroys a %s enforcer over ssh, without locking itself out', async (backend) => {
+    it.each(['nftables', 'iptables-nft', ...(legacySkipReason() === undefined ? ['iptables-legacy'] : [])])('the reconciler plans, applies, re-plans as a no-op and destroys a %s enforcer over ssh, without locking itself out', async (backend) => {
       const proj = fs.mkdtempSync(path.join(os.tmpdir(), 'mseg-ssh-proj-'));
       try {
         // The only way in is ssh from the admins network, which the policy allows. The server
@@ -276,7 +276,8 @@ describeAsRoot(
         const owned = async () => {
           const nft = (await runProcess(['ip', 'netns', 'exec', NS_SRV, 'nft', 'list', 'ruleset'])).stdout;
           const ipt = (await runProcess(['ip', 'netns', 'exec', NS_SRV, 'iptables-nft-save'])).stdout;
-          return `${nft}\n${ipt}`.split('\n').filter((l) => /microseg|mseg-|MSEG-/.test(l));
+          const legacy = backend === 'iptables-legacy' ? (await runProcess(['ip', 'netns', 'exec', NS_SRV, 'iptables-legacy-save'])).stdout : '';
+          return `${nft}\n${ipt}\n${legacy}`.split('\n').filter((l) => /microseg|mseg-|MSEG-/.test(l));
         };
         expect(await owned()).toEqual([]);
         expect((await runProcess(['ip', 'netns', 'exec', NS_SRV, 'nft', 'list', 'ruleset'])).stdout.trim()).toBe('');
@@ -308,6 +309,12 @@ describeAsRoot(
       } finally {
         // Whatever happened, the next test starts from a namespace with nothing in it.
         await runProcess(['ip', 'netns', 'exec', NS_SRV, 'nft', 'flush', 'ruleset']);
+        if (backend === 'iptables-legacy') {
+          for (const bin of ['iptables-legacy', 'ip6tables-legacy']) {
+            await runProcess(['ip', 'netns', 'exec', NS_SRV, bin, '--modprobe=/bin/false', '-F']);
+            await runProcess(['ip', 'netns', 'exec', NS_SRV, bin, '--modprobe=/bin/false', '-X']);
+          }
+        }
         await runProcess(['sh', '-c', `ip netns exec ${NS_SRV} ipset destroy 2>/dev/null`]);
         fs.rmSync(proj, { recursive: true, force: true });
       }
