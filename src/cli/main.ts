@@ -9,7 +9,7 @@ import { Io, processIo } from './io';
 import { inspectCommand } from './commands/inspect';
 import { migrateCommand } from './commands/migrate';
 import { rulesCommand } from './commands/rules';
-import { sandboxDownCommand, sandboxUpCommand } from './commands/sandbox';
+import { sandboxDownCommand, sandboxStatusCommand, sandboxUpCommand } from './commands/sandbox';
 import { testCommand } from './commands/test';
 import { traceCommand } from './commands/trace';
 import { validateCommand } from './commands/validate';
@@ -115,6 +115,12 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .argument('[dir]', 'configuration directory', '.')
       .option('--json', 'print the sandbox record as JSON'),
   ).action(async (dir: string, opts) => setCode(await sandboxUpCommand(io, dir, opts)));
+  sandbox
+    .command('status')
+    .description('read-only: is the sandbox for DIR up, with every namespace and listener it recorded? exit 0 up, 2 absent or unhealthy, 1 error')
+    .argument('[dir]', 'configuration directory', '.')
+    .option('--json', 'print status, problems and the record as JSON')
+    .action(async (dir: string, opts) => setCode(await sandboxStatusCommand(io, dir, opts)));
   addVarOptions(
     sandbox
       .command('down')

@@ -160,6 +160,12 @@ describeAsRoot('sandbox on a real kernel', () => {
     const second = await sandboxUp(dir, plan);
     expect(second.status).toBe('unchanged');
     expect(second.record.listeners.map((l) => l.pid)).toEqual(first.record.listeners.map((l) => l.pid));
+
+    // status: up and healthy (exit 0).
+    const up = await cli('sandbox', 'status', '--json', dir);
+    expect(up.code).toBe(0);
+    expect(JSON.parse(up.out)).toMatchObject({ status: 'up', problems: [] });
+    expect((await cli('sandbox', 'status', dir)).out).toContain('is up and healthy');
   });
 
   it('without policies every PU reaches every other and every external stand-in, and the listeners answer', async () => {
@@ -215,8 +221,18 @@ describeAsRoot('sandbox on a real kernel', () => {
     expectAgreement(report);
   });
 
-  it('down removes everything, and down again finds nothing', async () => {
-    const pids = (await readRecord(dir))!.listeners.map((l) => l.pid!);
+  it('status names a dead listener; down removes everything, and down again finds nothing', async () => {
+    const record = (await readRecord(dir))!;
+    const pids = record.listeners.map((l) => l.pid!);
+    // status: unhealthy once a listener dies (exit 2, naming it); the live tests are done by now.
+    const victim = record.listeners[0];
+    process.kill(victim.pid!, 'SIGKILL');
+    for (let i = 0; i < 100 && alive(victim.pid!); i++) await new Promise((r) => setTimeout(r, 20));
+    const sick = await cli('sandbox', 'status', '--json', dir);
+    expect(sick.code).toBe(2);
+    expect(JSON.parse(sick.out)).toMatchObject({ status: 'unhealthy', problems: [`listener ${victim.protocol}/${victim.port} on ${victim.address} (${victim.netns}) is not running`] });
+    expect((await cli('sandbox', 'status', dir)).out).toContain('is unhealthy');
+
     const first = await sandboxDown(dir, { prefix: PREFIX });
     expect(first.hadRecord).toBe(true);
     expect([...first.removed].sort()).toEqual([...ALL_NS].sort());
@@ -226,6 +242,9 @@ describeAsRoot('sandbox on a real kernel', () => {
     expect(pids.filter(alive)).toEqual([]);
     const second = await sandboxDown(dir, { prefix: PREFIX });
     expect(second).toEqual({ hadRecord: false, removed: [], kept: [], killed: 0 });
+    const absent = await cli('sandbox', 'status', dir);
+    expect(absent.code).toBe(2);
+    expect(absent.out).toContain('No sandbox for');
   });
 
   it('down after a crash that lost the record still removes exactly the sandbox, by name and marker', async () => {

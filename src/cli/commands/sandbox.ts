@@ -14,6 +14,7 @@ import {
   recordPath,
   runLiveTests,
   sandboxDown,
+  sandboxHealth,
   sandboxUp,
   SandboxError,
   type DownResult,
@@ -113,6 +114,44 @@ function renderTopology(io: Io, rec: SandboxRecord): void {
   for (const row of rows) io.out(`  ${row[0].padEnd(w[0])}  ${row[1].padEnd(w[1])}  ${row[2]}\n`);
   for (const a of plan.external?.addresses ?? []) if (a.note) io.out(`  note: ${a.address}: ${a.note}\n`);
   io.out(`  listeners: ${rec.listeners.length} (${plan.ports.join(' ') || 'no tcp/udp ports in the expectations'}) on every address, answering "microseg-sandbox <name> <port>"\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// sandbox status
+
+/**
+ * sandboxStatusCommand: is the sandbox for `dir` up, and is everything it recorded still there
+ * (namespaces, listeners alive in their namespaces)? Read-only. Exit 0 up and healthy, 2 absent
+ * or unhealthy (the problems are listed; `sandbox up` repairs, `sandbox down` removes), 1 error.
+ */
+export async function sandboxStatusCommand(io: Io, dir: string, opts: SandboxCmdOptions): Promise<number> {
+  if (refuseNotRoot(io)) return 1;
+  let record: SandboxRecord | undefined;
+  try {
+    record = await readRecord(dir);
+  } catch (e) {
+    io.err(`error: ${(e as Error).message}. Run \`microseg sandbox down ${dir}\` to remove what is left, then \`sandbox up\`.\n`);
+    return 1;
+  }
+  const health = record ? await sandboxHealth(record) : undefined;
+  const status = !record ? 'absent' : health!.healthy ? 'up' : 'unhealthy';
+  if (opts.json) {
+    io.out(JSON.stringify({ status, problems: health?.problems ?? [], record_file: recordPath(dir), sandbox: record ?? null }, null, 2) + '\n');
+    return status === 'up' ? 0 : 2;
+  }
+  if (!record) {
+    io.out(`No sandbox for ${dir} (no ${rel(recordPath(dir))}). Create one with: microseg sandbox up ${dir}\n`);
+    return 2;
+  }
+  if (status === 'up') {
+    io.out(`The sandbox for ${dir} is up and healthy (since ${record.createdAt}).\n\n`);
+    renderTopology(io, record);
+    return 0;
+  }
+  io.out(`The sandbox for ${dir} is unhealthy:\n`);
+  for (const p of health!.problems) io.out(`  - ${p}\n`);
+  io.out(`Repair it with \`microseg sandbox up ${dir}\`, or remove it with \`microseg sandbox down ${dir}\`.\n`);
+  return 2;
 }
 
 // ---------------------------------------------------------------------------------------------
