@@ -393,7 +393,10 @@ export function socatArgs(l: ListenerSpec): string[] {
   // exiting: `EXEC:echo` alone races socat writing the request into an already exited process,
   // and socat then drops the answer. The banner holds only [A-Za-z0-9._+=/ -] (topology.ts), so
   // it is inert for socat's address parser and for sh. -T 5: an idle client cannot pin a child.
-  return ['-T', '5', `${kind}:${l.port},${opts.join(',')}`, `SYSTEM:echo ${l.banner}; read -r _`];
+  // -t 5: once the client has closed its side (a probe sends nothing), wait up to 5 s for the
+  // banner instead of socat's default 0.5 s; on a loaded machine starting the child's shell took
+  // longer than that, and socat closed the connection with no banner (2 probe runs in 12).
+  return ['-T', '5', '-t', '5', `${kind}:${l.port},${opts.join(',')}`, `SYSTEM:echo ${l.banner}; read -r _`];
 }
 
 async function startListeners(specs: readonly ListenerSpec[]): Promise<ListenerRecord[]> {

@@ -159,10 +159,10 @@ expect "a-bare" {
 describe('listener and probe helpers', () => {
   it('binds each listener to its address and answers the banner before reading the request', () => {
     expect(socatArgs({ netns: 'n', address: '198.18.1.1', family: 4, protocol: 'tcp', port: 22, banner: 'microseg-sandbox a tcp/22' })).toEqual([
-      '-T', '5', 'TCP4-LISTEN:22,bind=198.18.1.1,fork,reuseaddr', 'SYSTEM:echo microseg-sandbox a tcp/22; read -r _',
+      '-T', '5', '-t', '5', 'TCP4-LISTEN:22,bind=198.18.1.1,fork,reuseaddr', 'SYSTEM:echo microseg-sandbox a tcp/22; read -r _',
     ]);
     expect(socatArgs({ netns: 'n', address: '2001:2::1', family: 6, protocol: 'udp', port: 53, banner: 'b' })).toEqual([
-      '-T', '5', 'UDP6-RECVFROM:53,bind=[2001:2::1],fork,ipv6only=1', 'SYSTEM:echo b; read -r _',
+      '-T', '5', '-t', '5', 'UDP6-RECVFROM:53,bind=[2001:2::1],fork,ipv6only=1', 'SYSTEM:echo b; read -r _',
     ]);
   });
 
