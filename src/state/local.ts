@@ -2,7 +2,7 @@
  * LocalStateStore is the default state backend: files under `DIR/.microseg/`.
  *
  *   state.json          the state (atomic temp + fsync + rename + dir fsync)
- *   state.json.backup   the previous state, rewritten before every save
+ *   state.json.backup   the previous state (a hard link to the file each save replaces)
  *   state.lock          the lock (O_EXCL), holding LockInfo
  *   journal.jsonl       the apply journal (append + fsync; rotated to journal.jsonl.1 past 4 MiB)
  */
