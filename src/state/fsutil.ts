@@ -13,8 +13,9 @@ export interface AtomicWriteOptions {
   /** File mode of the new file (default 0o600: state and plans are nobody else's business). */
   mode?: number;
   /**
-   * When set, the current content of the target (if any) is first copied, itself atomically, to
-   * this path, so the previous version survives a bad write or a bad apply.
+   * When set, the current content of the target (if any) is first kept at this path (a hard link
+   * to it, see keepAsBackup; a copy where links are not supported), so the previous version
+   * survives a bad write or a bad apply.
    */
   backupPath?: string;
   /** Called after the temp file is durable and before the rename; a throw aborts the write. */
