@@ -228,6 +228,31 @@ describeAsRoot(
       expect((await provider.read(h)).chains).toEqual([]);
     });
 
+    /**
+     * srvConfig is a project whose enforcer "srv" is managed over ssh at SRV_ADDR, with one PU
+     * holding that address, plus `extra` HCL; viaCli is hostFor with the ssh client run inside the
+     * client namespace (the root namespace has no route to the server, and is never touched).
+     */
+    const srvConfig = (backend: string, extra: string[]): string =>
+      [
+        'namespace "/ssh" {}',
+        'enforcer "srv" {',
+        '  namespace = "/ssh"',
+        `  backend   = "${backend}"`,
+        '  connection {',
+        '    type             = "ssh"',
+        `    host             = "${SRV_ADDR}"`,
+        '    user             = "root"',
+        `    private_key_file = "${path.join(dir, 'user_key')}"`,
+        `    known_hosts_file = "${path.join(dir, 'known_hosts')}"`,
+        '  }',
+        '}',
+        `processing_unit "srv" {\n  namespace = "/ssh"\n  enforcer  = "srv"\n  addresses = ["${SRV_ADDR}"]\n  tags      = ["app=srv"]\n}`,
+        ...extra,
+        '',
+      ].join('\n');
+    const viaCli: HostFactory = (c) => (c.type === 'ssh' ? new SshHost({ ...base, host: c.host, user: c.user, port: c.port }) : hostFor(c));
+
     const endToEnd = async (backend: string): Promise<void> => {
       const proj = fs.mkdtempSync(path.join(os.tmpdir(), 'mseg-ssh-proj-'));
       try {
@@ -238,25 +263,7 @@ describeAsRoot(
         // destroy) going through ssh again proves microseg did not lock itself out.
         fs.writeFileSync(
           path.join(proj, 'main.hcl'),
-          [
-            'namespace "/ssh" {}',
-            'enforcer "srv" {',
-            '  namespace = "/ssh"',
-            `  backend   = "${backend}"`,
-            '  connection {',
-            '    type             = "ssh"',
-            `    host             = "${SRV_ADDR}"`,
-            '    user             = "root"',
-            `    private_key_file = "${path.join(dir, 'user_key')}"`,
-            `    known_hosts_file = "${path.join(dir, 'known_hosts')}"`,
-            '  }',
-            '}',
-            'processing_unit "srv" {',
-            '  namespace = "/ssh"',
-            '  enforcer  = "srv"',
-            `  addresses = ["${SRV_ADDR}"]`,
-            '  tags      = ["app=srv"]',
-            '}',
+          srvConfig(backend, [
             'external_network "admins" {',
             '  namespace     = "/ssh"',
             `  entries       = ["${CLI_ADDR}/32"]`,
@@ -270,8 +277,7 @@ describeAsRoot(
             '  ports     = ["tcp/22"]',
             '  apply_policy_mode = "incoming"',
             '}',
-            '',
-          ].join('\n'),
+          ]),
         );
         const owned = async () => {
           const nft = (await runProcess(['ip', 'netns', 'exec', NS_SRV, 'nft', 'list', 'ruleset'])).stdout;
@@ -281,9 +287,6 @@ describeAsRoot(
         };
         expect(await owned()).toEqual([]);
         expect((await runProcess(['ip', 'netns', 'exec', NS_SRV, 'nft', 'list', 'ruleset'])).stdout.trim()).toBe('');
-        // hostFor's SshHost, with the client run inside the client namespace (the root namespace
-        // has no route to the server, and is never touched).
-        const viaCli: HostFactory = (c) => (c.type === 'ssh' ? new SshHost({ ...base, host: c.host, user: c.user, port: c.port }) : hostFor(c));
         const store = new LocalStateStore(proj);
         const first = await planRun(proj, { store, hostFactory: viaCli });
         expect(first.plan!.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
@@ -328,26 +331,7 @@ describeAsRoot(
       const proj = fs.mkdtempSync(path.join(os.tmpdir(), 'mseg-ssh-lock-'));
       try {
         // srv's only PU holds the management address and nothing lets anyone in on tcp/22.
-        fs.writeFileSync(
-          path.join(proj, 'main.hcl'),
-          [
-            'namespace "/ssh" {}',
-            'enforcer "srv" {',
-            '  namespace = "/ssh"',
-            '  backend   = "nftables"',
-            '  connection {',
-            '    type             = "ssh"',
-            `    host             = "${SRV_ADDR}"`,
-            '    user             = "root"',
-            `    private_key_file = "${path.join(dir, 'user_key')}"`,
-            `    known_hosts_file = "${path.join(dir, 'known_hosts')}"`,
-            '  }',
-            '}',
-            `processing_unit "srv" {\n  namespace = "/ssh"\n  enforcer  = "srv"\n  addresses = ["${SRV_ADDR}"]\n  tags      = ["app=srv"]\n}`,
-            '',
-          ].join('\n'),
-        );
-        const viaCli: HostFactory = (c) => (c.type === 'ssh' ? new SshHost({ ...base, host: c.host, user: c.user, port: c.port }) : hostFor(c));
+        fs.writeFileSync(path.join(proj, 'main.hcl'), srvConfig('nftables', []));
         const store = new LocalStateStore(proj);
         const r = await planRun(proj, { store, hostFactory: viaCli });
         const lock = r.plan!.diagnostics.find((d) => d.code === 'MSEG8216')!;
