@@ -482,3 +482,14 @@ function freezeLive(live: LiveRuleset): LiveRuleset {
   Object.freeze(live.hooks);
   return Object.freeze(live);
 }
+
+/**
+ * conntrackWarmupChain names the IR chain a provider's renderConntrackWarmup puts its conntrack
+ * rule in: the first hooked chain, which the full sync then replaces. Undefined when the ruleset
+ * has no hooked chain or no rule that uses conntrack (nothing would need tracking).
+ */
+export function conntrackWarmupChain(desired: DesiredRuleset): string | undefined {
+  const anchor = desired.chains.find((c) => c.hook);
+  if (!anchor || !desired.chains.some((c) => c.rules.some((r) => r.match.ctState?.length))) return undefined;
+  return anchor.name;
+}

@@ -7,7 +7,7 @@ import { runAll } from '../../src/hosts/batch';
 import type { Host } from '../../src/hosts/types';
 import type { AddressSet, Family } from '../../src/compile/ir';
 import type { BackendName, Capabilities, LiveHook, LiveRuleset, PartialLive, Provider, ReadScope, ScriptStep } from '../types';
-import { IR_NAME, ProviderError, canonicalLive, expectedOf, ruleFamily } from '../common';
+import { IR_NAME, ProviderError, canonicalLive, conntrackWarmupChain, expectedOf, ruleFamily } from '../common';
 import { buildLive, mergeFamilies, parseIpsetSave, parseListRules, parseNftChainNames, parseSave } from './read';
 import { BUILTIN, chainName, setName } from './names';
 import { renderIpsetDestroy, renderIpsetFill, renderRuleSpecs, renderTable } from './render';
@@ -133,9 +133,9 @@ export class IptablesProvider implements Provider {
    * flushes it before its own rules go in.
    */
   renderConntrackWarmup(desired: DesiredRuleset): ScriptStep[] {
-    const anchor = desired.chains.find((c) => c.hook);
-    if (!anchor || !desired.chains.some((c) => c.rules.some((r) => r.match.ctState?.length))) return [];
-    const chain = chainName(anchor.name);
+    const anchor = conntrackWarmupChain(desired);
+    if (anchor === undefined) return [];
+    const chain = chainName(anchor);
     return ([4, 6] as const).map((f) => ({
       argv: this.tools.restore(f),
       stdin: [

@@ -6,7 +6,7 @@ import type { AddressSet, DesiredRuleset } from '../../src/compile/ir';
 import { runAll } from '../../src/hosts/batch';
 import type { CommandResult, Host } from '../../src/hosts/types';
 import type { Capabilities, LiveChain, LiveRuleset, PartialLive, Provider, ReadScope, ScriptStep } from '../types';
-import { IR_NAME, ProviderError, canonicalLive, expectedOf, ruleFamily } from '../common';
+import { IR_NAME, ProviderError, canonicalLive, conntrackWarmupChain, expectedOf, ruleFamily } from '../common';
 import { NFT_FAMILY, NFT_TABLE, nftName } from './names';
 import { TABLE_ABSENT, emptyLive, parseBaseChains, parseChainList, parseNftTable } from './read';
 import { renderNftCleanup, renderNftScript } from './render';
@@ -104,9 +104,9 @@ export class NftablesProvider implements Provider {
 
   /** renderConntrackWarmup: the first hooked chain, created unhooked, holding one `ct state` rule (see Provider). */
   renderConntrackWarmup(desired: DesiredRuleset): ScriptStep[] {
-    const anchor = desired.chains.find((c) => c.hook);
-    if (!anchor || !desired.chains.some((c) => c.rules.some((r) => r.match.ctState?.length))) return [];
-    const chain = nftName(anchor.name);
+    const anchor = conntrackWarmupChain(desired);
+    if (anchor === undefined) return [];
+    const chain = nftName(anchor);
     const stdin = [
       '# microseg: start connection tracking before the first ruleset (nothing jumps here; the full sync replaces the table)',
       `add table ${NFT_FAMILY} ${NFT_TABLE}`,

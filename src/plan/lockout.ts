@@ -20,6 +20,7 @@
  */
 import * as ipaddr from 'ipaddr.js';
 import type { Chain, DesiredRuleset, Rule } from '../compile/ir';
+import { cidrToInterval, familyBits, mergeIntervals } from '../model/intervals';
 import type { StateConnection } from '../state/types';
 
 /** Lockout is what the check found: the management address, its port and the chain that refuses it. */
@@ -96,15 +97,10 @@ function hasSourceConstraint(r: Rule, everyone: ReadonlySet<string>): boolean {
   return someSources || m.srcAddr !== undefined || m.iif !== undefined || m.dstSet !== undefined;
 }
 
-/** coversAll: do these disjoint CIDRs (a compiled set's members) hold every address of the family? */
+/** coversAll: do these CIDRs (a compiled set's members) hold every address of the family? */
 function coversAll(cidrs: readonly string[], family: 4 | 6): boolean {
-  const bits = family === 4 ? 32 : 128;
-  let total = 0n;
-  for (const c of cidrs) {
-    const [, len] = c.split('/');
-    total += 1n << BigInt(bits - Number(len ?? bits));
-  }
-  return total === 1n << BigInt(bits);
+  const merged = mergeIntervals(cidrs.map((c) => cidrToInterval(c, family)));
+  return merged.length === 1 && merged[0].start === 0n && merged[0].end === (1n << BigInt(familyBits(family))) - 1n;
 }
 
 function sameAddress(text: string): string {
