@@ -15,7 +15,7 @@ import { validateConfig } from '../model/validate';
 import type { Model, Resource } from '../model/types';
 import { diffHost, makePlan, modelResources, unreachableHost, type HostPlan, type Plan } from '../plan';
 import { managementLockout } from '../plan/lockout';
-import { stateConnection, unfinishedHosts, type StateConnection, type StateFile, type StateStore } from '../state';
+import { interruptedHosts, stateConnection, type StateConnection, type StateFile, type StateStore } from '../state';
 import type { LiveRuleset } from '../../providers/types';
 import { expectedOf } from '../../providers/common';
 import { evaluateExpectations, explainChanges, type VerdictFlip } from '../trace';
@@ -219,9 +219,7 @@ export async function planModel(
 
   // A killed apply leaves a journal `begin` without `verified`: say so (the plan shows what is left).
   const journal = await opts.store.readJournal().catch(() => []);
-  const lastPhase = new Map<string, (typeof journal)[number]>();
-  for (const j of journal) lastPhase.set(j.enforcer, j);
-  for (const u of unfinishedHosts([...lastPhase.values()])) {
+  for (const u of interruptedHosts(journal)) {
     if (!byName.has(u.enforcer)) continue;
     diagnostics.push(
       makeDiagnostic(

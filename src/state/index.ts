@@ -9,4 +9,4 @@ export { parseStateText } from './schema';
 export { newState, withHost, withoutHost, ownedFromLive, stateConnection } from './state';
 export { atomicWriteFile, type AtomicWriteOptions } from './fsutil';
 export { isProcessAlive, describeHolder } from './lock';
-export { unfinishedHosts, parseJournal } from './journal';
+export { interruptedHosts, unfinishedHosts, parseJournal } from './journal';

@@ -78,6 +78,17 @@ export function unfinishedHosts(entries: readonly JournalEntry[]): Array<{ run_i
 }
 
 /**
+ * interruptedHosts is, per enforcer, its last journal entry when that entry is `begin` or
+ * `applied`: the latest run touching that host stopped before verifying it. What plan warns
+ * about, and what a rotated journal keeps.
+ */
+export function interruptedHosts(entries: readonly JournalEntry[]): JournalEntry[] {
+  const last = new Map<string, JournalEntry>();
+  for (const e of entries) last.set(e.enforcer, e);
+  return [...last.values()].filter((e) => e.phase === 'begin' || e.phase === 'applied');
+}
+
+/**
  * JOURNAL_MAX_BYTES: past this size the journal is rotated when the next run takes the lock.
  * Every plan reads the journal whole (to warn about interrupted runs); an apply writes about
  * 3 lines (~200 bytes each) per host, so a 100-host fleet applied daily grows it ~20 MB a year.
@@ -101,10 +112,7 @@ export async function rotateJournal(file: string, maxBytes: number = JOURNAL_MAX
     throw e;
   }
   if (size <= maxBytes) return false;
-  const entries = await readJournalFile(file);
-  const last = new Map<string, JournalEntry>();
-  for (const e of entries) last.set(e.enforcer, e);
-  const carried = [...last.values()].filter((e) => e.phase === 'begin' || e.phase === 'applied');
+  const carried = interruptedHosts(await readJournalFile(file));
   const old = `${file}.1`;
   const temp = `${old}.tmp-${process.pid}`;
   await fsp.rm(temp, { force: true });
