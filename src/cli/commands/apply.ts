@@ -9,12 +9,12 @@ import { promises as fsp } from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
 import { ApplyCodes, applyPlan, blockingErrors, planRun, type ApplyResult, type PlanRunResult } from '../../apply';
-import { makeDiagnostic, type Diagnostic } from '../../diagnostics';
+import { DiagnosticsError, makeDiagnostic, type Diagnostic } from '../../diagnostics';
 import { hasChanges, readPlanFile, type Plan } from '../../plan';
 import { LocalStateStore, STATE_DIR } from '../../state';
 import type { Io } from '../io';
 import { applyJson, applyProgress, renderApplySummary } from '../views/apply';
-import { countLine, diagnosticsJson, renderDiagnosticsHuman } from '../views/diagnostics';
+import { countLine, renderDiagnosticsHuman } from '../views/diagnostics';
 import { renderPlanHuman } from '../views/plan';
 import { failWith, parseCommon, reportConfigFailure, withLock, type ReconcileFlags } from './plan';
 
@@ -170,7 +170,7 @@ function finish(io: Io, result: ApplyResult, verb: string, jsonPlanDiagnostics?:
   return result.ok ? 0 : 1;
 }
 
-/** jsonRefusal: `--json` without `--auto-approve` has nobody to ask; say so in the document's shape. */
+/** jsonRefusal: `--json` without `--auto-approve` has nobody to ask; say so as any JSON failure is said. */
 function jsonRefusal(io: Io, command: 'apply' | 'destroy'): number {
   const d = makeDiagnostic(
     'error',
@@ -178,6 +178,5 @@ function jsonRefusal(io: Io, command: 'apply' | 'destroy'): number {
     `${command} --json needs --auto-approve`,
     'A JSON run prints one document on stdout and cannot ask for approval. Review `microseg plan --json` first, then run with --auto-approve, or apply a saved plan file.',
   );
-  io.out(JSON.stringify({ diagnostics: diagnosticsJson([d]) }, null, 2) + '\n');
-  return 1;
+  return failWith(io, new DiagnosticsError([d], 'user'), true);
 }
