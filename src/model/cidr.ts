@@ -31,9 +31,10 @@ function network(a: Addr, prefix: number): Addr {
 }
 
 /**
- * parseCidrEntry parses `CIDR` or `!CIDR`. The mask is required (an entry without one is almost
- * always a mistake for a /32 or a whole network, and guessing either is unsafe); host bits are
- * cleared silently, so `10.1.2.3/8` and `10.0.0.0/8` are the same entry (and then a duplicate).
+ * parseCidrEntry parses `CIDR` or `!CIDR`. A bare address is a host prefix (`/32` for IPv4,
+ * `/128` for IPv6), as iptables, nftables, Aporeto and Calico read it, and is normalised to that
+ * spelling so the plan shows what the kernel holds. Host bits are cleared silently, so
+ * `10.1.2.3/8` and `10.0.0.0/8` are the same entry (and then a duplicate).
  */
 export function parseCidrEntry(text: string): ParseResult<CidrEntry> {
   const q = JSON.stringify(text);
@@ -44,11 +45,11 @@ export function parseCidrEntry(text: string): ParseResult<CidrEntry> {
   if (body.trim() !== body || /\s/.test(body)) return fail(`${q} contains a space: write a CIDR without spaces, such as "10.0.0.0/8"`);
   if (slash < 0) {
     const a = parseIp(body);
-    if (a) {
-      const full = a.kind() === 'ipv6' ? 128 : 32;
-      return fail(`${q} has no mask: write "${exclude ? '!' : ''}${ipText(a)}/${full}" for this one address, or a network such as "${exclude ? '!' : ''}${a.kind() === 'ipv6' ? '2001:db8::/32' : '10.0.0.0/8'}"`);
+    if (a) return parseCidrEntry(`${exclude ? '!' : ''}${ipText(a)}/${a.kind() === 'ipv6' ? 128 : 32}`);
+    if (isDnsName(body)) {
+      return fail(`${q} is a DNS name: entries are addresses, because the kernel matches addresses and a name's addresses change without microseg knowing; list the networks the name stands for (for example a provider's published ranges) as CIDRs`);
     }
-    return fail(`${q} is not a CIDR: write an IPv4 or IPv6 network with a mask, such as "10.0.0.0/8" or "2001:db8::/32"${exclude ? ', after the "!"' : ''}`);
+    return fail(`${q} is not a CIDR: write an IPv4 or IPv6 network with a mask, such as "10.0.0.0/8" or "2001:db8::/32", or one address such as "192.0.2.7"${exclude ? ', after the "!"' : ''}`);
   }
   const addrText = body.slice(0, slash);
   const maskText = body.slice(slash + 1);
@@ -66,6 +67,17 @@ export function parseCidrEntry(text: string): ParseResult<CidrEntry> {
     ok: true,
     value: { cidr, family: a.kind() === 'ipv6' ? 6 : 4, exclude, text: exclude ? `!${cidr}` : cidr },
   };
+}
+
+/**
+ * isDnsName says whether an entry is a host name or a `*.` wildcard name, the forms Aporeto
+ * external networks accepted besides CIDRs (`github.com`, `*.githubusercontent.com`).
+ */
+export function isDnsName(text: string): boolean {
+  const name = text.startsWith('*.') ? text.slice(2) : text;
+  if (name.length === 0 || name.length > 253 || (!name.includes('.') && !text.startsWith('*.'))) return false;
+  const labels = name.replace(/\.$/, '').split('.');
+  return labels.every((l) => /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(l)) && /[A-Za-z]/.test(labels[labels.length - 1]);
 }
 
 function prefixOf(cidr: string): number {

@@ -1,4 +1,6 @@
+import { evaluateHcl } from '../../../src/config/hcl';
 import { parseAddress, parseCidrEntry, parseCidrList } from '../../../src/model/cidr';
+import { validateConfig } from '../../../src/model/validate';
 
 describe('parseCidrEntry: valid forms', () => {
   const valid: Array<[string, unknown]> = [
@@ -12,17 +14,23 @@ describe('parseCidrEntry: valid forms', () => {
     ['2001:DB8:0:0:1::1/64', { cidr: '2001:db8::/64', family: 6, exclude: false, text: '2001:db8::/64' }],
     ['2001:db8:0000:0000:0000:0000:0000:0001/128', { cidr: '2001:db8::1/128', family: 6, exclude: false, text: '2001:db8::1/128' }],
     ['!fd00::/8', { cidr: 'fd00::/8', family: 6, exclude: true, text: '!fd00::/8' }],
+    // A bare address is a host prefix, written back with its mask.
+    ['198.51.100.7', { cidr: '198.51.100.7/32', family: 4, exclude: false, text: '198.51.100.7/32' }],
+    ['224.0.0.18', { cidr: '224.0.0.18/32', family: 4, exclude: false, text: '224.0.0.18/32' }],
+    ['!10.0.0.1', { cidr: '10.0.0.1/32', family: 4, exclude: true, text: '!10.0.0.1/32' }],
+    ['2001:DB8:0::1', { cidr: '2001:db8::1/128', family: 6, exclude: false, text: '2001:db8::1/128' }],
+    ['ff02::12', { cidr: 'ff02::12/128', family: 6, exclude: false, text: 'ff02::12/128' }],
   ];
   it.each(valid)('%j', (text, want) => {
     expect(parseCidrEntry(text)).toEqual({ ok: true, value: want });
   });
 });
 
+const DNS = (q: string): string =>
+  `${q} is a DNS name: entries are addresses, because the kernel matches addresses and a name's addresses change without microseg knowing; list the networks the name stands for (for example a provider's published ranges) as CIDRs`;
+
 describe('parseCidrEntry: invalid forms', () => {
   const invalid: Array<[string, string]> = [
-    ['10.0.0.1', '"10.0.0.1" has no mask: write "10.0.0.1/32" for this one address, or a network such as "10.0.0.0/8"'],
-    ['!10.0.0.1', '"!10.0.0.1" has no mask: write "!10.0.0.1/32" for this one address, or a network such as "!10.0.0.0/8"'],
-    ['2001:db8::1', '"2001:db8::1" has no mask: write "2001:db8::1/128" for this one address, or a network such as "2001:db8::/32"'],
     ['10.0.0.0/33', '"10.0.0.0/33" has mask "/33": an IPv4 mask is 0 to 32, for example "10.0.0.0/24"'],
     ['::/129', '"::/129" has mask "/129": an IPv6 mask is 0 to 128, for example "::/64"'],
     ['10.0.0.0/', '"10.0.0.0/" has mask "/": an IPv4 mask is 0 to 32, for example "10.0.0.0/24"'],
@@ -31,8 +39,13 @@ describe('parseCidrEntry: invalid forms', () => {
     ['010.0.0.0/8', '"010.0.0.0/8" has "010.0.0.0", which is not an IPv4 or IPv6 address: write a CIDR such as "10.0.0.0/8" or "2001:db8::/32"'],
     ['300.0.0.0/8', '"300.0.0.0/8" has "300.0.0.0", which is not an IPv4 or IPv6 address: write a CIDR such as "10.0.0.0/8" or "2001:db8::/32"'],
     ['fe80::1%eth0/64', '"fe80::1%eth0/64" has "fe80::1%eth0", which is not an IPv4 or IPv6 address: write a CIDR such as "10.0.0.0/8" or "2001:db8::/32"'],
-    ['example.com', '"example.com" is not a CIDR: write an IPv4 or IPv6 network with a mask, such as "10.0.0.0/8" or "2001:db8::/32"'],
-    ['', '"" is not a CIDR: write an IPv4 or IPv6 network with a mask, such as "10.0.0.0/8" or "2001:db8::/32"'],
+    ['example.com', DNS('"example.com"')],
+    ['*.githubusercontent.com', DNS('"*.githubusercontent.com"')],
+    ['!github.com', DNS('"!github.com"')],
+    ['localhost', '"localhost" is not a CIDR: write an IPv4 or IPv6 network with a mask, such as "10.0.0.0/8" or "2001:db8::/32", or one address such as "192.0.2.7"'],
+    ['10.0.0', '"10.0.0" is not a CIDR: write an IPv4 or IPv6 network with a mask, such as "10.0.0.0/8" or "2001:db8::/32", or one address such as "192.0.2.7"'],
+    ['!10.0.0', '"!10.0.0" is not a CIDR: write an IPv4 or IPv6 network with a mask, such as "10.0.0.0/8" or "2001:db8::/32", or one address such as "192.0.2.7", after the "!"'],
+    ['', '"" is not a CIDR: write an IPv4 or IPv6 network with a mask, such as "10.0.0.0/8" or "2001:db8::/32", or one address such as "192.0.2.7"'],
     [' 10.0.0.0/8', '" 10.0.0.0/8" contains a space: write a CIDR without spaces, such as "10.0.0.0/8"'],
   ];
   it.each(invalid)('%j', (text, message) => {
@@ -59,6 +72,11 @@ describe('parseCidrList', () => {
       'duplicate after normalisation',
       ['10.0.0.0/8', '10.1.2.3/8'],
       [{ index: 1, message: '"10.1.2.3/8" duplicates entry 1, "10.0.0.0/8" ("10.0.0.0/8" normalised): remove one of them' }],
+    ],
+    [
+      'a bare address and its host prefix',
+      ['198.51.100.7/32', '198.51.100.7'],
+      [{ index: 1, message: '"198.51.100.7" duplicates entry 1, "198.51.100.7/32" ("198.51.100.7/32" normalised): remove one of them' }],
     ],
     ['exact duplicate', ['10.0.0.0/8', '10.0.0.0/8'], [{ index: 1, message: '"10.0.0.0/8" duplicates entry 1, "10.0.0.0/8": remove one of them' }]],
     [
@@ -131,5 +149,26 @@ describe('parseAddress', () => {
   ];
   it.each(bad)('%j', (text, message) => {
     expect(parseAddress(text)).toEqual({ ok: false, message });
+  });
+});
+
+describe('entries written in HCL', () => {
+  it('a bare address validates as its host prefix, and a DNS name is an error at its element', () => {
+    const hcl = (entries: string): ReturnType<typeof validateConfig> =>
+      validateConfig(evaluateHcl([{ name: 'n.hcl', text: `external_network "n" {\n  entries = ${entries}\n}\n` }], {}));
+    const ok = hcl('["198.51.100.7", "224.0.0.18", "2001:db8::7", "0.0.0.0/0", "!10.0.0.1"]');
+    expect(ok.diagnostics).toEqual([]);
+    expect(ok.model!.externalNetworks[0].entries.map((e) => e.text)).toEqual([
+      '198.51.100.7/32',
+      '224.0.0.18/32',
+      '2001:db8::7/128',
+      '0.0.0.0/0',
+      '!10.0.0.1/32',
+    ]);
+    const bad = hcl('["198.51.100.7", "github.com"]');
+    expect(bad.diagnostics.map((d) => [d.code, d.summary, d.line, d.column])).toEqual([
+      ['MSEG3030', 'Invalid CIDR "github.com"', 2, 30],
+    ]);
+    expect(bad.diagnostics[0].detail).toMatch(/is a DNS name/);
   });
 });

@@ -394,12 +394,12 @@ describe('validateConfig: grammar diagnostics point at the element', () => {
   it('CIDRs, exclusions and PU addresses', () => {
     const ds = run(
       res('enforcer', 'e', { connection: { type: 'local' } }),
-      res('external_network', 'x', { entries: ['10.0.0.0/8', '10.0.0.1', '!192.168.0.0/16', '10.1.2.3/8'] }),
+      res('external_network', 'x', { entries: ['10.0.0.0/8', 'github.com', '!192.168.0.0/16', '10.1.2.3/8'] }),
       res('processing_unit', 'pu', { enforcer: 'e', addresses: ['10.0.0.0/24'] }),
       res('enforcer_token', 't', { roles: ['r'], networks: ['!10.0.0.0/8'] }),
     ).diagnostics;
     expect(ds.map((d) => [d.code, d.summary, d.column])).toEqual([
-      ['MSEG3030', 'Invalid CIDR "10.0.0.1"', 30],
+      ['MSEG3030', 'Invalid CIDR "github.com"', 30],
       ['MSEG3031', 'Invalid entry "!192.168.0.0/16" in entries', 40],
       ['MSEG3031', 'Invalid entry "10.1.2.3/8" in entries', 50],
       ['MSEG3032', 'Invalid address "10.0.0.0/24"', 20],
@@ -593,7 +593,7 @@ describe('validateConfig: collecting', () => {
     const r = run(
       res('enforcr', 'x', {}),
       res('processing_unit', 'p', { enforcer: 'nope', addresses: ['bad'] }),
-      res('external_network', 'n', { entries: ['1.2.3.4'], ports: ['80'] }),
+      res('external_network', 'n', { entries: ['1.2.3'], ports: ['80'] }),
       res('network_policy', 'q', { subject: 'a', object: 'b=c', ports: ['tcp/80/90'], action: 'deny' }),
     );
     expect(r.model).toBeUndefined();
