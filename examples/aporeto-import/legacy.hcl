@@ -29,11 +29,19 @@ external_network "internet" {
 }
 
 external_network "vpn" {
+  namespace = "/acme/prod"
+  entries   = ["198.19.200.1/32", "198.19.200.2/32"]
+  protocols = ["gre", "udp"]
+  ports     = ["500", "4500"]
+}
+
+# Written in 2019-2020: service_ports next to the old attributes' defaults. service_ports wins
+# (one port), as on Aporeto enforcers from 3.12; the rewrite drops protocols and warns.
+external_network "payments-api" {
   namespace     = "/acme/prod"
-  entries       = ["198.19.200.1/32", "198.19.200.2/32"]
-  service_ports = ["udp/500"]
-  protocols     = ["gre", "udp"]
-  ports         = ["500", "4500"]
+  entries       = ["198.51.100.7/32"]
+  service_ports = ["tcp/443"]
+  protocols     = ["tcp"]
 }
 
 network_policy "dns-out" {

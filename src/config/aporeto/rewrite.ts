@@ -18,7 +18,7 @@ import type { Diagnostic } from '../../diagnostics';
 import { makeDiagnostic } from '../../diagnostics';
 import { parseHcl } from '../hcl';
 import type { Attribute, Block, Expr } from '../hcl';
-import { convertLegacyPorts, mergeServicePorts } from '../../model/legacy-ports';
+import { reconcileLegacyPorts } from './legacy';
 import { MigrateCodes } from './codes';
 import { hclValue } from './hcl-writer';
 
@@ -109,19 +109,34 @@ function rewriteBlock(
 
   const protocols = values.get('protocols');
   const ports = values.get('ports');
-  const conv = convertLegacyPorts(protocols, ports?.map(String));
-  if ('error' in conv) {
+  const existing = attrs.find((a) => a.name === 'service_ports');
+  const outcome = reconcileLegacyPorts(existing ? (values.get('service_ports') ?? []).map(String) : undefined, protocols, ports);
+  if (outcome.kind === 'unconvertible') {
     const at = legacy[0];
     diagnostics.push(
       makeDiagnostic(
         'error',
         MigrateCodes.legacyPorts,
-        `${owner}: cannot convert protocols/ports to service_ports: ${conv.error}`,
+        `${owner}: cannot convert protocols/ports to service_ports: ${outcome.error}`,
         'Write service_ports for this external network by hand and remove protocols and ports.',
         pos(at),
       ),
     );
     return { edits: [], diagnostics };
+  }
+  if (existing && outcome.kind !== 'same' && outcome.kind !== 'converted') {
+    // service_ports wins (see legacy.ts); the removed attributes go, and what they said is shown.
+    const was = legacy.map((a) => `${a.name} = ${hclValue(values.get(a.name)!, '')}`).join(' and ');
+    const meant = outcome.kind === 'differs' ? outcome.meant : outcome.kind === 'defaults' ? 'every TCP port' : '';
+    diagnostics.push(
+      makeDiagnostic(
+        'warning',
+        MigrateCodes.review,
+        `${owner}: service_ports is kept and the removed ${legacy.map((a) => a.name).join(' and ')} dropped, though they say something else`,
+        `${was} meant ${meant}. service_ports takes precedence, as on Aporeto enforcers from 3.12; the rewrite never takes their union, which would widen the network. Check that service_ports covers what the network needs.`,
+        pos(legacy[0]),
+      ),
+    );
   }
 
   const extents = new Map<Attribute, Extent>();
@@ -148,11 +163,12 @@ function rewriteBlock(
   if (diagnostics.some((d) => d.severity === 'error')) return { edits: [], diagnostics };
 
   const edits: Edit[] = [];
-  const existing = attrs.find((a) => a.name === 'service_ports');
   if (existing) {
-    const merged = mergeServicePorts([...(values.get('service_ports') ?? []).map(String), ...conv.servicePorts]);
-    const ext = extents.get(existing)!;
-    edits.push({ start: ext.exprStart, end: ext.exprEnd, text: hclValue(merged, ext.indent) });
+    // An empty service_ports takes the converted value; a written one stays as it is.
+    if (outcome.kind === 'converted') {
+      const ext = extents.get(existing)!;
+      edits.push({ start: ext.exprStart, end: ext.exprEnd, text: hclValue(outcome.servicePorts, ext.indent) });
+    }
     for (const a of legacy) edits.push(removal(text, extents.get(a)!));
   } else {
     const [first, ...rest] = [...legacy].sort((a, b) => extents.get(a)!.nameStart - extents.get(b)!.nameStart);
@@ -160,7 +176,7 @@ function rewriteBlock(
     // Keep the `=` where it was when `service_ports` fits before it, so an aligned block stays aligned.
     const eqCol = ext.eq - ext.nameStart;
     const name = eqCol > 'service_ports'.length ? 'service_ports'.padEnd(eqCol) : 'service_ports ';
-    edits.push({ start: ext.nameStart, end: ext.exprEnd, text: `${name}= ${hclValue(conv.servicePorts, ext.indent)}` });
+    edits.push({ start: ext.nameStart, end: ext.exprEnd, text: `${name}= ${hclValue(outcome.servicePorts, ext.indent)}` });
     for (const a of rest) edits.push(removal(text, extents.get(a)!));
   }
   return { edits, diagnostics };

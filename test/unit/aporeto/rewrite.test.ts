@@ -57,7 +57,7 @@ describe('rewriteLegacyHcl', () => {
     );
   });
 
-  test('an existing service_ports is merged without duplicates', () => {
+  test('an existing service_ports wins: kept as written, the removed attributes dropped with a warning saying what they meant', () => {
     const text = lines(
       'external_network "vpn" {',
       '  entries       = ["198.19.200.1/32"]',
@@ -67,14 +67,24 @@ describe('rewriteLegacyHcl', () => {
       '}',
     );
     const r = rewriteLegacyHcl(FILE, text);
-    expect(r.text).toBe(
-      lines(
-        'external_network "vpn" {',
-        '  entries       = ["198.19.200.1/32"]',
-        '  service_ports = ["udp/500", "TCP/22", "gre", "udp/22", "tcp/500"]',
-        '}',
-      ),
-    );
+    expect(r.text).toBe(lines('external_network "vpn" {', '  entries       = ["198.19.200.1/32"]', '  service_ports = ["udp/500", "TCP/22"]', '}'));
+    expect(r.diagnostics).toHaveLength(1);
+    expect(r.diagnostics[0]).toMatchObject({ severity: 'warning', code: MigrateCodes.review, line: 4, column: 3 });
+    expect(r.diagnostics[0].detail).toMatch(/^protocols = \["gre", "udp", "tcp"\] and ports = \["500", "22"\] meant tcp\/22, tcp\/500, udp\/22, udp\/500, gre\. /);
+  });
+
+  test('service_ports = ["tcp/443"] next to protocols = ["tcp"] stays one port (never every TCP port)', () => {
+    const r = rewriteLegacyHcl(FILE, lines('external_network "w" {', '  entries       = ["198.51.100.0/24"]', '  service_ports = ["tcp/443"]', '  protocols     = ["tcp"]', '}'));
+    expect(r.text).toBe(lines('external_network "w" {', '  entries       = ["198.51.100.0/24"]', '  service_ports = ["tcp/443"]', '}'));
+    expect(r.diagnostics.map((d) => d.severity)).toEqual(['warning']);
+    expect(r.diagnostics[0].detail).toMatch(/meant every TCP port/);
+  });
+
+  test('removed attributes that say what service_ports says go silently; an empty service_ports takes the conversion', () => {
+    const same = rewriteLegacyHcl(FILE, lines('external_network "s" {', '  service_ports = ["tcp/22"]', '  protocols     = ["tcp"]', '  ports         = ["22"]', '}'));
+    expect(same).toMatchObject({ changed: true, diagnostics: [], text: lines('external_network "s" {', '  service_ports = ["tcp/22"]', '}') });
+    const empty = rewriteLegacyHcl(FILE, lines('external_network "e" {', '  service_ports = []', '  protocols     = ["udp"]', '  ports         = ["53"]', '}'));
+    expect(empty).toMatchObject({ diagnostics: [], text: lines('external_network "e" {', '  service_ports = ["udp/53"]', '}') });
   });
 
   test('only protocols, or only ports, use the legacy defaults (ports 1:65535, protocol tcp)', () => {
