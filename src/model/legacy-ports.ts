@@ -110,17 +110,3 @@ function legacyPort(p: unknown): string | { error: string } {
   return a === b ? String(a) : `${a}:${b}`;
 }
 
-/**
- * mergeServicePorts joins service-port lists written by hand with converted ones, keeping the first
- * spelling of each and dropping repeats case-insensitively (service ports are case-insensitive),
- * so a file that already has some `service_ports` never ends up with duplicates.
- */
-export function mergeServicePorts(list: readonly string[]): string[] {
-  const seen = new Set<string>();
-  return list.filter((s) => {
-    const k = s.trim().toLowerCase();
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-}

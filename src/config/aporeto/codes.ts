@@ -21,6 +21,8 @@ export const MigrateCodes = {
   unsupported: 'MSEG5009',
   /** A missing or duplicate object name. */
   badName: 'MSEG5010',
+  /** An external network entry that is a DNS name: microseg entries are addresses. */
+  dnsEntry: 'MSEG5011',
 
   /** Warning: an attribute with no effect on enforcement was dropped. */
   dropped: 'MSEG5101',
@@ -28,6 +30,12 @@ export const MigrateCodes = {
   renamed: 'MSEG5102',
   /** Warning: a setting was converted approximately; review the output. */
   review: 'MSEG5103',
+  /** Warning: a kind that writes no firewall rule (recipes, automations, ...) was skipped. */
+  skippedKind: 'MSEG5104',
+  /** Warning: the top-level `identities` list disagrees with what `data` holds. */
+  identities: 'MSEG5105',
+  /** Warning: an object with no attribute set (a stray `-` in a YAML list) was skipped. */
+  emptyObject: 'MSEG5106',
 
   /** rewriteLegacyHcl: `protocols`/`ports` written as an expression, not literal lists. */
   notLiteral: 'MSEG5201',

@@ -52,9 +52,29 @@ export function readImportFile(fileName: string, text: string): { file?: ReadFil
     }
     if (found.length > 0) return { diagnostics: found };
     return {
-      diagnostics: doc.errors.map((e) =>
-        makeDiagnostic('error', MigrateCodes.syntax, `Invalid YAML/JSON: ${firstLine(e.message)}`, undefined, at(e.pos[0])),
-      ),
+      diagnostics: doc.errors.map((e) => {
+        const pos = at(e.pos[0]);
+        if (e.code === 'MULTIPLE_DOCS') {
+          return makeDiagnostic(
+            'error',
+            MigrateCodes.syntax,
+            'The file holds several YAML documents',
+            'An import file is one document: the "---" here starts another. Put each document in a file of its own and migrate them together.',
+            pos,
+          );
+        }
+        if (e.code === 'DUPLICATE_KEY') {
+          const key = text.slice(e.pos[0], e.pos[1]).split(':')[0].trim();
+          return makeDiagnostic(
+            'error',
+            MigrateCodes.syntax,
+            `Invalid YAML/JSON: the key ${JSON.stringify(key)} appears twice in the same mapping`,
+            'migrate will not guess which one counts. Keep the one you mean and remove the other.',
+            pos,
+          );
+        }
+        return makeDiagnostic('error', MigrateCodes.syntax, `Invalid YAML/JSON: ${firstLine(e.message)}`, undefined, pos);
+      }),
     };
   }
 

@@ -34,11 +34,6 @@ describe('migrateAporeto', () => {
     - name: ping
       entries: [198.19.1.0/24]
       protocols: [icmp]
-    - name: modern
-      entries: [198.19.2.0/24]
-      servicePorts: [tcp/22]
-      protocols: [tcp]
-      ports: ["22", "2222"]
 `),
     );
     expect(r.diagnostics).toEqual([]);
@@ -65,15 +60,66 @@ describe('migrateAporeto', () => {
         '  service_ports = ["icmp"]',
         '}',
         '',
-        'external_network "modern" {',
-        '  # service_ports converted from the removed protocols = ["tcp"] and ports = ["22", "2222"].',
-        '  entries       = ["198.19.2.0/24"]',
-        '  service_ports = ["tcp/22", "tcp/2222"]',
-        '}',
-        '',
       ].join('\n'),
     );
     validates(r.hcl!);
+  });
+
+  describe('servicePorts wins over the deprecated protocols/ports, which never widen it', () => {
+    const net = (extra: string): ReturnType<typeof migrateAporeto> =>
+      migrateAporeto(FILE, importFile(`
+  externalnetworks:
+    - name: n
+      entries: [198.19.2.0/24]
+      servicePorts: [tcp/443]
+${extra}`));
+    const servicePorts = (hcl: string | undefined): string | undefined => /service_ports = (.*)/.exec(hcl ?? '')?.[1];
+
+    test('the 2019-2020 API defaults next to servicePorts: a note, no warning, one port', () => {
+      for (const extra of ['      protocols: [tcp]\n', '      protocols: [tcp]\n      ports: ["1:65535"]\n', '      protocols: ["6"]\n', '      ports: ["1:65535"]\n']) {
+        const r = net(extra);
+        expect(r.diagnostics).toEqual([]);
+        expect(servicePorts(r.hcl)).toBe('["tcp/443"]');
+        expect(r.hcl).toMatch(/# servicePorts wins over the deprecated .*, the API's default \(every TCP port\), as on Aporeto enforcers from 3\.12\./);
+        validates(r.hcl!);
+      }
+    });
+
+    test('protocols/ports meaning the same connections: dropped with a note', () => {
+      const r = net('      protocols: [TCP]\n      ports: ["443"]\n');
+      expect(r.diagnostics).toEqual([]);
+      expect(servicePorts(r.hcl)).toBe('["tcp/443"]');
+      expect(r.hcl).toContain('# The deprecated protocols = ["TCP"] and ports = ["443"] meant the same as servicePorts and were dropped.');
+    });
+
+    test('protocols/ports meaning other connections: servicePorts kept, a warning at protocols says what they meant', () => {
+      const r = net('      protocols: [tcp, udp]\n      ports: ["443", "8443"]\n');
+      expect(servicePorts(r.hcl)).toBe('["tcp/443"]');
+      expect(r.diagnostics).toHaveLength(1);
+      expect(r.diagnostics[0]).toMatchObject({ severity: 'warning', code: MigrateCodes.review, line: 8, column: 7 });
+      expect(r.diagnostics[0].summary).toBe('externalnetwork "n": servicePorts wins over protocols/ports, which say something else');
+      expect(r.diagnostics[0].detail).toContain('meant tcp/443, tcp/8443, udp/443, udp/8443');
+      validates(r.hcl!);
+    });
+
+    test('protocols/ports that cannot be converted are ignored too, with the warning', () => {
+      const r = net('      protocols: [any]\n      ports: ["443"]\n');
+      expect(r.hcl).toBeDefined();
+      expect(servicePorts(r.hcl)).toBe('["tcp/443"]');
+      expect(r.diagnostics.map((d) => d.severity)).toEqual(['warning']);
+    });
+
+    test('without servicePorts, protocols/ports are converted as before', () => {
+      const r = migrateAporeto(FILE, importFile(`
+  externalnetworks:
+    - name: n
+      entries: [198.19.2.0/24]
+      servicePorts: []
+      protocols: [udp]
+      ports: ["53"]
+`));
+      expect(servicePorts(r.hcl)).toBe('["udp/53"]');
+    });
   });
 
   test('network policies: enums, booleans, schedules; zero expiration dropped', () => {
