@@ -61,6 +61,25 @@ process.once('exit', () => {
   }
 });
 
+/**
+ * deleteNetnsOnExit is the last resort for tests that create namespaces by other means than
+ * Topology (the sandbox, say): if the process exits without running afterAll, whatever runs in
+ * those namespaces is killed and they are deleted, synchronously.
+ */
+export function deleteNetnsOnExit(names: readonly string[]): void {
+  process.once('exit', () => {
+    for (const ns of names) {
+      try {
+        const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+        for (const p of pids) process.kill(Number(p), 'SIGKILL');
+        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+      } catch {
+        /* not there */
+      }
+    }
+  });
+}
+
 function killTree(c: ChildProcess): void {
   if (c.pid === undefined || c.exitCode !== null || c.signalCode !== null) return;
   try {

@@ -10,7 +10,6 @@
  * external stand-in); afterAll removes them, and a synchronous exit hook does if jest kills the
  * worker first.
  */
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -21,24 +20,14 @@ import { compile } from '../../src/compile';
 import { runProcess } from '../../src/hosts/exec';
 import { planSandbox, readRecord, runLiveTests, sandboxDown, sandboxUp } from '../../src/sandbox';
 import { SHOP_EXPECTATIONS, SHOP_TIERS, shopConfig } from '../fixtures/aporeto/shop';
-import { describeAsRoot } from './harness';
+import { deleteNetnsOnExit, describeAsRoot } from './harness';
 
 const NS = `mst${process.pid}-mr`;
 const PREFIX = `mst${process.pid}-mrs`;
 const ENFORCER_NS = SHOP_TIERS.map((t) => `${NS}-${t.host}`);
 const ALL_NS = [...ENFORCER_NS, `${PREFIX}-ext`, `${PREFIX}-br`];
 
-process.once('exit', () => {
-  for (const ns of ALL_NS) {
-    try {
-      const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
-      for (const p of pids) process.kill(Number(p), 'SIGKILL');
-      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-    } catch {
-      /* not there */
-    }
-  }
-});
+deleteNetnsOnExit(ALL_NS);
 
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const io = new BufferIo();

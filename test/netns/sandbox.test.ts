@@ -10,7 +10,6 @@
  * files and a running `npm run demo` never collide. Everything is removed in afterAll, and by a
  * synchronous exit hook if jest kills the worker first.
  */
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -30,7 +29,7 @@ import {
   type LiveReport,
   type SandboxPlan,
 } from '../../src/sandbox';
-import { describeAsRoot } from './harness';
+import { deleteNetnsOnExit, describeAsRoot } from './harness';
 
 const QUICKSTART = path.resolve(__dirname, '../../examples/quickstart');
 const NS = `mst${process.pid}-q`;
@@ -42,17 +41,7 @@ const V6PREFIX = `mst${process.pid}-sb6`;
 const V6_ALL_NS = [`${V6NS}-h1`, `${V6NS}-h2`, `${V6PREFIX}-ext`, `${V6PREFIX}-br`];
 
 // Last resort if afterAll does not run: kill what runs in our namespaces and delete them.
-process.once('exit', () => {
-  for (const ns of [...ALL_NS, ...V6_ALL_NS]) {
-    try {
-      const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
-      for (const p of pids) process.kill(Number(p), 'SIGKILL');
-      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-    } catch {
-      /* not there */
-    }
-  }
-});
+deleteNetnsOnExit([...ALL_NS, ...V6_ALL_NS]);
 
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const io = new BufferIo();

@@ -9,24 +9,15 @@ import * as path from 'path';
 import { loadAndValidate } from '../../../src/cli/commands/common';
 import { compile } from '../../../src/compile';
 import { migrateAporeto, MigrateCodes } from '../../../src/config/aporeto';
-import { evaluateHcl } from '../../../src/config/hcl';
+import { expectValidates, importFile } from './helpers';
 import type { Diagnostic } from '../../../src/diagnostics';
-import { validateConfig } from '../../../src/model/validate';
 import { evaluateExpectations } from '../../../src/trace/expectations';
 import { SHOP_EXPECTATIONS, shopConfig } from '../../fixtures/aporeto/shop';
 
 const FILE = 'export.yaml';
 
-function exportFile(data: string, tail = ''): string {
-  return `APIVersion: 0\nlabel: test\ndata:\n${data.replace(/^\n/, '')}${tail}`;
-}
+const exportFile = (data: string, tail = ''): string => importFile(data, { tail, apiVersion: 0 });
 
-function validates(hcl: string): void {
-  const raw = evaluateHcl([{ name: 'migrated.hcl', text: hcl }], {});
-  expect(raw.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-  const v = validateConfig(raw, { now: new Date('2025-01-01T00:00:00Z') });
-  expect(v.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-}
 
 const brief = (ds: Diagnostic[]): Array<[string, string, number | undefined, number | undefined]> =>
   ds.map((d) => [d.severity, d.code, d.line, d.column]);
@@ -106,7 +97,7 @@ describe('network rule set policies', () => {
     );
     expect(block(r.hcl, 'network_policy', 'api-out-2')).toContain('  object            = [["app=db"], ["app=cache"]]\n');
     expect(block(r.hcl, 'network_policy', 'api-out-2')).toContain('  ports             = ["tcp/5432", "tcp/6379"]\n');
-    validates(r.hcl!);
+    expectValidates(r.hcl!);
   });
 
   test('migrated rule sets decide every connection of the shop as Aporeto did (offline trace)', async () => {
@@ -200,7 +191,7 @@ describe('network rule set policies', () => {
 
     const allow = migrateAporeto(FILE, exportFile(net + rule('Allow', 'tcp/22, tcp/443')));
     expect(brief(allow.diagnostics)).toEqual([['warning', MigrateCodes.review, 23, 26]]);
-    validates(allow.hcl!);
+    expectValidates(allow.hcl!);
 
     // Within the network's ports, and incoming rules (microseg narrows only egress): nothing to say.
     expect(migrateAporeto(FILE, exportFile(net + rule('Reject', 'tcp/443'))).diagnostics).toEqual([]);
@@ -287,7 +278,7 @@ describe('external network entries and other objects', () => {
     const r = migrateAporeto(FILE, exportFile('  externalnetworks:\n    - name: hosts\n      entries: [198.51.100.7, 224.0.0.18, "2001:DB8::7", "!10.0.0.1", 10.0.0.0/8]\n'));
     expect(r.diagnostics).toEqual([]);
     expect(r.hcl).toContain('  entries = ["198.51.100.7/32", "224.0.0.18/32", "2001:db8::7/128", "!10.0.0.1/32", "10.0.0.0/8"]\n');
-    validates(r.hcl!);
+    expectValidates(r.hcl!);
   });
 
   test('DNS names stop the object, naming it, the names and the choices, at the first name', () => {
@@ -382,7 +373,7 @@ describe('external network entries and other objects', () => {
     const r = migrateAporeto(FILE, exportFile('  networkaccesspolicies:\n    - name: p\n      subject: [["@org:tenant=1", app=a]]\n      object: [["@app:k8s:namespace=db", "@org:tenant=1"]]\n'));
     expect(brief(r.diagnostics)).toEqual([['warning', MigrateCodes.review, 6, 18]]);
     expect(r.diagnostics[0].summary).toBe('Policies match 2 tag keys that Aporeto set automatically: @app:k8s:namespace, @org:tenant');
-    validates(r.hcl!);
+    expectValidates(r.hcl!);
   });
 });
 

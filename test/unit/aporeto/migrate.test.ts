@@ -1,20 +1,7 @@
 import { migrateAporeto, MigrateCodes, sanitizeLabel } from '../../../src/config/aporeto';
-import { evaluateHcl } from '../../../src/config/hcl';
-import { validateConfig } from '../../../src/model/validate';
+import { expectValidates, importFile } from './helpers';
 
 const FILE = 'import.yaml';
-
-/** yaml builds an import file from indented lines, so tests read like the files users have. */
-function importFile(data: string): string {
-  return `APIVersion: 1\nlabel: test\ndata:\n${data.replace(/^\n/, '')}`;
-}
-
-function validates(hcl: string): void {
-  const raw = evaluateHcl([{ name: 'migrated.hcl', text: hcl }], {});
-  expect(raw.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-  const v = validateConfig(raw, { now: new Date('2025-01-01T00:00:00Z') });
-  expect(v.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-}
 
 describe('migrateAporeto', () => {
   test('external networks: protocols/ports become service_ports, associatedTags become tags', () => {
@@ -62,7 +49,7 @@ describe('migrateAporeto', () => {
         '',
       ].join('\n'),
     );
-    validates(r.hcl!);
+    expectValidates(r.hcl!);
   });
 
   describe('servicePorts wins over the deprecated protocols/ports, which never widen it', () => {
@@ -81,7 +68,7 @@ ${extra}`));
         expect(r.diagnostics).toEqual([]);
         expect(servicePorts(r.hcl)).toBe('["tcp/443"]');
         expect(r.hcl).toMatch(/# servicePorts wins over the deprecated .*, the API's default \(every TCP port\), as on Aporeto enforcers from 3\.12\./);
-        validates(r.hcl!);
+        expectValidates(r.hcl!);
       }
     });
 
@@ -99,7 +86,7 @@ ${extra}`));
       expect(r.diagnostics[0]).toMatchObject({ severity: 'warning', code: MigrateCodes.review, line: 8, column: 7 });
       expect(r.diagnostics[0].summary).toBe('externalnetwork "n": servicePorts wins over protocols/ports, which say something else');
       expect(r.diagnostics[0].detail).toContain('meant tcp/443, tcp/8443, udp/443, udp/8443');
-      validates(r.hcl!);
+      expectValidates(r.hcl!);
     });
 
     test('protocols/ports that cannot be converted are ignored too, with the warning', () => {
@@ -185,7 +172,7 @@ ${extra}`));
         '}',
       ].join('\n'),
     );
-    validates(r.hcl!);
+    expectValidates(r.hcl!);
   });
 
   test('JSON import files are read too', () => {
@@ -254,7 +241,7 @@ ${extra}`));
     );
     expect(r.diagnostics.map((d) => [d.code, d.summary, d.line])).toEqual([[MigrateCodes.review, 'namespace "prod": relative name taken as "/prod"', 5]]);
     expect(r.hcl!.match(/^namespace "[^"]*"/gm)).toEqual(['namespace "/other"', 'namespace "/other/team"', 'namespace "/prod"']);
-    validates(r.hcl!);
+    expectValidates(r.hcl!);
   });
 
   test('names become labels; policy $name terms follow a renamed external network', () => {
@@ -281,7 +268,7 @@ ${extra}`));
       [MigrateCodes.renamed, 'externalnetwork "Corporate/DNS" becomes external_network "Corporate-DNS-2"'],
       [MigrateCodes.renamed, 'networkaccesspolicy "  allow: dns!  " becomes network_policy "allow-dns"'],
     ]);
-    validates(r.hcl!);
+    expectValidates(r.hcl!);
     expect(sanitizeLabel('web-1_a')).toBe('web-1_a');
   });
 
