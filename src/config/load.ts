@@ -8,6 +8,7 @@ import * as path from 'path';
 import { makeDiagnostic } from '../diagnostics';
 import type { RawConfig } from './types';
 import { loadHclDir } from './hcl';
+import { readInputFile } from './read-file';
 
 /** LoadOptions carries the variable inputs of the CLI (`--var`, `--var-file`, environment). */
 export interface LoadOptions {
@@ -52,6 +53,21 @@ export async function loadConfig(dir: string, opts: LoadOptions = {}): Promise<R
     return cfg;
   }
   if (hasTs) {
+    // The TypeScript loader hands main.ts to the compiler and jiti, which read it with blocking
+    // reads of any size: check it here first (a FIFO would hang them, /dev/zero exhaust memory).
+    const mainFile = path.join(dir, 'main.ts');
+    const checked = readInputFile(mainFile, {
+      what: 'configuration file',
+      readErrorCode: 'MSEG4002',
+      env: opts.env ?? process.env,
+      splitHint: 'Split it into modules that main.ts imports.',
+      notRegularHint: 'A TypeScript configuration is a main.ts file whose default export is a microseg App.',
+    });
+    if ('diagnostic' in checked) {
+      const cfg = emptyConfig();
+      cfg.diagnostics.push(checked.diagnostic);
+      return cfg;
+    }
     // Loaded only for TypeScript configurations: the loader pulls in the TypeScript compiler and
     // jiti (~65 MB of heap and ~0.2 s of start-up), which an HCL run never needs, and every
     // process microseg starts forks that heap.

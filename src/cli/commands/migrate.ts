@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { createTwoFilesPatch } from 'diff';
 import { migrateAporeto, rewriteLegacyHcl } from '../../config/aporeto';
+import { readInputFile } from '../../config/read-file';
 import type { Diagnostic } from '../../diagnostics';
 import type { Io } from '../io';
 import { countLine, renderDiagnosticsHuman } from '../views/diagnostics';
@@ -23,18 +24,17 @@ export async function migrateCommand(io: Io, files: string[], opts: { write?: bo
   const writes: PendingWrite[] = [];
   let stdout = '';
   for (const file of files) {
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (e) {
-      diagnostics.push({
-        severity: 'error',
-        code: 'MSEG5001',
-        summary: `Cannot read "${file}"`,
-        detail: (e as Error).message,
-      });
+    const read = readInputFile(file, {
+      what: file.endsWith('.hcl') ? 'configuration file' : 'import file',
+      readErrorCode: 'MSEG5001',
+      splitHint: 'Split it into several files and migrate them together (microseg migrate a.yaml b.yaml).',
+      notRegularHint: 'Pass the path of an Aporeto import file (YAML or JSON) or a microseg *.hcl file.',
+    });
+    if (!('text' in read)) {
+      diagnostics.push(read.diagnostic);
       continue;
     }
+    const text = read.text;
     sources.set(file, text);
     if (file.endsWith('.hcl')) {
       const res = rewriteLegacyHcl(file, text);

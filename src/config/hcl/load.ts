@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Diagnostic } from '../../diagnostics';
 import type { RawConfig } from '../types';
+import { maxFileBytes, readInputFile } from '../read-file';
 import { Codes } from './codes';
 import { evaluateHcl, type HclInputs } from './config';
 
@@ -28,35 +29,49 @@ export function isHclFile(name: string): boolean {
 export function loadHclDir(dir: string, opts: LoadHclOptions = {}): RawConfig {
   const diags: Diagnostic[] = [];
   const files: { name: string; text: string }[] = [];
-  let names: string[] = [];
-  try {
-    names = fs
-      .readdirSync(dir, { withFileTypes: true })
-      .filter((e) => !e.isDirectory() && isHclFile(e.name))
-      .map((e) => e.name)
-      .sort();
-  } catch (e) {
-    diags.push({
-      severity: 'error',
-      code: Codes.readError,
-      summary: `Cannot read configuration directory "${dir}"`,
-      detail: `${(e as Error).message}. Pass the directory holding your *.hcl files.`,
-    });
-  }
-  for (const n of names) {
-    const p = path.join(dir, n);
-    try {
-      files.push({ name: p, text: fs.readFileSync(p, 'utf8') });
-    } catch (e) {
-      diags.push({ severity: 'error', code: Codes.readError, summary: `Cannot read "${p}"`, detail: (e as Error).message, file: p });
-    }
-  }
   const varFiles: { name: string; text: string }[] = [];
-  for (const vf of opts.varFiles ?? []) {
+  const limit = maxFileBytes(opts.env ?? process.env);
+  if (typeof limit !== 'number') {
+    diags.push(limit.diagnostic);
+  } else {
+    let names: string[] = [];
     try {
-      varFiles.push({ name: vf, text: fs.readFileSync(vf, 'utf8') });
+      // Every entry with a configuration name, whatever its type: a directory or FIFO named
+      // a.hcl is reported by readInputFile instead of being skipped (or hanging).
+      names = fs
+        .readdirSync(dir)
+        .filter((n) => isHclFile(n))
+        .sort();
     } catch (e) {
-      diags.push({ severity: 'error', code: Codes.readError, summary: `Cannot read var file "${vf}"`, detail: `${(e as Error).message}. Check the --var-file path.` });
+      diags.push({
+        severity: 'error',
+        code: Codes.readError,
+        summary: `Cannot read configuration directory "${dir}"`,
+        detail: `${(e as Error).message}. Pass the directory holding your *.hcl files.`,
+      });
+    }
+    for (const n of names) {
+      const p = path.join(dir, n);
+      const r = readInputFile(p, {
+        what: 'configuration file',
+        readErrorCode: Codes.readError,
+        maxBytes: limit,
+        splitHint: 'Split it into several files in the same directory (microseg reads every *.hcl and *.hcl.json file there).',
+        notRegularHint: 'Every *.hcl and *.hcl.json entry of a configuration directory is read: rename it or move it out of the directory.',
+      });
+      if ('text' in r) files.push({ name: p, text: r.text });
+      else diags.push(r.diagnostic);
+    }
+    for (const vf of opts.varFiles ?? []) {
+      const r = readInputFile(vf, {
+        what: 'var file',
+        readErrorCode: Codes.readError,
+        maxBytes: limit,
+        splitHint: 'Split the values over several files, each given with its own --var-file.',
+        notRegularHint: 'Check the --var-file path; it must name a file of name = value lines or a JSON object.',
+      });
+      if ('text' in r) varFiles.push({ name: vf, text: r.text });
+      else diags.push({ ...r.diagnostic, detail: `${r.diagnostic.detail ?? ''}${r.diagnostic.code === Codes.readError ? '. Check the --var-file path.' : ''}` });
     }
   }
   const inputs: HclInputs = { vars: opts.vars ?? {}, varFiles, env: opts.env ?? {} };

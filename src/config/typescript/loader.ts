@@ -22,6 +22,7 @@ import { createJiti } from 'jiti';
 import type { Diagnostic, SourcePos } from '../../diagnostics';
 import { makeDiagnostic } from '../../diagnostics';
 import * as api from '../../index';
+import { readInputFile } from '../read-file';
 import type { RawConfig } from '../types';
 import { App } from './app';
 import { isLibraryFile, parseStack } from './callsite';
@@ -79,11 +80,10 @@ export async function loadTypeScriptDir(dir: string, opts: LoadTypeScriptOptions
   const readSource = (abs: string): string | undefined => {
     const name = displayName(abs);
     if (!cfg.sources.has(name)) {
-      try {
-        cfg.sources.set(name, fs.readFileSync(abs, 'utf8'));
-      } catch {
-        return undefined;
-      }
+      // Only regular files of bounded size (src/config/read-file.ts): this shows source lines.
+      const r = readInputFile(abs, { what: 'source file', readErrorCode: TS_CODES.missingMain, splitHint: '', notRegularHint: '' });
+      if (!('text' in r)) return undefined;
+      cfg.sources.set(name, r.text);
     }
     return cfg.sources.get(name);
   };
