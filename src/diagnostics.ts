@@ -22,6 +22,133 @@ export interface Diagnostic {
   file?: string;
   line?: number;
   column?: number;
+  /**
+   * Only on the MSEG0020 summary that stands for diagnostics left out (see limitPerFile): how many
+   * errors and warnings it stands for.
+   */
+  omitted?: { errors: number; warnings: number };
+}
+
+/**
+ * MAX_DIAGNOSTICS_PER_FILE is how many diagnostics of one file are shown; the rest are counted in
+ * one summary. 5 MB of garbage gave about 800,000 syntax errors and 38 MB of output: nobody reads
+ * past the first screen, and the first errors are the ones that cause the rest.
+ */
+export const MAX_DIAGNOSTICS_PER_FILE = 50;
+
+/** OMITTED_CODE is the code of the summary that counts diagnostics left out of a file's list. */
+export const OMITTED_CODE = 'MSEG0020';
+
+function omittedSummary(file: string, at: Diagnostic, omitted: { errors: number; warnings: number }): Diagnostic {
+  const n = omitted.errors + omitted.warnings;
+  const parts = [omitted.errors ? `${omitted.errors} more error${omitted.errors === 1 ? '' : 's'}` : '', omitted.warnings ? `${omitted.warnings} more warning${omitted.warnings === 1 ? '' : 's'}` : '']
+    .filter(Boolean)
+    .join(' and ');
+  const d: Diagnostic = {
+    severity: omitted.errors ? 'error' : 'warning',
+    code: OMITTED_CODE,
+    summary: `${parts} in ${file} not shown`,
+    detail: `microseg shows the first ${MAX_DIAGNOSTICS_PER_FILE} problems of each file, in file order; ${n === 1 ? 'this one is' : `these ${n} are`} after them. The first problems often cause the later ones: fix them and run again.`,
+    file,
+    omitted,
+  };
+  if (at.line !== undefined) d.line = at.line;
+  if (at.column !== undefined) d.column = at.column;
+  return d;
+}
+
+/**
+ * DiagnosticSink collects one file's diagnostics while it is parsed, keeping the first
+ * MAX_DIAGNOSTICS_PER_FILE and only counting the rest, so hostile input cannot make the parser
+ * hold millions of them.
+ */
+export class DiagnosticSink {
+  private readonly items: Diagnostic[] = [];
+  private first?: Diagnostic;
+  private readonly omitted = { errors: 0, warnings: 0 };
+
+  constructor(private readonly max = MAX_DIAGNOSTICS_PER_FILE) {}
+
+  push(...ds: Diagnostic[]): void {
+    for (const d of ds) {
+      if (d.omitted) {
+        this.omitted.errors += d.omitted.errors;
+        this.omitted.warnings += d.omitted.warnings;
+        this.first ??= d;
+      } else if (this.items.length < this.max) this.items.push(d);
+      else {
+        this.first ??= d;
+        if (d.severity === 'error') this.omitted.errors++;
+        else this.omitted.warnings++;
+      }
+    }
+  }
+
+  /** count is how many diagnostics were pushed, kept or not. */
+  get count(): number {
+    return this.items.length + this.omitted.errors + this.omitted.warnings;
+  }
+
+  /** result is the kept diagnostics plus, if any were left out, one MSEG0020 summary. */
+  result(): Diagnostic[] {
+    const out = [...this.items];
+    if (this.first) out.push(omittedSummary(this.first.file ?? '', this.first, { ...this.omitted }));
+    return out;
+  }
+}
+
+/**
+ * limitPerFile keeps the first `max` diagnostics of each file by position and replaces the rest
+ * with one MSEG0020 summary per file that counts them (merging summaries already made while
+ * parsing). Diagnostics without a file are all kept.
+ */
+export function limitPerFile(ds: readonly Diagnostic[], max = MAX_DIAGNOSTICS_PER_FILE): Diagnostic[] {
+  const byFile = new Map<string, Diagnostic[]>();
+  const out: Diagnostic[] = [];
+  for (const d of ds) {
+    if (d.file === undefined) out.push(d);
+    else {
+      const l = byFile.get(d.file);
+      if (l) l.push(d);
+      else byFile.set(d.file, [d]);
+    }
+  }
+  for (const [file, list] of byFile) {
+    const summaries = list.filter((d) => d.omitted);
+    if (summaries.length === 0 && list.length <= max) {
+      out.push(...list);
+      continue;
+    }
+    const sorted = sortDiagnostics(list.filter((d) => !d.omitted));
+    out.push(...sorted.slice(0, max));
+    const dropped = sorted.slice(max);
+    const omitted = { errors: 0, warnings: 0 };
+    for (const d of dropped) {
+      if (d.severity === 'error') omitted.errors++;
+      else omitted.warnings++;
+    }
+    for (const d of summaries) {
+      omitted.errors += d.omitted!.errors;
+      omitted.warnings += d.omitted!.warnings;
+    }
+    const at = sortDiagnostics([...(dropped.length ? [dropped[0]] : []), ...summaries])[0];
+    out.push(omittedSummary(file, at, omitted));
+  }
+  return out;
+}
+
+/** countOf counts errors and warnings, including those an MSEG0020 summary stands for. */
+export function countOf(ds: readonly Diagnostic[]): { errors: number; warnings: number } {
+  let errors = 0;
+  let warnings = 0;
+  for (const d of ds) {
+    if (d.omitted) {
+      errors += d.omitted.errors;
+      warnings += d.omitted.warnings;
+    } else if (d.severity === 'error') errors++;
+    else warnings++;
+  }
+  return { errors, warnings };
 }
 
 /** Diagnostics accumulates problems so that a run reports all of them at once. */
@@ -89,6 +216,68 @@ export function sortDiagnostics(ds: readonly Diagnostic[]): Diagnostic[] {
 }
 
 /**
+ * escapeControls makes text safe to print on a terminal: C0 controls (but newline; tab too unless
+ * `keepTab`), DEL, C1 controls and the Unicode bidirectional overrides become visible escapes
+ * (`\x1b`, `\u202e`). Diagnostics echo the user's text (source lines, labels, values), and a file
+ * must not be able to move the cursor, recolour the terminal, retitle the window or make a
+ * reviewer read one line while the parser reads another ("Trojan source").
+ */
+export function escapeControls(text: string, keepTab = false): string {
+  return text.replace(CONTROLS, (c) => {
+    if (c === '\t' && keepTab) return c;
+    const n = c.charCodeAt(0);
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROLS = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** SOURCE_WIDTH is how many characters of a long source line are shown around the caret. */
+const SOURCE_WIDTH = 120;
+
+const lineIndexes = new WeakMap<ReadonlyMap<string, string>, Map<string, number[]>>();
+
+/**
+ * sourceLine returns line `line` (1-based) of `file` in `sources`. Line starts are indexed once
+ * per file and kept as long as `sources` is: splitting the whole text for every diagnostic made
+ * rendering quadratic (16,000 lines of garbage took 30 s to print).
+ */
+function sourceLine(sources: ReadonlyMap<string, string>, file: string, line: number): string | undefined {
+  const text = sources.get(file);
+  if (text === undefined) return undefined;
+  let perFile = lineIndexes.get(sources);
+  if (!perFile) lineIndexes.set(sources, (perFile = new Map()));
+  let starts = perFile.get(file);
+  if (!starts) {
+    starts = [0];
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+    perFile.set(file, starts);
+  }
+  if (line < 1 || line > starts.length) return undefined;
+  const end = line < starts.length ? starts[line] - 1 : text.length;
+  return text.slice(starts[line - 1], end).replace(/\r$/, '');
+}
+
+/**
+ * echoLine renders a source line for a caret display: tabs as one space (so the caret column
+ * stays right), control characters escaped, and a long line cut to a window around the column.
+ * Returns the text and the caret's offset in it.
+ */
+function echoLine(src: string, column: number): { text: string; caret: number } {
+  let from = 0;
+  let to = src.length;
+  if (src.length > SOURCE_WIDTH) {
+    from = Math.max(0, Math.min(column - 1 - SOURCE_WIDTH / 2, src.length - SOURCE_WIDTH));
+    to = from + SOURCE_WIDTH;
+  }
+  const head = escapeControls(src.slice(from, Math.max(from, column - 1)).replace(/\t/g, ' '));
+  const rest = escapeControls(src.slice(Math.max(from, column - 1), to).replace(/\t/g, ' '));
+  const pre = from > 0 ? '…' : '';
+  return { text: `${pre}${head}${rest}${to < src.length ? '…' : ''}`, caret: pre.length + head.length };
+}
+
+/**
  * formatDiagnostic renders one diagnostic like a compiler does:
  *
  *     main.hcl:12:5: error: Invalid service port "tcp/80/90"
@@ -97,20 +286,19 @@ export function sortDiagnostics(ds: readonly Diagnostic[]): Diagnostic[] {
  *           |            ^
  *
  * `sources` maps a file name to its text, so the offending line can be shown with a caret.
+ * Everything that may hold the user's text is passed through escapeControls.
  */
 export function formatDiagnostic(d: Diagnostic, sources?: ReadonlyMap<string, string>): string {
-  const where = d.file ? `${d.file}${d.line ? `:${d.line}${d.column ? `:${d.column}` : ''}` : ''}: ` : '';
-  const lines = [`${where}${d.severity}: ${d.summary}${d.code ? ` [${d.code}]` : ''}`];
-  if (d.detail) for (const l of d.detail.split('\n')) lines.push(`  ${l}`);
-  const text = d.file && d.line ? sources?.get(d.file) : undefined;
-  if (text !== undefined && d.line) {
-    const src = text.split('\n')[d.line - 1];
-    if (src !== undefined) {
-      const num = String(d.line);
-      const gutter = ' '.repeat(num.length);
-      lines.push(`  ${num} | ${src.replace(/\t/g, ' ')}`);
-      if (d.column) lines.push(`  ${gutter} | ${' '.repeat(Math.max(0, d.column - 1))}^`);
-    }
+  const where = d.file ? `${escapeControls(d.file)}${d.line ? `:${d.line}${d.column ? `:${d.column}` : ''}` : ''}: ` : '';
+  const lines = [`${where}${d.severity}: ${escapeControls(d.summary).replace(/\n/g, '\\n')}${d.code ? ` [${d.code}]` : ''}`];
+  if (d.detail) for (const l of d.detail.split('\n')) lines.push(`  ${escapeControls(l, true)}`);
+  const src = d.file && d.line && sources && !d.omitted ? sourceLine(sources, d.file, d.line) : undefined;
+  if (src !== undefined && d.line) {
+    const num = String(d.line);
+    const gutter = ' '.repeat(num.length);
+    const echo = echoLine(src, d.column ?? 1);
+    lines.push(`  ${num} | ${echo.text}`);
+    if (d.column) lines.push(`  ${gutter} | ${' '.repeat(echo.caret)}^`);
   }
   return lines.join('\n');
 }

@@ -4,7 +4,7 @@
  * templates, so `"${var.x}"` is a reference. The file is read by a small JSON parser that records
  * positions, then turned into the same syntax tree as native files.
  */
-import type { Diagnostic, SourcePos } from '../../diagnostics';
+import { type Diagnostic, DiagnosticSink, type SourcePos } from '../../diagnostics';
 import type { Value } from '../types';
 import type { Attribute, Block, Body, Expr, ObjectItem } from './ast';
 import { Codes } from './codes';
@@ -158,7 +158,7 @@ class JsonReader {
 
 /** parseJsonSyntax reads a `.hcl.json` file into the native syntax tree. */
 export function parseJsonSyntax(fileName: string, text: string): ParseResult {
-  const diags: Diagnostic[] = [];
+  const diags = new DiagnosticSink();
   const empty: Body = { attributes: [], blocks: [], pos: { file: fileName, line: 1, column: 1 } };
   let root: JNode;
   try {
@@ -172,16 +172,17 @@ export function parseJsonSyntax(fileName: string, text: string): ParseResult {
       detail: 'A .hcl.json file must be one JSON object whose keys are block types, e.g. {"variable": {"x": {"default": 1}}}.',
       ...e.pos,
     });
-    return { file: { name: fileName, body: empty }, diagnostics: diags };
+    return { file: { name: fileName, body: empty }, diagnostics: diags.result() };
   }
   const conv = new Converter(fileName, diags);
-  return { file: { name: fileName, body: conv.convertFile(root) }, diagnostics: diags };
+  const body = conv.convertFile(root);
+  return { file: { name: fileName, body }, diagnostics: diags.result() };
 }
 
 class Converter {
   constructor(
     private readonly file: string,
-    private readonly diags: Diagnostic[],
+    private readonly diags: DiagnosticSink,
   ) {}
 
   private err(summary: string, detail: string, pos: SourcePos): void {

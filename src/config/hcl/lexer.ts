@@ -4,7 +4,7 @@
  * pieces (`scanTemplate`), and inside `${ ... }` it asks for ordinary tokens again. Scanning is
  * a single forward pass over char codes (no regexes over the input), so it is linear in file size.
  */
-import type { Diagnostic } from '../../diagnostics';
+import type { DiagnosticSink } from '../../diagnostics';
 import { Codes } from './codes';
 
 export type TokType = 'ident' | 'number' | 'oquote' | 'heredoc' | 'newline' | 'eof' | 'punct';
@@ -65,12 +65,16 @@ export class Lexer {
   constructor(
     readonly file: string,
     readonly text: string,
-    readonly diags: Diagnostic[],
+    readonly diags: DiagnosticSink,
     public line = 1,
     public col = 1,
   ) {}
 
+  /** While set, errors are not reported (the parser is skipping past one it reported). */
+  muted = false;
+
   error(code: string, summary: string, detail: string, line: number, column: number): void {
+    if (this.muted) return;
     this.diags.push({ severity: 'error', code, summary, detail, file: this.file, line, column });
   }
 

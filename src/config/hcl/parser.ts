@@ -4,8 +4,9 @@
  * skips to the end of the offending line (respecting brackets) and carries on, so one run reports
  * every broken line instead of the first one only.
  */
-import type { Diagnostic, SourcePos } from '../../diagnostics';
+import { type Diagnostic, DiagnosticSink, type SourcePos } from '../../diagnostics';
 import type { Attribute, BinaryOp, Block, Body, Expr, HclFile, ObjectItem, SplatStep, TemplatePart } from './ast';
+import { forEachChild } from './ast';
 import { Codes } from './codes';
 import { type HeredocState, Lexer, type Token } from './lexer';
 
@@ -35,9 +36,20 @@ const PREC: Record<string, number> = {
   '%': 6,
 };
 
-/** Nesting and operator-chain limits keep recursion (here and in the evaluator) off the stack limit. */
-const MAX_DEPTH = 200;
-const MAX_CHAIN = 2000;
+/**
+ * Limits that keep recursion (here, in the evaluator and in every walker of the tree) well below
+ * the JavaScript stack, so hostile or generated input gets MSEG1017 at its position instead of a
+ * RangeError and a stack trace. MAX_DEPTH bounds the parser's own recursion: brackets,
+ * parentheses, calls, conditionals, unary operators and templates nested in one expression.
+ * MAX_BLOCK_DEPTH bounds nested blocks. MAX_HEIGHT bounds the depth of an expression's syntax tree
+ * as the evaluator walks it, where a chain of N binary operators or N traversal steps is N levels
+ * deep even though it is parsed in a loop; 2,000 levels overflowed Node's default stack.
+ * MAX_DIRECTIVE_DEPTH bounds nested %{if}/%{for} directives.
+ */
+export const MAX_DEPTH = 200;
+export const MAX_BLOCK_DEPTH = 100;
+export const MAX_HEIGHT = 1000;
+const MAX_DIRECTIVE_DEPTH = 100;
 
 type FlatItem =
   | { kind: 'lit'; value: string; pos: SourcePos }
@@ -48,9 +60,12 @@ type FlatItem =
 
 export class Parser {
   private tok: Token;
+  /** Set by errors that must unwind the whole item (nesting limits), see skipItem. */
+  private abandon = false;
   private readonly nl: boolean[] = [true];
   private depth = 0;
-  readonly diags: Diagnostic[];
+  private blockDepth = 0;
+  readonly diags: DiagnosticSink;
 
   constructor(
     private readonly lx: Lexer,
@@ -145,13 +160,25 @@ export class Parser {
       }
       const nlDepth = this.nl.length;
       const depth = this.depth;
+      const blockDepth = this.blockDepth;
+      const start = { tok: this.tok, i: this.lx.i, line: this.lx.line, col: this.lx.col };
       try {
         this.parseItem(body, seen, open !== undefined);
       } catch (e) {
         if (e !== BAIL) throw e;
         this.nl.length = nlDepth;
         this.depth = depth;
-        this.sync(open !== undefined);
+        this.blockDepth = blockDepth;
+        if (this.abandon) {
+          // The failure was deep inside nested brackets and strings, where the token-level sync
+          // cannot tell a string's quote from a nested one: skip the whole item from its start.
+          this.abandon = false;
+          this.lx.i = start.i;
+          this.lx.line = start.line;
+          this.lx.col = start.col;
+          this.tok = start.tok;
+          this.skipItem();
+        } else this.sync(open !== undefined);
       }
     }
   }
@@ -216,8 +243,18 @@ export class Parser {
           ob,
         );
       }
+      if (this.blockDepth >= MAX_BLOCK_DEPTH) {
+        this.fail(
+          Codes.tooDeep,
+          'Blocks nested too deeply',
+          `microseg reads blocks nested at most ${MAX_BLOCK_DEPTH} levels deep; this ${t.value} block is deeper. Flatten the configuration: microseg resources nest at most two levels (a resource and its connection or lifecycle block).`,
+          t,
+        );
+      }
       this.advance();
+      this.blockDepth++;
       const inner = this.parseBody(ob);
+      this.blockDepth--;
       if (this.tok.type === 'punct' && this.tok.value === '}') this.advance();
       const block: Block = { type: t.value, labels, body: inner, pos: this.pos(t) };
       body.blocks.push(block);
@@ -271,11 +308,73 @@ export class Parser {
     }
   }
 
+  /**
+   * skipItem skips one item from its first token to the newline that ends it (or the "}" that
+   * closes the enclosing block, left as the current token), following brackets, strings, heredocs
+   * and template interpolations with an explicit stack, so arbitrarily deep nesting is skipped in
+   * one linear pass without recursion. The lexer is muted: what it would report here lies past an
+   * error already reported for this item.
+   */
+  private skipItem(): void {
+    type Frame = { kind: 'bracket'; close: string } | { kind: 'tpl'; mode: 'quoted' | HeredocState; line: number; column: number } | { kind: 'interp' };
+    const stack: Frame[] = [];
+    const lx = this.lx;
+    lx.muted = true;
+    try {
+      let t: Token | undefined = this.tok;
+      for (;;) {
+        const top = stack[stack.length - 1];
+        if (top?.kind === 'tpl') {
+          const p = lx.scanTemplate(top.mode, top.line, top.column);
+          if (p.kind === 'end') stack.pop();
+          else if (p.kind !== 'lit') stack.push({ kind: 'interp' });
+          continue;
+        }
+        t ??= lx.next();
+        const cur: Token = t;
+        t = undefined;
+        if (cur.type === 'eof') {
+          this.tok = cur;
+          return;
+        }
+        if (cur.type === 'newline') {
+          if (stack.length === 0) {
+            this.tok = lx.next();
+            return;
+          }
+          continue;
+        }
+        if (cur.type === 'oquote') stack.push({ kind: 'tpl', mode: 'quoted', line: cur.line, column: cur.column });
+        else if (cur.type === 'heredoc') stack.push({ kind: 'tpl', mode: lx.beginHeredoc(cur.value, !!cur.strip, cur.line, cur.column, false), line: cur.line, column: cur.column });
+        else if (cur.type === 'punct') {
+          if (cur.value === '{' || cur.value === '[' || cur.value === '(') stack.push({ kind: 'bracket', close: cur.value === '{' ? '}' : cur.value === '[' ? ']' : ')' });
+          else if (cur.value === '}' || cur.value === ']' || cur.value === ')') {
+            // Pop to the frame this closes; an unmatched "}" closes the enclosing block.
+            let k = stack.length - 1;
+            while (k >= 0 && !((stack[k].kind === 'bracket' && (stack[k] as { close: string }).close === cur.value) || (stack[k].kind === 'interp' && cur.value === '}'))) k--;
+            if (k < 0) {
+              if (cur.value === '}') {
+                this.tok = cur;
+                return;
+              }
+              continue;
+            }
+            stack.length = k;
+          }
+        }
+      }
+    } finally {
+      lx.muted = false;
+    }
+  }
+
   // ---------------------------------------------------------------- expressions
 
   parseExpr(): Expr {
+    const outermost = this.depth === 0;
     if (++this.depth > MAX_DEPTH) {
-      this.fail(Codes.tooDeep, 'Expression nested too deeply', `Expressions may nest at most ${MAX_DEPTH} levels; split it using locals.`, this.peek());
+      this.abandon = true;
+      this.fail(Codes.tooDeep, 'Expression nested too deeply', `Expressions may nest at most ${MAX_DEPTH} levels of brackets, parentheses and calls; split it using locals.`, this.peek());
     }
     const cond = this.parseBinary(0);
     let result = cond;
@@ -288,20 +387,25 @@ export class Parser {
       result = { kind: 'cond', cond, then, else: els, pos: cond.pos };
     }
     this.depth--;
+    if (outermost && exceedsHeight(result, MAX_HEIGHT)) {
+      this.error(
+        Codes.tooDeep,
+        'Expression too complex',
+        `Its syntax tree is more than ${MAX_HEIGHT} levels deep (each operator of a chain such as a + b + c, and each .attribute or [index] step, adds a level). Split it into several locals.`,
+        result.pos,
+      );
+      return { kind: 'bad', pos: result.pos };
+    }
     return result;
   }
 
   private parseBinary(minPrec: number): Expr {
     let left = this.parseUnary();
-    let chain = 0;
     for (;;) {
       const t = this.peek();
       if (t.type !== 'punct') return left;
       const prec = PREC[t.value];
       if (prec === undefined || prec < minPrec) return left;
-      if (++chain > MAX_CHAIN) {
-        this.fail(Codes.tooDeep, 'Expression too long', `A chain of more than ${MAX_CHAIN} operators is not supported; split it using locals.`, t);
-      }
       this.advance();
       const right = this.parseBinary(prec + 1);
       left = { kind: 'binary', op: t.value as BinaryOp, left, right, pos: left.pos, opPos: this.pos(t) };
@@ -312,7 +416,10 @@ export class Parser {
     const t = this.peek();
     if (t.type === 'punct' && (t.value === '-' || t.value === '!')) {
       this.advance();
-      if (++this.depth > MAX_DEPTH) this.fail(Codes.tooDeep, 'Expression nested too deeply', 'Simplify the expression.', t);
+      if (++this.depth > MAX_DEPTH) {
+        this.abandon = true;
+        this.fail(Codes.tooDeep, 'Expression nested too deeply', `Expressions may nest at most ${MAX_DEPTH} levels; simplify the expression.`, t);
+      }
       const operand = this.parseUnary();
       this.depth--;
       return { kind: 'unary', op: t.value, operand, pos: this.pos(t) };
@@ -321,11 +428,9 @@ export class Parser {
   }
 
   private parsePostfix(e: Expr): Expr {
-    let chain = 0;
     for (;;) {
       const t = this.peek();
       if (t.type !== 'punct' || (t.value !== '.' && t.value !== '[')) return e;
-      if (++chain > MAX_CHAIN) this.fail(Codes.tooDeep, 'Traversal too long', 'Split it using locals.', t);
       if (t.value === '.') {
         this.advance();
         const n = this.peek();
@@ -633,7 +738,7 @@ export class Parser {
         const item = p.kind === 'interp' ? this.parseInterp(ppos, p.strip) : this.parseDirective(ppos, p.strip);
         flat.push(item);
       } catch (e) {
-        if (e !== BAIL) throw e;
+        if (e !== BAIL || this.abandon) throw e;
         this.nl.length = nlDepth;
         this.depth = depth;
         // Recover inside the template: skip to the closing "}" of this interpolation.
@@ -670,11 +775,22 @@ export class Parser {
       if (it.kind === 'lit') continue;
       if (it.stripL && i > 0) {
         const prev = flat[i - 1];
-        if (prev.kind === 'lit') prev.value = prev.value.replace(/\s+$/, '');
+        // trimEnd, not replace(/\s+$/): that regex is quadratic on long runs of inner spaces.
+        if (prev.kind === 'lit') prev.value = prev.value.trimEnd();
       }
       if (it.stripR && i + 1 < flat.length) {
         const next = flat[i + 1];
-        if (next.kind === 'lit') next.value = next.value.replace(/^\s+/, '');
+        if (next.kind === 'lit') next.value = next.value.trimStart();
+      }
+    }
+    // fold (and the evaluator after it) recurse once per nested directive: bound the nesting first.
+    let nesting = 0;
+    for (const it of flat) {
+      if (it.kind === 'if' || it.kind === 'for') nesting++;
+      else if (it.kind === 'endif' || it.kind === 'endfor') nesting--;
+      if (nesting > MAX_DIRECTIVE_DEPTH) {
+        this.error(Codes.tooDeep, 'Template directives nested too deeply', `%{if} and %{for} may nest at most ${MAX_DIRECTIVE_DEPTH} levels; split the template using locals.`, it.pos);
+        return { kind: 'bad', pos: this.pos(open) };
       }
     }
     const state = { i: 0 };
@@ -795,6 +911,7 @@ export class Parser {
       return e;
     } catch (e) {
       if (e !== BAIL) throw e;
+      this.abandon = false;
       return { kind: 'bad', pos: this.pos({ line: this.lx.line, column: this.lx.col }) };
     }
   }
@@ -807,21 +924,49 @@ export class Parser {
 
 /** parseNative parses HCL native syntax. */
 export function parseNative(fileName: string, text: string): ParseResult {
-  const diags: Diagnostic[] = [];
+  const diags = new DiagnosticSink();
   const p = new Parser(new Lexer(fileName, text, diags), fileName);
   const file = p.parseFile();
-  return { file, diagnostics: diags };
+  return { file, diagnostics: diags.result() };
 }
 
 /** parseExpression parses `text` as one HCL expression (used for `--var` values of non-string type). */
 export function parseExpression(fileName: string, text: string, line = 1, column = 1): { expr: Expr; diagnostics: Diagnostic[] } {
-  const diags: Diagnostic[] = [];
+  const diags = new DiagnosticSink();
   const p = new Parser(new Lexer(fileName, text, diags, line, column), fileName);
-  return { expr: p.parseStandaloneExpr(), diagnostics: diags };
+  const expr = p.parseStandaloneExpr();
+  return { expr, diagnostics: diags.result() };
 }
 
 /** parseTemplateText parses `text` as a template with no delimiters (JSON syntax string values). */
-export function parseTemplateText(fileName: string, text: string, line: number, column: number, diags: Diagnostic[]): Expr {
+export function parseTemplateText(fileName: string, text: string, line: number, column: number, diags: DiagnosticSink): Expr {
   const p = new Parser(new Lexer(fileName, text, diags, line, column), fileName, false);
   return p.parseBareTemplate();
+}
+
+/**
+ * exceedsHeight says whether the syntax tree of `root` is more than `limit` levels deep. It walks
+ * with an explicit stack, so it cannot itself overflow on the trees it exists to refuse.
+ */
+export function exceedsHeight(root: Expr, limit: number): boolean {
+  const stack: { e?: Expr; parts?: TemplatePart[]; d: number }[] = [{ e: root, d: 1 }];
+  const pushParts = (parts: TemplatePart[], d: number): void => {
+    for (const p of parts) {
+      if (p.kind === 'interp') stack.push({ e: p.expr, d });
+      else if (p.kind === 'if') {
+        stack.push({ e: p.cond, d: d + 1 }, { parts: p.then, d: d + 1 }, { parts: p.else, d: d + 1 });
+      } else if (p.kind === 'for') stack.push({ e: p.coll, d: d + 1 }, { parts: p.body, d: d + 1 });
+    }
+  };
+  while (stack.length) {
+    const { e, parts, d } = stack.pop()!;
+    if (d > limit) return true;
+    if (parts) {
+      pushParts(parts, d);
+      continue;
+    }
+    if (e!.kind === 'template') pushParts(e!.parts, d + 1);
+    else forEachChild(e!, (c) => stack.push({ e: c, d: d + 1 }));
+  }
+  return false;
 }
