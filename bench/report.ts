@@ -12,6 +12,7 @@ import type { ScaleRow } from './compile-scale';
 import type { FleetRow } from './fleet-plan';
 import type { IncrementalRow } from './incremental';
 import type { PacketRow } from './packet-cost';
+import type { GarbageRow } from './parse-garbage';
 import { logLogChart, type Series } from './svg';
 import { readResult, REPO, RESULTS_DIR, type Result, type Target } from './util';
 
@@ -55,6 +56,7 @@ export interface Loaded {
   fleet?: Result<FleetRow>;
   compile?: Result<ScaleRow>;
   packet?: Result<PacketRow>;
+  garbage?: Result<GarbageRow>;
 }
 
 export function load(dir = RESULTS_DIR): Loaded {
@@ -64,12 +66,13 @@ export function load(dir = RESULTS_DIR): Loaded {
     fleet: readResult<FleetRow>('fleet-plan', dir),
     compile: readResult<ScaleRow>('compile-scale', dir),
     packet: readResult<PacketRow>('packet-cost', dir),
+    garbage: readResult<GarbageRow>('parse-garbage', dir),
   };
 }
 
 /** renderResults is the generated markdown (machine, every table, every target). */
 export function renderResults(l: Loaded): string {
-  const any = (l.apply ?? l.incremental ?? l.fleet ?? l.compile ?? l.packet) as AnyResult | undefined;
+  const any = (l.apply ?? l.incremental ?? l.fleet ?? l.compile ?? l.packet ?? l.garbage) as AnyResult | undefined;
   const out: string[] = [BEGIN, ''];
   if (any) {
     const m = any.machine;
@@ -91,7 +94,7 @@ export function renderResults(l: Loaded): string {
   }
 
   // Summary of targets.
-  const all = [l.apply, l.incremental, l.fleet, l.compile, l.packet].flatMap((r) => (r ? r.targets : []));
+  const all = [l.apply, l.incremental, l.fleet, l.compile, l.packet, l.garbage].flatMap((r) => (r ? r.targets : []));
   out.push('### Targets', '', all.length ? table(['target', 'limit', 'measured', 'verdict'], all.map((t) => [t.what, t.limit, t.measured, verdict(t)])) : '_no results yet_', '');
 
   out.push('### 1. Apply overhead vs the floor', '', ...header(l.apply as AnyResult, 'apply overhead'), '');
@@ -192,6 +195,17 @@ export function renderResults(l: Loaded): string {
         l.packet.rows.map((r) => [r.firewall, n(r.identities), `${r.connects} × ${r.runs}`, r.ratePerS, r.latencyUs, r.p99Us, x2(r.rateVs10), x2(r.latencyVs10), x2(r.rateVsNone)]),
       ),
       ...targetsOf(l.packet as AnyResult),
+      '',
+    );
+  }
+  out.push('### 6. Error recovery on garbage input', '', ...header(l.garbage as AnyResult, 'garbage'), '');
+  if (l.garbage?.rows.length) {
+    out.push(
+      table(
+        ['garbage', 'lines', 'bytes', 'runs', 'ms (evaluate + validate + render)', 'µs / line', 'slope vs lines', 'diagnostics (counted)', 'output bytes'],
+        l.garbage.rows.map((r) => [r.kind, n(r.lines), n(r.bytes), r.runs, r.ms, r.usPerLine, r.slope, n(r.diagnostics), n(r.outputBytes)]),
+      ),
+      ...targetsOf(l.garbage as AnyResult),
       '',
     );
   }

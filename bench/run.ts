@@ -3,7 +3,7 @@
  * with `--full`, then bench/README.md's results section and plots regenerated from
  * bench/results/*.json.
  *
- * Usage: npm run bench [-- --full] [-- --only apply,incremental,fleet,compile,packet] [-- --no-report]
+ * Usage: npm run bench [-- --full] [-- --only apply,incremental,fleet,compile,packet,garbage] [-- --no-report]
  *
  * The kernel benchmarks (apply, incremental, fleet, packet) need root: they create network
  * namespaces (addresses in 198.18.0.0/15), and always delete them. Without root they are
@@ -14,6 +14,7 @@ import { runCompileScale } from './compile-scale';
 import { runFleetPlan } from './fleet-plan';
 import { runIncremental } from './incremental';
 import { runPacketCost } from './packet-cost';
+import { runParseGarbage } from './parse-garbage';
 import { report } from './report';
 import { defaultLog, nowMs, writeResult, type BenchOptions, type Result } from './util';
 
@@ -23,6 +24,7 @@ export const ITEMS: Record<string, (o: BenchOptions) => Promise<Result<unknown>>
   fleet: runFleetPlan as (o: BenchOptions) => Promise<Result<unknown>>,
   compile: runCompileScale as (o: BenchOptions) => Promise<Result<unknown>>,
   packet: runPacketCost as (o: BenchOptions) => Promise<Result<unknown>>,
+  garbage: runParseGarbage as (o: BenchOptions) => Promise<Result<unknown>>,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -285,23 +285,38 @@ export class Parser {
     );
   }
 
-  /** sync skips the rest of a broken item: to the next newline outside brackets, or the block's "}". */
+  /**
+   * sync skips the rest of a broken item: to the next newline outside brackets, or to the "}"
+   * that closes the enclosing block. A "}" that closes no bracket opened in the item is taken as
+   * the block's end even inside an unclosed "[" or "(" (a string or list cut short is the common
+   * case), so one broken line does not swallow its block's close and every block after it.
+   */
   private sync(inBlock: boolean): void {
-    let depth = 0;
+    const open: string[] = [];
+    // How many of each opener are on `open`, so a closer with no opener costs no search and the
+    // pops stay linear overall.
+    const counts: Record<string, number> = { '{': 0, '[': 0, '(': 0 };
     for (;;) {
       const t = this.tok;
       if (t.type === 'eof') return;
-      if (t.type === 'newline' && depth <= 0) {
+      if (t.type === 'newline' && open.length === 0) {
         this.advance();
         return;
       }
       if (t.type === 'oquote') this.lx.skipQuotedRest();
       else if (t.type === 'heredoc') this.lx.skipHeredocBody(t.value);
       else if (t.type === 'punct') {
-        if (t.value === '{' || t.value === '[' || t.value === '(') depth++;
-        else if (t.value === '}' || t.value === ']' || t.value === ')') {
-          if (depth <= 0 && t.value === '}' && inBlock) return;
-          depth--;
+        if (t.value === '{' || t.value === '[' || t.value === '(') {
+          open.push(t.value);
+          counts[t.value]++;
+        } else if (t.value === '}' || t.value === ']' || t.value === ')') {
+          const opener = t.value === '}' ? '{' : t.value === ']' ? '[' : '(';
+          if (counts[opener] > 0) {
+            for (let o = open.pop()!; ; o = open.pop()!) {
+              counts[o]--;
+              if (o === opener) break;
+            }
+          } else if (t.value === '}' && inBlock) return;
         }
       }
       this.advance();
