@@ -39,8 +39,6 @@ export type TemplatePart =
   | { kind: 'if'; cond: Expr; then: TemplatePart[]; else: TemplatePart[]; pos: SourcePos }
   | { kind: 'for'; keyVar?: string; valVar: string; coll: Expr; body: TemplatePart[]; pos: SourcePos };
 
-/** Traversal steps applied by a splat to each element. */
-export type SplatStep = { kind: 'attr'; name: string; pos: SourcePos } | { kind: 'index'; key: Expr; pos: SourcePos };
 
 export type Expr =
   | { kind: 'literal'; value: number | boolean | null; pos: SourcePos }
@@ -48,7 +46,15 @@ export type Expr =
   | { kind: 'scope'; name: string; pos: SourcePos }
   | { kind: 'getattr'; obj: Expr; name: string; pos: SourcePos; namePos: SourcePos }
   | { kind: 'index'; obj: Expr; key: Expr; pos: SourcePos; keyPos: SourcePos }
-  | { kind: 'splat'; obj: Expr; steps: SplatStep[]; pos: SourcePos }
+  /**
+   * A splat, as HCL defines it: `each` is evaluated once per element of `obj` with the element
+   * as `splatItem`. A full splat `[*]` takes every traversal after it into `each` (so `a[*].b[*].c`
+   * nests a second splat inside the first); an attribute-only splat `.*` takes only the `.name`
+   * and `.N` steps right after it.
+   */
+  | { kind: 'splat'; obj: Expr; each: Expr; pos: SourcePos }
+  /** The element a splat's `each` is applied to. */
+  | { kind: 'splatItem'; pos: SourcePos }
   | { kind: 'tuple'; items: Expr[]; pos: SourcePos }
   | { kind: 'object'; items: ObjectItem[]; pos: SourcePos }
   | {
@@ -87,6 +93,7 @@ export function forEachChild(e: Expr, fn: (c: Expr) => void): void {
     case 'scope':
     case 'json':
     case 'bad':
+    case 'splatItem':
       return;
     case 'template':
       forEachPart(e.parts, fn);
@@ -100,7 +107,7 @@ export function forEachChild(e: Expr, fn: (c: Expr) => void): void {
       return;
     case 'splat':
       fn(e.obj);
-      for (const s of e.steps) if (s.kind === 'index') fn(s.key);
+      fn(e.each);
       return;
     case 'tuple':
       for (const i of e.items) fn(i);

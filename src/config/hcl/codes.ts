@@ -30,6 +30,8 @@ export const Codes = {
   invalidTemplate: 'MSEG1016',
   /** Expressions nested deeper than the parser allows. */
   tooDeep: 'MSEG1017',
+  /** A block written on one line that HCL does not accept there (a nested block, two arguments, no closing brace). */
+  singleLineBlock: 'MSEG1018',
   /** A `.hcl.json` file that is not valid JSON or not shaped like a configuration. */
   invalidJson: 'MSEG1020',
 

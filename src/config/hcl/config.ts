@@ -8,12 +8,13 @@ import { type Diagnostic, didYouMean, type SourcePos, sortDiagnostics } from '..
 import type { RawConfig, RawResource, Value } from '../types';
 import type { Block, Body, Expr } from './ast';
 import { Codes } from './codes';
-import { collectRefs, type EvalContext, Evaluator } from './eval';
+import { unknownBlock } from './blocks';
+import { collectRefs, type EvalContext, Evaluator, isResourceType } from './eval';
 import { readJsonValue } from './json';
 import { parseExpression, parseNative } from './parser';
 import { parseHcl } from './parse';
 import { convert, parseType, type TypeC, typeString } from './typeexpr';
-import { hasKey, isObj, type Obj, POISON, setKey, toBool, toStr, typeName, type Val } from './values';
+import { hasKey, isObj, nfc, type Obj, POISON, setKey, toBool, toStr, typeName, type Val } from './values';
 
 /** HclInputs are the variable values given from outside the configuration. */
 export interface HclInputs {
@@ -141,6 +142,8 @@ export function evaluateHcl(files: { name: string; text: string }[], inputs: Hcl
         }
         checkAttrs(b, blk.body, OUTPUT_ATTRS, 'output', true);
         addNode({ id: `output.${blk.labels[0].value}`, kind: 'output', pos: blk.pos, exprs: blk.body.attributes.map((a) => a.expr), block: blk, order: nodes.length }, 'output');
+      } else if (!isResourceType(blk.type)) {
+        b.diags.push(unknownBlock(blk));
       } else {
         if (blk.labels.length !== 1) {
           b.err(
@@ -371,7 +374,7 @@ function evaluateVariables(b: Builder, decls: VarDecl[], inputs: HclInputs): voi
     }
     const fromString = (text: string, origin: string): Value | undefined => {
       // Primitives convert from the string itself ("80" → 80); collections are HCL expressions.
-      if (type.kind === 'string' || type.kind === 'any' || type.kind === 'number' || type.kind === 'bool') return text;
+      if (type.kind === 'string' || type.kind === 'any' || type.kind === 'number' || type.kind === 'bool') return nfc(text);
       const r = parseExpression(origin, text);
       const scratch: Diagnostic[] = [...r.diagnostics];
       const v = scratch.length ? POISON : new Evaluator({ diags: scratch, where: origin }).evaluate(r.expr);

@@ -5,11 +5,11 @@
  */
 import { type Diagnostic, didYouMean, type SourcePos } from '../../diagnostics';
 import { RESOURCE_TYPES, type Value } from '../types';
-import type { Expr, SplatStep, TemplatePart } from './ast';
+import type { Expr, TemplatePart } from './ast';
 import { forEachChild } from './ast';
 import { Codes } from './codes';
 import { ArgError, FUNCTIONS } from './functions';
-import { deepEqual, hasKey, isObj, type Obj, POISON, setKey, show, sortedKeys, toBool, toNum, toStr, typeName, type Val } from './values';
+import { deepEqual, hasKey, isObj, nfc, type Obj, POISON, setKey, show, sortedKeys, toBool, toNum, toStr, typeName, type Val } from './values';
 
 const RESOURCE_TYPE_SET: ReadonlySet<string> = new Set(RESOURCE_TYPES);
 
@@ -35,7 +35,10 @@ export interface EvalContext {
   where: string;
 }
 
-/** Scope is a chain of for-expression iterator bindings. */
+/** SPLAT_ITEM binds a splat's current element in the scope chain; no identifier can spell it. */
+const SPLAT_ITEM = '[*]';
+
+/** Scope is a chain of for-expression iterator bindings (and splat elements, see SPLAT_ITEM). */
 interface Scope {
   name: string;
   value: Value;
@@ -49,7 +52,7 @@ function lookup(s: Scope | undefined, name: string): Scope | undefined {
 
 function scopeNames(s: Scope | undefined): string[] {
   const out: string[] = [];
-  for (let c = s; c; c = c.parent) out.push(c.name);
+  for (let c = s; c; c = c.parent) if (c.name !== SPLAT_ITEM) out.push(c.name);
   return out;
 }
 
@@ -89,16 +92,22 @@ export class Evaluator {
         return this.index(o, k, e.keyPos);
       }
       case 'splat': {
+        // HCL: a list is mapped element by element; any other value is a one-element list, and
+        // null an empty one.
         const o = this.evaluate(e.obj, scope);
         if (o === POISON) return POISON;
         const items = o === null ? [] : Array.isArray(o) ? o : [o];
         const out: Value[] = [];
         for (const it of items) {
-          const r = this.steps(it, e.steps, scope);
+          const r = this.evaluate(e.each, { name: SPLAT_ITEM, value: it, parent: scope });
           if (r === POISON) return POISON;
           out.push(r);
         }
         return out;
+      }
+      case 'splatItem': {
+        const s = lookup(scope, SPLAT_ITEM);
+        return s ? s.value : POISON;
       }
       case 'tuple': {
         const out: Value[] = [];
@@ -236,7 +245,7 @@ export class Evaluator {
         }
       }
     }
-    return bad ? POISON : out.join('');
+    return bad ? POISON : nfc(out.join(''));
   }
 
   private iterate(coll: Value, pos: SourcePos): [Value, Value][] | undefined {
@@ -446,16 +455,6 @@ export class Evaluator {
     return this.err(Codes.invalidIndex, `Cannot index a ${typeName(o)}`, 'Only lists, sets, maps and objects can be indexed.', pos);
   }
 
-  private steps(v: Value, steps: SplatStep[], scope: Scope | undefined): Val {
-    let cur: Val = v;
-    for (const s of steps) {
-      if (s.kind === 'attr') cur = this.getAttr(cur, s.name, s.pos);
-      else cur = this.index(cur, this.evaluate(s.key, scope), s.pos);
-      if (cur === POISON) return POISON;
-    }
-    return cur;
-  }
-
   private binary(e: Extract<Expr, { kind: 'binary' }>, scope: Scope | undefined): Val {
     const op = e.op;
     const l = this.evaluate(e.left, scope);
@@ -517,6 +516,27 @@ export class Evaluator {
 
   private call(e: Extract<Expr, { kind: 'call' }>, scope: Scope | undefined): Val {
     const fn = hasKey(FUNCTIONS as unknown as Obj, e.name) ? FUNCTIONS[e.name] : undefined;
+    if (!fn && e.name.includes('::')) {
+      for (const a of e.args) this.evaluate(a, scope);
+      const parts = e.name.split('::');
+      const bare = parts[parts.length - 1];
+      if (parts[0] === 'provider') {
+        return this.err(
+          Codes.unknownFunction,
+          `Call to provider function "${e.name}"`,
+          `microseg has no providers: provider-defined functions (provider::NAME::FUNCTION) exist only in Terraform and OpenTofu configurations. Compute the value with microseg's functions (${Object.keys(FUNCTIONS).sort().join(', ')}), or pass it in with a variable.`,
+          e.pos,
+        );
+      }
+      return this.err(
+        Codes.unknownFunction,
+        `Call to unknown function "${e.name}"`,
+        hasKey(FUNCTIONS as unknown as Obj, bare)
+          ? `microseg's functions have no namespace: write ${bare}(...).`
+          : `microseg's functions have no namespace; available: ${Object.keys(FUNCTIONS).sort().join(', ')}.`,
+        e.pos,
+      );
+    }
     if (!fn) {
       const hint = didYouMean(e.name, Object.keys(FUNCTIONS));
       for (const a of e.args) this.evaluate(a, scope);
@@ -555,7 +575,9 @@ export class Evaluator {
       );
     }
     try {
-      return fn.impl(args);
+      const r = fn.impl(args);
+      // Every HCL string is NFC (cty normalises them); functions build new ones (format, join...).
+      return typeof r === 'string' ? nfc(r) : r;
     } catch (x) {
       const msg = x instanceof Error ? x.message : String(x);
       const at = x instanceof ArgError && argPos[x.index] ? argPos[x.index] : e.pos;

@@ -9,6 +9,7 @@ import type { Value } from '../types';
 import type { Attribute, Block, Body, Expr, ObjectItem } from './ast';
 import { Codes } from './codes';
 import { type ParseResult, parseExpression, parseTemplateText } from './parser';
+import { nfc } from './values';
 
 type JNode =
   | { kind: 'obj'; props: { key: string; keyPos: SourcePos; value: JNode }[]; pos: SourcePos }
@@ -263,7 +264,7 @@ class Converter {
       case 'obj': {
         const items: ObjectItem[] = n.props
           .filter((p) => p.key !== '//')
-          .map((p) => ({ key: { kind: 'template', parts: [{ kind: 'lit', value: p.key, pos: p.keyPos }], pos: p.keyPos }, keyName: p.key, value: this.expr(p.value) }));
+          .map((p) => ({ key: { kind: 'template', parts: [{ kind: 'lit', value: nfc(p.key), pos: p.keyPos }], pos: p.keyPos }, keyName: nfc(p.key), value: this.expr(p.value) }));
         return { kind: 'object', items, pos: n.pos };
       }
     }
@@ -273,13 +274,14 @@ class Converter {
 function plain(n: JNode): Value {
   switch (n.kind) {
     case 'lit':
-    case 'str':
       return n.value;
+    case 'str':
+      return nfc(n.value);
     case 'arr':
       return n.items.map(plain);
     case 'obj': {
       const o: { [k: string]: Value } = {};
-      for (const p of n.props) Object.defineProperty(o, p.key, { value: plain(p.value), enumerable: true, writable: true, configurable: true });
+      for (const p of n.props) Object.defineProperty(o, nfc(p.key), { value: plain(p.value), enumerable: true, writable: true, configurable: true });
       return o;
     }
   }

@@ -6,6 +6,7 @@
  */
 import type { DiagnosticSink } from '../../diagnostics';
 import { Codes } from './codes';
+import { nfc } from './values';
 
 export type TokType = 'ident' | 'number' | 'oquote' | 'heredoc' | 'newline' | 'eof' | 'punct';
 
@@ -40,7 +41,8 @@ const CH_CR = 13;
 const CH_SP = 32;
 const CH_TAB = 9;
 
-const TWO_CHAR = new Set(['==', '!=', '<=', '>=', '&&', '||', '=>']);
+// '::' separates the parts of a namespaced function name (provider::aws::arn_parse), as in HCL.
+const TWO_CHAR = new Set(['==', '!=', '<=', '>=', '&&', '||', '=>', '::']);
 const ONE_CHAR = new Set(['{', '}', '[', ']', '(', ')', ',', '.', '=', ':', '?', '<', '>', '+', '-', '*', '/', '%', '!', '~']);
 
 function isIdentStart(c: number, text: string, i: number): boolean {
@@ -53,6 +55,30 @@ function isIdentPart(c: number, text: string, i: number): boolean {
   if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95 || c === 45) return true;
   if (c < 128) return false;
   return /\p{ID_Continue}/u.test(String.fromCodePoint(text.codePointAt(i) ?? c));
+}
+
+/**
+ * isSpace is Go's unicode.IsSpace without the newline: what HCL counts, and strips, as the
+ * indentation of a `<<-` heredoc line (not only spaces and tabs: also \v, \f, \r, NEL, no-break
+ * space and the other Unicode spaces).
+ */
+function isSpace(c: number): boolean {
+  return (
+    c === CH_SP ||
+    c === CH_TAB ||
+    c === 11 ||
+    c === 12 ||
+    c === CH_CR ||
+    c === 0x85 ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000
+  );
 }
 
 function isDigit(c: number): boolean {
@@ -164,7 +190,7 @@ export class Lexer {
         this.col += 3;
         return { type: 'punct', value: '...', line, column };
       }
-      const two = c2 === 61 /* = */ || c2 === 38 /* & */ || c2 === 124 /* | */ || c2 === 62 /* > */ ? t.slice(this.i, this.i + 2) : '';
+      const two = c2 === 61 /* = */ || c2 === 38 /* & */ || c2 === 124 /* | */ || c2 === 62 /* > */ || c2 === 58 /* : */ ? t.slice(this.i, this.i + 2) : '';
       if (two !== '' && TWO_CHAR.has(two)) {
         this.i += 2;
         this.col += 2;
@@ -240,7 +266,12 @@ export class Lexer {
       if (b - a === marker.length && t.startsWith(marker, a)) {
         return { marker, end: p, indent: strip && indent !== Infinity ? indent : 0, found: true };
       }
-      if (strip && b > a) indent = Math.min(indent, a - p);
+      if (strip) {
+        // Indentation is every leading whitespace character; lines of whitespace only do not count.
+        let w = p;
+        while (w < e && isSpace(t.charCodeAt(w))) w++;
+        if (w < e) indent = Math.min(indent, w - p);
+      }
       p = e + 1;
     }
     if (report) {
@@ -360,15 +391,17 @@ export class Lexer {
   }
 
   private lit(chunks: string[], line: number, column: number): Piece {
-    return { kind: 'lit', value: chunks.length === 1 ? chunks[0] : chunks.join(''), line, column };
+    // HCL strings are NFC-normalised (see values.ts nfc); the evaluator normalises again where
+    // interpolation joins pieces.
+    return { kind: 'lit', value: nfc(chunks.length === 1 ? chunks[0] : chunks.join('')), line, column };
   }
 
   private skipIndent(h: HeredocState): void {
     const t = this.text;
     // Whitespace-only lines are kept as written (HCL excludes them from the common indentation).
     let p = this.i;
-    while (p < h.end && (t.charCodeAt(p) === CH_SP || t.charCodeAt(p) === CH_TAB)) p++;
-    if (p >= h.end || t.charCodeAt(p) === CH_NL || t.charCodeAt(p) === CH_CR) return;
+    while (p < h.end && t.charCodeAt(p) !== CH_NL && isSpace(t.charCodeAt(p))) p++;
+    if (p >= h.end || t.charCodeAt(p) === CH_NL) return;
     const skip = Math.min(h.indent, p - this.i);
     this.i += skip;
     this.col += skip;

@@ -5,7 +5,7 @@
  * every broken line instead of the first one only.
  */
 import { type Diagnostic, DiagnosticSink, type SourcePos } from '../../diagnostics';
-import type { Attribute, BinaryOp, Block, Body, Expr, HclFile, ObjectItem, SplatStep, TemplatePart } from './ast';
+import type { Attribute, BinaryOp, Block, Body, Expr, HclFile, ObjectItem, TemplatePart } from './ast';
 import { forEachChild } from './ast';
 import { Codes } from './codes';
 import { type HeredocState, Lexer, type Token } from './lexer';
@@ -252,10 +252,14 @@ export class Parser {
         );
       }
       this.advance();
-      this.blockDepth++;
-      const inner = this.parseBody(ob);
-      this.blockDepth--;
-      if (this.tok.type === 'punct' && this.tok.value === '}') this.advance();
+      let inner: Body;
+      const first = this.tok;
+      if (first.type === 'newline' || first.type === 'eof' || (first.type === 'punct' && first.value === '}')) {
+        this.blockDepth++;
+        inner = this.parseBody(ob);
+        this.blockDepth--;
+        if (this.tok.type === 'punct' && this.tok.value === '}') this.advance();
+      } else inner = this.parseSingleLineBody(ob);
       const block: Block = { type: t.value, labels, body: inner, pos: this.pos(t) };
       body.blocks.push(block);
       this.endOfItem(inBlock);
@@ -267,6 +271,85 @@ export class Parser {
       `Set an attribute with ${t.value} = value, or open a block with ${t.value} { ... }.`,
       n,
     );
+  }
+
+  /**
+   * parseSingleLineBody reads a block written on one line, `lifecycle { prevent_destroy = true }`,
+   * with HCL's rules: exactly one argument, closed on the same line; a nested block or a second
+   * argument must go on lines of their own. Errors use HCL's wording and skip to the block's "}".
+   */
+  private parseSingleLineBody(open: Token): Body {
+    const body: Body = { attributes: [], blocks: [], pos: this.pos(open) };
+    const id = this.tok;
+    const wrong = (summary: string, detail: string, at: Token): Body => {
+      this.error(Codes.singleLineBlock, summary, detail, at);
+      this.skipToBlockEnd();
+      return body;
+    };
+    if (id.type !== 'ident') return wrong('Argument or block definition required', 'An argument or block definition is required here.', id);
+    this.advance();
+    const n = this.tok;
+    if (n.type === 'oquote' || n.type === 'ident' || (n.type === 'punct' && n.value === '{')) {
+      return wrong(
+        'Argument definition required',
+        `A single-line block definition can contain only a single argument. If you meant to define argument "${id.value}", use an equals sign to assign it a value. To define a nested block, place it on a line of its own within its parent block.`,
+        id,
+      );
+    }
+    if (!(n.type === 'punct' && n.value === '=')) {
+      return wrong('Argument or block definition required', 'An argument or block definition is required here. To set an argument, use the equals sign "=" to introduce the argument value.', id);
+    }
+    this.advance();
+    const nlDepth = this.nl.length;
+    const depth = this.depth;
+    let expr: Expr;
+    try {
+      expr = this.parseExpr();
+    } catch (e) {
+      if (e !== BAIL || this.abandon) throw e;
+      this.nl.length = nlDepth;
+      this.depth = depth;
+      this.skipToBlockEnd();
+      return body;
+    }
+    body.attributes.push({ name: id.value, namePos: this.pos(id), expr });
+    const c = this.tok;
+    if (c.type === 'punct' && c.value === '}') {
+      this.advance();
+      return body;
+    }
+    if (c.type === 'punct' && c.value === ',') {
+      return wrong(
+        'Invalid single-argument block definition',
+        'Single-line block syntax can include only one argument definition. To define multiple arguments, use the multi-line block syntax with one argument definition per line.',
+        c,
+      );
+    }
+    if (c.type === 'newline') {
+      return wrong(
+        'Invalid single-argument block definition',
+        "An argument definition on the same line as its containing block creates a single-line block definition, which must also be closed on the same line. Place the block's closing brace immediately after the argument definition.",
+        c,
+      );
+    }
+    return wrong('Invalid single-argument block definition', 'A single-line block definition must end with a closing brace immediately after its single argument definition.', c);
+  }
+
+  /** skipToBlockEnd skips past the "}" that closes the block being read (error recovery). */
+  private skipToBlockEnd(): void {
+    let depth = 0;
+    for (;;) {
+      const t = this.tok;
+      if (t.type === 'eof') return;
+      if (t.type === 'oquote') this.lx.skipQuotedRest();
+      else if (t.type === 'heredoc') this.lx.skipHeredocBody(t.value);
+      else if (t.type === 'punct' && t.value === '{') depth++;
+      else if (t.type === 'punct' && t.value === '}' && depth-- === 0) {
+        this.advance();
+        return;
+      }
+      this.advance();
+    }
   }
 
   private endOfItem(inBlock: boolean): void {
@@ -453,25 +536,30 @@ export class Parser {
           this.advance();
           e = { kind: 'getattr', obj: e, name: n.value, pos: e.pos, namePos: this.pos(n) };
         } else if (n.type === 'number' && /^\d+(\.\d+)?$/.test(n.value)) {
-          // Legacy index syntax `a.0`; `a.0.1` lexes as the number 0.1, so split it.
           this.advance();
-          let col = n.column;
-          for (const part of n.value.split('.')) {
-            const kp = this.pos({ line: n.line, column: col });
-            e = { kind: 'index', obj: e, key: { kind: 'literal', value: Number(part), pos: kp }, pos: e.pos, keyPos: kp };
-            col += part.length + 1;
-          }
+          e = this.legacyIndex(e, n);
         } else if (n.type === 'punct' && n.value === '*') {
+          // Attribute-only splat (from HIL): only the .name and .N steps right after it apply to
+          // each element; a later [index] applies to the resulting list.
           this.advance();
-          const steps: SplatStep[] = [];
+          const item: Expr = { kind: 'splatItem', pos: this.pos(n) };
+          let each: Expr = item;
           while (this.isPunct('.')) {
             this.advance();
             const a = this.peek();
-            if (a.type !== 'ident') this.fail(Codes.expectedToken, 'Expected an attribute name after "."', 'Write .name after a splat.', a);
-            this.advance();
-            steps.push({ kind: 'attr', name: a.value, pos: this.pos(a) });
+            if (a.type === 'ident') {
+              this.advance();
+              each = { kind: 'getattr', obj: each, name: a.value, pos: each.pos, namePos: this.pos(a) };
+            } else if (a.type === 'number' && /^\d+(\.\d+)?$/.test(a.value)) {
+              this.advance();
+              each = this.legacyIndex(each, a);
+            } else if (a.type === 'punct' && a.value === '*') {
+              this.fail(Codes.expectedToken, 'Nested splat expression not allowed', 'A splat expression (*) cannot be used inside another attribute-only splat expression; write the full form, e.g. a[*].b[*].c.', a);
+            } else {
+              this.fail(Codes.expectedToken, 'Expected an attribute name after "."', 'Write .name after a splat.', a);
+            }
           }
-          e = { kind: 'splat', obj: e, steps, pos: e.pos };
+          e = { kind: 'splat', obj: e, each, pos: e.pos };
         } else {
           this.fail(
             Codes.expectedToken,
@@ -486,31 +574,19 @@ export class Parser {
       this.advance();
       this.nl.push(false);
       if (this.isPunct('*')) {
+        const star = this.peek();
         this.advance();
         this.expectPunct(']', 'Expected "]" after "[*"', 'A splat is written list[*].attribute.');
         this.nl.pop();
         this.advance();
-        const steps: SplatStep[] = [];
-        for (;;) {
-          if (this.isPunct('.')) {
-            this.advance();
-            const a = this.peek();
-            if (a.type !== 'ident') this.fail(Codes.expectedToken, 'Expected an attribute name after "."', 'Write .name after a splat.', a);
-            this.advance();
-            steps.push({ kind: 'attr', name: a.value, pos: this.pos(a) });
-          } else if (this.isPunct('[')) {
-            const b = this.peek();
-            this.advance();
-            this.nl.push(false);
-            const key = this.parseExpr();
-            this.expectPunct(']', 'Expected "]" to close the index', 'An index is written value[key].');
-            this.nl.pop();
-            this.advance();
-            steps.push({ kind: 'index', key, pos: this.pos(b) });
-          } else break;
+        // A full splat takes every traversal after it, including further splats, which nest.
+        if (++this.depth > MAX_DEPTH) {
+          this.abandon = true;
+          this.fail(Codes.tooDeep, 'Splat expressions nested too deeply', `At most ${MAX_DEPTH} levels; split the expression using locals.`, star);
         }
-        e = { kind: 'splat', obj: e, steps, pos: e.pos };
-        continue;
+        const each = this.parsePostfix({ kind: 'splatItem', pos: this.pos(star) });
+        this.depth--;
+        return { kind: 'splat', obj: e, each, pos: e.pos };
       }
       const key = this.parseExpr();
       this.expectPunct(']', 'Expected "]" to close the index', 'An index is written value[key], e.g. list[0] or map["key"].');
@@ -518,6 +594,17 @@ export class Parser {
       this.advance();
       e = { kind: 'index', obj: e, key, pos: e.pos, keyPos: key.pos };
     }
+  }
+
+  /** legacyIndex applies HIL's `a.0` index syntax; `a.0.1` lexes as the number 0.1, so split it. */
+  private legacyIndex(e: Expr, n: Token): Expr {
+    let col = n.column;
+    for (const part of n.value.split('.')) {
+      const kp = this.pos({ line: n.line, column: col });
+      e = { kind: 'index', obj: e, key: { kind: 'literal', value: Number(part), pos: kp }, pos: e.pos, keyPos: kp };
+      col += part.length + 1;
+    }
+    return e;
   }
 
   private parsePrimary(): Expr {
@@ -538,6 +625,7 @@ export class Parser {
         }
         this.advance();
         if (this.isPunct('(')) return this.parseCall(t);
+        if (this.isPunct('::')) return this.parseCall(t, this.namespacedName(t));
         return { kind: 'scope', name: t.value, pos: this.pos(t) };
       }
       case 'oquote':
@@ -570,7 +658,28 @@ export class Parser {
     );
   }
 
-  private parseCall(name: Token): Expr {
+  /**
+   * namespacedName reads the rest of `provider::aws::arn_parse` after its first part, up to the
+   * "(" (HCL 2.18+ function namespaces; Terraform's provider-defined functions use them).
+   */
+  private namespacedName(first: Token): string {
+    let name = first.value;
+    while (this.isPunct('::')) {
+      this.advance();
+      const part = this.peek();
+      if (part.type !== 'ident') {
+        this.fail(Codes.expectedToken, 'Missing function name', 'Function scope resolution symbol :: must be followed by a function name in this scope.', part);
+      }
+      name += `::${part.value}`;
+      this.advance();
+    }
+    if (!this.isPunct('(')) {
+      this.fail(Codes.expectedToken, 'Missing open parenthesis', `Function selector ${name} must be followed by an open parenthesis to begin the function call.`, this.peek());
+    }
+    return name;
+  }
+
+  private parseCall(name: Token, fullName = name.value): Expr {
     this.advance(); // (
     this.nl.push(false);
     const args: Expr[] = [];
@@ -587,11 +696,11 @@ export class Parser {
         this.advance();
         continue;
       }
-      this.expectPunct(')', 'Expected "," or ")" in function call', `Arguments are separated by commas: ${name.value}(a, b).`);
+      this.expectPunct(')', 'Expected "," or ")" in function call', `Arguments are separated by commas: ${fullName}(a, b).`);
     }
     this.nl.pop();
     this.advance();
-    return { kind: 'call', name: name.value, args, expand, pos: this.pos(name) };
+    return { kind: 'call', name: fullName, args, expand, pos: this.pos(name) };
   }
 
   private parseTuple(open: Token): Expr {

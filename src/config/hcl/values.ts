@@ -105,3 +105,25 @@ export function show(v: Val): string {
   const s = JSON.stringify(v);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
+
+/**
+ * nfc returns `s` in Unicode Normalization Form C, as every HCL string is (cty normalises each
+ * string value): "an\u0303os" and "años" are one string, so a tag or name typed either way
+ * matches. ASCII, the common case, is returned as is without scanning twice.
+ */
+export function nfc(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[^\x00-\x7f]/.test(s) ? s.normalize('NFC') : s;
+}
+
+/** nfcValue normalises every string in a value, keys included (JSON-syntax data, var files). */
+export function nfcValue(v: Value): Value {
+  if (typeof v === 'string') return nfc(v);
+  if (Array.isArray(v)) return v.map(nfcValue);
+  if (v !== null && typeof v === 'object') {
+    const o: Obj = {};
+    for (const k of Object.keys(v)) setKey(o, nfc(k), nfcValue(v[k]));
+    return o;
+  }
+  return v;
+}

@@ -88,11 +88,35 @@ const SAMPLES: [string, string][] = [
   ['heredocs', 'a = <<EOT\n  keep\n\nEOT\nb = <<-EOT\n    hi\n      \n      there\n    EOT\nc = <<-X\n\t\ta\n\t  b\n  X\nd = <<EOT\nEOT\n'],
   ['comments', '# one\n// two\n/* three\n   lines */ a = 1 # tail\nb = [ # c\n  1, /* d */ 2 // e\n]\n'],
   ['expressions', 'a = 1 + 2\nb = "x${var.y}z"\nc = [1, var.x]\nd = upper("x")\ne = "${true}"\nf = "${"lit"}"\ng = web-1.name\nh = [for x in l : x]\n'],
+  // Found in public Terraform files that HashiCorp's parser accepts (issue 10 item 11).
+  ['provider-defined functions', 'a = provider::aws::arn_parse("arn:aws:iam::1:role/x")\nb = core::upper("x")\nc = provider::ns::f(\n  1,\n  2,\n)\n'],
+  ['splats', 'a = x[*].b[*].c\nb = x[*][*]\nc = x[*].y.*.z\nd = x.*.y[0]\ne = x.*.y.0.z\nf = x[*]["k"][0].z\n'],
+  ['NFC strings', 'a = "an\u0303os"\nb = {"an\u0303" = "e\u0301"}\nc = <<EOT\nan\u0303os\nEOT\nd = "\\u006e\\u0303"\n'],
+  ['heredoc indentation of Unicode spaces', 'a = <<-EOT\n\u00a0\u00a0x\n\u00a0\u00a0\u00a0y\n  EOT\nb = <<-EOT\n\u3000\tx\n\u3000\t\ty\n\nEOT\nc = <<-EOT\n\u2003a\n \u2003b\n \nEOT\n'],
+  ['single-line blocks', 'b { x = 1 }\nc {}\nd "l" { y = [1,\n  2] }\ne { /* c */ z = "}" }\n'],
+  ['terraform and nomad blocks (syntax)', 'resource "aws_instance" "x" {}\njob "x" {\n  group "g" {}\n}\nprovider "aws" {\n  region = "eu-west-1"\n}\nterraform {\n  required_version = ">= 1.5"\n}\nmodule "m" {\n  source = "./m"\n}\ndata "aws_ami" "a" {}\n'],
+];
+
+/** Inputs HashiCorp's parser rejects; microseg must reject them too (it accepted each once). */
+const REJECTED: [string, string][] = [
+  ['nested block in a single-line block', 'b { c {} }\n'],
+  ['labelled nested block in a single-line block', 'b { c "l" {} }\n'],
+  ['single-line block not closed on its line', 'b { x = 1\n}\n'],
+  ['two arguments in a single-line block', 'b { x = 1, y = 2 }\n'],
+  ['two arguments without a comma', 'b { x = 1 y = 2 }\n'],
+  ['splat inside an attribute-only splat', 'a = x.*.y.*.z\n'],
+  ['namespace without a function name', 'a = provider::aws::\n'],
+  ['namespaced name without a call', 'a = provider::aws::f\n'],
 ];
 
 describe('differential against hcl2json', () => {
   test.each(SAMPLES)('%s', async (name, text) => {
     await compare(`${name}.hcl`, text);
+  });
+
+  test.each(REJECTED)('both reject: %s', async (name, text) => {
+    await expect(hcl2json(`${name}.hcl`, text)).rejects.toThrow();
+    expect(parseHcl(`${name}.hcl`, text).diagnostics.filter((d) => d.severity === 'error').length).toBeGreaterThan(0);
   });
 
   test('examples/quickstart files', async () => {
@@ -103,7 +127,7 @@ describe('differential against hcl2json', () => {
 
   test('generated corpus of literals, collections, blocks, heredocs and comments', async () => {
     const comment = fc.constantFrom('', '', '', ' # note', ' // note', ' /* c */');
-    const strChar = fc.constantFrom('a', 'Z', ' ', '-', '.', '\\n', '\\t', '\\"', '\\\\', '\\u00e9', 'é', '😀', '$.', '%.', '~', '#', '//', ' {', '}', '$${x}', '%%{y}');
+    const strChar = fc.constantFrom('a', 'Z', ' ', '-', '.', '\\n', '\\t', '\\"', '\\\\', '\\u00e9', 'é', '😀', '$.', '%.', '~', '#', '//', ' {', '}', '$${x}', '%%{y}', 'n\u0303', 'e\\u0301', '\u212b');
     const str = fc.array(strChar, { maxLength: 8 }).map((cs) => `"${cs.join('')}"`);
     const num = fc.oneof(
       fc.nat({ max: 1_000_000 }).map(String),
@@ -129,8 +153,13 @@ describe('differential against hcl2json', () => {
         }),
     }));
     const heredoc = fc
-      .tuple(fc.boolean(), fc.array(fc.tuple(fc.nat({ max: 4 }), fc.constantFrom('x', 'a b', '', '$${lit}', 'tab\there', '"q"')), { maxLength: 4 }), fc.nat({ max: 3 }))
-      .map(([strip, lines, endIndent]) => `<<${strip ? '-' : ''}EOT\n${lines.map(([ind, t]) => ' '.repeat(ind) + t + '\n').join('')}${' '.repeat(endIndent)}EOT`);
+      .tuple(
+        fc.boolean(),
+        // Indentation of any Unicode spaces: HCL strips every leading whitespace character.
+        fc.array(fc.tuple(fc.array(fc.constantFrom(' ', ' ', '\t', '\u00a0', '\u3000'), { maxLength: 4 }).map((cs) => cs.join('')), fc.constantFrom('x', 'a b', '', '$${lit}', 'tab\there', '"q"', 'an\u0303')), { maxLength: 4 }),
+        fc.nat({ max: 3 }),
+      )
+      .map(([strip, lines, endIndent]) => `<<${strip ? '-' : ''}EOT\n${lines.map(([ind, t]) => ind + t + '\n').join('')}${' '.repeat(endIndent)}EOT`);
     const attr = fc.tuple(fc.oneof(value, value, heredoc), comment).map(([v, c]) => `${v}${v.startsWith('<<') ? '' : c}`);
     const body = (depth: number): fc.Arbitrary<string> =>
       fc

@@ -335,10 +335,11 @@ describe('resources', () => {
     expect(cfg.diagnostics[0].detail).toContain('enforcer "example" {');
   });
 
-  test('unknown resource types pass through for validation', () => {
+  test('unknown block types are one error each, with a hint, and no resource', () => {
     const cfg = run('enforcr "x" {\n  a = 1\n}\n');
-    expect(cfg.diagnostics).toEqual([]);
-    expect(cfg.resources[0]).toMatchObject({ type: 'enforcr', address: 'enforcr.x' });
+    expect(brief(cfg.diagnostics)).toEqual(['1:1 MSEG3001 "enforcr" is not a microseg resource type']);
+    expect(cfg.diagnostics[0].detail).toMatch(/^Did you mean "enforcer"\? It is written enforcer "NAME" \{ \.\.\. \}\./);
+    expect(cfg.resources).toEqual([]);
   });
 
   test('files are read in sorted order and positions name the file', () => {
