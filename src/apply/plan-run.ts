@@ -58,7 +58,7 @@ export async function loadModel(
   opts: { vars?: Record<string, string>; varFiles?: string[]; env?: NodeJS.ProcessEnv },
 ): Promise<{ model?: Model; diagnostics: Diagnostic[]; sources: ReadonlyMap<string, string> }> {
   const raw = await loadConfig(dir, { vars: opts.vars ?? {}, varFiles: opts.varFiles ?? [], env: opts.env ?? process.env });
-  if (raw.diagnostics.some((d) => d.severity === 'error')) return { diagnostics: raw.diagnostics, sources: raw.sources };
+  // Validated even after front-end errors, so every problem is reported in one run (validateConfig).
   const { model, diagnostics } = validateConfig(raw);
   const all = [...raw.diagnostics, ...diagnostics];
   return { model: all.some((d) => d.severity === 'error') ? undefined : model, diagnostics: all, sources: raw.sources };

@@ -72,14 +72,16 @@ export async function loadConfig(dir: string, opts: LoadOptions = {}): Promise<R
     // jiti (~65 MB of heap and ~0.2 s of start-up), which an HCL run never needs, and every
     // process microseg starts forks that heap.
     const { loadTypeScriptDir } = await import('./typescript/loader');
+    const cfg = await loadTypeScriptDir(dir);
+    // A program that did not compile or run synthesised only part of its resources, or none:
+    // validation must not report references to the rest as undeclared.
+    if (cfg.diagnostics.some((d) => d.severity === 'error')) cfg.incomplete = ['*'];
     if (opts.vars && Object.keys(opts.vars).length > 0) {
-      const cfg = await loadTypeScriptDir(dir);
       cfg.diagnostics.push(
         makeDiagnostic('warning', 'MSEG0004', '--var has no effect on a TypeScript configuration', 'Read inputs with process.env in main.ts instead.'),
       );
-      return cfg;
     }
-    return loadTypeScriptDir(dir);
+    return cfg;
   }
   if (!hasHcl) {
     const cfg = emptyConfig();

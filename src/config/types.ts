@@ -49,6 +49,14 @@ export interface RawResource {
   body: { [key: string]: Value };
   positions: { [path: string]: SourcePos };
   blockKeys?: string[];
+  /**
+   * Paths into `body` whose value is unknown because computing or reading it failed, with the
+   * error already reported: `"tags"`, `"connection.type"`; `"*"` (or `"connection.*"`) when a
+   * syntax error lost items of that body, so any of its keys may be missing; `"name"` when the
+   * resource's name itself is unknown. Validation does not report these as missing, and skips the
+   * checks that depend on them (see validateConfig).
+   */
+  unknown?: string[];
 }
 
 /** RawConfig is what one front end produced for one configuration directory. */
@@ -60,6 +68,38 @@ export interface RawConfig {
   sources: Map<string, string>;
   /** Problems found while reading and evaluating (syntax, unknown references, ...). */
   diagnostics: Diagnostic[];
+  /**
+   * Resource types whose set of declared names is not fully known, because a declaration of that
+   * type failed (a for_each or name that could not be computed, a block lost to a syntax error,
+   * an unreadable file); `"*"` for every type. References to names of these types that were not
+   * found are not reported: they may be declared by what failed.
+   */
+  incomplete?: string[];
+}
+
+/**
+ * isUnknownAt says whether the value at `path` of `res` is unknown (see RawResource.unknown):
+ * the path or one of its prefixes failed to evaluate, or the first key along it that is absent
+ * belongs to a body that lost items to a syntax error.
+ */
+export function isUnknownAt(res: RawResource, path: ReadonlyArray<string | number>): boolean {
+  const u = res.unknown;
+  if (!u || u.length === 0) return false;
+  const keys = path.map(String);
+  let cur: unknown = res.body;
+  for (let n = 0; n < keys.length; n++) {
+    const prefix = keys.slice(0, n).join('.');
+    if (n > 0 && u.includes(prefix)) return true;
+    const next = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[keys[n]] : undefined;
+    if (next === undefined) return u.includes(prefix ? `${prefix}.*` : '*') || u.includes(keys.slice(0, n + 1).join('.'));
+    cur = next;
+  }
+  return u.includes(keys.join('.'));
+}
+
+/** isIncomplete says whether the names of resource `type` may not all be known. */
+export function isIncomplete(raw: Pick<RawConfig, 'incomplete'>, type: string): boolean {
+  return raw.incomplete !== undefined && (raw.incomplete.includes('*') || raw.incomplete.includes(type));
 }
 
 /** posAt returns the position recorded for `path` or its nearest recorded ancestor. */

@@ -16,7 +16,7 @@ import semver from 'semver';
 import { Cron } from 'croner';
 import type { z } from 'zod';
 import type { RawConfig, RawResource, Value } from '../config/types';
-import { RESOURCE_TYPES, posAt } from '../config/types';
+import { isIncomplete, isUnknownAt, RESOURCE_TYPES, posAt } from '../config/types';
 import type { Diagnostic, Severity, SourcePos } from '../diagnostics';
 import { didYouMean, makeDiagnostic, sortDiagnostics } from '../diagnostics';
 import { parseAddress, parseCidrEntry, parseCidrList } from './cidr';
@@ -78,9 +78,15 @@ const SINGLE_BLOCKS = ['lifecycle', 'connection'];
  * validateConfig checks a RawConfig and builds the Model. `raw.diagnostics` (front-end problems)
  * are not repeated in the result, but their errors do withhold the model, because a resource
  * list that failed to evaluate cannot be trusted.
+ *
+ * It runs whatever the front end found, so one run reports every problem: what the front end
+ * could not compute is marked unknown (RawResource.unknown, RawConfig.incomplete), and only the
+ * checks that depend on an unknown value are skipped: a missing attribute that failed to
+ * evaluate, a reference to a name a failed declaration may have declared, match hints over
+ * identities that are not all known.
  */
 export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): ValidateResult {
-  const v = new Validator(options.now ?? new Date());
+  const v = new Validator(options.now ?? new Date(), raw);
   v.run(raw.resources);
   const diagnostics = sortDiagnostics(v.diags);
   const failed = diagnostics.some((d) => d.severity === 'error') || raw.diagnostics.some((d) => d.severity === 'error');
@@ -196,7 +202,15 @@ class Validator {
   /** Set when a processing unit or external network had errors: match hints would then mislead. */
   private identitiesIncomplete = false;
 
-  constructor(private readonly now: Date) {}
+  constructor(
+    private readonly now: Date,
+    private readonly raw: Pick<RawConfig, 'incomplete'> = {},
+  ) {}
+
+  /** unknownRef says whether a reference to an undeclared `type` name may be to a failed one. */
+  private unknownRef(type: string): boolean {
+    return isIncomplete(this.raw, type);
+  }
 
   private report(severity: Severity, code: string, res: RawResource, path: Path, summary: string, detail?: string): void {
     this.diags.push(makeDiagnostic(severity, code, summary, detail, posAt(res, path)));
@@ -223,6 +237,7 @@ class Validator {
   run(resources: readonly RawResource[]): void {
     const firstByType = new Map<string, Map<string, RawResource>>();
     for (const t of RESOURCE_TYPES) this.declared.set(t, new Set());
+    if (this.unknownRef('processing_unit') || this.unknownRef('external_network')) this.identitiesIncomplete = true;
     for (const res of resources) {
       if (!(RESOURCE_TYPES as readonly string[]).includes(res.type)) {
         const guess = didYouMean(res.type, RESOURCE_TYPES);
@@ -238,7 +253,8 @@ class Validator {
       const seen = firstByType.get(res.type) ?? new Map<string, RawResource>();
       firstByType.set(res.type, seen);
       const first = seen.get(res.name);
-      const duplicate = first !== undefined;
+      // A resource whose name could not be computed is not compared by name (RawResource.unknown).
+      const duplicate = first !== undefined && !isUnknownAt(res, ['name']) && !isUnknownAt(first, ['name']);
       this.declared.get(res.type)?.add(res.name);
       if (duplicate) {
         this.error(
@@ -256,7 +272,7 @@ class Validator {
       }
       const before = this.errorCount();
       this.resource(res, duplicate);
-      if ((res.type === 'processing_unit' || res.type === 'external_network') && this.errorCount() > before) {
+      if ((res.type === 'processing_unit' || res.type === 'external_network') && (this.errorCount() > before || res.unknown?.length)) {
         this.identitiesIncomplete = true;
       }
     }
@@ -351,6 +367,8 @@ class Validator {
     const exText = ex ? ` For example: ${ex}` : '';
     const value = getAt(body, path);
     const isBlock = (key: string): boolean => path.length === 0 && (res.blockKeys ?? []).includes(key);
+    // Absent because it failed to evaluate (already reported): nothing to say about it here.
+    if (value === undefined && isUnknownAt(res, path)) return;
     switch (issue.code) {
       case 'unrecognized_keys': {
         for (const key of issue.keys) {
@@ -814,7 +832,7 @@ class Validator {
           `${(e as Error).message}. active_schedule is a cron expression (minute hour day-of-month month day-of-week), for example "0 9 * * 1-5" for 09:00 on weekdays.`,
         );
       }
-      if (d.active_duration === undefined) {
+      if (d.active_duration === undefined && !isUnknownAt(res, ['active_duration'])) {
         this.error(
           CODES.scheduleIncomplete,
           res,
@@ -826,7 +844,7 @@ class Validator {
     }
     if (d.active_duration !== undefined) {
       this.duration(res, 'active_duration', d.active_duration);
-      if (d.active_schedule === undefined) {
+      if (d.active_schedule === undefined && !isUnknownAt(res, ['active_schedule'])) {
         this.error(
           CODES.scheduleIncomplete,
           res,
@@ -904,7 +922,7 @@ class Validator {
     const nsNames = new Set<string>([ROOT_NAMESPACE, ...this.names('namespace').filter((n) => n.startsWith('/'))]);
     const nsList = [...nsNames];
     for (const { res, ns, written } of this.nsRefs) {
-      if (nsNames.has(ns)) continue;
+      if (nsNames.has(ns) || this.unknownRef('namespace')) continue;
       // "/" is one edit from every one-letter namespace, so it is never the suggestion.
       const guess = didYouMean(ns, nsList.slice(1));
       this.error(
@@ -921,7 +939,7 @@ class Validator {
     const enforcers = new Map(this.enforcers.map((e) => [e.value.name, e.value]));
     const profileNames = this.names('enforcer_profile');
     for (const { res, value } of this.enforcers) {
-      if (value.profile !== undefined && !this.declared.get('enforcer_profile')?.has(value.profile)) {
+      if (value.profile !== undefined && !this.declared.get('enforcer_profile')?.has(value.profile) && !this.unknownRef('enforcer_profile')) {
         const guess = didYouMean(value.profile, profileNames);
         this.error(
           CODES.unknownProfile,
@@ -937,7 +955,7 @@ class Validator {
     const addressOwner = new Map<string, { pu: string; pos: SourcePos }>();
     for (const { res, value } of this.pus) {
       const e = enforcers.get(value.enforcer);
-      if (!this.declared.get('enforcer')?.has(value.enforcer)) {
+      if (!this.declared.get('enforcer')?.has(value.enforcer) && !this.unknownRef('enforcer')) {
         const guess = didYouMean(value.enforcer, enforcerNames);
         this.error(
           CODES.unknownEnforcer,
@@ -980,7 +998,7 @@ class Validator {
     for (const { res, value } of this.expects) {
       for (const attr of ['from', 'to'] as const) {
         const name = value[attr];
-        if (endpoints.has(name) || parseAddress(name).ok) continue;
+        if (endpoints.has(name) || parseAddress(name).ok || this.unknownRef('processing_unit') || this.unknownRef('external_network')) continue;
         const guess = didYouMean(name, [...endpoints]);
         this.error(
           CODES.unknownExpectEndpoint,

@@ -49,9 +49,8 @@ export async function loadAndValidate(dir: string, opts: VarOptions): Promise<Lo
   }
   const loadOpts: LoadOptions = { vars, varFiles: opts.varFile ?? [], env: process.env };
   const raw = await loadConfig(dir, loadOpts);
-  // Syntax and evaluation errors make the resource list unreliable: validating it would only
-  // add noise (every reference to a broken block "does not exist"), so stop at the first stage.
-  if (raw.diagnostics.some((d) => d.severity === 'error')) return { raw, diagnostics: raw.diagnostics };
+  // Validated even after syntax or evaluation errors, so one run reports every problem: what
+  // failed is marked unknown, and validation skips only the checks that depend on it.
   const { model, diagnostics } = validateConfig(raw);
   return { raw, model, diagnostics: [...raw.diagnostics, ...diagnostics] };
 }

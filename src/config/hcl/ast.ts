@@ -15,6 +15,18 @@ export interface Body {
   attributes: Attribute[];
   blocks: Block[];
   pos: SourcePos;
+  /**
+   * Items lost to a syntax error (already reported), by the name they started with: an
+   * attribute's or block type's name, or "" when not even that could be read. Evaluation treats
+   * what they would have declared as unknown rather than missing, so a syntax error does not also
+   * come back as "missing attribute" or "undeclared reference" errors.
+   */
+  lost?: string[];
+}
+
+/** markLost records in `body` that an item starting with `name` ("" if unknown) was lost. */
+export function markLost(body: Body, name: string): void {
+  (body.lost ??= []).push(name);
 }
 
 export interface Attribute {

@@ -24,6 +24,11 @@ export interface HclInputs {
   varFiles?: { name: string; text: string }[];
   /** Environment; `MICROSEG_VAR_<name>` sets variable `<name>`. */
   env?: Record<string, string | undefined>;
+  /**
+   * Configuration files that could not be read (already reported): whatever they declared is
+   * unknown, so references that may point into them are not reported as undeclared.
+   */
+  unreadable?: string[];
 }
 
 export const ENV_PREFIX = 'MICROSEG_VAR_';
@@ -50,7 +55,14 @@ const OUTPUT_ATTRS = ['value', 'description', 'sensitive'];
 class Builder {
   readonly diags: Diagnostic[] = [];
   readonly vars = new Map<string, Val>();
-  readonly brokenFiles = new Set<string>();
+  /** Resource types whose names are not all known ("*": all); see RawConfig.incomplete. */
+  readonly incompleteTypes = new Set<string>();
+  /** Locals whose declaration was lost to a syntax error, and whether some unnamed one was. */
+  readonly lostLocals = new Set<string>();
+  localsIncomplete = false;
+  varsIncomplete = false;
+  /** Resources that evaluated in part (see EvalContext.partial). */
+  readonly partial = new Map<string, { known: Obj; unknown: Set<string> }>();
   readonly locals = new Map<string, Val>();
   readonly resources = new Map<string, Val>();
   readonly resourceLabels = new Map<string, string[]>();
@@ -78,7 +90,28 @@ class Builder {
       resourceLabels: this.resourceLabels,
       each,
       where: 'this expression',
+      mayBeUndeclared: (kind, name) => this.mayBeUndeclared(kind, name),
+      partial: this.partial,
     };
+  }
+
+  /** mayBeUndeclared: see EvalContext.mayBeUndeclared. */
+  mayBeUndeclared(kind: string, name: string): boolean {
+    if (kind === 'var') return this.varsIncomplete;
+    if (kind === 'local') return this.localsIncomplete || this.lostLocals.has(name);
+    return this.incompleteTypes.has('*') || this.incompleteTypes.has(kind);
+  }
+
+  /** lostTopLevel records what a top-level item lost to a syntax error may have declared. */
+  lostTopLevel(name: string): void {
+    if (name === 'locals') this.localsIncomplete = true;
+    else if (name === 'variable') this.varsIncomplete = true;
+    else if (isResourceType(name)) this.incompleteTypes.add(name);
+    else if (name === '') {
+      this.localsIncomplete = true;
+      this.varsIncomplete = true;
+      this.incompleteTypes.add('*');
+    }
   }
 }
 
@@ -102,12 +135,13 @@ export function evaluateHcl(files: { name: string; text: string }[], inputs: Hcl
     nodes.push(n);
   };
 
+  if (inputs.unreadable?.length) b.lostTopLevel('');
   for (const f of sorted) {
     sources.set(f.name, f.text);
     const parsed = parseHcl(f.name, f.text);
     b.diags.push(...parsed.diagnostics);
-    if (parsed.diagnostics.length) b.brokenFiles.add(f.name);
     const body = parsed.file.body;
+    for (const name of body.lost ?? []) b.lostTopLevel(name);
     for (const a of body.attributes) {
       b.err(
         Codes.invalidBlock,
@@ -132,6 +166,10 @@ export function evaluateHcl(files: { name: string; text: string }[], inputs: Hcl
       } else if (blk.type === 'locals') {
         if (blk.labels.length) b.err(Codes.invalidBlock, 'A locals block takes no labels', 'Write: locals { name = value }', blk.labels[0].pos);
         for (const nb of blk.body.blocks) b.err(Codes.invalidBlock, `Unexpected block "${nb.type}" in locals`, 'A locals block holds only name = value attributes.', nb.pos);
+        for (const name of blk.body.lost ?? []) {
+          if (name === '') b.localsIncomplete = true;
+          else b.lostLocals.add(name);
+        }
         for (const a of blk.body.attributes) {
           addNode({ id: `local.${a.name}`, kind: 'local', pos: a.namePos, exprs: [a.expr], expr: a.expr, order: nodes.length }, 'local value');
         }
@@ -152,6 +190,8 @@ export function evaluateHcl(files: { name: string; text: string }[], inputs: Hcl
             `A resource is declared with one quoted name, e.g.:\n  ${blk.type} "example" {\n    ...\n  }`,
             blk.labels.length > 1 ? blk.labels[1].pos : blk.pos,
           );
+          // Which name it meant is unknown, so references to its type cannot be judged.
+          b.incompleteTypes.add(blk.type);
           continue;
         }
         const id = `${blk.type}.${blk.labels[0].value}`;
@@ -181,7 +221,9 @@ export function evaluateHcl(files: { name: string; text: string }[], inputs: Hcl
 
   const resources: RawResource[] = [];
   for (const id of resourceOrder) resources.push(...(b.instances.get(id) ?? []));
-  return { resources, outputs: b.outputs, sources, diagnostics: sortDiagnostics(b.diags) };
+  const cfg: RawConfig = { resources, outputs: b.outputs, sources, diagnostics: sortDiagnostics(b.diags) };
+  if (b.incompleteTypes.size) cfg.incomplete = [...b.incompleteTypes].sort();
+  return cfg;
 }
 
 function collectBodyExprs(body: Body, out: Expr[]): void {
@@ -407,6 +449,7 @@ function evaluateVariables(b: Builder, decls: VarDecl[], inputs: HclInputs): voi
     const chosen = candidates[candidates.length - 1];
     if (!chosen) {
       if (de) continue; // default failed to evaluate; already reported
+      if (body.lost?.some((n) => n === 'default' || n === '')) continue; // lost to a syntax error, reported
       b.err(
         Codes.requiredVariable,
         `No value for required variable "${d.name}"`,
@@ -486,6 +529,12 @@ function evaluateResource(b: Builder, blk: Block): void {
   const id = `${type}.${label}`;
   const fe = blk.body.attributes.find((a) => a.name === 'for_each');
   const out: RawResource[] = [];
+  if (!fe && blk.body.lost?.includes('for_each')) {
+    // Its for_each was lost to a syntax error: how many instances, and their names, are unknown.
+    b.incompleteTypes.add(type);
+    b.resources.set(id, POISON);
+    return;
+  }
   if (!fe) {
     const inst = evaluateInstance(b, blk, 'none', label, id);
     out.push(inst.res);
@@ -495,6 +544,7 @@ function evaluateResource(b: Builder, blk: Block): void {
   }
   const v = new Evaluator(b.fullCtx()).evaluate(fe.expr);
   if (v === POISON) {
+    b.incompleteTypes.add(type);
     b.resources.set(id, POISON);
     return;
   }
@@ -533,6 +583,7 @@ function evaluateResource(b: Builder, blk: Block): void {
     );
   }
   if (!pairs) {
+    b.incompleteTypes.add(type);
     b.resources.set(id, POISON);
     return;
   }
@@ -553,7 +604,8 @@ function evaluateInstance(b: Builder, blk: Block, each: EvalContext['each'], def
   const body: Obj = {};
   const positions: { [path: string]: SourcePos } = { '': blk.pos };
   const blockKeys: string[] = [];
-  let bad = evalBody(b, ev, blk.body, body, positions, '', blockKeys, true);
+  const unknown: string[] = [];
+  let bad = evalBody(b, ev, blk.body, body, positions, '', blockKeys, true, unknown);
   let name = defaultName;
   const nameAttr = blk.body.attributes.find((a) => a.name === 'name');
   if (nameAttr) {
@@ -564,14 +616,25 @@ function evaluateInstance(b: Builder, blk: Block, each: EvalContext['each'], def
       else {
         b.err(Codes.invalidName, 'Invalid name', `name must be a string, got ${typeName(nv)}.`, nameAttr.expr.pos);
         bad = true;
+        unknown.push('name');
       }
     } else bad = true;
   }
+  if (unknown.includes('name') || (!nameAttr && blk.body.lost?.some((n) => n === 'name' || n === ''))) {
+    // The resource's real name is unknown: other names of its type may be declared by it.
+    b.incompleteTypes.add(blk.type);
+    if (!unknown.includes('name')) unknown.push('name');
+  }
   const res: RawResource = { type: blk.type, name, address, pos: blk.pos, body, positions };
   if (blockKeys.length) res.blockKeys = blockKeys;
+  if (unknown.length) res.unknown = unknown;
   const ref: Obj = { ...body };
   setKey(ref, 'name', name);
   setKey(ref, 'address', address);
+  if (bad && each === 'none' && !unknown.includes('name')) {
+    // Other resources may still use the attributes that did evaluate (enforcer.web-1.name).
+    b.partial.set(address, { known: ref, unknown: new Set(unknown.filter((u) => !u.includes('.'))) });
+  }
   return { res, ref: bad ? POISON : ref };
 }
 
@@ -585,8 +648,13 @@ function evalBody(
   prefix: string,
   blockKeys: string[] | undefined,
   top: boolean,
+  unknown: string[],
 ): boolean {
   let bad = false;
+  for (const name of body.lost ?? []) {
+    unknown.push(name === '' ? `${prefix}*` : prefix + name);
+    bad = true;
+  }
   for (const a of body.attributes) {
     if (top && a.name === 'for_each') continue;
     const path = prefix + a.name;
@@ -594,6 +662,7 @@ function evalBody(
     positions[path] = a.expr.pos;
     if (v === POISON) {
       bad = true;
+      unknown.push(path);
       continue;
     }
     setKey(out, a.name, v);
@@ -622,14 +691,14 @@ function evalBody(
     if (blocks.length === 1) {
       const o: Obj = {};
       positions[path] = blocks[0].pos;
-      if (evalBody(b, ev, blocks[0].body, o, positions, `${path}.`, undefined, false)) bad = true;
+      if (evalBody(b, ev, blocks[0].body, o, positions, `${path}.`, undefined, false, unknown)) bad = true;
       setKey(out, type, o);
     } else {
       positions[path] = blocks[0].pos;
       const arr: Value[] = blocks.map((nb, i) => {
         const o: Obj = {};
         positions[`${path}.${i}`] = nb.pos;
-        if (evalBody(b, ev, nb.body, o, positions, `${path}.${i}.`, undefined, false)) bad = true;
+        if (evalBody(b, ev, nb.body, o, positions, `${path}.${i}.`, undefined, false, unknown)) bad = true;
         return o;
       });
       setKey(out, type, arr);
@@ -682,7 +751,7 @@ function evaluateOutput(b: Builder, blk: Block): void {
   const name = blk.labels[0].value;
   const va = blk.body.attributes.find((a) => a.name === 'value');
   if (!va) {
-    if (b.brokenFiles.has(blk.pos.file)) return; // the value was lost to a syntax error
+    if (blk.body.lost?.some((n) => n === 'value' || n === '')) return; // lost to a syntax error, reported
     b.err(Codes.invalidBlock, `Output "${name}" has no value`, 'Write: output "name" { value = ... }', blk.pos);
     return;
   }

@@ -33,6 +33,17 @@ export interface EvalContext {
   each?: { key: Value; value: Value } | 'none';
   /** Describes the place for "not allowed here" messages, e.g. "a variable default". */
   where: string;
+  /**
+   * Says whether a name that is not declared may have been declared by something that failed
+   * (kind is "var", "local" or a resource type): then a reference to it is unknown, silently,
+   * instead of an "undeclared" error that would only echo the first one.
+   */
+  mayBeUndeclared?: (kind: string, name: string) => boolean;
+  /**
+   * Resources that failed to evaluate in part, by address: the attributes that did evaluate, so
+   * `enforcer.web-1.name` still resolves when only web-1's tags failed.
+   */
+  partial?: ReadonlyMap<string, { known: Obj; unknown: ReadonlySet<string> }>;
 }
 
 /** SPLAT_ITEM binds a splat's current element in the scope chain; no identifier can spell it. */
@@ -83,6 +94,11 @@ export class Evaluator {
         if (e.obj.kind === 'scope' && !lookup(scope, e.obj.name)) {
           const special = this.special(e.obj.name, e.name, e.obj.pos, e.namePos);
           if (special !== undefined) return special;
+        }
+        if (this.ctx.partial && e.obj.kind === 'getattr' && e.obj.obj.kind === 'scope' && isResourceType(e.obj.obj.name) && !lookup(scope, e.obj.obj.name)) {
+          const p = this.ctx.partial.get(`${e.obj.obj.name}.${e.obj.name}`);
+          if (p && hasKey(p.known, e.name)) return p.known[e.name];
+          if (p && (p.unknown.has(e.name) || p.unknown.has('*'))) return POISON;
         }
         return this.getAttr(this.evaluate(e.obj, scope), e.name, e.namePos);
       }
@@ -349,6 +365,7 @@ export class Evaluator {
     if (root === 'var') {
       if (!ctx.vars) return this.notAllowed('variables', rootPos);
       if (ctx.vars.has(name)) return ctx.vars.get(name)!;
+      if (ctx.mayBeUndeclared?.('var', name)) return POISON;
       const hint = didYouMean(name, [...ctx.vars.keys()]);
       return this.err(
         Codes.unknownVariable,
@@ -360,6 +377,7 @@ export class Evaluator {
     if (root === 'local') {
       if (!ctx.locals) return this.notAllowed('locals', rootPos);
       if (ctx.locals.has(name)) return ctx.locals.get(name)!;
+      if (ctx.mayBeUndeclared?.('local', name)) return POISON;
       const hint = didYouMean(name, [...ctx.locals.keys()]);
       return this.err(
         Codes.unknownLocal,
@@ -386,6 +404,7 @@ export class Evaluator {
       const addr = `${root}.${name}`;
       const v = ctx.resources.get(addr);
       if (v !== undefined) return v;
+      if (ctx.mayBeUndeclared?.(root, name)) return POISON;
       const labels = ctx.resourceLabels?.get(root) ?? [];
       const hint = didYouMean(name, labels);
       return this.err(

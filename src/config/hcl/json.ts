@@ -173,7 +173,7 @@ export function parseJsonSyntax(fileName: string, text: string): ParseResult {
       detail: 'A .hcl.json file must be one JSON object whose keys are block types, e.g. {"variable": {"x": {"default": 1}}}.',
       ...e.pos,
     });
-    return { file: { name: fileName, body: empty }, diagnostics: diags.result() };
+    return { file: { name: fileName, body: { ...empty, lost: [''] } }, diagnostics: diags.result() };
   }
   const conv = new Converter(fileName, diags);
   const body = conv.convertFile(root);
@@ -193,6 +193,7 @@ class Converter {
   convertFile(root: JNode): Body {
     const body: Body = { attributes: [], blocks: [], pos: root.pos };
     if (root.kind !== 'obj') {
+      body.lost = [''];
       this.err('A .hcl.json file must contain a JSON object', 'Write {"<block type>": {...}} at the top level.', root.pos);
       return body;
     }
@@ -203,6 +204,7 @@ class Converter {
         continue;
       }
       if (p.value.kind !== 'obj') {
+        (body.lost ??= []).push(p.key);
         this.err(
           `"${p.key}" must be an object of labels`,
           `Write "${p.key}": {"<label>": {...attributes}}; a top-level "${p.key}" maps each label to its body.`,

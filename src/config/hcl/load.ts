@@ -30,6 +30,7 @@ export function loadHclDir(dir: string, opts: LoadHclOptions = {}): RawConfig {
   const diags: Diagnostic[] = [];
   const files: { name: string; text: string }[] = [];
   const varFiles: { name: string; text: string }[] = [];
+  const unreadable: string[] = [];
   const limit = maxFileBytes(opts.env ?? process.env);
   if (typeof limit !== 'number') {
     diags.push(limit.diagnostic);
@@ -60,7 +61,10 @@ export function loadHclDir(dir: string, opts: LoadHclOptions = {}): RawConfig {
         notRegularHint: 'Every *.hcl and *.hcl.json entry of a configuration directory is read: rename it or move it out of the directory.',
       });
       if ('text' in r) files.push({ name: p, text: r.text });
-      else diags.push(r.diagnostic);
+      else {
+        diags.push(r.diagnostic);
+        unreadable.push(p);
+      }
     }
     for (const vf of opts.varFiles ?? []) {
       const r = readInputFile(vf, {
@@ -74,7 +78,7 @@ export function loadHclDir(dir: string, opts: LoadHclOptions = {}): RawConfig {
       else diags.push({ ...r.diagnostic, detail: `${r.diagnostic.detail ?? ''}${r.diagnostic.code === Codes.readError ? '. Check the --var-file path.' : ''}` });
     }
   }
-  const inputs: HclInputs = { vars: opts.vars ?? {}, varFiles, env: opts.env ?? {} };
+  const inputs: HclInputs = { vars: opts.vars ?? {}, varFiles, env: opts.env ?? {}, unreadable };
   const cfg = evaluateHcl(files, inputs);
   cfg.diagnostics.unshift(...diags);
   return cfg;

@@ -6,7 +6,7 @@
  */
 import { type Diagnostic, DiagnosticSink, type SourcePos } from '../../diagnostics';
 import type { Attribute, BinaryOp, Block, Body, Expr, HclFile, ObjectItem, TemplatePart } from './ast';
-import { forEachChild } from './ast';
+import { forEachChild, markLost } from './ast';
 import { Codes } from './codes';
 import { type HeredocState, Lexer, type Token } from './lexer';
 
@@ -169,6 +169,7 @@ export class Parser {
         this.nl.length = nlDepth;
         this.depth = depth;
         this.blockDepth = blockDepth;
+        markLost(body, start.tok.type === 'ident' ? start.tok.value : '');
         if (this.abandon) {
           // The failure was deep inside nested brackets and strings, where the token-level sync
           // cannot tell a string's quote from a nested one: skip the whole item from its start.
@@ -281,8 +282,9 @@ export class Parser {
   private parseSingleLineBody(open: Token): Body {
     const body: Body = { attributes: [], blocks: [], pos: this.pos(open) };
     const id = this.tok;
-    const wrong = (summary: string, detail: string, at: Token): Body => {
+    const wrong = (summary: string, detail: string, at: Token, lost = ''): Body => {
       this.error(Codes.singleLineBlock, summary, detail, at);
+      markLost(body, lost);
       this.skipToBlockEnd();
       return body;
     };
@@ -294,10 +296,11 @@ export class Parser {
         'Argument definition required',
         `A single-line block definition can contain only a single argument. If you meant to define argument "${id.value}", use an equals sign to assign it a value. To define a nested block, place it on a line of its own within its parent block.`,
         id,
+        id.value,
       );
     }
     if (!(n.type === 'punct' && n.value === '=')) {
-      return wrong('Argument or block definition required', 'An argument or block definition is required here. To set an argument, use the equals sign "=" to introduce the argument value.', id);
+      return wrong('Argument or block definition required', 'An argument or block definition is required here. To set an argument, use the equals sign "=" to introduce the argument value.', id, id.value);
     }
     this.advance();
     const nlDepth = this.nl.length;
@@ -309,6 +312,7 @@ export class Parser {
       if (e !== BAIL || this.abandon) throw e;
       this.nl.length = nlDepth;
       this.depth = depth;
+      markLost(body, id.value);
       this.skipToBlockEnd();
       return body;
     }
