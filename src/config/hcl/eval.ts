@@ -9,7 +9,7 @@ import type { Expr, TemplatePart } from './ast';
 import { forEachChild } from './ast';
 import { Codes } from './codes';
 import { ArgError, FUNCTIONS } from './functions';
-import { deepEqual, hasKey, isObj, nfc, type Obj, POISON, setKey, show, sortedKeys, toBool, toNum, toStr, typeName, type Val } from './values';
+import { deepEqual, hasKey, isObj, MAX_VALUE_DEPTH, nfc, type Obj, POISON, setKey, show, sortedKeys, toBool, toNum, toStr, typeName, type Val, valueDepth } from './values';
 
 const RESOURCE_TYPE_SET: ReadonlySet<string> = new Set(RESOURCE_TYPES);
 
@@ -46,6 +46,9 @@ export interface EvalContext {
   partial?: ReadonlyMap<string, { known: Obj; unknown: ReadonlySet<string> }>;
 }
 
+/** BUILDS are the expressions that make new lists and objects, whose depth is checked. */
+const BUILDS: ReadonlySet<Expr['kind']> = new Set(['tuple', 'object', 'for', 'splat', 'call', 'template']);
+
 /** SPLAT_ITEM binds a splat's current element in the scope chain; no identifier can spell it. */
 const SPLAT_ITEM = '[*]';
 
@@ -78,6 +81,19 @@ export class Evaluator {
 
   /** evaluate returns the value of `e`, or POISON after reporting why it has none. */
   evaluate(e: Expr, scope?: Scope): Val {
+    const v = this.evaluateKind(e, scope);
+    if (v !== null && typeof v === 'object' && BUILDS.has(e.kind) && valueDepth(v) > MAX_VALUE_DEPTH) {
+      return this.err(
+        Codes.tooDeep,
+        'Value nested too deeply',
+        `This value nests lists and objects more than ${MAX_VALUE_DEPTH} levels deep (through locals or functions that wrap one another). microseg does not evaluate values that deep.`,
+        e.pos,
+      );
+    }
+    return v;
+  }
+
+  private evaluateKind(e: Expr, scope?: Scope): Val {
     switch (e.kind) {
       case 'literal':
       case 'json':

@@ -127,3 +127,30 @@ export function nfcValue(v: Value): Value {
   }
   return v;
 }
+
+/**
+ * MAX_VALUE_DEPTH bounds how deeply lists and objects nest in a computed value. The parser bounds
+ * each expression, but locals can wrap one another (local.a = [local.b], local.b = [local.c],
+ * ...) to any depth, and every recursive walk of the value (equality, conversion, validation,
+ * JSON output) would then overflow the stack: 20,000 such locals did.
+ */
+export const MAX_VALUE_DEPTH = 256;
+
+const depths = new WeakMap<object, number>();
+
+/**
+ * valueDepth is how deeply `v` nests (a scalar is 0, [1] is 1), cached per list or object, so
+ * checking each value the evaluator builds costs only its own elements.
+ */
+export function valueDepth(v: Value): number {
+  if (v === null || typeof v !== 'object') return 0;
+  const known = depths.get(v);
+  if (known !== undefined) return known;
+  let d = 0;
+  for (const c of Array.isArray(v) ? v : Object.values(v)) {
+    d = Math.max(d, valueDepth(c));
+    if (d > MAX_VALUE_DEPTH) break;
+  }
+  depths.set(v, d + 1);
+  return d + 1;
+}

@@ -87,9 +87,28 @@ describe('nesting is bounded with MSEG1017 at the place, never a stack overflow'
     expect(res.diagnostics.map((d) => d.code)).toContain('MSEG3002'); // b is no enforcer attribute, reported not thrown
   });
 
+  test('values nested deeply through a chain of locals are an error, not a RangeError', () => {
+    const n = 5000;
+    const locals = Array.from({ length: n }, (_, i) => `  a${i} = [local.a${i + 1}]\n  b${i} = [local.b${i + 1}]\n`).join('');
+    const cfg = run(`locals {\n${locals}  a${n} = 1\n  b${n} = 1\n}\noutput "eq" {\n  value = local.a0 == local.b0\n}\noutput "ok" {\n  value = local.a${n - 10}\n}\n`);
+    const codes = new Set(cfg.diagnostics.map((d) => `${d.code} ${d.summary}`));
+    expect([...codes]).toEqual(['MSEG1017 Value nested too deeply']);
+    expect(cfg.diagnostics).toHaveLength(2); // once per chain, where it crosses the limit
+    expect(cfg.outputs.ok).toEqual([[[[[[[[[[1]]]]]]]]]]);
+    expect(cfg.outputs.eq).toBeUndefined();
+  });
+
   test('deeply nested JSON syntax is an error', () => {
     const r = parseHcl('deep.hcl.json', `{"locals": {"a": ${'['.repeat(5000)}${']'.repeat(5000)}}}`);
     expect(r.diagnostics.map((d) => d.summary)).toEqual(['Invalid JSON: JSON nested too deeply']);
+  });
+});
+
+describe('recovery after a broken item', () => {
+  test('a string or list cut short does not swallow its block\'s "}" and the blocks after it', () => {
+    const cfg = run('processing_unit "a" {\n  enforcer = "e"\n  tags     = ["app=\n}\n\nprocessing_unit "b" {\n  enforcer = "e"\n  tags     = ["t"] oops ["x\n}\n\nnamespace "/after" {}\n');
+    expect(brief(cfg.diagnostics)).toEqual(['3:15 MSEG1002 Unterminated string', '4:1 MSEG1012 Expected "," or "]" in list, found "}"', '8:20 MSEG1014 Missing newline after argument, found "oops"']);
+    expect(cfg.resources.map((r) => r.address)).toEqual(['processing_unit.a', 'processing_unit.b', 'namespace./after']);
   });
 });
 
