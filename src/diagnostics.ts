@@ -58,41 +58,46 @@ function omittedSummary(file: string, at: Diagnostic, omitted: { errors: number;
 }
 
 /**
- * DiagnosticSink collects one file's diagnostics while it is parsed, keeping the first
- * MAX_DIAGNOSTICS_PER_FILE and only counting the rest, so hostile input cannot make the parser
- * hold millions of them.
+ * DiagnosticSink collects diagnostics while a file is parsed or a configuration evaluated,
+ * keeping the first `max` of each file and only counting the rest, so hostile input cannot make
+ * microseg hold millions of them. Diagnostics without a file are all kept. limitPerFile later
+ * picks what is shown; a sink's cap only bounds memory, so callers that sort give it room
+ * (evaluation keeps 1,000 per file and shows the first 50 of those by position).
  */
 export class DiagnosticSink {
   private readonly items: Diagnostic[] = [];
-  private first?: Diagnostic;
-  private readonly omitted = { errors: 0, warnings: 0 };
+  private readonly files = new Map<string, { kept: number; first?: Diagnostic; errors: number; warnings: number }>();
 
   constructor(private readonly max = MAX_DIAGNOSTICS_PER_FILE) {}
 
-  push(...ds: Diagnostic[]): void {
+  push(...ds: Diagnostic[]): number {
     for (const d of ds) {
+      if (d.file === undefined) {
+        this.items.push(d);
+        continue;
+      }
+      let f = this.files.get(d.file);
+      if (!f) this.files.set(d.file, (f = { kept: 0, errors: 0, warnings: 0 }));
       if (d.omitted) {
-        this.omitted.errors += d.omitted.errors;
-        this.omitted.warnings += d.omitted.warnings;
-        this.first ??= d;
-      } else if (this.items.length < this.max) this.items.push(d);
-      else {
-        this.first ??= d;
-        if (d.severity === 'error') this.omitted.errors++;
-        else this.omitted.warnings++;
+        f.errors += d.omitted.errors;
+        f.warnings += d.omitted.warnings;
+        f.first ??= d;
+      } else if (f.kept < this.max) {
+        f.kept++;
+        this.items.push(d);
+      } else {
+        f.first ??= d;
+        if (d.severity === 'error') f.errors++;
+        else f.warnings++;
       }
     }
+    return this.items.length;
   }
 
-  /** count is how many diagnostics were pushed, kept or not. */
-  get count(): number {
-    return this.items.length + this.omitted.errors + this.omitted.warnings;
-  }
-
-  /** result is the kept diagnostics plus, if any were left out, one MSEG0020 summary. */
+  /** result is the kept diagnostics plus, per file that had some left out, one MSEG0020 summary. */
   result(): Diagnostic[] {
     const out = [...this.items];
-    if (this.first) out.push(omittedSummary(this.first.file ?? '', this.first, { ...this.omitted }));
+    for (const [file, f] of this.files) if (f.first) out.push(omittedSummary(file, f.first, { errors: f.errors, warnings: f.warnings }));
     return out;
   }
 }

@@ -4,7 +4,7 @@
  * in dependency order (a reference graph sorted with Tarjan's algorithm, so cycles are found and
  * named instead of overflowing the stack). It is pure: files and inputs come in as data.
  */
-import { type Diagnostic, didYouMean, type SourcePos, sortDiagnostics } from '../../diagnostics';
+import { type Diagnostic, DiagnosticSink, didYouMean, type SourcePos, sortDiagnostics } from '../../diagnostics';
 import type { RawConfig, RawResource, Value } from '../types';
 import type { Block, Body, Expr } from './ast';
 import { Codes } from './codes';
@@ -49,11 +49,19 @@ interface NodeDecl {
   order: number;
 }
 
+/**
+ * EVAL_DIAGNOSTICS_PER_FILE bounds the diagnostics evaluation keeps per file: evaluation does not
+ * run in file order, so it keeps many more than the 50 shown (limitPerFile picks the first by
+ * position), but not millions (16 MiB of `a = var.x` lines would be 1.6 million).
+ */
+const EVAL_DIAGNOSTICS_PER_FILE = 1000;
+
 const VARIABLE_ATTRS = ['type', 'default', 'description', 'sensitive', 'nullable'];
 const OUTPUT_ATTRS = ['value', 'description', 'sensitive'];
 
 class Builder {
-  readonly diags: Diagnostic[] = [];
+  /** At most EVAL_DIAGNOSTICS_PER_FILE kept per file (memory); the view shows the first 50 of them. */
+  readonly diags = new DiagnosticSink(EVAL_DIAGNOSTICS_PER_FILE);
   readonly vars = new Map<string, Val>();
   /** Resource types whose names are not all known ("*": all); see RawConfig.incomplete. */
   readonly incompleteTypes = new Set<string>();
@@ -221,7 +229,7 @@ export function evaluateHcl(files: { name: string; text: string }[], inputs: Hcl
 
   const resources: RawResource[] = [];
   for (const id of resourceOrder) resources.push(...(b.instances.get(id) ?? []));
-  const cfg: RawConfig = { resources, outputs: b.outputs, sources, diagnostics: sortDiagnostics(b.diags) };
+  const cfg: RawConfig = { resources, outputs: b.outputs, sources, diagnostics: sortDiagnostics(b.diags.result()) };
   if (b.incompleteTypes.size) cfg.incomplete = [...b.incompleteTypes].sort();
   return cfg;
 }

@@ -20,7 +20,8 @@ export function isResourceType(name: string): boolean {
 
 /** EvalContext is what names mean where an expression is evaluated. */
 export interface EvalContext {
-  diags: Diagnostic[];
+  /** Where problems go: an array, or a DiagnosticSink that bounds how many are kept. */
+  diags: { push(...ds: Diagnostic[]): unknown };
   /** Input variables; undefined where variables may not be used (variable defaults). */
   vars?: ReadonlyMap<string, Val>;
   /** Locals (POISON for failed ones); undefined where locals may not be used. */

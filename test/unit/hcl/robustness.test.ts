@@ -184,3 +184,16 @@ describe('control bytes in echoed text are escaped', () => {
     expect(out).not.toMatch(/\x1b/);
   });
 });
+
+describe('evaluation keeps a bounded number of diagnostics per file', () => {
+  test('100,000 undeclared references: the first 50 by position are shown and the rest counted', () => {
+    const n = 100000;
+    const text = `locals {\n${Array.from({ length: n }, (_, i) => `  a${i} = var.v${i}\n`).join('')}}\n`;
+    const cfg = evaluateHcl([{ name: 'many.hcl', text }], {});
+    expect(cfg.diagnostics.length).toBeLessThanOrEqual(1001);
+    const shown = limitPerFile(cfg.diagnostics);
+    expect(shown).toHaveLength(MAX_DIAGNOSTICS_PER_FILE + 1);
+    expect(shown[0]).toMatchObject({ line: 2, code: 'MSEG2002' });
+    expect(countOf(shown)).toEqual({ errors: n, warnings: 0 });
+  });
+});
