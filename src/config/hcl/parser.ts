@@ -536,13 +536,9 @@ export class Parser {
       if (t.value === '.') {
         this.advance();
         const n = this.peek();
-        if (n.type === 'ident') {
-          this.advance();
-          e = { kind: 'getattr', obj: e, name: n.value, pos: e.pos, namePos: this.pos(n) };
-        } else if (n.type === 'number' && /^\d+(\.\d+)?$/.test(n.value)) {
-          this.advance();
-          e = this.legacyIndex(e, n);
-        } else if (n.type === 'punct' && n.value === '*') {
+        const step = this.attributeStep(e, n);
+        if (step) e = step;
+        else if (n.type === 'punct' && n.value === '*') {
           // Attribute-only splat (from HIL): only the .name and .N steps right after it apply to
           // each element; a later [index] applies to the resulting list.
           this.advance();
@@ -551,13 +547,9 @@ export class Parser {
           while (this.isPunct('.')) {
             this.advance();
             const a = this.peek();
-            if (a.type === 'ident') {
-              this.advance();
-              each = { kind: 'getattr', obj: each, name: a.value, pos: each.pos, namePos: this.pos(a) };
-            } else if (a.type === 'number' && /^\d+(\.\d+)?$/.test(a.value)) {
-              this.advance();
-              each = this.legacyIndex(each, a);
-            } else if (a.type === 'punct' && a.value === '*') {
+            const inner = this.attributeStep(each, a);
+            if (inner) each = inner;
+            else if (a.type === 'punct' && a.value === '*') {
               this.fail(Codes.expectedToken, 'Nested splat expression not allowed', 'A splat expression (*) cannot be used inside another attribute-only splat expression; write the full form, e.g. a[*].b[*].c.', a);
             } else {
               this.fail(Codes.expectedToken, 'Expected an attribute name after "."', 'Write .name after a splat.', a);
@@ -598,6 +590,22 @@ export class Parser {
       this.advance();
       e = { kind: 'index', obj: e, key, pos: e.pos, keyPos: key.pos };
     }
+  }
+
+  /**
+   * attributeStep applies the step after a "." when it is `.name` or HIL's `.0` index (consuming
+   * it), or returns undefined for anything else.
+   */
+  private attributeStep(e: Expr, n: Token): Expr | undefined {
+    if (n.type === 'ident') {
+      this.advance();
+      return { kind: 'getattr', obj: e, name: n.value, pos: e.pos, namePos: this.pos(n) };
+    }
+    if (n.type === 'number' && /^\d+(\.\d+)?$/.test(n.value)) {
+      this.advance();
+      return this.legacyIndex(e, n);
+    }
+    return undefined;
   }
 
   /** legacyIndex applies HIL's `a.0` index syntax; `a.0.1` lexes as the number 0.1, so split it. */
