@@ -75,6 +75,15 @@ function renderChain(c: Chain, sets: ReadonlyMap<string, AddressSet>): string[] 
   return out;
 }
 
+/**
+ * nftInterface spells an interface pattern for nft: the IR's (and iptables') `veth+` prefix
+ * wildcard is `veth*` in nft, where `"veth+"` would name one interface literally called `veth+`
+ * and an excluded `veth+` would exclude nothing.
+ */
+function nftInterface(pattern: string): string {
+  return pattern.endsWith('+') ? `${pattern.slice(0, -1)}*` : pattern;
+}
+
 /** renderRule renders one IR rule as an nft rule statement (without the `add rule` prefix). */
 export function renderRule(rule: Rule, sets: ReadonlyMap<string, AddressSet>): string {
   checkRuleId(rule.id);
@@ -88,11 +97,11 @@ export function renderRule(rule: Rule, sets: ReadonlyMap<string, AddressSet>): s
   if (fam && !hasAddrExpr) parts.push(`meta nfproto ${fam === 4 ? 'ipv4' : 'ipv6'}`);
   if (m.iif !== undefined) {
     checkText('interface', m.iif, 15);
-    parts.push(`iifname "${m.iif}"`);
+    parts.push(`iifname "${nftInterface(m.iif)}"`);
   }
   if (m.oif !== undefined) {
     checkText('interface', m.oif, 15);
-    parts.push(`oifname "${m.oif}"`);
+    parts.push(`oifname "${nftInterface(m.oif)}"`);
   }
   if (m.ctState && m.ctState.length > 0) {
     parts.push(m.ctState.length === 1 ? `ct state ${m.ctState[0]}` : `ct state { ${m.ctState.join(', ')} }`);

@@ -75,6 +75,10 @@ describe('nftables rendering', () => {
     [r({ srcSet: { set: 's4', negate: true }, protocol: 'tcp' }, { kind: 'reject' }), 'ip saddr != @mseg-s4 meta l4proto tcp reject with tcp reset comment "microseg:x1"'],
     [r({ protocol: 'udp' }, { kind: 'reject' }), 'meta l4proto udp reject comment "microseg:x1"'],
     [r({ ctState: ['new'], protocol: 'sctp' }, { kind: 'log', group: 3, prefix: 'p: ' }), 'ct state new meta l4proto 132 log prefix "p: " group 3 comment "microseg:x1"'],
+    [r({ iif: 'eth0' }, { kind: 'return' }), 'iifname "eth0" return comment "microseg:x1"'],
+    // excluded_interfaces' `veth+` (iptables' wildcard) is `veth*` in nft, where "veth+" names one literal interface.
+    [r({ iif: 'veth+' }, { kind: 'return' }), 'iifname "veth*" return comment "microseg:x1"'],
+    [r({ oif: 'tun+' }, { kind: 'return' }), 'oifname "tun*" return comment "microseg:x1"'],
   ])('%j', (rule, want) => expect(renderRule(rule, sets)).toBe(want));
 
   it.each<[Rule, RegExp]>([
