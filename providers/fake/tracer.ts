@@ -5,6 +5,7 @@
  * speed, never for proof: every behaviour claimed about real hosts also has a netns test.
  */
 import { addressFamily, addressToBigint, cidrToInterval, type Interval } from '../../src/model/intervals';
+import { interfaceMatches } from '../../src/model/interfaces';
 import type { ProcessingUnit } from '../../src/model/types';
 import type { AddressSet, DesiredRuleset, Family, Hook, Match, Rule, RuleOrigin } from '../../src/compile/ir';
 
@@ -69,8 +70,9 @@ function addrEq(a: string, b: string, family: Family): boolean {
 function matches(ix: Index, m: Match, p: Packet, family: Family): boolean {
   const proto = normProto(p.protocol);
   if (m.family !== undefined && m.family !== family) return false;
-  if (m.iif !== undefined && m.iif !== p.iif) return false;
-  if (m.oif !== undefined && m.oif !== p.oif) return false;
+  // An interface match never matches a packet whose interface is unknown (undefined).
+  if (m.iif !== undefined && (p.iif === undefined || !interfaceMatches(m.iif, p.iif))) return false;
+  if (m.oif !== undefined && (p.oif === undefined || !interfaceMatches(m.oif, p.oif))) return false;
   if (m.ctState !== undefined && !m.ctState.includes(p.ctState ?? 'new')) return false;
   for (const [sm, addr] of [
     [m.srcSet, p.src],

@@ -93,6 +93,9 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .requiredOption('--from <endpoint>', 'processing unit or external network name, or an IP address')
       .requiredOption('--to <endpoint>', 'processing unit or external network name, or an IP address')
       .requiredOption('--port <port>', 'one connection: tcp/5432, udp/53, icmp/8/0, icmp6/128/0')
+      .option('--interface <name>', 'the interface the connection crosses on both hosts (matters only where a profile has excluded_interfaces)')
+      .option('--oif <name>', 'the interface it leaves the source host by')
+      .option('--iif <name>', 'the interface it reaches the destination host by')
       .option('--json', 'print the trace as JSON'),
   ).action(async (dir: string, opts) => setCode(await traceCommand(io, dir, opts)));
 

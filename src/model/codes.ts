@@ -69,6 +69,8 @@ export const CODES = {
   invalidInterface: 'MSEG3070',
   /** A repeated element in a list of names (interfaces, roles). */
   duplicateListItem: 'MSEG3071',
+  /** An expect gives `interface` together with `iif` or `oif`. */
+  interfaceConflict: 'MSEG3075',
   /** Warning: ebpf = true is beta. */
   ebpfBeta: 'MSEG3080',
   /** Warning: a policy's subject or object selects no processing unit or external network. */

@@ -132,7 +132,16 @@ export function attributes(r: Resource): { [k: string]: Json } {
         lifecycle: lifecycle(r.lifecycle),
       };
     case 'expect':
-      return { from: r.from, to: r.to, port: r.port, verdict: r.verdict, lifecycle: lifecycle(r.lifecycle) };
+      return {
+        from: r.from,
+        to: r.to,
+        port: r.port,
+        verdict: r.verdict,
+        interface: opt(r.interface),
+        iif: opt(r.iif),
+        oif: opt(r.oif),
+        lifecycle: lifecycle(r.lifecycle),
+      };
     default: {
       const never: never = r;
       throw new Error(`unknown resource ${JSON.stringify(never)}`);

@@ -119,6 +119,9 @@ export const ExpectSchema = z.strictObject({
   to: z.string().min(1),
   port: z.string(),
   verdict: z.enum(['allow', 'reject']),
+  interface: z.string().optional(),
+  iif: z.string().optional(),
+  oif: z.string().optional(),
 });
 
 /** SCHEMAS maps each resource type to its body schema. */
@@ -192,6 +195,9 @@ export const EXAMPLES: Readonly<Record<string, string>> = {
   from: 'from = "web"',
   to: 'to = "db"',
   verdict: 'verdict = "allow"',
+  interface: 'interface = "eth0"',
+  iif: 'iif = "eth0"',
+  oif: 'oif = "eth0"',
   'processing_unit.type': 'type = "host"',
   'expect.port': 'port = "tcp/443"',
 };

@@ -183,6 +183,16 @@ export interface Expect extends ResourceBase {
   to: string;
   port: string;
   verdict: 'allow' | 'reject';
+  /**
+   * The interface the connection crosses on both enforcer hosts (leaving the source's, reaching
+   * the destination's); `iif`/`oif` name one end each. Only `excluded_interfaces` make it matter;
+   * local traffic always crosses `lo`.
+   */
+  interface?: string;
+  /** The interface the connection reaches the destination's host by. */
+  iif?: string;
+  /** The interface the connection leaves the source's host by. */
+  oif?: string;
 }
 
 export type Resource =

@@ -21,6 +21,7 @@ import type { Diagnostic, Severity, SourcePos } from '../diagnostics';
 import { didYouMean, makeDiagnostic, sortDiagnostics } from '../diagnostics';
 import { parseAddress, parseCidrEntry, parseCidrList } from './cidr';
 import { CODES } from './codes';
+import { interfaceNameProblem, interfacePatternProblem } from './interfaces';
 import { convertLegacyPorts } from './legacy-ports';
 import type { Bodies } from './schemas';
 import { EXAMPLES, SCHEMAS } from './schemas';
@@ -723,14 +724,9 @@ class Validator {
     const interfaces: string[] = [];
     const seen = new Map<string, number>();
     d.excluded_interfaces.forEach((name, i) => {
-      if (!/^[A-Za-z0-9_.:@-]{1,15}\+?$/.test(name) || name === '.' || name === '..') {
-        this.error(
-          CODES.invalidInterface,
-          res,
-          ['excluded_interfaces', i],
-          `Invalid interface name ${quote(name)}`,
-          'An interface name has 1 to 15 letters, digits or "_.:@-", optionally ending in "+" to match every interface with that prefix, for example "docker0" or "veth+".',
-        );
+      const problem = interfacePatternProblem(name);
+      if (problem !== undefined) {
+        this.error(CODES.invalidInterface, res, ['excluded_interfaces', i], `Invalid interface name ${quote(name)}`, `${capital(problem)}.`);
         return;
       }
       const first = seen.get(name);
@@ -914,7 +910,24 @@ class Validator {
     } else {
       port = r.value.text;
     }
-    return { kind: 'expect', ...base, from: d.from, to: d.to, port, verdict: d.verdict };
+    // The interfaces a connection crosses on the enforcer hosts (only excluded_interfaces make
+    // them matter). `interface` names both ends; `iif`/`oif` one end each, so giving both kinds
+    // would say two things about the same end.
+    const ifaces: Pick<Expect, 'interface' | 'iif' | 'oif'> = {};
+    for (const attr of ['interface', 'iif', 'oif'] as const) {
+      const name = d[attr];
+      if (name === undefined) continue;
+      const problem = interfaceNameProblem(name);
+      if (problem !== undefined) {
+        this.error(CODES.invalidInterface, res, [attr], `Invalid interface name ${quote(name)}`,
+          `${capital(problem)}. An expect names one concrete interface, not a pattern such as "veth+".`);
+      } else ifaces[attr] = name;
+    }
+    if (d.interface !== undefined && (d.iif !== undefined || d.oif !== undefined)) {
+      this.error(CODES.interfaceConflict, res, [d.iif !== undefined ? 'iif' : 'oif'], 'interface and iif/oif both given',
+        'interface = "eth0" means the connection leaves the source host and reaches the destination host by eth0; iif and oif name one end each. Use interface alone, or iif and/or oif.');
+    }
+    return { kind: 'expect', ...base, from: d.from, to: d.to, port, verdict: d.verdict, ...ifaces };
   }
 
   /** crossCheck is pass 2 and 3: references, unique addresses, and hints. */

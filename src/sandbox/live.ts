@@ -23,7 +23,8 @@ import { NetnsHost } from '../hosts/netns';
 import type { Family } from '../model/intervals';
 import type { Model } from '../model/types';
 import { providerFor, type BackendName } from '../../providers';
-import { traceFlow, type FlowTrace } from '../trace/trace';
+import { expectQuery } from '../trace/expectations';
+import { dependsText, traceFlow, type FlowTrace } from '../trace/trace';
 import type { SandboxRecord } from './record';
 
 export type Verdict = 'allow' | 'reject';
@@ -192,6 +193,13 @@ function standIn(record: SandboxRecord, name: string, family: Family): Location 
   return ext && a ? { netns: ext.netns, address: a.address } : undefined;
 }
 
+/**
+ * SANDBOX_INTERFACE is the one interface the sandbox joins hosts by (topology.ts); traffic between
+ * two addresses of one namespace crosses `lo`. The offline trace of a packet the sandbox sends is
+ * therefore exact: it is traced over the interfaces the packet really crosses.
+ */
+export const SANDBOX_INTERFACE = 'eth0';
+
 async function checkOne(model: Model, rulesets: readonly DesiredRuleset[], record: SandboxRecord, e: Model['expects'][number]): Promise<LiveCheck> {
   const base = {
     name: e.name,
@@ -200,13 +208,13 @@ async function checkOne(model: Model, rulesets: readonly DesiredRuleset[], recor
     expected: e.verdict,
     ...(e.pos ? { file: e.pos.file, line: e.pos.line } : {}),
   };
-  const named = traceFlow(model, rulesets, { from: e.from, to: e.to, port: e.port });
+  const named = traceFlow(model, rulesets, expectQuery(e));
   if (!named.trace) {
     const why = named.diagnostics.map((d) => d.summary).join('; ');
     return { ...base, port: e.port, offline: null, live: null, outcome: 'not checkable', detail: `cannot trace: ${why}`, checkable: false, agree: null, pass: false };
   }
-  let trace: FlowTrace = named.trace;
-  const family = trace.packet.family;
+  const family = named.trace.packet.family;
+  const namedPass = named.trace.verdict === e.verdict;
   const notes: string[] = [];
   const resolveSide = (info: FlowTrace['from']): Location | string => {
     const here = locate(record, info.address);
@@ -227,26 +235,31 @@ async function checkOne(model: Model, rulesets: readonly DesiredRuleset[], recor
     }
     return `${info.address} is not in the sandbox`;
   };
-  const src = resolveSide(trace.from);
-  const dst = resolveSide(trace.to);
-  const port = trace.port;
-  if (typeof src === 'string' || typeof dst === 'string') {
-    const why = [src, dst].filter((x): x is string => typeof x === 'string').join('; ');
-    return { ...base, port, offline: trace.verdict, live: null, outcome: 'not checkable', detail: why, checkable: false, agree: null, pass: trace.verdict === e.verdict };
+  const src = resolveSide(named.trace.from);
+  const dst = resolveSide(named.trace.to);
+  const port = named.trace.port;
+  const offlineNamed = named.trace.verdict === 'depends' ? null : named.trace.verdict;
+  const notCheckable = (detail: string): LiveCheck => ({
+    ...base, port, offline: offlineNamed, live: null, outcome: 'not checkable', detail, checkable: false, agree: null, pass: namedPass,
+  });
+  if (typeof src === 'string' || typeof dst === 'string') return notCheckable([src, dst].filter((x): x is string => typeof x === 'string').join('; '));
+  // The sandbox has one interface per host; an expect about another cannot be sent.
+  const local = src.netns === dst.netns;
+  const named2 = [e.interface, e.iif, e.oif].filter((x): x is string => x !== undefined && x !== SANDBOX_INTERFACE);
+  if (!local && named2.length > 0) {
+    return notCheckable(`the sandbox joins hosts by ${SANDBOX_INTERFACE} only, so a connection over ${named2.join(', ')} cannot be sent`);
   }
-  if (src.address !== trace.packet.src || dst.address !== trace.packet.dst) {
-    // Trace the very packet that is sent: the stand-in address, and the PU side by name.
-    const q = {
-      from: src.address !== trace.packet.src ? src.address : e.from,
-      to: dst.address !== trace.packet.dst ? dst.address : e.to,
-      port: e.port,
-    };
-    const again = traceFlow(model, rulesets, q);
-    if (!again.trace) {
-      return { ...base, port, offline: null, live: null, outcome: 'not checkable', detail: `cannot trace ${q.from} → ${q.to}`, checkable: false, agree: null, pass: false };
-    }
-    if (again.trace.verdict !== named.trace.verdict) notes.push(`offline, the named trace says ${named.trace.verdict} but this address gets ${again.trace.verdict}`);
-    trace = again.trace;
+  // Trace the very packet that is sent: its two addresses, over the interfaces it crosses.
+  const exact = traceFlow(model, rulesets, { from: src.address, to: dst.address, port: e.port, ...(local ? {} : { interface: SANDBOX_INTERFACE }) });
+  if (!exact.trace || exact.trace.verdict === 'depends') {
+    return { ...base, port, offline: null, live: null, outcome: 'not checkable', detail: `cannot trace ${src.address} → ${dst.address}`, checkable: false, agree: null, pass: false };
+  }
+  const trace = exact.trace;
+  const offline: Verdict = trace.verdict as Verdict;
+  if (named.trace.verdict === 'depends') {
+    notes.push(`offline, ${dependsText(named.trace)}; the sandbox sends ${src.address} → ${dst.address}${local ? ' over lo' : ` over ${SANDBOX_INTERFACE}`}`);
+  } else if (offline !== named.trace.verdict) {
+    notes.push(`offline, the named trace says ${named.trace.verdict} but this address gets ${offline}`);
   }
   const p = trace.packet;
   const packet: LivePacket = {
@@ -262,19 +275,20 @@ async function checkOne(model: Model, rulesets: readonly DesiredRuleset[], recor
   const note = notes.length ? { note: notes.join('; ') } : {};
   const probe = await send(packet);
   if (probe.outcome === 'not checkable') {
-    return { ...base, port, offline: trace.verdict, live: null, outcome: probe.outcome, detail: probe.detail, checkable: false, agree: null, pass: trace.verdict === e.verdict, packet, ...note };
+    return { ...base, port, offline, live: null, outcome: probe.outcome, detail: probe.detail, checkable: false, agree: null, pass: namedPass, packet, ...note };
   }
-  const agree = probe.live === trace.verdict;
+  const agree = probe.live === offline;
   return {
     ...base,
     port,
-    offline: trace.verdict,
+    offline,
     live: probe.live,
     outcome: probe.outcome,
     detail: probe.detail,
     checkable: true,
     agree,
-    pass: agree && probe.live === e.verdict,
+    // An expect whose named trace depends never passes, live or not: it does not say enough.
+    pass: agree && probe.live === e.verdict && named.trace.verdict !== 'depends',
     packet,
     ...note,
   };

@@ -36,7 +36,7 @@ import {
   type Interval,
 } from '../model/intervals';
 import type { ExternalNetwork, Model } from '../model/types';
-import { endpointAddress, parseConnectionPort, resolveEndpoint } from '../trace/query';
+import { endpointAddress, networkPart, parseConnectionPort, resolveEndpoint } from '../trace/query';
 import { CODES } from './codes';
 
 /** DEFAULT_PREFIX names the sandbox's own namespaces: `mseg-sbx-br` and `mseg-sbx-ext`. */
@@ -189,6 +189,9 @@ export function planSandbox(model: Model, opts: SandboxOptions = {}): { plan?: S
       if (!families.has(family)) continue;
       const ivs = entriesToIntervals(net.entries, family);
       if (ivs.length === 0) continue;
+      // A network of processing units' addresses only is traced to those PUs, which the sandbox
+      // already holds on their hosts: nothing stands in for it.
+      if (networkPart(model, net, family).external.length === 0) continue;
       const rep = representative(model, net, family, ivs, taken);
       if (!rep) {
         diagnostics.push(makeDiagnostic('warning', CODES.NO_REPRESENTATIVE, `External network "${net.name}" admits no IPv${family} address a sandbox host can use`,

@@ -11,4 +11,12 @@ export const CODES = {
   NO_COMMON_FAMILY: 'MSEG9003',
   /** warning: a name is both a processing unit and an external network; the processing unit is used. */
   AMBIGUOUS_ENDPOINT: 'MSEG9004',
+  /** error: an interface (`--iif`, `--oif`, `--interface`, or expect's) is not one interface name. */
+  INVALID_INTERFACE: 'MSEG9005',
+  /** error: `interface` given together with `iif` or `oif`. */
+  INTERFACE_CONFLICT: 'MSEG9006',
+  /** warning: an interface was given for traffic between two addresses of one host, which crosses `lo`. */
+  LOCAL_INTERFACE: 'MSEG9007',
+  /** error (of an expectation): the verdict depends on the interface or the address, which the expect does not say. */
+  VERDICT_DEPENDS: 'MSEG9008',
 } as const;

@@ -12,16 +12,17 @@
  * plan on demand, not for every keystroke.
  */
 import type { Model, ServicePort } from '../model/types';
-import { decidingPolicy, traceFlow, type Rulesets } from './trace';
+import { decidingPolicy, traceFlow, type FlowVerdict, type Rulesets } from './trace';
 
 /** VerdictFlip is one connection whose verdict differs between before and after. */
 export interface VerdictFlip {
   from: string;
   to: string;
   port: string;
-  before: 'allow' | 'reject';
-  after: 'allow' | 'reject';
-  /** The deciding policy (`default`, or null when no policy rule decided) before and after. */
+  /** `depends`: the verdict depends on the interface or the network's address (see `microseg trace`). */
+  before: FlowVerdict;
+  after: FlowVerdict;
+  /** The deciding policy (`default`; null when no policy rule decided or the verdict depends) before and after. */
   policy_before: string | null;
   policy_after: string | null;
 }
@@ -42,7 +43,8 @@ export function explainChanges(beforeModel: Model, beforeRulesets: Rulesets, aft
         const a = traceFlow(afterModel, afterRulesets, { from, to, port }).trace;
         // A probe that cannot be traced on one side (e.g. icmp6 without IPv6 addresses) says nothing.
         if (!b || !a || b.verdict === a.verdict) continue;
-        flips.push({ from, to, port: b.port, before: b.verdict, after: a.verdict, policy_before: decidingPolicy(b), policy_after: decidingPolicy(a) });
+        const policy = (t: typeof a) => (t.verdict === 'depends' ? null : decidingPolicy(t));
+        flips.push({ from, to, port: b.port, before: b.verdict, after: a.verdict, policy_before: policy(b), policy_after: policy(a) });
       }
     }
   }

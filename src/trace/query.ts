@@ -5,7 +5,16 @@
  */
 import { didYouMean, makeDiagnostic, type Diagnostic } from '../diagnostics';
 import { parseAddress } from '../model/cidr';
-import { bigintToAddress, entriesToCidrs, entriesToIntervals, type Family } from '../model/intervals';
+import {
+  addressFamily,
+  addressToBigint,
+  bigintToAddress,
+  entriesToCidrs,
+  entriesToIntervals,
+  intervalToCidrs,
+  type Family,
+  type Interval,
+} from '../model/intervals';
 import { parseServicePort } from '../model/service-ports';
 import type { ExternalNetwork, Model, ProcessingUnit } from '../model/types';
 import { CODES } from './codes';
@@ -127,10 +136,51 @@ export function endpointFamilies(e: Endpoint): Family[] {
 }
 
 /**
+ * NetworkPart is an external network's address space in one family, split the way trace needs
+ * it: the addresses no processing unit holds (what the network stands for: peers that are not
+ * PUs, DESIGN §3), and the processing units' addresses inside it, whose far side is their own
+ * enforcer host.
+ */
+export interface NetworkPart {
+  external: Interval[];
+  puAddresses: Array<{ address: string; pu: ProcessingUnit }>;
+}
+
+/** networkPart splits `net`'s admitted addresses of `family` into NetworkPart. */
+export function networkPart(model: Model, net: ExternalNetwork, family: Family): NetworkPart {
+  const admitted = entriesToIntervals(net.entries, family);
+  const inside = (n: bigint) => admitted.some((iv) => iv.start <= n && n <= iv.end);
+  const puAddresses: NetworkPart['puAddresses'] = [];
+  for (const pu of model.processingUnits) {
+    for (const address of pu.addresses) {
+      if (addressFamily(address) === family && inside(addressToBigint(address, family))) puAddresses.push({ address, pu });
+    }
+  }
+  const holes = puAddresses.map((p) => addressToBigint(p.address, family)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const external: Interval[] = [];
+  for (const iv of admitted) {
+    let start = iv.start;
+    for (const h of holes) {
+      if (h < start || h > iv.end) continue;
+      if (h > start) external.push({ start, end: h - 1n });
+      start = h + 1n;
+    }
+    if (start <= iv.end) external.push({ start, end: iv.end });
+  }
+  puAddresses.sort((a, b) => {
+    const x = addressToBigint(a.address, family);
+    const y = addressToBigint(b.address, family);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  return { external, puAddresses };
+}
+
+/**
  * endpointAddress picks the one address of `family` the traced packet carries. A PU uses its
- * first address of that family (as listed). An external network uses the first address of its
- * first admitted CIDR (exclusions applied), so the packet is certainly inside the network; the
- * note says which address stands for the network.
+ * first address of that family (as listed). An external network uses its first admitted address
+ * that no processing unit holds (exclusions applied), so the packet is certainly inside the
+ * network and stands for what the network is, peers that are not PUs; a network made only of PU
+ * addresses uses the first of them, and the far side is that PU's host. The note says which.
  */
 export function endpointAddress(model: Model, e: Endpoint, family: Family): EndpointInfo {
   switch (e.kind) {
@@ -147,14 +197,37 @@ export function endpointAddress(model: Model, e: Endpoint, family: Family): Endp
       };
     }
     case 'external_network': {
-      const cidr = entriesToCidrs(e.network.entries, family)[0];
-      const address = bigintToAddress(entriesToIntervals(e.network.entries, family)[0].start, family);
+      const part = networkPart(model, e.network, family);
+      if (part.external.length === 0) {
+        const { address, pu } = part.puAddresses[0];
+        return {
+          name: e.written,
+          kind: e.kind,
+          address,
+          cidr: `${address}/${family === 4 ? 32 : 128}`,
+          pu: pu.name,
+          enforcer: pu.enforcer,
+          note: `every address of external network ${e.network.name} is a processing unit's: ${address} is ${pu.name}'s, so ${pu.enforcer} enforces that side`,
+        };
+      }
+      const first = part.external[0];
+      const address = bigintToAddress(first.start, family);
+      const admittedFirst = entriesToCidrs(e.network.entries, family)[0];
+      if (first.start === entriesToIntervals(e.network.entries, family)[0].start) {
+        return {
+          name: e.written,
+          kind: e.kind,
+          address,
+          cidr: admittedFirst,
+          note: `${address} stands for external network ${e.network.name}: the first address of ${admittedFirst}, its first admitted CIDR`,
+        };
+      }
       return {
         name: e.written,
         kind: e.kind,
         address,
-        cidr,
-        note: `${address} stands for external network ${e.network.name}: the first address of ${cidr}, its first admitted CIDR`,
+        cidr: intervalToCidrs(first, family)[0],
+        note: `${address} stands for external network ${e.network.name}: its first admitted address that is no processing unit's`,
       };
     }
     case 'address': {

@@ -45,13 +45,23 @@ export interface TraceOptions extends VarOptions {
   from: string;
   to: string;
   port: string;
+  interface?: string;
+  iif?: string;
+  oif?: string;
   json?: boolean;
 }
 
 export async function traceCommand(io: Io, dir: string, opts: TraceOptions): Promise<number> {
   const loaded = await loadCompiled(io, dir, opts);
   if (!loaded) return 1;
-  const { trace, diagnostics } = traceFlow(loaded.model, loaded.compiled.rulesets, { from: opts.from, to: opts.to, port: opts.port });
+  const { trace, diagnostics } = traceFlow(loaded.model, loaded.compiled.rulesets, {
+    from: opts.from,
+    to: opts.to,
+    port: opts.port,
+    ...(opts.interface !== undefined ? { interface: opts.interface } : {}),
+    ...(opts.iif !== undefined ? { iif: opts.iif } : {}),
+    ...(opts.oif !== undefined ? { oif: opts.oif } : {}),
+  });
   renderDiagnosticsHuman(io, diagnostics);
   if (!trace) return 1;
   if (opts.json) io.out(traceJson(trace));

@@ -3,7 +3,8 @@
  * data as JSON. Both render the data src/trace returns; nothing is recomputed here.
  */
 import type { ExpectationResult } from '../../trace/expectations';
-import type { FlowTrace, SideTrace } from '../../trace/trace';
+import { CODES } from '../../trace/codes';
+import { caseText, type FlowTrace, type SideTrace } from '../../trace/trace';
 import type { Io } from '../io';
 import { diagnosticsJson } from './diagnostics';
 
@@ -30,8 +31,12 @@ function decision(s: SideTrace): string {
 /** renderTraceHuman writes the small block `microseg trace` prints. */
 export function renderTraceHuman(io: Io, t: FlowTrace): void {
   const ep = (e: FlowTrace['from']) => (e.name === e.address ? e.address : `${e.name} (${e.address})`);
-  io.out(`${ep(t.from)} → ${ep(t.to)} ${t.port}${t.packet.interface ? ' via lo (same host)' : ''}\n`);
+  const via = t.packet.local
+    ? ' via lo (same host)'
+    : [t.packet.oif !== undefined ? ` leaving by ${t.packet.oif}` : '', t.packet.iif !== undefined ? ` reaching by ${t.packet.iif}` : ''].join('');
+  io.out(`${ep(t.from)} → ${ep(t.to)} ${t.port}${via}\n`);
   for (const e of [t.from, t.to]) if (e.note && e.kind === 'external_network') io.out(`  note: ${e.note}\n`);
+  if (t.verdict === 'depends') io.out(`  first case: ${caseText(t.cases![0])}\n`);
   const rows: Array<[string, SideTrace]> = [
     ['source', t.source],
     ['destination', t.destination],
@@ -42,7 +47,23 @@ export function renderTraceHuman(io: Io, t: FlowTrace): void {
     io.out(`  ${labels[i].padEnd(width)}  ${decision(s)}${s.reached ? '' : '  (not reached)'}\n`);
     io.out(`  ${''.padEnd(width)}  ${s.reason}\n`);
   });
-  io.out(`  result: ${t.verdict.toUpperCase()}\n`);
+  if (t.verdict === 'depends') {
+    const on = (t.depends_on ?? []).map((d) => (d === 'interface' ? 'THE INTERFACE' : 'THE ADDRESS')).join(' AND ');
+    io.out(`  result: DEPENDS ON ${on}\n`);
+    for (const c of t.cases ?? []) io.out(`    ${caseText(c)}\n`);
+    const hints = [
+      t.depends_on?.includes('interface') ? 'say which interface with --interface NAME (or --oif / --iif for one end)' : '',
+      t.depends_on?.includes('address') ? 'trace one address of the network instead of its name' : '',
+    ].filter(Boolean);
+    io.out(`  ${hints.join('; ')}\n`);
+  } else {
+    io.out(`  result: ${t.verdict.toUpperCase()}\n`);
+  }
+  if (t.pu_addresses?.length) {
+    const net = t.pu_addresses[0].endpoint === 'from' ? t.from.name : t.to.name;
+    const items = t.pu_addresses.map((p) => `${p.address} (${p.pu} on ${p.enforcer}): ${p.verdict}${p.decided_by ? ` by ${p.decided_by === 'default' ? 'the namespace default' : `policy ${p.decided_by}`}` : ''}`);
+    io.out(`  note: ${net} also holds processing units' addresses, decided by their own hosts and not part of the result: ${items.join('; ')}${t.pu_addresses_more ? `; and ${t.pu_addresses_more} more` : ''}\n`);
+  }
 }
 
 /** traceJson is the `--json` document: the FlowTrace itself, `verdict` first. */
@@ -54,6 +75,7 @@ export function traceJson(t: FlowTrace): string {
 export function decidedBy(r: ExpectationResult): string {
   const sides = [r.source, r.destination].filter((s): s is SideTrace => s !== undefined);
   const name = (s: SideTrace) => `${s.policy ?? s.origin ?? s.verdict} (${s.hook === 'output' ? 'egress' : 'ingress'})`;
+  if (r.actual === 'depends') return '-';
   if (r.actual === 'reject') {
     const s = sides.find((x) => x.verdict === 'reject');
     return s ? name(s) : '-';
@@ -66,6 +88,10 @@ export function decidedBy(r: ExpectationResult): string {
 export function whyFailed(r: ExpectationResult): string {
   const where = r.file ? `${r.file}${r.line ? `:${r.line}` : ''}: ` : '';
   if (r.actual === null) return `${where}cannot trace: ${r.diagnostics.map((d) => d.summary).join('; ')}`;
+  if (r.actual === 'depends') {
+    const d = r.diagnostics.find((x) => x.code === CODES.VERDICT_DEPENDS);
+    return `${where}expected ${r.expected}, but ${d ? `${d.summary.charAt(0).toLowerCase()}${d.summary.slice(1)}. ${d.detail}` : 'the verdict depends on more than the expect says'}`;
+  }
   const sides = [r.source, r.destination].filter((s): s is SideTrace => s !== undefined && s.reached);
   const deciding = r.actual === 'reject' ? sides.filter((s) => s.verdict === 'reject') : sides;
   const because = deciding.map((s) => `${sideLabel(s)}: ${s.reason}`).join('; ');

@@ -134,6 +134,12 @@ export interface ExpectProps extends CommonProps {
   /** One service port, e.g. "tcp/5432". */
   readonly port: string;
   readonly verdict: 'allow' | 'reject';
+  /** The interface the connection crosses on both enforcer hosts, e.g. "eth0" (see `iif`, `oif`). */
+  readonly interface?: string;
+  /** The interface the connection reaches the destination's host by. */
+  readonly iif?: string;
+  /** The interface the connection leaves the source's host by. */
+  readonly oif?: string;
 }
 
 /**

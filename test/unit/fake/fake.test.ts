@@ -68,6 +68,11 @@ describe('traceHost', () => {
     expect(t.verdict).toBe('untouched');
     expect(t.rule).toBeUndefined();
   });
+  it('an interface pattern ending in + matches by prefix, and a packet without an interface matches no interface rule', () => {
+    const wild: DesiredRuleset = { ...rs, chains: rs.chains.map((c) => (c.name === 'pu' ? { ...c, rules: c.rules.map((r) => (r.id === 'ret' ? { ...r, match: { iif: 'veth+' } } : r)) } : c)) };
+    const via = (iif?: string) => traceHost(wild, { src: '203.0.113.1', dst: '198.18.1.10', protocol: 'tcp', dport: 80, ...(iif ? { iif } : {}) }, 'input').verdict;
+    expect([via('veth0'), via('veth'), via('vethabc'), via('vet'), via('eth0'), via()]).toEqual(['untouched', 'untouched', 'untouched', 'reject', 'reject', 'reject']);
+  });
   it('negated sets only see packets of their family', () => {
     const v6 = (src: string, protocol = 'tcp') => traceHost(rs, { src, dst: '2001:db8:1::10', protocol, dport: 80 }, 'input');
     expect(v6('2001:db8:9::1').rule?.id).toBe('def');

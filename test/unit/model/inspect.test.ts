@@ -162,6 +162,8 @@ describe('inspectJson', () => {
       lifecycle: { prevent_destroy: false },
     });
     expect(doc.resources[2].attributes).toEqual({ roles: ['enforcer'], networks: ['10.0.0.0/8'], quota: 3, validity: '24h', lifecycle: { prevent_destroy: false } });
-    expect(doc.resources[3].attributes).toEqual({ from: 'a', to: '10.0.0.9', port: 'tcp/443', verdict: 'reject', lifecycle: { prevent_destroy: true } });
+    expect(doc.resources[3].attributes).toEqual({
+      from: 'a', to: '10.0.0.9', port: 'tcp/443', verdict: 'reject', interface: null, iif: null, oif: null, lifecycle: { prevent_destroy: true },
+    });
   });
 });

@@ -535,6 +535,19 @@ describe('validateConfig: times, schedules and versions', () => {
   it('checks excluded interfaces', () => {
     const ds = run(res('enforcer_profile', 'p', { excluded_interfaces: ['eth0', 'eth0', 'a-very-long-interface-name', 'bad name'] })).diagnostics;
     expect(codes(ds)).toEqual(['MSEG3071', 'MSEG3070', 'MSEG3070']);
+    // The kernel's 15 bytes hold the whole pattern, "+" included.
+    expect(codes(run(res('enforcer_profile', 'p', { excluded_interfaces: ['abcdefghijklmn+', 'abcdefghijklmno+', '+'] })).diagnostics)).toEqual(['MSEG3070', 'MSEG3070']);
+  });
+
+  it('checks the interfaces of an expect: one concrete name each, and interface not with iif/oif', () => {
+    let n = 0;
+    const e = (o: object) => res('expect', `x${n++}`, { from: '10.0.0.1', to: '10.0.0.2', port: 'tcp/80', verdict: 'allow', ...o });
+    const ok = run(e({ interface: 'eth0' }), e({ iif: 'eth1', oif: 'bond0.12' }));
+    expect(ok.diagnostics).toEqual([]);
+    expect(ok.model!.expects.map((x) => [x.interface, x.iif, x.oif])).toEqual([['eth0', undefined, undefined], [undefined, 'eth1', 'bond0.12']]);
+    const bad = run(e({ interface: 'veth+' }), e({ iif: 'a b' }), e({ interface: 'eth0', oif: 'eth1' }));
+    expect(codes(bad.diagnostics)).toEqual(['MSEG3070', 'MSEG3070', 'MSEG3075']);
+    expect(bad.diagnostics[0].detail).toContain('not a pattern such as "veth+"');
   });
 });
 

@@ -283,7 +283,7 @@ network_policy "a-to-c" {
 `,
     });
     const t = trace(m, 'a', 'c', 'tcp/80');
-    expect(t.packet.interface).toBe('lo');
+    expect(t.packet).toMatchObject({ local: true, iif: 'lo', oif: 'lo' });
     expect([t.source.enforcer, t.destination.enforcer]).toEqual(['h1', 'h1']);
     expect(t.verdict).toBe('allow');
   });
