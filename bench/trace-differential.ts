@@ -138,20 +138,26 @@ export function generateConfig(seed: number, nsPrefix: string, backend: BackendN
     do v4 = `198.18.${r.int(1, 3)}.${r.int(1, 12)}`;
     while (used.has(v4));
     used.add(v4);
-    const v6 = r.chance(0.25) ? [`2001:2::${(i + 1).toString(16)}`] : [];
+    // Some PUs are IPv6 only (never the first, which networks are built around), some dual-stack.
+    const v6only = i > 0 && r.chance(0.12);
+    const v6 = v6only || r.chance(0.25) ? [`2001:2::${(i + 1).toString(16)}`] : [];
+    if (v6only) v4 = '';
     const name = `pu${i}`;
     const puNs = r.chance(0.25) ? '/t/c' : '/t';
     const tags = [`app=${r.pick(['a', 'b', 'a', 'b', 'c'])}`, ...(r.chance(0.5) ? [`env=${r.pick(['prod', 'dev'])}`] : []), ...(r.chance(0.3) ? ['tier=front'] : [])];
     const enforcer = `h${r.int(1, hosts)}`;
-    pus.push({ name, v4: [v4], v6, ns: puNs, identity: [...tags, '$identity=processingunit', `$name=${name}`, `$namespace=${puNs}`, `$enforcer=${enforcer}`] });
+    pus.push({ name, v4: v4 ? [v4] : [], v6, ns: puNs, identity: [...tags, '$identity=processingunit', `$name=${name}`, `$namespace=${puNs}`, `$enforcer=${enforcer}`] });
     out.push(`processing_unit ${q(name)} {\n  namespace = ${q(puNs)}\n  enforcer = ${q(enforcer)}\n  addresses = ${list([...v4 ? [v4] : [], ...v6])}\n  tags = ${list(tags)}\n}`);
   }
 
   // External networks: documentation ranges, ranges around PU addresses, and a PU's own address.
   const nets: string[] = [];
   const netIdentity = new Map<string, string[]>();
+  const netFamilies = new Map<string, Set<number>>();
   const entryChoices = (): string[] => {
-    const pu = r.pick(pus);
+    const pu = r.pick(pus.filter((p) => p.v4.length > 0));
+    const v6pu = pus.find((p) => p.v6.length > 0 && r.chance(0.5));
+    if (v6pu && r.chance(0.25)) return r.pick([[`${v6pu.v6[0]}/128`], ['2001:db8::/32'], ['::/0', '!2001:2::/48'], ['2001:2::/120', '203.0.113.0/24']]);
     const around = pu.v4[0].split('.').slice(0, 3).join('.');
     return r.pick([
       [`${pu.v4[0]}/32`],
@@ -171,7 +177,9 @@ export function generateConfig(seed: number, nsPrefix: string, backend: BackendN
     const sp = r.chance(0.5) ? r.some(['tcp/80', 'tcp/443', 'udp/53', 'icmp', 'tcp/8000:8100'], 0.5) : [];
     const zone = `zone=${r.pick(['out', 'dmz'])}`;
     netIdentity.set(name, [zone, '$identity=externalnetwork', `$name=${name}`]);
-    out.push(`external_network ${q(name)} {\n  namespace = ${q(r.chance(0.2) ? '/t/c' : '/t')}\n  entries = ${list(entryChoices())}\n  service_ports = ${list(sp)}\n  tags = ${list([zone])}\n}`);
+    const entries = entryChoices();
+    netFamilies.set(name, new Set(entries.filter((e) => !e.startsWith('!')).map((e) => (e.includes(':') ? 6 : 4))));
+    out.push(`external_network ${q(name)} {\n  namespace = ${q(r.chance(0.2) ? '/t/c' : '/t')}\n  entries = ${list(entries)}\n  service_ports = ${list(sp)}\n  tags = ${list([zone])}\n}`);
   }
 
   // Policies.
@@ -208,14 +216,20 @@ export function generateConfig(seed: number, nsPrefix: string, backend: BackendN
   }
 
   // Flows: between PUs (by name or address), networks and outsiders, some over a named interface.
-  const endpoints = [...pus.map((p) => p.name), ...nets, ...pus.map((p) => p.v4[0]), '198.51.100.77', '203.0.113.9'];
+  const addressOf = (p: (typeof pus)[number]) => p.v4[0] ?? p.v6[0];
+  const endpoints = [...pus.map((p) => p.name), ...nets, ...pus.map(addressOf), '198.51.100.77', '203.0.113.9', '2001:db8::99'];
+  const families = (e: string): Set<number> => {
+    const pu = pus.find((p) => p.name === e);
+    if (pu) return new Set([...(pu.v4.length ? [4] : []), ...(pu.v6.length ? [6] : [])]);
+    return netFamilies.get(e) ?? new Set([e.includes(':') ? 6 : 4]);
+  };
   const fl: Flow[] = [];
   // Endpoints a selector picks (ignoring scope and negation: a directed flow only needs to be
   // likely to meet the policy, and rules meet where policies overlap).
   const members = (sel: string[]): string[] => {
     const expr = parseTagExpression(sel).expr!;
     return [
-      ...pus.filter((p) => matchesExpression(p.identity, expr)).map((p) => (r.chance(0.3) ? p.v4[0] : p.name)),
+      ...pus.filter((p) => matchesExpression(p.identity, expr)).map((p) => (r.chance(0.3) ? addressOf(p) : p.name)),
       ...nets.filter((x) => matchesExpression(netIdentity.get(x)!, expr)),
     ];
   };
@@ -228,19 +242,28 @@ export function generateConfig(seed: number, nsPrefix: string, backend: BackendN
     const from = towardSubject.length ? r.pick(towardSubject) : r.chance(0.25) ? r.pick(nets) : r.pick(endpoints);
     const to = towardObject.length ? r.pick(towardObject) : r.chance(0.3) ? r.pick(nets) : r.pick(endpoints);
     if (from === to) continue;
-    const isPu = (e: string) => pus.some((p) => p.name === e || p.v4.includes(e));
+    const isPu = (e: string) => pus.some((p) => p.name === e || addressOf(p) === e);
     // Between two outsiders no enforcer is involved: nothing to learn.
     if (!isPu(from) && !isPu(to) && !nets.includes(from) && !nets.includes(to)) continue;
     const v6 = pus.filter((p) => p.v6.length > 0);
     const port = v6.length && r.chance(0.08) ? 'icmp6/128/0' : pol?.ports.length ? ONE_CONNECTION[r.pick(pol.ports)] : r.pick(PORTS);
     const pair = port.startsWith('icmp6') ? { from: r.pick(v6).name, to: r.pick(v6).name } : { from, to };
     if (pair.from === pair.to) continue;
+    // Both ends (and an ICMP port) need an address family in common, or there is no packet.
+    const portFamily = port.startsWith('icmp6') ? 6 : port.startsWith('icmp') ? 4 : undefined;
+    const common = [...families(pair.from)].filter((f) => families(pair.to).has(f) && (portFamily === undefined || f === portFamily));
+    if (common.length === 0) continue;
     fl.push({ ...pair, port, ...(r.chance(0.15) ? { interface: 'eth0' } : {}) });
   }
-  fl.forEach((f, i) => {
-    out.push(`expect "f${i}" {\n  namespace = "/t"\n  from = ${q(f.from)}\n  to = ${q(f.to)}\n  port = ${q(f.port)}\n${f.interface ? `  interface = ${q(f.interface)}\n` : ''}  verdict = "allow"\n}`);
-  });
-  return { seed, hcl: out.join('\n\n') + '\n', flows: fl, netns };
+  return { seed, hcl: `${out.join('\n\n')}\n\n${expectBlocks(fl)}`, flows: fl, netns };
+}
+
+/** expectBlocks writes flows as `expect "f<i>"` blocks in namespace /t (their verdict is not what is checked). */
+export function expectBlocks(flows: readonly Flow[]): string {
+  const q = (s: string) => JSON.stringify(s);
+  return flows
+    .map((f, i) => `expect "f${i}" {\n  namespace = "/t"\n  from = ${q(f.from)}\n  to = ${q(f.to)}\n  port = ${q(f.port)}\n${f.interface ? `  interface = ${q(f.interface)}\n` : ''}  verdict = "allow"\n}\n`)
+    .join('\n');
 }
 
 /**
@@ -274,6 +297,8 @@ export interface ConfigOutcome {
   outOfSync: string[];
   /** Flows whose offline verdict was `depends` by name (checked over the sandbox's interfaces). */
   depends: number;
+  /** Every flow's live check, in flow order. */
+  results: LiveCheck[];
   allowed: number;
   rejected: number;
   ms: number;
@@ -298,9 +323,17 @@ process.once('exit', () => {
  * configuration itself is invalid (a generator bug) or the sandbox cannot be built.
  */
 export async function runConfig(seed: number, backend: BackendName, flows: number, tag: string): Promise<ConfigOutcome> {
-  const started = Date.now();
   const prefix = `mst${process.pid}-${tag}`;
-  const gen = generateConfig(seed, prefix, backend, flows);
+  return runGenerated(generateConfig(seed, prefix, backend, flows), backend, prefix);
+}
+
+/**
+ * runGenerated is runConfig for a configuration already written (a hand-written scenario too):
+ * its enforcers must be netns `<prefix>-h<i>` on `backend`, and its flows `expect "f<i>"` blocks.
+ */
+export async function runGenerated(gen: GeneratedConfig, backend: BackendName, prefix: string): Promise<ConfigOutcome> {
+  const started = Date.now();
+  const seed = gen.seed;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mseg-diff-'));
   fs.writeFileSync(path.join(dir, 'main.hcl'), gen.hcl);
   try {
@@ -379,6 +412,7 @@ function summarise(seed: number, backend: BackendName, gen: GeneratedConfig, mod
     disagreements,
     outOfSync,
     depends: results.filter((r) => r.note?.includes('the verdict depends')).length,
+    results,
     allowed: checked.filter((r) => r.live === 'allow').length,
     rejected: checked.filter((r) => r.live === 'reject').length,
     ms,

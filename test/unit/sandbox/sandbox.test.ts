@@ -139,6 +139,35 @@ expect "a-bare" {
     expect(ext.addresses[1].note).toMatch(/first usable address/);
   });
 
+  it('gives a network of PU addresses only no stand-in (live tests send to the PUs themselves), and a network around PUs a non-PU one', async () => {
+    const { plan, diagnostics } = planSandbox(
+      await model(
+        hclDir(`${HOSTS()}
+external_network "only-b" {
+  entries = ["198.18.2.1/32"]
+}
+external_network "around-b" {
+  entries = ["198.18.2.0/31"]
+}
+expect "a-only-b" {
+  from = "a"
+  to = "only-b"
+  port = "tcp/80"
+  verdict = "reject"
+}
+expect "a-around-b" {
+  from = "a"
+  to = "around-b"
+  port = "tcp/80"
+  verdict = "reject"
+}
+`),
+      ),
+    );
+    expect(diagnostics).toEqual([]);
+    expect(plan!.external!.addresses.map((a) => [a.address, a.networks])).toEqual([['198.18.2.0', ['around-b']]]);
+  });
+
   it('refuses PU addresses outside the sandbox ranges and namespace clashes, and warns about non-netns enforcers', async () => {
     const outside = planSandbox(await model(hclDir(HOSTS().replace('198.18.2.1', '10.0.0.2'))));
     expect(outside.plan).toBeUndefined();
