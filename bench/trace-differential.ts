@@ -32,7 +32,7 @@ import { parseTagExpression } from '../src/model/tags';
 import type { Model } from '../src/model/types';
 import { planSandbox, runLiveTests, sandboxDown, sandboxUp, type LiveCheck, type SandboxRecord } from '../src/sandbox';
 import { SANDBOX_INTERFACE } from '../src/sandbox/live';
-import { traceFlow, type AddressClass, type FlowCase, type InterfaceCondition } from '../src/trace/trace';
+import { flowQuery, traceFlow, type AddressClass, type FlowCase, type InterfaceCondition } from '../src/trace/trace';
 import { policyOracle, type OracleConnection } from './policy-oracle';
 import { providerFor, runSteps, type BackendName } from '../providers';
 
@@ -452,7 +452,7 @@ export async function checkOffline(seed: number, flows: number): Promise<{ flows
       return [none, ...(cond.none_of.some((p) => interfaceMatches(p, SANDBOX_INTERFACE)) ? [] : [SANDBOX_INTERFACE])];
     };
     for (const f of gen.flows) {
-      const { trace: t, diagnostics: td } = traceFlow(model, rulesets, { from: f.from, to: f.to, port: f.port, ...(f.interface ? { interface: f.interface } : {}) });
+      const { trace: t, diagnostics: td } = traceFlow(model, rulesets, flowQuery(f));
       if (!t) {
         problems.push(`seed ${seed} ${f.from} → ${f.to} ${f.port}: cannot trace: ${td.map((d) => d.summary).join('; ')}`);
         continue;

@@ -23,8 +23,7 @@ import { NetnsHost } from '../hosts/netns';
 import type { Family } from '../model/intervals';
 import type { Model } from '../model/types';
 import { providerFor, type BackendName } from '../../providers';
-import { expectQuery } from '../trace/expectations';
-import { dependsText, traceFlow, type FlowTrace } from '../trace/trace';
+import { dependsText, flowQuery, traceFlow, type FlowTrace } from '../trace/trace';
 import type { SandboxRecord } from './record';
 
 export type Verdict = 'allow' | 'reject';
@@ -208,7 +207,7 @@ async function checkOne(model: Model, rulesets: readonly DesiredRuleset[], recor
     expected: e.verdict,
     ...(e.pos ? { file: e.pos.file, line: e.pos.line } : {}),
   };
-  const named = traceFlow(model, rulesets, expectQuery(e));
+  const named = traceFlow(model, rulesets, flowQuery(e));
   if (!named.trace) {
     const why = named.diagnostics.map((d) => d.summary).join('; ');
     return { ...base, port: e.port, offline: null, live: null, outcome: 'not checkable', detail: `cannot trace: ${why}`, checkable: false, agree: null, pass: false };

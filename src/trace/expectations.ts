@@ -6,7 +6,7 @@
 import { makeDiagnostic, type Diagnostic } from '../diagnostics';
 import type { Model } from '../model/types';
 import { CODES } from './codes';
-import { decidingPolicy, dependsText, traceFlow, type FlowCase, type FlowQuery, type FlowVerdict, type Rulesets, type SideTrace } from './trace';
+import { decidingPolicy, dependsText, flowQuery, traceFlow, type FlowCase, type FlowVerdict, type Rulesets, type SideTrace } from './trace';
 
 /** ExpectationResult is one `expect` checked (JSON field names are the CLI's). */
 export interface ExpectationResult {
@@ -38,7 +38,7 @@ export interface ExpectationResult {
 /** evaluateExpectations traces every `expect` of the model, in the model's (name) order. */
 export function evaluateExpectations(model: Model, rulesets: Rulesets): ExpectationResult[] {
   return model.expects.map((e) => {
-    const { trace, diagnostics } = traceFlow(model, rulesets, expectQuery(e));
+    const { trace, diagnostics } = traceFlow(model, rulesets, flowQuery(e));
     const actual = trace?.verdict ?? null;
     if (trace?.verdict === 'depends') {
       const how = trace.depends_on?.includes('interface')
@@ -65,18 +65,6 @@ export function evaluateExpectations(model: Model, rulesets: Rulesets): Expectat
       diagnostics: diagnostics.map((d) => (d.file || !e.pos ? d : { ...d, file: e.pos.file, line: e.pos.line, column: e.pos.column })),
     };
   });
-}
-
-/** expectQuery is the trace query an expect block stands for (its interfaces included). */
-export function expectQuery(e: Model['expects'][number]): FlowQuery {
-  return {
-    from: e.from,
-    to: e.to,
-    port: e.port,
-    ...(e.interface !== undefined ? { interface: e.interface } : {}),
-    ...(e.iif !== undefined ? { iif: e.iif } : {}),
-    ...(e.oif !== undefined ? { oif: e.oif } : {}),
-  };
 }
 
 function capital(s: string): string {

@@ -70,6 +70,18 @@ export interface FlowQuery {
   oif?: string;
 }
 
+/** flowQuery takes a FlowQuery's fields from anything that has them (an expect block, CLI options). */
+export function flowQuery(x: FlowQuery): FlowQuery {
+  return {
+    from: x.from,
+    to: x.to,
+    port: x.port,
+    ...(x.interface !== undefined ? { interface: x.interface } : {}),
+    ...(x.iif !== undefined ? { iif: x.iif } : {}),
+    ...(x.oif !== undefined ? { oif: x.oif } : {}),
+  };
+}
+
 /** Rulesets are compile's output (an array) or any map from enforcer name to ruleset. */
 export type Rulesets = readonly DesiredRuleset[] | ReadonlyMap<string, DesiredRuleset>;
 

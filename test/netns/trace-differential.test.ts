@@ -13,6 +13,7 @@
  */
 import type { BackendName } from '../../providers';
 import { expectBlocks, runConfig, runGenerated, type Flow } from '../../bench/trace-differential';
+import { X1_POLICIES } from '../unit/trace/helpers';
 import { describeAsRoot, legacySkipReason } from './harness';
 
 /**
@@ -57,18 +58,7 @@ external_network "x1" {
   namespace = "/t"
   entries = ["198.18.2.1/32"]
 }
-network_policy "a-x1" {
-  namespace = "/t"
-  subject = "app=a"
-  object = "$name=x1"
-  ports = ["tcp/80"]
-}
-network_policy "x1-a" {
-  namespace = "/t"
-  subject = "$name=x1"
-  object = "app=a"
-  ports = ["tcp/80"]
-}
+${X1_POLICIES}
 ${expectBlocks(flows)}`;
   return { hcl, flows, netns: [`${prefix}-h1`, `${prefix}-h2`] };
 }

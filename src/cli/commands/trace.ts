@@ -6,7 +6,7 @@
 import { compile } from '../../compile';
 import type { CompileResult } from '../../compile';
 import type { Model } from '../../model/types';
-import { traceFlow } from '../../trace/trace';
+import { flowQuery, traceFlow } from '../../trace/trace';
 import type { Io } from '../io';
 import { countLine, renderDiagnosticsHuman } from '../views/diagnostics';
 import { renderTraceHuman, traceJson } from '../views/trace';
@@ -54,14 +54,7 @@ export interface TraceOptions extends VarOptions {
 export async function traceCommand(io: Io, dir: string, opts: TraceOptions): Promise<number> {
   const loaded = await loadCompiled(io, dir, opts);
   if (!loaded) return 1;
-  const { trace, diagnostics } = traceFlow(loaded.model, loaded.compiled.rulesets, {
-    from: opts.from,
-    to: opts.to,
-    port: opts.port,
-    ...(opts.interface !== undefined ? { interface: opts.interface } : {}),
-    ...(opts.iif !== undefined ? { iif: opts.iif } : {}),
-    ...(opts.oif !== undefined ? { oif: opts.oif } : {}),
-  });
+  const { trace, diagnostics } = traceFlow(loaded.model, loaded.compiled.rulesets, flowQuery(opts));
   renderDiagnosticsHuman(io, diagnostics);
   if (!trace) return 1;
   if (opts.json) io.out(traceJson(trace));

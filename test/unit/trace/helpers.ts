@@ -80,3 +80,19 @@ processing_unit "b" {
   tags      = ["app=b"]
 }
 `;
+
+/** The policies of issue 10's external network x1 (a PU's address): a may reach x1 and x1 may reach a, on tcp/80. */
+export const X1_POLICIES = `
+network_policy "a-x1" {
+  namespace = "/t"
+  subject   = "app=a"
+  object    = "$name=x1"
+  ports     = ["tcp/80"]
+}
+network_policy "x1-a" {
+  namespace = "/t"
+  subject   = "$name=x1"
+  object    = "app=a"
+  ports     = ["tcp/80"]
+}
+`;

@@ -12,7 +12,7 @@ import { explainChanges } from '../../../src/trace/explain';
 import { traceFlow, type FlowQuery, type FlowTrace } from '../../../src/trace/trace';
 import type { DesiredRuleset } from '../../../src/compile/ir';
 import type { Model } from '../../../src/model/types';
-import { TWO_HOSTS, loadHcl, run, writeDir } from './helpers';
+import { TWO_HOSTS, X1_POLICIES, loadHcl, run, writeDir } from './helpers';
 
 type Loaded = { model: Model; rulesets: DesiredRuleset[] };
 
@@ -214,20 +214,7 @@ expect "outsider-in-eth1" {
 });
 
 describe('trace: external networks holding processing units\' addresses', () => {
-  const POLICIES = `
-network_policy "a-x1" {
-  namespace = "/t"
-  subject   = "app=a"
-  object    = "$name=x1"
-  ports     = ["tcp/80"]
-}
-network_policy "x1-a" {
-  namespace = "/t"
-  subject   = "$name=x1"
-  object    = "app=a"
-  ports     = ["tcp/80"]
-}
-`;
+  const POLICIES = X1_POLICIES;
 
   it('a network of one PU address is enforced by that PU\'s host (the issue\'s a → x1), both ways', async () => {
     const m = await loadHcl({
