@@ -14,6 +14,9 @@
 import type { Model, ServicePort } from '../model/types';
 import { decidingPolicy, traceFlow, type FlowVerdict, type Rulesets } from './trace';
 
+/** VERDICT_ONLY: a flip is about verdicts, so the PU addresses inside networks are not traced apart. */
+const VERDICT_ONLY = { puAddresses: false };
+
 /** VerdictFlip is one connection whose verdict differs between before and after. */
 export interface VerdictFlip {
   from: string;
@@ -39,8 +42,8 @@ export function explainChanges(beforeModel: Model, beforeRulesets: Rulesets, aft
     for (const to of [...puNames, ...netNames]) {
       if (to === from) continue;
       for (const port of probes) {
-        const b = traceFlow(beforeModel, beforeRulesets, { from, to, port }).trace;
-        const a = traceFlow(afterModel, afterRulesets, { from, to, port }).trace;
+        const b = traceFlow(beforeModel, beforeRulesets, { from, to, port }, VERDICT_ONLY).trace;
+        const a = traceFlow(afterModel, afterRulesets, { from, to, port }, VERDICT_ONLY).trace;
         // A probe that cannot be traced on one side (e.g. icmp6 without IPv6 addresses) says nothing.
         if (!b || !a || b.verdict === a.verdict) continue;
         const policy = (t: typeof a) => (t.verdict === 'depends' ? null : decidingPolicy(t));

@@ -230,8 +230,14 @@ export const MAX_CIDRS = 8;
 /** MAX_PU_ADDRESSES bounds the PU addresses inside a network that are traced and listed. */
 export const MAX_PU_ADDRESSES = 16;
 
+/** TraceOptions tune what a trace computes beyond the verdict. */
+export interface TraceOptions {
+  /** Trace and list the PU addresses inside an external network (default true; plan --explain needs only verdicts). */
+  puAddresses?: boolean;
+}
+
 /** traceFlow resolves the query against the model and walks both sides' rulesets. */
-export function traceFlow(model: Model, rulesets: Rulesets, query: FlowQuery): FlowResult {
+export function traceFlow(model: Model, rulesets: Rulesets, query: FlowQuery, opts: TraceOptions = {}): FlowResult {
   const diagnostics: Diagnostic[] = [];
   const src = resolveEndpoint(model, query.from, 'from');
   const dst = resolveEndpoint(model, query.to, 'to');
@@ -250,7 +256,7 @@ export function traceFlow(model: Model, rulesets: Rulesets, query: FlowQuery): F
     );
     return { diagnostics };
   }
-  const trace = traceResolved(model, rulesets, src.endpoint, dst.endpoint, port.value, family, ifaces);
+  const trace = traceResolved(model, rulesets, src.endpoint, dst.endpoint, port.value, family, ifaces, opts.puAddresses ?? true);
   if (trace.local && ifaces.given.some((g) => g.name !== 'lo')) {
     const g = ifaces.given.find((x) => x.name !== 'lo')!;
     diagnostics.push(
@@ -327,6 +333,7 @@ function traceResolved(
   port: ConnectionPort,
   family: Family,
   ifaces: Interfaces,
+  listPuAddresses: boolean,
 ): { trace: FlowTrace; local: boolean } {
   const fromPart = a.kind === 'external_network' ? networkPart(model, a.network, family) : undefined;
   const toPart = b.kind === 'external_network' ? networkPart(model, b.network, family) : undefined;
@@ -362,7 +369,7 @@ function traceResolved(
     ['to', toPart, fromChoices[0]],
   ] as const) {
     // A network made only of PU addresses is traced as those addresses: nothing more to list.
-    if (!part || part.external.length === 0) continue;
+    if (!listPuAddresses || !part || part.external.length === 0) continue;
     part.puAddresses.forEach(({ address, pu }, i) => {
       if (i >= MAX_PU_ADDRESSES) {
         more++;
