@@ -29,6 +29,23 @@ export function killChild(pid: number | undefined): void {
   CHILDREN.delete(pid);
 }
 
+/**
+ * killAndDeleteNetnsSync kills whatever runs in each namespace and deletes it, synchronously, so
+ * an exit hook can call it (a namespace with a live process in it would outlive `ip netns del`).
+ * Never throws: a namespace that is gone is skipped.
+ */
+export function killAndDeleteNetnsSync(names: Iterable<string>): void {
+  for (const ns of names) {
+    try {
+      const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+      for (const p of pids) process.kill(Number(p), 'SIGKILL');
+      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    } catch {
+      /* not there */
+    }
+  }
+}
+
 process.once('exit', () => {
   for (const pid of CHILDREN) {
     try {

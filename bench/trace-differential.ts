@@ -17,7 +17,6 @@
  * or around processing units' own addresses, which is where trace used to go wrong. Packets are
  * only ever sent inside namespaces the sandbox creates; the root namespace is never touched.
  */
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -35,6 +34,7 @@ import { SANDBOX_INTERFACE } from '../src/sandbox/live';
 import { flowQuery, traceFlow, type AddressClass, type FlowCase, type InterfaceCondition } from '../src/trace/trace';
 import { policyOracle, type OracleConnection } from './policy-oracle';
 import { providerFor, runSteps, type BackendName } from '../providers';
+import { killAndDeleteNetnsSync } from './netns';
 
 /** Rng is a small seeded generator (mulberry32): the same seed, the same configurations. */
 export class Rng {
@@ -304,18 +304,9 @@ export interface ConfigOutcome {
   ms: number;
 }
 
+/** The namespaces of the sandbox being built or used, removed by an exit hook if the process dies first. */
 const LIVE_NETNS = new Set<string>();
-process.once('exit', () => {
-  for (const ns of LIVE_NETNS) {
-    try {
-      const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
-      for (const p of pids) process.kill(Number(p), 'SIGKILL');
-      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-    } catch {
-      /* gone */
-    }
-  }
-});
+process.once('exit', () => killAndDeleteNetnsSync(LIVE_NETNS));
 
 /**
  * runConfig builds configuration `seed` as a sandbox, applies its compiled rules with `backend`,
@@ -491,18 +482,22 @@ export function legacyUnusable(): string | undefined {
   return fs.existsSync('/proc/net/ip_tables_names') ? undefined : 'ip_tables is not loaded (/proc/net/ip_tables_names missing) and microseg never runs modprobe';
 }
 
+/** checkOfflineMany is checkOffline over configurations seed0, seed0 + 1, …, with the totals. */
+export async function checkOfflineMany(seed0: number, configs: number, flows: number): Promise<{ flows: number; claims: number; problems: string[] }> {
+  const out = { flows: 0, claims: 0, problems: [] as string[] };
+  for (let k = 0; k < configs; k++) {
+    const r = await checkOffline(seed0 + k, flows);
+    out.flows += r.flows;
+    out.claims += r.claims;
+    out.problems.push(...r.problems);
+  }
+  return out;
+}
+
 /** offlineCampaign: checkOffline over many configurations (no kernel, no root); prints totals and problems. */
 async function offlineCampaign(seed0: number, configs: number, flows: number): Promise<number> {
   const t0 = Date.now();
-  let total = 0;
-  let claims = 0;
-  const problems: string[] = [];
-  for (let k = 0; k < configs; k++) {
-    const r = await checkOffline(seed0 + k, flows);
-    total += r.flows;
-    claims += r.claims;
-    problems.push(...r.problems);
-  }
+  const { flows: total, claims, problems } = await checkOfflineMany(seed0, configs, flows);
   for (const p of problems.slice(0, 50)) process.stdout.write(`  PROBLEM ${p}\n`);
   process.stdout.write(
     `offline: seed ${seed0}, ${configs} configurations, ${total} flows, ${claims} claims of trace checked against the semantics, ${problems.length} contradicted, ${((Date.now() - t0) / 1000).toFixed(0)} s\n`,

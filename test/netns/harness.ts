@@ -10,6 +10,7 @@
  * workers and leftovers of a crashed run never collide.
  */
 import { spawn, execFileSync, type ChildProcess } from 'child_process';
+import { killAndDeleteNetnsSync } from '../../bench/netns';
 import { runProcess } from '../../src/hosts/exec';
 import { NetnsHost } from '../../src/hosts/netns';
 import type { CommandResult } from '../../src/hosts/types';
@@ -66,18 +67,8 @@ process.once('exit', () => {
  * Topology (the sandbox, say): if the process exits without running afterAll, whatever runs in
  * those namespaces is killed and they are deleted, synchronously.
  */
-export function deleteNetnsOnExit(names: readonly string[]): void {
-  process.once('exit', () => {
-    for (const ns of names) {
-      try {
-        const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
-        for (const p of pids) process.kill(Number(p), 'SIGKILL');
-        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-      } catch {
-        /* not there */
-      }
-    }
-  });
+export function deleteNetnsOnExit(names: Iterable<string>): void {
+  process.once('exit', () => killAndDeleteNetnsSync(names));
 }
 
 function killTree(c: ChildProcess): void {
