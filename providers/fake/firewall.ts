@@ -10,7 +10,7 @@ import { ProviderError, canonicalLive, checkName, checkRuleId } from '../common'
 import { cidrFamily, cidrToInterval } from '../../src/model/intervals';
 import type { DesiredRuleset, Family, Hook, Rule } from '../../src/compile/ir';
 import type { BackendName, LiveRuleset } from '../types';
-import { traceHost, type Packet, type TraceResult } from './tracer';
+import { traceHost, type Packet, type TraceResult } from '../../src/trace/tracer';
 
 /** MAX_LOG_PREFIX is the strictest prefix limit of the real backends (iptables LOG: 29). */
 export const MAX_LOG_PREFIX = 29;

@@ -1,7 +1,7 @@
 /**
  * traceFlow: what the compiled rulesets do with ONE new connection, and why (issue "Policy tests,
  * trace and sandbox"). Pure: it walks the very DesiredRulesets the hosts get with the fake
- * dataplane's packet tracer (providers/fake/tracer.ts), so an answer here is an answer about the
+ * dataplane's packet tracer (src/trace/tracer.ts), so an answer here is an answer about the
  * IR, never a re-implementation of policy semantics that could disagree with compile.
  *
  * Each side is traced on its own (source: sender's host, hook output; destination: receiver's host,
@@ -40,7 +40,7 @@ import {
 } from '../model/intervals';
 import { interfaceMatches, interfaceNameProblem, interfaceOfPattern } from '../model/interfaces';
 import type { Model, ProcessingUnit } from '../model/types';
-import { traceHost, type Packet, type TraceResult } from '../../providers/fake/tracer';
+import { traceHost, type Packet, type TraceResult } from './tracer';
 import { CODES } from './codes';
 import {
   endpointAddress,

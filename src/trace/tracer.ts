@@ -1,13 +1,13 @@
 /**
  * Packet tracer over the IR (PRACTICES 15): walks a DesiredRuleset's chains for one packet the
  * way the kernel walks nftables/iptables chains, so tests can assert allow/deny behaviour of
- * compiled rulesets without a kernel. See SPEC.md for the exact semantics modelled. A fake is for
- * speed, never for proof: every behaviour claimed about real hosts also has a netns test.
+ * compiled rulesets without a kernel. See providers/fake/SPEC.md ("Packets") for the exact
+ * semantics modelled. A fake is for speed, never for proof: every behaviour claimed about real hosts also has a netns test.
  */
-import { addressFamily, addressToBigint, cidrToInterval, type Interval } from '../../src/model/intervals';
-import { interfaceMatches } from '../../src/model/interfaces';
-import type { ProcessingUnit } from '../../src/model/types';
-import type { AddressSet, DesiredRuleset, Family, Hook, Match, Rule, RuleOrigin } from '../../src/compile/ir';
+import { addressFamily, addressToBigint, cidrToInterval, type Interval } from '../model/intervals';
+import { interfaceMatches } from '../model/interfaces';
+import type { ProcessingUnit } from '../model/types';
+import type { AddressSet, DesiredRuleset, Family, Hook, Match, Rule, RuleOrigin } from '../compile/ir';
 
 /** Packet is the first packet of a connection (or a later one, with `ctState`). */
 export interface Packet {

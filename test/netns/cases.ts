@@ -11,7 +11,7 @@
 import { compile } from '../../src/compile';
 import type { DesiredRuleset } from '../../src/compile/ir';
 import type { Model } from '../../src/model/types';
-import type { Connection } from '../../providers/fake';
+import type { Connection } from '../../src/trace/tracer';
 import { NOW, enforcer, expr, extnet, model, namespace, policy, pu, sps } from '../unit/compile/builders';
 import { ADDR } from './fixtures';
 

@@ -2,7 +2,7 @@
  * Fake tracer vs kernel on compiled rulesets, for every backend usable here (see cases.ts).
  */
 import { providerFor, runSteps, type BackendName } from '../../providers';
-import { traceConnection } from '../../providers/fake';
+import { traceConnection } from '../../src/trace/tracer';
 import { CASES, KNOWN_DIVERGENCES, LISTENERS, NODE_ENFORCER, addrOf, caseModel, caseRulesets, connectionOf, type PacketCase } from './cases';
 import { NODES } from './fixtures';
 import { Topology, describeAsRoot, legacySkipReason } from './harness';

@@ -3,7 +3,7 @@ import { compile, CODES, LOG_GROUP, puChainName } from '../../../src/compile';
 import type { DesiredRuleset, Rule } from '../../../src/compile/ir';
 import type { Model } from '../../../src/model/types';
 import { checkRuleset } from '../../../providers/fake/firewall';
-import { traceConnection, traceHost, type Connection } from '../../../providers/fake/tracer';
+import { traceConnection, traceHost, type Connection } from '../../../src/trace/tracer';
 import { NOW, enforcer, expr, extnet, model, namespace, policy, profile, pu, sps } from './builders';
 
 const WEB = '198.18.1.10';

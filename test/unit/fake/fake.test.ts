@@ -1,6 +1,6 @@
 import type { DesiredRuleset, Rule } from '../../../src/compile/ir';
 import { FakeFirewall, checkRuleset } from '../../../providers/fake/firewall';
-import { traceConnection, traceHost } from '../../../providers/fake/tracer';
+import { traceConnection, traceHost } from '../../../src/trace/tracer';
 import { ProviderError } from '../../../providers/common';
 
 /** Address conventions: local PU 198.18.1.10 / 2001:db8:1::10; peers 198.19.0.0/16 and 2001:db8:9::/48. */

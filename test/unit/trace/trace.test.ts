@@ -2,7 +2,7 @@
  * traceFlow: verdicts and attributions computed from the compiled rulesets, checked against the
  * quickstart (real HCL) and small hand-written configurations for the DESIGN §4 rules one by one.
  */
-import { traceConnection } from '../../../providers/fake/tracer';
+import { traceConnection } from '../../../src/trace/tracer';
 import { parseConnectionPort } from '../../../src/trace/query';
 import { decidingPolicy, traceFlow, type FlowTrace } from '../../../src/trace/trace';
 import type { DesiredRuleset } from '../../../src/compile/ir';
