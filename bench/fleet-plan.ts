@@ -17,7 +17,9 @@
  *
  * Usage: node dist/bench/fleet-plan.js [--full]
  */
-import { applyPlan, hostFor, planModel, DEFAULT_PARALLELISM, type HostFactory } from '../src/apply';
+import { applyPlan } from '../src/apply';
+import { hostFor, type HostFactory } from '../src/hosts';
+import { planModel, DEFAULT_PARALLELISM } from '../src/plan';
 import { compile } from '../src/compile';
 import type { DesiredRuleset } from '../src/compile/ir';
 import type { Backend, Model } from '../src/model/types';

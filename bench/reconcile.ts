@@ -6,8 +6,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { applyPlan, planModel } from '../src/apply';
-import type { HostRead } from '../src/apply';
+import { applyPlan } from '../src/apply';
+import { planModel, type HostRead } from '../src/plan';
 import type { DesiredRuleset } from '../src/compile/ir';
 import type { Host } from '../src/hosts/types';
 import type { Backend, Model } from '../src/model/types';

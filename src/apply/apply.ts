@@ -34,10 +34,10 @@ import { providerFor, runSteps } from '../../providers';
 import { expectedOf, mergePartial, readScopeOf } from '../../providers/common';
 import type { BackendName, LiveRuleset, Provider, ScriptStep } from '../../providers/types';
 import type { Host } from '../hosts/types';
-import { ApplyCodes } from './codes';
-import { hostFor, isUnreachable, type HostFactory } from './hosts';
-import { mapLimit } from './pool';
-import { DEFAULT_PARALLELISM, refresh, type HostRead } from './refresh';
+import { ApplyCodes } from '../plan/reconciler-codes';
+import { hostFor, isUnreachable, type HostFactory } from '../hosts/factory';
+import { mapLimit } from '../hosts/pool';
+import { DEFAULT_PARALLELISM, refresh, type HostRead } from '../plan/refresh';
 
 /** HostOutcome is what happened to one host. */
 export type HostOutcomeStatus = 'applied' | 'removed' | 'unchanged' | 'failed' | 'pending-cleanup';

@@ -12,7 +12,7 @@ import { providerFor } from '../../providers';
 import type { BackendName, ScriptStep } from '../../providers/types';
 import { cleanupSteps, describeOwned, ownsAnything } from './apply';
 import { runSteps } from '../../providers';
-import { isUnreachable } from './hosts';
+import { isUnreachable } from '../hosts/factory';
 
 export interface BackendCleanup {
   backend: BackendName;

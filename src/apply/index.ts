@@ -1,12 +1,8 @@
 /**
- * The reconciler (DESIGN §5–6): refresh hosts, plan, apply, decommission, break-glass cleanup.
+ * The executor (DESIGN §5–6): apply a Plan host by host, decommission, break-glass cleanup.
+ * Planning (refresh, planRun) lives in src/plan; transports and the host factory in src/hosts.
  * Core code: returns data and diagnostics; the CLI's views print.
  */
-export { ApplyCodes } from './codes';
-export { hostFor, describeConnection, GuardedHost, HostUnreachableError, UnavailableHost, isUnreachable, type HostFactory } from './hosts';
-export { mapLimit } from './pool';
-export { refresh, missingCapabilities, DEFAULT_PARALLELISM, type HostRead, type RefreshTarget, type RefreshOptions } from './refresh';
-export { planRun, planModel, loadModel, type PlanRunOptions, type PlanRunResult } from './plan-run';
 export {
   applyPlan,
   blockingErrors,

@@ -10,8 +10,11 @@
  * HostUnreachableError for every command, so refresh reports the host unreachable and apply fails
  * it, while the other hosts carry on.
  */
-import { HostCommandError, LocalHost, NetnsHost, SshConnectionError, SshHost } from '../hosts';
-import type { CommandResult, Host } from '../hosts/types';
+import { HostCommandError } from './exec';
+import { LocalHost } from './local';
+import { NetnsHost } from './netns';
+import { SshConnectionError, SshHost } from './ssh';
+import type { CommandResult, Host } from './types';
 import type { StateConnection } from '../state/types';
 
 const BRAND = Symbol.for('microseg.HostUnreachableError');

@@ -6,3 +6,5 @@ export { LocalHost } from './local';
 export { NetnsHost } from './netns';
 export { SshHost, SshConnectionError, shellQuote, remoteCommandLine, type SshHostOptions } from './ssh';
 export { runAll, batchScript, splitBatch, newMark, type RunManyOptions } from './batch';
+export { hostFor, describeConnection, GuardedHost, HostUnreachableError, UnavailableHost, isUnreachable, type HostFactory } from './factory';
+export { mapLimit } from './pool';

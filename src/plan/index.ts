@@ -45,3 +45,6 @@ export { diffHost, projectDesired, unreachableHost, type DiffHostOptions } from 
 export { diffResources, modelResources, resourceRecord, attributesDigest } from './resources';
 export { makePlan, hasChanges, hasDrift, hasErrors, type MakePlanInput } from './plan';
 export { writePlanFile, readPlanFile, parsePlanText, checkPlanFresh } from './planfile';
+export { ApplyCodes } from './reconciler-codes';
+export { refresh, missingCapabilities, DEFAULT_PARALLELISM, type HostRead, type RefreshTarget, type RefreshOptions } from './refresh';
+export { planRun, planModel, loadModel, type PlanRunOptions, type PlanRunResult } from './plan-run';

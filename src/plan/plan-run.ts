@@ -13,16 +13,19 @@ import { loadConfig } from '../config/load';
 import { makeDiagnostic, type Diagnostic } from '../diagnostics';
 import { validateConfig } from '../model/validate';
 import type { Model, Resource } from '../model/types';
-import { diffHost, makePlan, modelResources, unreachableHost, type HostPlan, type Plan } from '../plan';
-import { managementLockout } from '../plan/lockout';
+import { diffHost, unreachableHost } from './diff-host';
+import { makePlan } from './plan';
+import { modelResources } from './resources';
+import type { HostPlan, Plan } from './types';
+import { managementLockout } from './lockout';
 import { interruptedHosts, stateConnection, type StateConnection, type StateFile, type StateStore } from '../state';
 import type { LiveRuleset } from '../../providers/types';
 import { expectedOf } from '../../providers/common';
 import { evaluateExpectations, explainChanges, type VerdictFlip } from '../trace';
-import { ApplyCodes } from './codes';
-import type { HostFactory } from './hosts';
+import { ApplyCodes } from './reconciler-codes';
+import type { HostFactory } from '../hosts/factory';
 import { DEFAULT_PARALLELISM, missingCapabilities, refresh, type HostRead, type RefreshTarget } from './refresh';
-import { mapLimit } from './pool';
+import { mapLimit } from '../hosts/pool';
 
 export interface PlanRunOptions {
   store: StateStore;

@@ -13,8 +13,8 @@ import type { StateConnection } from '../state/types';
 import { detectBackendDetailed, providerFor, ProviderError } from '../../providers';
 import type { BackendName, Capabilities, LiveRuleset, Provider } from '../../providers/types';
 import { HostCommandError } from '../hosts/exec';
-import { hostFor, HostUnreachableError, isUnreachable, type HostFactory } from './hosts';
-import { mapLimit } from './pool';
+import { hostFor, HostUnreachableError, isUnreachable, type HostFactory } from '../hosts/factory';
+import { mapLimit } from '../hosts/pool';
 
 /** DEFAULT_PARALLELISM is how many hosts are read or applied at once (`--parallelism`). */
 export const DEFAULT_PARALLELISM = 10;

@@ -2,7 +2,8 @@
  * Shared steps of the partial read-back suites (partial-verify.test.ts for nftables,
  * partial-verify-iptables.test.ts for both iptables variants).
  */
-import { applyPlan, planRun } from '../../src/apply';
+import { applyPlan } from '../../src/apply';
+import { planRun } from '../../src/plan';
 import { LocalStateStore, ownedFromLive } from '../../src/state';
 import type { Provider, ScriptStep } from '../../providers/types';
 import type { Topology } from './harness';

@@ -14,7 +14,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { applyPlan, planRun } from '../../src/apply';
+import { applyPlan } from '../../src/apply';
+import { planRun } from '../../src/plan';
 import { LocalStateStore } from '../../src/state';
 import { NftablesProvider } from '../../providers/nftables';
 import { applyCapturing, expectStateIsFullRead as expectStateIsFullReadOn } from './partial-verify-helpers';

@@ -12,7 +12,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { applyPlan, planRun, type HostOutcome } from '../../src/apply';
+import { applyPlan, type HostOutcome } from '../../src/apply';
+import { planRun } from '../../src/plan';
 import { BufferIo } from '../../src/cli/io';
 import { runProcess } from '../../src/hosts/exec';
 import { main } from '../../src/cli/main';

@@ -20,7 +20,9 @@ import { HostCommandError } from '../../src/hosts/exec';
 import { SshConnectionError, SshHost, remoteCommandLine, shellQuote, type SshHostOptions } from '../../src/hosts/ssh';
 import type { DesiredRuleset } from '../../src/compile/ir';
 import { describeAsRoot, legacySkipReason } from './harness';
-import { applyPlan, hostFor, planRun, type HostFactory } from '../../src/apply';
+import { applyPlan } from '../../src/apply';
+import { hostFor, type HostFactory } from '../../src/hosts';
+import { planRun } from '../../src/plan';
 import { hasChanges } from '../../src/plan';
 import { LocalStateStore } from '../../src/state';
 

@@ -8,7 +8,8 @@
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
-import { ApplyCodes, applyPlan, blockingErrors, planRun, type ApplyResult, type PlanRunResult } from '../../apply';
+import { applyPlan, blockingErrors, type ApplyResult } from '../../apply';
+import { ApplyCodes, planRun, type PlanRunResult } from '../../plan';
 import { DiagnosticsError, makeDiagnostic, type Diagnostic } from '../../diagnostics';
 import { hasChanges, readPlanFile, type Plan } from '../../plan';
 import { LocalStateStore, STATE_DIR } from '../../state';

@@ -5,7 +5,9 @@
  * then read back: exit 0 only when nothing owned is left. Foreign rules are never touched, and
  * the state file is not modified (the next plan reads the host and settles it).
  */
-import { ApplyCodes, cleanupHost, hostFor, loadModel, type CleanupReport } from '../../apply';
+import { cleanupHost, type CleanupReport } from '../../apply';
+import { hostFor } from '../../hosts';
+import { ApplyCodes, loadModel } from '../../plan';
 import { makeDiagnostic } from '../../diagnostics';
 import { LocalStateStore, stateConnection, type StateConnection } from '../../state';
 import type { Io } from '../io';

@@ -3,7 +3,7 @@
  * Exit 0 = no drift, 2 = drift (or orphans) present, 1 = error (invalid configuration, a host
  * that could not be read, lock held).
  */
-import { planRun, type PlanRunResult } from '../../apply';
+import { planRun, type PlanRunResult } from '../../plan';
 import { hasDrift, hasErrors } from '../../plan';
 import { LocalStateStore } from '../../state';
 import type { Io } from '../io';

@@ -6,7 +6,8 @@
  * Also the shared wiring of the reconciler commands (apply, drift, destroy, state, ...): flag
  * parsing, the state lock, and turning thrown diagnostics into exit code 1.
  */
-import { ApplyCodes, DEFAULT_PARALLELISM, parseLockTimeout, planRun, type PlanRunResult } from '../../apply';
+import { parseLockTimeout } from '../../apply';
+import { ApplyCodes, DEFAULT_PARALLELISM, planRun, type PlanRunResult } from '../../plan';
 import { DiagnosticsError, makeDiagnostic, type Diagnostic } from '../../diagnostics';
 import { hasChanges, hasDrift, hasErrors, writePlanFile } from '../../plan';
 import { LocalStateStore, type LockInfo, type StateStore } from '../../state';

@@ -7,17 +7,9 @@
 import { mkdtempSync, rmSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import {
-  applyPlan,
-  GuardedHost,
-  hostFor,
-  HostUnreachableError,
-  isUnreachable,
-  mapLimit,
-  missingCapabilities,
-  parseLockTimeout,
-  refresh,
-} from '../../../src/apply';
+import { applyPlan, parseLockTimeout } from '../../../src/apply';
+import { GuardedHost, hostFor, HostUnreachableError, isUnreachable, mapLimit } from '../../../src/hosts';
+import { missingCapabilities, refresh } from '../../../src/plan';
 import { BufferIo } from '../../../src/cli/io';
 import { driftReport } from '../../../src/cli/views/drift';
 import { planJson, renderPlanHuman } from '../../../src/cli/views/plan';

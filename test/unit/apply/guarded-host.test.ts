@@ -1,5 +1,5 @@
 /** GuardedHost.runMany: a batch goes to the inner transport in one round trip, under the same guard as run. */
-import { GuardedHost, HostUnreachableError, hostFor } from '../../../src/apply/hosts';
+import { GuardedHost, HostUnreachableError, hostFor } from '../../../src/hosts/factory';
 import { HostCommandError } from '../../../src/hosts/exec';
 import type { CommandResult, Host } from '../../../src/hosts/types';
 
