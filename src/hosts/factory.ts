@@ -1,5 +1,5 @@
 /**
- * hostFor: from a connection (as kept in configuration and state) to a Host transport, wrapped so
+ * hostFor: from a connection (connection.ts) to a Host transport, wrapped so
  * that a host that has gone away (network namespace deleted, ssh cannot connect) fails loudly
  * instead of looking empty.
  *
@@ -15,7 +15,7 @@ import { LocalHost } from './local';
 import { NetnsHost } from './netns';
 import { SshConnectionError, SshHost } from './ssh';
 import type { CommandResult, Host } from './types';
-import type { StateConnection } from '../state/types';
+import type { Connection } from './connection';
 
 const BRAND = Symbol.for('microseg.HostUnreachableError');
 
@@ -94,7 +94,7 @@ export function isUnreachable(e: unknown): boolean {
 }
 
 /** HostFactory builds the Host for a connection; tests and the bench may substitute their own. */
-export type HostFactory = (connection: StateConnection) => Host;
+export type HostFactory = (connection: Connection) => Host;
 
 /**
  * hostFor returns the transport for `connection`: LocalHost, NetnsHost (guarded: a missing
@@ -112,9 +112,9 @@ export const hostFor: HostFactory = (connection) => {
         host: connection.host,
         user: connection.user,
         port: connection.port,
-        privateKeyFile: connection.private_key_file,
-        knownHostsFile: connection.known_hosts_file,
-        strictHostKeyChecking: connection.strict_host_key_checking,
+        privateKeyFile: connection.privateKeyFile,
+        knownHostsFile: connection.knownHostsFile,
+        strictHostKeyChecking: connection.strictHostKeyChecking,
       });
     default: {
       const never: never = connection;
@@ -132,17 +132,5 @@ export class UnavailableHost implements Host {
 
   run(): Promise<CommandResult> {
     return Promise.reject(new HostUnreachableError(this.description, `${this.description} is unreachable: ${this.reason}`));
-  }
-}
-
-/** describeConnection is a one-line, secret-free description of a connection (views, diagnostics). */
-export function describeConnection(c: StateConnection): string {
-  switch (c.type) {
-    case 'local':
-      return 'local';
-    case 'netns':
-      return `netns ${c.netns}`;
-    case 'ssh':
-      return `ssh ${c.user}@${c.host}:${c.port}`;
   }
 }

@@ -6,5 +6,6 @@ export { LocalHost } from './local';
 export { NetnsHost } from './netns';
 export { SshHost, SshConnectionError, shellQuote, remoteCommandLine, type SshHostOptions } from './ssh';
 export { runAll, batchScript, splitBatch, newMark, type RunManyOptions } from './batch';
-export { hostFor, describeConnection, GuardedHost, HostUnreachableError, UnavailableHost, isUnreachable, type HostFactory } from './factory';
+export { hostFor, GuardedHost, HostUnreachableError, UnavailableHost, isUnreachable, type HostFactory } from './factory';
 export { mapLimit } from './pool';
+export { describeConnection, connectionRecord, NETNS_NAME, type Connection } from './connection';

@@ -1,4 +1,4 @@
-import { NETNS_NAME } from '../model/schemas';
+import { NETNS_NAME } from './connection';
 import { runBatch } from './batch';
 import { runProcess } from './exec';
 import type { CommandResult, Host } from './types';

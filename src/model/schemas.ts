@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import type { ResourceType } from '../config/types';
+import { NETNS_NAME } from '../hosts/connection';
 
 /** present accepts any value but requires the attribute to be written (its grammar is checked later). */
 const present = z.custom<unknown>((v) => v !== undefined);
@@ -22,8 +23,6 @@ const common = {
   lifecycle: LifecycleSchema.optional(),
 };
 
-/** NETNS_NAME is what `ip netns` accepts as a name and cannot read as an option. */
-export const NETNS_NAME = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/;
 
 /** ConnectionSchema is how microseg reaches an enforcer host (src/hosts transports). */
 export const ConnectionSchema = z.discriminatedUnion('type', [

@@ -7,6 +7,7 @@
  * snake_case.
  */
 import type { SourcePos } from '../diagnostics';
+import type { Connection } from '../hosts/connection';
 
 export type PolicyAction = 'allow' | 'reject' | 'continue';
 export type DefaultAction = 'allow' | 'reject';
@@ -87,18 +88,8 @@ export interface Namespace extends ResourceBase {
   defaultOutgoingAction: DefaultAction;
 }
 
-export type Connection =
-  | { type: 'local' }
-  | { type: 'netns'; netns: string }
-  | {
-      type: 'ssh';
-      host: string;
-      user: string;
-      port: number;
-      privateKeyFile?: string;
-      knownHostsFile?: string;
-      strictHostKeyChecking: boolean;
-    };
+/** Connection is how microseg reaches an enforcer host: one shape everywhere (src/hosts/connection.ts). */
+export type { Connection } from '../hosts/connection';
 
 export interface Enforcer extends ResourceBase {
   kind: 'enforcer';

@@ -21,7 +21,7 @@
 import * as ipaddr from 'ipaddr.js';
 import type { Chain, DesiredRuleset, Rule } from '../compile/ir';
 import { cidrToInterval, familyBits, mergeIntervals } from '../model/intervals';
-import type { StateConnection } from '../state/types';
+import type { Connection } from '../hosts/connection';
 
 /** Lockout is what the check found: the management address, its port and the chain that refuses it. */
 export interface Lockout {
@@ -32,7 +32,7 @@ export interface Lockout {
 
 type Walk = 'reachable' | 'rejected' | 'fallthrough';
 
-export function managementLockout(connection: StateConnection, desired: DesiredRuleset): Lockout | undefined {
+export function managementLockout(connection: Connection, desired: DesiredRuleset): Lockout | undefined {
   if (connection.type !== 'ssh' || !ipaddr.isValid(connection.host)) return undefined;
   const parsed = ipaddr.process(connection.host);
   const address = parsed.toString();

@@ -18,7 +18,8 @@ import { makePlan } from './plan';
 import { modelResources } from './resources';
 import type { HostPlan, Plan } from './types';
 import { managementLockout } from './lockout';
-import { interruptedHosts, stateConnection, type StateConnection, type StateFile, type StateStore } from '../state';
+import { connectionRecord, type Connection } from '../hosts/connection';
+import { interruptedHosts, type StateFile, type StateStore } from '../state';
 import type { LiveRuleset } from '../../providers/types';
 import { expectedOf } from '../../providers/common';
 import { evaluateExpectations, explainChanges, type VerdictFlip } from '../trace';
@@ -120,7 +121,7 @@ export async function planModel(
   // The hosts: configuration ∪ state, optionally narrowed by --target.
   const targets = new Map<string, RefreshTarget>();
   for (const e of model.enforcers) {
-    targets.set(e.name, { enforcer: e.name, connection: stateConnection(e.connection), backend: e.backend, stateBackend: state?.hosts[e.name]?.backend });
+    targets.set(e.name, { enforcer: e.name, connection: connectionRecord(e.connection), backend: e.backend, stateBackend: state?.hosts[e.name]?.backend });
   }
   for (const [name, h] of Object.entries(state?.hosts ?? {})) {
     if (!targets.has(name)) targets.set(name, { enforcer: name, connection: h.connection, backend: h.backend, stateBackend: h.backend });
@@ -148,7 +149,7 @@ export async function planModel(
   const byName = new Map(reads.map((r) => [r.enforcer, r] as const));
   const hosts: HostPlan[] = [];
   const toProbe: Array<{ read: HostRead; want: DesiredRuleset }> = [];
-  const connections: { [e: string]: StateConnection } = {};
+  const connections: { [e: string]: Connection } = {};
   for (const read of reads) {
     const e = read.enforcer;
     connections[e] = read.connection;

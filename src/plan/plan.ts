@@ -2,7 +2,8 @@
 import type { DesiredRuleset } from '../compile/ir';
 import { makeDiagnostic, type Diagnostic } from '../diagnostics';
 import type { Resource } from '../model/types';
-import type { StateConnection, StateFile } from '../state/types';
+import type { Connection } from '../hosts/connection';
+import type { StateFile } from '../state/types';
 import { MICROSEG_VERSION } from '../version';
 import { PlanCodes } from './codes';
 import { diffResources } from './resources';
@@ -18,8 +19,8 @@ export interface MakePlanInput {
   desired: { readonly [enforcer: string]: DesiredRuleset };
   /** One HostPlan per enforcer in the configuration or in state (diffHost / unreachableHost). */
   hosts: readonly HostPlan[];
-  /** How to reach each host in `hosts` (stateConnection of config, or state's for removed ones). */
-  connections: { readonly [enforcer: string]: StateConnection };
+  /** How to reach each host in `hosts` (connectionRecord of config, or state's for removed ones). */
+  connections: { readonly [enforcer: string]: Connection };
   /** Diagnostics found while refreshing (unreachable hosts, ...). */
   diagnostics?: readonly Diagnostic[];
   now?: Date;

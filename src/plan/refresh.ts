@@ -9,7 +9,7 @@
 import type { DesiredRuleset } from '../compile/ir';
 import type { Host } from '../hosts/types';
 import type { Backend } from '../model/types';
-import type { StateConnection } from '../state/types';
+import type { Connection } from '../hosts/connection';
 import { detectBackendDetailed, providerFor, ProviderError } from '../../providers';
 import type { BackendName, Capabilities, LiveRuleset, Provider } from '../../providers/types';
 import { HostCommandError } from '../hosts/exec';
@@ -22,7 +22,7 @@ export const DEFAULT_PARALLELISM = 10;
 /** RefreshTarget is one host to read: from the configuration, or from state only (decommission). */
 export interface RefreshTarget {
   enforcer: string;
-  connection: StateConnection;
+  connection: Connection;
   /** The configured backend; `auto` resolves to `stateBackend`, else to detection on the host. */
   backend: Backend;
   /** The backend state recorded for this host, if any. */
@@ -32,7 +32,7 @@ export interface RefreshTarget {
 /** HostRead is what refresh learned about one host. */
 export interface HostRead {
   enforcer: string;
-  connection: StateConnection;
+  connection: Connection;
   host: Host;
   reachable: boolean;
   /** Resolved backend (undefined only when detection could not run). */

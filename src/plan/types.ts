@@ -13,7 +13,8 @@
 import type { Diagnostic } from '../diagnostics';
 import type { DesiredRuleset, Family, Hook } from '../compile/ir';
 import type { BackendName } from '../../providers/types';
-import type { StateConnection, StateResource } from '../state/types';
+import type { Connection } from '../hosts/connection';
+import type { StateResource } from '../state/types';
 import type { Model } from '../model/types';
 import type { VerdictFlip } from '../trace/explain';
 
@@ -186,7 +187,7 @@ export interface Plan {
   /** The full desired ruleset per enforcer in the configuration: exactly what apply renders. */
   desired: { [enforcer: string]: DesiredRuleset };
   /** How to reach each planned host (no secrets), including decommissioned ones from state. */
-  connections: { [enforcer: string]: StateConnection };
+  connections: { [enforcer: string]: Connection };
   /** Everything found while planning (also each desired ruleset's compile diagnostics). */
   diagnostics: Diagnostic[];
   /**

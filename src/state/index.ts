@@ -5,8 +5,8 @@
 export * from './types';
 export { StateCodes } from './codes';
 export { LocalStateStore, STATE_DIR, type LocalStateStoreOptions } from './local';
-export { parseStateText } from './schema';
-export { newState, withHost, withoutHost, ownedFromLive, stateConnection } from './state';
+export { parseStateText, stateFileText, connectionFromRecord, connectionToRecord } from './schema';
+export { newState, withHost, withoutHost, ownedFromLive } from './state';
 export { atomicWriteFile, type AtomicWriteOptions } from './fsutil';
 export { isProcessAlive, describeHolder } from './lock';
 export { interruptedHosts, unfinishedHosts, parseJournal } from './journal';

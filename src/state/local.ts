@@ -14,7 +14,7 @@ import { StateCodes } from './codes';
 import { atomicWriteFile, sweepTempFiles, type AtomicWriteOptions } from './fsutil';
 import { appendJournal, readJournalFile, rotateJournal } from './journal';
 import { acquireLock, forceUnlock, isProcessAlive, releaseLock } from './lock';
-import { parseStateText } from './schema';
+import { parseStateText, stateFileText } from './schema';
 import { STATE_VERSION, type JournalEntry, type LockInfo, type LockOptions, type StateFile, type StateStore } from './types';
 
 /** STATE_DIR is the directory, relative to the project directory, that holds microseg's state. */
@@ -152,7 +152,7 @@ export class LocalStateStore implements StateStore {
     try {
       await sweepTempFiles(this.statePath, isProcessAlive);
       await sweepTempFiles(this.backupPath, isProcessAlive);
-      await atomicWriteFile(this.statePath, JSON.stringify(next, null, 2) + '\n', {
+      await atomicWriteFile(this.statePath, stateFileText(next), {
         backupPath: this.backupPath,
         beforeRename: this.opts.beforeRename,
       });

@@ -1,13 +1,16 @@
 /**
- * parseStateText turns the text of a state file into a StateFile, or throws a DiagnosticsError
- * that says what is wrong and what to do. The version is checked before the shape, so a state
- * from a newer microseg gets "upgrade microseg", not a confusing list of unknown fields.
+ * The state file's edge: parseStateText turns the text of a state file into a StateFile, or
+ * throws a DiagnosticsError that says what is wrong and what to do; stateFileText is the text of
+ * a StateFile. The version is checked before the shape, so a state from a newer microseg gets
+ * "upgrade microseg", not a confusing list of unknown fields. A host's connection is snake_case
+ * in the file (ConnectionRecord) and a Connection in memory; these two functions convert it.
  */
 import { z } from 'zod';
 import { DiagnosticsError, makeDiagnostic } from '../diagnostics';
 import { MICROSEG_VERSION } from '../version';
 import { StateCodes } from './codes';
-import { STATE_VERSION, type StateFile } from './types';
+import type { Connection } from '../hosts/connection';
+import { STATE_VERSION, type ConnectionRecord, type StateFile } from './types';
 
 const family = z.union([z.literal(4), z.literal(6)]);
 const hook = z.enum(['input', 'output', 'forward']);
@@ -96,7 +99,35 @@ export function parseStateText(text: string, file: string): StateFile {
       .join('\n');
     throw corrupt(file, `It is not shaped like a microseg state file:\n${problems}`);
   }
-  return parsed.data as StateFile;
+  const data = parsed.data as unknown as Omit<StateFile, 'hosts'> & { hosts: { [e: string]: Omit<StateFile['hosts'][string], 'connection'> & { connection: ConnectionRecord } } };
+  const hosts: StateFile['hosts'] = {};
+  for (const [name, h] of Object.entries(data.hosts)) hosts[name] = { ...h, connection: connectionFromRecord(h.connection) };
+  return { ...data, hosts };
+}
+
+/** stateFileText is the text of `state` as the file holds it (connections in snake_case), indented. */
+export function stateFileText(state: StateFile): string {
+  const hosts: { [e: string]: unknown } = {};
+  for (const [name, h] of Object.entries(state.hosts)) hosts[name] = { ...h, connection: connectionToRecord(h.connection) };
+  return JSON.stringify({ ...state, hosts }, null, 2) + '\n';
+}
+
+/** connectionFromRecord reads a state file's snake_case connection. */
+export function connectionFromRecord(r: ConnectionRecord): Connection {
+  if (r.type !== 'ssh') return r.type === 'local' ? { type: 'local' } : { type: 'netns', netns: r.netns };
+  const c: Connection = { type: 'ssh', host: r.host, user: r.user, port: r.port, strictHostKeyChecking: r.strict_host_key_checking };
+  if (r.private_key_file !== undefined) c.privateKeyFile = r.private_key_file;
+  if (r.known_hosts_file !== undefined) c.knownHostsFile = r.known_hosts_file;
+  return c;
+}
+
+/** connectionToRecord is the state file's spelling of a connection (by allowlist: nothing else is written). */
+export function connectionToRecord(c: Connection): ConnectionRecord {
+  if (c.type !== 'ssh') return c.type === 'local' ? { type: 'local' } : { type: 'netns', netns: c.netns };
+  const r: ConnectionRecord = { type: 'ssh', host: c.host, user: c.user, port: c.port, strict_host_key_checking: c.strictHostKeyChecking };
+  if (c.privateKeyFile !== undefined) r.private_key_file = c.privateKeyFile;
+  if (c.knownHostsFile !== undefined) r.known_hosts_file = c.knownHostsFile;
+  return r;
 }
 
 function corrupt(file: string, why: string): DiagnosticsError {

@@ -3,10 +3,9 @@
  * it is verified (a failure on one host must not lose another's record), so updates are per host.
  */
 import { randomUUID } from 'crypto';
-import type { Connection } from '../model/types';
 import type { LiveRuleset } from '../../providers/types';
 import { MICROSEG_VERSION } from '../version';
-import { STATE_VERSION, type StateConnection, type StateFile, type StateHost, type StateOwned } from './types';
+import { STATE_VERSION, type StateFile, type StateHost, type StateOwned } from './types';
 
 /** newState is an empty state with a fresh lineage; serial 0 means "never written". */
 export function newState(lineage: string = randomUUID()): StateFile {
@@ -37,29 +36,6 @@ export function ownedFromLive(live: LiveRuleset): StateOwned {
     chains: live.chains.map((c) => (c.hook ? { name: c.name, hook: c.hook, ruleIds: [...c.ruleIds] } : { name: c.name, ruleIds: [...c.ruleIds] })),
     hooks: live.hooks.filter((h) => h.present).map((h) => ({ hook: h.hook, family: h.family })),
   };
-}
-
-/**
- * stateConnection keeps only what is needed to reach the host again, by allowlist, so a secret
- * added to Connection later can never leak into the state file by default.
- */
-export function stateConnection(c: Connection): StateConnection {
-  switch (c.type) {
-    case 'local':
-      return { type: 'local' };
-    case 'netns':
-      return { type: 'netns', netns: c.netns };
-    case 'ssh': {
-      const out: StateConnection = { type: 'ssh', host: c.host, user: c.user, port: c.port, strict_host_key_checking: c.strictHostKeyChecking };
-      if (c.privateKeyFile !== undefined) out.private_key_file = c.privateKeyFile;
-      if (c.knownHostsFile !== undefined) out.known_hosts_file = c.knownHostsFile;
-      return out;
-    }
-    default: {
-      const never: never = c;
-      throw new Error(`unknown connection ${JSON.stringify(never)}`);
-    }
-  }
 }
 
 function sortKeys<T>(o: { [k: string]: T }): { [k: string]: T } {

@@ -6,10 +6,13 @@
  *
  * JSON field names are snake_case because the file is read by people and other tools (Terraform's
  * state is too); `ruleIds` keeps the provider contract's spelling (providers/types.ts LiveChain).
+ * A host's `connection` is the one in-memory Connection shape (src/hosts/connection.ts) here and
+ * snake_case (ConnectionRecord) in the file: schema.ts converts at that edge.
  */
 import type { Family, Hook } from '../compile/ir';
 import type { BackendName } from '../../providers/types';
 import type { Model } from '../model/types';
+import type { Connection } from '../hosts/connection';
 
 /** STATE_VERSION is the state format this microseg writes and the newest it reads. */
 export const STATE_VERSION = 1;
@@ -56,11 +59,11 @@ export interface StateResource {
 export type HostStatus = 'applied' | 'failed' | 'pending-cleanup';
 
 /**
- * StateConnection is how to reach a host, kept so that a host whose configuration block was
- * removed can still be cleaned up. It holds paths and names only, never key material or tokens:
- * state files get committed and pasted into tickets.
+ * ConnectionRecord is a Connection as the state file spells it (snake_case), kept so that a host
+ * whose configuration block was removed can still be cleaned up. Only schema.ts reads and writes
+ * it; everything else uses Connection.
  */
-export type StateConnection =
+export type ConnectionRecord =
   | { type: 'local' }
   | { type: 'netns'; netns: string }
   | {
@@ -103,7 +106,8 @@ export interface StateOwned {
 /** StateHost is microseg's record of one enforcer host. */
 export interface StateHost {
   backend: BackendName;
-  connection: StateConnection;
+  /** How to reach the host (ConnectionRecord in the file). */
+  connection: Connection;
   /**
    * What was verified on the host after the last successful apply. After a failed apply it is
    * still the previous verified ruleset, because a failed transaction leaves the host on it.

@@ -9,7 +9,8 @@ import { cleanupHost, type CleanupReport } from '../../apply';
 import { hostFor } from '../../hosts';
 import { ApplyCodes, loadModel } from '../../plan';
 import { makeDiagnostic } from '../../diagnostics';
-import { LocalStateStore, stateConnection, type StateConnection } from '../../state';
+import { connectionRecord, type Connection } from '../../hosts';
+import { LocalStateStore } from '../../state';
 import type { Io } from '../io';
 import { renderCleanupReport } from '../views/apply';
 import { renderDiagnosticsHuman } from '../views/diagnostics';
@@ -32,7 +33,7 @@ export async function cleanupCommand(io: Io, flags: CleanupFlags): Promise<numbe
     ]);
     return 1;
   }
-  let connection: StateConnection;
+  let connection: Connection;
   if (flags.local) connection = { type: 'local' };
   else if (flags.netns !== undefined) connection = { type: 'netns', netns: flags.netns };
   else {
@@ -66,11 +67,11 @@ export async function cleanupCommand(io: Io, flags: CleanupFlags): Promise<numbe
 }
 
 /** enforcerConnection looks the enforcer up in the configuration (if it loads) and then in state. */
-async function enforcerConnection(dir: string, name: string, flags: VarOptions): Promise<StateConnection | undefined> {
+async function enforcerConnection(dir: string, name: string, flags: VarOptions): Promise<Connection | undefined> {
   const { vars } = parseVarFlags(flags.var);
   const loaded = await loadModel(dir, { vars, varFiles: flags.varFile }).catch(() => undefined);
   const e = loaded?.model?.enforcers.find((x) => x.name === name);
-  if (e) return stateConnection(e.connection);
+  if (e) return connectionRecord(e.connection);
   const state = await new LocalStateStore(dir).load().catch(() => undefined);
   return state?.hosts[name]?.connection;
 }

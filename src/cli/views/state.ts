@@ -1,6 +1,6 @@
 /** Views of the state file (`microseg state list|show`, `microseg show` without a plan). */
 import type { StateFile, StateHost, StateResource } from '../../state/types';
-import { describeConnection } from '../../hosts/factory';
+import { describeConnection } from '../../hosts/connection';
 import type { Io } from '../io';
 import { styleFor } from './style';
 

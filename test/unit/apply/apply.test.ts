@@ -79,7 +79,7 @@ describe('hostFor and GuardedHost', () => {
   });
 
   it('builds an SshHost for ssh connections (no secrets in its description), and counts an ssh failure as unreachable', () => {
-    const h = hostFor({ type: 'ssh', host: '198.18.9.9', user: 'root', port: 22, private_key_file: '/keys/id', strict_host_key_checking: true });
+    const h = hostFor({ type: 'ssh', host: '198.18.9.9', user: 'root', port: 22, privateKeyFile: '/keys/id', strictHostKeyChecking: true });
     expect(h).toBeInstanceOf(SshHost);
     expect(h.description).toBe('ssh root@198.18.9.9:22');
     expect(isUnreachable(new SshConnectionError(['ssh'], 'root@198.18.9.9:22', 'Connection refused', { code: 255, stdout: '', stderr: '' }))).toBe(true);

@@ -6,7 +6,7 @@ import { compile } from '../../../src/compile';
 import { evaluateHcl } from '../../../src/config/hcl';
 import { validateConfig } from '../../../src/model/validate';
 import { managementLockout } from '../../../src/plan/lockout';
-import type { StateConnection } from '../../../src/state/types';
+import type { Connection } from '../../../src/hosts';
 
 const NOW = new Date('2025-01-01T00:00:00Z');
 const SRV = '198.18.7.2';
@@ -35,7 +35,7 @@ function ruleset(extra: string, opts: { profile?: string; defaultIncoming?: stri
   return compile(res.model, { now: NOW }).rulesets.find((r) => r.enforcer === 'srv')!;
 }
 
-const ssh = (host = SRV, port = 22): StateConnection => ({ type: 'ssh', host, user: 'root', port, strict_host_key_checking: true });
+const ssh = (host = SRV, port = 22): Connection => ({ type: 'ssh', host, user: 'root', port, strictHostKeyChecking: true });
 
 const policy = (body: string) => `network_policy "pol" {\n  namespace = "/t"\n  ${body}\n}`;
 

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'fs';
 import * as path from 'path';
-import { LocalStateStore, newState, withHost, withoutHost, ownedFromLive, stateConnection, StateCodes, type StateHost } from '../../../src/state';
+import { LocalStateStore, newState, withHost, withoutHost, ownedFromLive, StateCodes, type StateHost } from '../../../src/state';
+import { connectionRecord } from '../../../src/hosts';
 import { diagnosticsOf, tempProject } from './helpers';
 
 const host: StateHost = {
@@ -199,10 +200,21 @@ describe('state helpers', () => {
     });
   });
 
-  it('stateConnection keeps how to reach a host and nothing else', () => {
+  it('connectionRecord keeps how to reach a host and nothing else', () => {
     const ssh = { type: 'ssh' as const, host: '198.18.0.5', user: 'root', port: 22, privateKeyFile: '/k', strictHostKeyChecking: true, password: 'hunter2' };
-    expect(stateConnection(ssh)).toEqual({ type: 'ssh', host: '198.18.0.5', user: 'root', port: 22, private_key_file: '/k', strict_host_key_checking: true });
-    expect(JSON.stringify(stateConnection(ssh))).not.toContain('hunter2');
-    expect(stateConnection({ type: 'netns', netns: 'n1' })).toEqual({ type: 'netns', netns: 'n1' });
+    expect(connectionRecord(ssh)).toEqual({ type: 'ssh', host: '198.18.0.5', user: 'root', port: 22, privateKeyFile: '/k', strictHostKeyChecking: true });
+    expect(JSON.stringify(connectionRecord(ssh))).not.toContain('hunter2');
+    expect(connectionRecord({ type: 'netns', netns: 'n1' })).toEqual({ type: 'netns', netns: 'n1' });
+  });
+
+  it('the state file spells a connection in snake_case and memory in camelCase, converted at the file edge', async () => {
+    const dir = project.dir;
+    const store = new LocalStateStore(dir);
+    const ssh = { type: 'ssh' as const, host: '198.18.0.5', user: 'root', port: 2222, knownHostsFile: '/kh', strictHostKeyChecking: false };
+    const host: StateHost = { backend: 'nftables', connection: ssh, owned: { sets: [], chains: [], hooks: [] }, fingerprint: 'f', status: 'applied', updated_at: '2026-01-01T00:00:00.000Z' };
+    await store.save(withHost(newState(), 'e1', host));
+    const file = JSON.parse(readFileSync(path.join(dir, '.microseg', 'state.json'), 'utf8'));
+    expect(file.hosts.e1.connection).toEqual({ type: 'ssh', host: '198.18.0.5', user: 'root', port: 2222, known_hosts_file: '/kh', strict_host_key_checking: false });
+    expect((await new LocalStateStore(dir).load())!.hosts.e1.connection).toEqual(ssh);
   });
 });
