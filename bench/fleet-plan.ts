@@ -20,6 +20,7 @@
 import { applyPlan } from '../src/apply';
 import { hostFor, type HostFactory } from '../src/hosts';
 import { planModel, DEFAULT_PARALLELISM } from '../src/plan';
+import { kernelConnector } from '../providers';
 import { compile } from '../src/compile';
 import type { DesiredRuleset } from '../src/compile/ir';
 import type { Backend, Model } from '../src/model/types';
@@ -145,7 +146,7 @@ export async function runFleetPlan(opts: BenchOptions & { sizes?: number[]; runs
             const t = nowMs();
             commands = 0;
             processes = 0;
-            const res = await planModel(model, rulesets, state, { store: ws.store, hostFactory: counting });
+            const res = await planModel(model, rulesets, state, { store: ws.store, connect: kernelConnector(counting) });
             p = nowMs() - t;
             if (hasChanges(res.plan)) throw new Error(`the fleet plan is not a no-op (${backend}, ${h} hosts)`);
           };

@@ -28,7 +28,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import { compile } from '../src/compile';
 import type { DesiredRuleset } from '../src/compile/ir';
 import type { NetnsHost } from '../src/hosts/netns';
-import { providerFor, runSteps } from '../providers';
+import { KernelFirewall, providerFor } from '../providers';
 import type { BackendName } from '../providers/types';
 import { BENCH_NOW, modelOf, peerAddresses, peerSetHcl } from './host-ruleset';
 import { createNs, destroyNs, killChild, link, mustRun, trackChild, wipe } from './netns';
@@ -137,7 +137,8 @@ async function install(srv: NetnsHost, fw: Firewall, identities: number): Promis
     return;
   }
   const backend: BackendName = fw === 'microseg-nftables' ? 'nftables' : 'iptables-nft';
-  await runSteps(srv, providerFor(backend).renderFull(serverRuleset(identities)));
+  const provider = providerFor(backend);
+  await new KernelFirewall(provider, srv).run(provider.fullSync(serverRuleset(identities), undefined, 'bench'));
 }
 
 const compiled = new Map<number, DesiredRuleset>();

@@ -12,26 +12,11 @@ import type { DesiredRuleset } from '../src/compile/ir';
 import type { Host } from '../src/hosts/types';
 import type { Backend, Model } from '../src/model/types';
 import { LocalStateStore } from '../src/state';
-import type { BackendName, Provider, ReadScope, ScriptStep } from '../providers/types';
+import type { BackendName, ScriptStep } from '../providers/types';
+import { providerFor } from '../providers';
 import { NFT_FAMILY, NFT_TABLE } from '../providers/nftables';
 import { toolsFor } from '../providers/iptables';
 import { nowMs } from './util';
-
-/**
- * fullOnly hides a provider's renderChanges, so the executor falls back to the full sync
- * (renderFull), verified the way apply verifies every full sync (readPartial of the hooks).
- */
-export function fullOnly(p: Provider): Provider {
-  return {
-    backend: p.backend,
-    probe: (h) => p.probe(h),
-    renderFull: (d, l) => p.renderFull(d, l),
-    renderCleanup: (l) => p.renderCleanup(l),
-    read: (h) => p.read(h),
-    ...(p.expected ? { expected: (d: DesiredRuleset) => p.expected!(d) } : {}),
-    ...(p.readPartial ? { readPartial: (h: Host, scope: ReadScope) => p.readPartial!(h, scope) } : {}),
-  };
-}
 
 /** withBackend returns a copy of `model` whose enforcer `name` uses `backend` (compile output does not depend on it). */
 export function withBackend(model: Model, name: string, backend: Backend): Model {
@@ -81,9 +66,16 @@ export async function microsegApply(
   const t1 = nowMs();
   const errors = planned.plan.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) throw new Error(`plan failed: ${errors.map((d) => `${d.summary} ${d.detail ?? ''}`).join('; ')}`);
-  let reads: Map<string, HostRead> = planned.reads;
+  const reads: Map<string, HostRead> = planned.reads;
   if (opts.full) {
-    reads = new Map([...reads].map(([k, r]) => [k, r.provider ? { ...r, provider: fullOnly(r.provider) } : r] as const));
+    // The full side: the same plan with the full sync in place of the delta (and verified the way
+    // apply verifies every full sync).
+    for (const hp of planned.plan.hosts) {
+      const read = reads.get(hp.enforcer);
+      if (!hp.transactions || !read?.live) continue;
+      hp.transactions = providerFor(hp.backend).fullSync(planned.plan.desired[hp.enforcer], read.live, 'bench: full side');
+      delete hp.read_scope;
+    }
   }
   const t2 = nowMs();
   const res = await applyPlan(planned.plan, { store: ws.store, reads, parallelism: 1, fullReadBack: opts.fullReadBack });
@@ -91,7 +83,7 @@ export async function microsegApply(
   if (!res.ok) {
     throw new Error(`apply failed: ${[...res.hosts.map((h) => h.error ?? ''), ...res.diagnostics.map((d) => d.summary + ' ' + (d.detail ?? ''))].join('; ')}`);
   }
-  return { planMs: t1 - t0, applyMs: t3 - t2, steps: res.hosts.flatMap((h) => h.steps) };
+  return { planMs: t1 - t0, applyMs: t3 - t2, steps: res.hosts.flatMap((h) => h.transactions.map((tx) => providerFor(tx.backend).serialize(tx))) };
 }
 
 /** floorApply feeds `steps` straight to their tools on `host` (the same `ip netns exec` transport), timed. */

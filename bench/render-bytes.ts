@@ -18,6 +18,7 @@
  *
  * Usage: node dist/bench/render-bytes.js [--rules N] [--policy N] [--json]
  */
+import { changesFor, scriptsOf } from '../src/plan/transactions';
 import { isDeepStrictEqual } from 'util';
 import { compile } from '../src/compile';
 import type { DesiredRuleset } from '../src/compile/ir';
@@ -125,8 +126,9 @@ export function measureBytes(targetRules = 10_000, policy = 6, backends: Backend
       const p = providerFor(backend);
       const live = simulatedRead(backend, before);
       if (!isDeepStrictEqual(live, p.expected!(before))) throw new Error(`${backend}: simulated read differs from expected()`);
-      const full = p.renderFull(after, live);
-      const inc = p.renderChanges!(after, live);
+      const full = scriptsOf(p, p.fullSync(after, live, 'bench'));
+      const change = changesFor(p, after, live);
+      const inc = change.kind === 'delta' ? scriptsOf(p, change.transactions) : full;
       rows.push({
         backend,
         scenario,

@@ -1,15 +1,14 @@
 /**
  * Helpers shared by the real dataplane providers (nftables, iptables): address/CIDR arithmetic
  * for reading sets back, rule-family inference, canonical LiveRuleset ordering and fingerprint,
- * name checks, and running rendered ScriptSteps on a host.
+ * name checks, partial-read merging and rule-edit planning shared by both change planners.
  *
- * Everything here is pure except runSteps.
+ * Everything here is pure.
  */
 import { createHash } from 'crypto';
 import * as ipaddr from 'ipaddr.js';
 import type { AddressSet, DesiredRuleset, Family, Rule } from '../src/compile/ir';
-import type { Host } from '../src/hosts/types';
-import type { LiveChain, LiveRuleset, PartialLive, Provider, ReadScope, ScriptStep } from './types';
+import type { LiveRuleset, PartialLive, Provider, ReadScope } from './types';
 import { canonicalJson } from '../src/canonical-json';
 
 const BRAND = Symbol.for('microseg.ProviderError');
@@ -218,24 +217,6 @@ function canonicalOrder(live: Omit<LiveRuleset, 'fingerprint'>, sortElements: bo
 }
 
 /**
- * readScopeOf names every set and chain whose live state differs between `want`
- * (Provider.expected(desired)) and `live` (a read of the host), present on either side: exactly
- * the objects a renderChanges delta from `live` to `want` creates, changes or removes. Hooks are
- * not named; a partial read always reads them whole.
- */
-export function readScopeOf(want: LiveRuleset, live: LiveRuleset): ReadScope {
-  const differ = <T extends { name: string }>(a: readonly T[], b: readonly T[]): string[] => {
-    const bm = new Map(b.map((x) => [x.name, canonicalJson(x)] as const));
-    const am = new Map(a.map((x) => [x.name, canonicalJson(x)] as const));
-    const names = new Set<string>();
-    for (const [n, j] of am) if (bm.get(n) !== j) names.add(n);
-    for (const n of bm.keys()) if (!am.has(n)) names.add(n);
-    return [...names].sort(cmp);
-  };
-  return { chains: differ(want.chains, live.chains), sets: differ(want.sets, live.sets) };
-}
-
-/**
  * mergePartial lays a partial read over `base`, a full read of the same host: the objects of
  * `scope` and every hook come from `part`; every other set and chain is taken from `base`
  * unchanged. Returns undefined when the two cannot be combined honestly — another backend, or
@@ -279,119 +260,10 @@ function cmp(a: string, b: string): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Running
-
-/**
- * runSteps feeds each ScriptStep to its tool on `host`, in order, and stops at the first failure
- * with a ProviderError naming the step. Each step is atomic on its own (nft -f, iptables-restore);
- * the order between steps is what keeps references valid (sets before rules, rules before sets
- * are destroyed), so a failure in the middle leaves a consistent, if partial, state that the next
- * read-back shows.
- */
-export async function runSteps(host: Host, steps: readonly ScriptStep[], timeoutMs?: number): Promise<void> {
-  for (let i = 0; i < steps.length; i++) {
-    const s = steps[i];
-    const r = await host.run(s.argv, { stdin: s.stdin, timeoutMs });
-    if (r.code !== 0) {
-      throw new ProviderError(
-        `step ${i + 1}/${steps.length} (${s.argv.join(' ')}) failed on ${host.description} with exit code ${r.code}: ${r.stderr.trim()}`,
-        'kernel',
-        { step: i, argv: s.argv, stderr: r.stderr, stdin: s.stdin },
-      );
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Incremental changes
 
-/** SetDelta is one set present on both sides whose members differ: what to add and delete. */
-export interface SetDelta {
-  /** The wanted set (from expected(desired): nftables keeps the comment, iptables has none). */
-  want: AddressSet;
-  live: AddressSet;
-  /** Members to add / delete, in canonical CIDR order. */
-  add: string[];
-  del: string[];
-}
-
-/**
- * OwnedDiff is what differs between the projection of desired (`Provider.expected`) and a live
- * read, by name and rule id only (rule bodies are never compared: an id is the hash of the rule,
- * PRACTICES 7). Providers turn it into their minimal transaction; hooks are compared by each
- * provider, because "hooked" means different things on nftables (a base chain) and iptables (a
- * jump rule per family).
- */
-export interface OwnedDiff {
-  /** Desired sets absent from live. */
-  newSets: AddressSet[];
-  /** Sets on both sides with the same family and comment but different members. */
-  changedSets: SetDelta[];
-  /** Sets on both sides that cannot be patched in place (family or comment changed). */
-  recreateSets: Array<{ want: AddressSet; live: AddressSet; reason: string }>;
-  /** Live owned sets not desired. */
-  orphanSets: AddressSet[];
-  /** Desired chain names absent from live. */
-  newChains: string[];
-  /** Desired chain names present in live whose content differs (`sameChain` false). */
-  changedChains: string[];
-  /** Live owned chains not desired. */
-  orphanChains: LiveChain[];
-}
-
-/**
- * diffOwned compares `want` (expected(desired)) with `live`. `sameChain` decides whether a live
- * chain already holds what is wanted (rule ids in order, no foreign rules, and whatever else the
- * backend tracks, e.g. iptables families). Set comments are compared only when `want` carries
- * them (nftables keeps them; ipset has none).
- */
-export function diffOwned(
-  want: LiveRuleset,
-  live: LiveRuleset,
-  sameChain: (want: LiveChain, live: LiveChain) => boolean,
-): OwnedDiff {
-  const liveSets = new Map(live.sets.map((s) => [s.name, s] as const));
-  const wantSetNames = new Set(want.sets.map((s) => s.name));
-  const d: OwnedDiff = { newSets: [], changedSets: [], recreateSets: [], orphanSets: [], newChains: [], changedChains: [], orphanChains: [] };
-  for (const w of want.sets) {
-    const l = liveSets.get(w.name);
-    if (!l) {
-      d.newSets.push(w);
-      continue;
-    }
-    if (l.family !== w.family) {
-      d.recreateSets.push({ want: w, live: l, reason: `set ${w.name} changes family from v${l.family} to v${w.family}` });
-      continue;
-    }
-    if ((w.comment ?? undefined) !== (l.comment ?? undefined)) {
-      d.recreateSets.push({ want: w, live: l, reason: `set ${w.name} changes comment` });
-      continue;
-    }
-    const have = new Set(l.elements);
-    const need = new Set(w.elements);
-    const add = w.elements.filter((e) => !have.has(e));
-    const del = l.elements.filter((e) => !need.has(e));
-    if (add.length || del.length) d.changedSets.push({ want: w, live: l, add: sortCidrsLenient(add), del: sortCidrsLenient(del) });
-  }
-  for (const l of live.sets) if (!wantSetNames.has(l.name)) d.orphanSets.push(l);
-  const liveChains = new Map(live.chains.map((c) => [c.name, c] as const));
-  const wantChainNames = new Set(want.chains.map((c) => c.name));
-  for (const w of want.chains) {
-    const l = liveChains.get(w.name);
-    if (!l) d.newChains.push(w.name);
-    else if (!sameChain(w, l)) d.changedChains.push(w.name);
-  }
-  for (const l of live.chains) if (!wantChainNames.has(l.name)) d.orphanChains.push(l);
-  return d;
-}
-
-/** sameIds is element-wise equality of two id lists. */
-export function sameIds(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 /** sortCidrsLenient is sortCidrs that keeps unparsable members (e.g. ipset `!cidr` nomatch markers) last, in input order. */
-function sortCidrsLenient(cidrs: readonly string[]): string[] {
+export function sortCidrsLenient(cidrs: readonly string[]): string[] {
   const ok = cidrs.filter((c) => /^[0-9a-fA-F:.]+\/\d+$/.test(c));
   const odd = cidrs.filter((c) => !/^[0-9a-fA-F:.]+\/\d+$/.test(c));
   return [...sortCidrs(ok), ...odd];
@@ -453,14 +325,13 @@ export function ruleEdits(from: readonly string[], to: readonly string[]): RuleE
 
 /**
  * expectedOf is `provider.expected(desired)`, computed once per desired ruleset and backend.
- * Plan, renderChanges and apply's verification all need it for the same host in one run, and at
- * 10,000 rules each computation costs 5–15 ms (iptables validates every rule spec). Keyed by the
+ * Plan and apply's verification both need it for the same host in one run, and at 10,000 rules
+ * each computation costs 5–15 ms (iptables validates every rule spec). Keyed by the
  * DesiredRuleset object, which is never mutated after compile. The result is frozen (shallowly,
  * down to each chain's rule-id list) so a caller that tried to edit the shared copy would throw
  * instead of corrupting the next caller's expectation. A throw is not cached.
  */
-export function expectedOf(provider: Provider, desired: DesiredRuleset): LiveRuleset | undefined {
-  if (typeof provider.expected !== 'function') return undefined;
+export function expectedOf(provider: Provider, desired: DesiredRuleset): LiveRuleset {
   let byBackend = EXPECTED_MEMO.get(desired);
   if (!byBackend) EXPECTED_MEMO.set(desired, (byBackend = new Map()));
   let want = byBackend.get(provider.backend);

@@ -1,27 +1,24 @@
-/**
- * providerFor maps a backend name to its Provider. The fake (providers/fake) is constructed by
- * tests directly and is deliberately not reachable from here.
- */
-import type { BackendName, Provider } from './types';
-import { IptablesProvider } from './iptables';
-import { NftablesProvider } from './nftables';
-
-export type { BackendName, Capabilities, LiveChain, LiveHook, LiveRuleset, Provider, ScriptStep } from './types';
+/** The firewall dataplanes (nftables, iptables-nft, iptables-legacy), their Transactions and the Host seam. */
+export type {
+  BackendName,
+  Capabilities,
+  ChainDiff,
+  ChangePlan,
+  HookDiff,
+  LiveChain,
+  LiveHook,
+  LiveRuleset,
+  ObjectDiff,
+  PartialLive,
+  Provider,
+  ReadScope,
+  RuleDiff,
+  ScriptStep,
+  SetDiff,
+} from './types';
+export { TRANSACTION_VERSION, TxBuilder, countOps, describeOp, type Transaction, type TransactionKind, type TableName, type Op, type TxObject, type Verb } from './transaction';
+export { providerFor } from './registry';
+export { KernelFirewall, kernelConnector, kernelHost, type Connector, type Firewall, type FirewallHost } from './firewall';
 export { NftablesProvider } from './nftables';
 export { IptablesProvider, detectBackend, detectBackendDetailed } from './iptables';
-export { ProviderError, runSteps } from './common';
-
-export function providerFor(backend: BackendName): Provider {
-  switch (backend) {
-    case 'nftables':
-      return new NftablesProvider();
-    case 'iptables-nft':
-      return new IptablesProvider('nft');
-    case 'iptables-legacy':
-      return new IptablesProvider('legacy');
-    default: {
-      const never: never = backend;
-      throw new Error(`unknown backend ${String(never)}`);
-    }
-  }
-}
+export { ProviderError } from './common';

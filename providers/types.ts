@@ -1,15 +1,23 @@
 /**
- * The provider contract: a firewall dataplane that can render the IR into the exact script fed to
- * the kernel, read back what microseg owns on a live host, and remove it all.
+ * The provider contract: a firewall dataplane that plans typed Transactions from the IR, serialises
+ * them into the exact script fed to the kernel, reads back what microseg owns on a live host, and
+ * plans removing it all.
  *
- * Providers are pure where they can be: render* functions return scripts (data); only probe/read/
- * run touch a host, through a Host transport. A provider never touches objects it does not own
+ * Providers are pure where they can be: planning (expected, fullSync, changes, cleanup,
+ * conntrackWarmup) and serialisation return data; only probe, read, readPartial and unavailable
+ * touch a host, through a Host transport. A provider never touches objects it does not own
  * (DESIGN §5): foreign chains, rules and sets are neither read into the result nor modified.
+ *
+ * The seam between the reconciler and a host is Firewall (firewall.ts): apply hands it
+ * Transactions, never script text, and decides what to do from their data.
  */
-import type { AddressSet, DesiredRuleset, Hook } from '../src/compile/ir';
+import type { AddressSet, DesiredRuleset, Family, Hook } from '../src/compile/ir';
 import type { Host } from '../src/hosts/types';
+import type { Transaction } from './transaction';
 
-export type BackendName = 'nftables' | 'iptables-nft' | 'iptables-legacy';
+import type { BackendName } from '../src/model/types';
+
+export type { BackendName };
 
 /** Capabilities are probed once per host and decide what can be rendered there. */
 export interface Capabilities {
@@ -98,61 +106,165 @@ export interface PartialLive {
   chainFamilies?: Record<string, Array<4 | 6>>;
 }
 
-/** Script is one step fed to one tool on the host, in order; e.g. `ipset restore` then `iptables-restore --noflush`. */
+/** ScriptStep is one transaction serialised for its tool: argv run on the host with `stdin` fed to it. */
 export interface ScriptStep {
   argv: string[];
   stdin: string;
 }
 
+// ---------------------------------------------------------------------------------------------
+// ObjectDiff: the one comparison of desired (projected by Provider.expected) with live.
+
+/**
+ * SetDiff is one owned set whose live state differs from the wanted one:
+ * - `create`  wanted, absent live;
+ * - `update`  same family and comment, different members (`add` / `del`, canonical order);
+ * - `replace` family or comment changed: a set's type and comment cannot be changed in place;
+ * - `delete`  live, not wanted; `claimed` says whether state recorded it (false: an orphan).
+ */
+export type SetDiff =
+  | { action: 'create'; name: string; want: AddressSet }
+  | { action: 'update'; name: string; want: AddressSet; live: AddressSet; add: string[]; del: string[] }
+  | { action: 'replace'; name: string; want: AddressSet; live: AddressSet; reason: string }
+  | { action: 'delete'; name: string; live: AddressSet; claimed: boolean };
+
+/**
+ * RuleDiff compares the rules of one chain. Rules are compared by their `microseg:<id>` today
+ * (the id is the hash of chain, match and verdict); comparing rule bodies as well slots in here,
+ * in src/plan/object-diff.ts compareRules, without changing any consumer.
+ */
+export interface RuleDiff {
+  /** Wanted rules the live chain lacks, in wanted order. */
+  added: string[];
+  /** Live rules that are not wanted (a repeated id once per extra copy). */
+  removed: string[];
+  /** The rules both sides hold are in another order. */
+  reordered: boolean;
+}
+
+/**
+ * ChainDiff is one owned chain whose live state differs from the wanted one:
+ * - `create`  wanted, absent live;
+ * - `update`  its rules, hand-added rules or (iptables) families differ, or its hook moved;
+ * - `replace` like update, but its hook changed (an nft base chain's hook is immutable);
+ * - `delete`  live, not wanted; `claimed` false means nothing claims it (an orphan).
+ */
+export type ChainDiff =
+  | { action: 'create'; name: string; want: LiveChain }
+  | {
+      action: 'update' | 'replace';
+      name: string;
+      want: LiveChain;
+      live: LiveChain;
+      rules: RuleDiff;
+      /** The chain's hook differs (nft: a base chain of another hook; iptables: the jump is gone or elsewhere). */
+      hookChanged: boolean;
+      /** Rules without a microseg comment in the live chain. */
+      foreignRules: number;
+      /** iptables: families the live chain is missing from. */
+      missingFamilies: Family[];
+    }
+  | { action: 'delete'; name: string; live: LiveChain; claimed: boolean };
+
+/** HookChangeReason says why a hook changes. */
+export type HookChangeReason = 'missing' | 'not-first' | 'duplicated' | 'wrong-target' | 'not-desired';
+
+/** HookDiff is one hook (per family) to install, fix or remove; `claimed` false on a removal means an orphan. */
+export interface HookDiff {
+  hook: Hook;
+  family: Family;
+  action: 'create' | 'update' | 'delete';
+  reason: HookChangeReason;
+  want?: LiveHook;
+  live?: LiveHook;
+  claimed?: boolean;
+}
+
+/**
+ * ObjectDiff is what differs between `want` (Provider.expected(desired); undefined when the host is
+ * decommissioned) and `live` (a read of the host), object by object. It is computed once per host
+ * (src/plan/object-diff.ts); the plan's per-host changes, both providers' change planners and the
+ * read-back scope of apply all derive from it. Unchanged objects do not appear.
+ */
+export interface ObjectDiff {
+  backend: BackendName;
+  want?: LiveRuleset;
+  live: LiveRuleset;
+  /** Sorted by name. */
+  sets: SetDiff[];
+  /** Sorted by name. */
+  chains: ChainDiff[];
+  /** Sorted by hook, then family. */
+  hooks: HookDiff[];
+}
+
+/** ChangePlan is what a provider's change planner returns: the minimal transactions, or why only a full sync is safe. */
+export type ChangePlan = { kind: 'delta'; transactions: Transaction[] } | { kind: 'full'; reason: string };
+
+// ---------------------------------------------------------------------------------------------
+
 /** Provider is one firewall dataplane. */
 export interface Provider {
   readonly backend: BackendName;
   probe(host: Host): Promise<Capabilities>;
-  /** The steps that replace everything owned on the host with `desired` (full sync). */
-  renderFull(desired: DesiredRuleset, live?: LiveRuleset): ScriptStep[];
-  /** The steps that remove every owned object from the host, given what was read back. */
-  renderCleanup(live: LiveRuleset): ScriptStep[];
+  read(host: Host): Promise<LiveRuleset>;
   /**
-   * The steps that make the kernel start tracking connections in the host's network namespace
-   * without changing any verdict: one rule using conntrack in an owned chain that nothing jumps
-   * to, which the full sync then replaces. Apply sends them, as a transaction of their own, before
-   * the first full sync on a host where microseg owns nothing. Why: conntrack hooks are
-   * registered per namespace only once a rule needs them, so on a host where nothing used
+   * readPartial re-reads only the objects named by `scope`, plus every hook, for verifying a
+   * transaction without the cost of a full read (on nftables a 10,000-rule `list table` takes
+   * ~300 ms; `list chain` ~10–20 ms). Returns undefined when the scope cannot be read more cheaply
+   * or more safely than by `read` (too many objects, names the provider cannot address): the
+   * caller reads the host whole then. Only meaningful together with a full read taken moments
+   * before (see src/apply/apply.ts).
+   */
+  readPartial(host: Host, scope: ReadScope): Promise<PartialLive | undefined>;
+  /**
+   * unavailable says why this backend's tools cannot be used on `host` (break-glass cleanup skips
+   * it then), or undefined when they can. Never loads a kernel module.
+   */
+  unavailable(host: Host): Promise<string | undefined>;
+  /**
+   * What `read` returns on a host where fullSync(desired) was applied and nothing else changed:
+   * the only projection of the IR into this backend's live shape (e.g. iptables splits rules per
+   * family and drops set comments). Plan compares live reads with this, and the real-kernel tests
+   * assert `read(host)` deep-equals it, fingerprint included. Throws ProviderError where the IR
+   * cannot be written for this backend, exactly where fullSync would.
+   */
+  expected(desired: DesiredRuleset): LiveRuleset;
+  /**
+   * The transactions that replace everything owned on the host with `desired` (full sync), in
+   * order, each atomic on its own (kind `full`). `live` (a read of the host) lets them remove
+   * owned objects `desired` no longer has; `reason` says why a full sync was chosen.
+   */
+  fullSync(desired: DesiredRuleset, live: LiveRuleset | undefined, reason: string): Transaction[];
+  /**
+   * The minimal transactions (kind `delta`) that turn `diff.live` into `diff.want`: only the sets
+   * and chains of `diff`, in dependency order (sets before the rules that use them, rules and hooks
+   * before chains, chains before sets), and hook repairs; [] when `diff` is empty. `kind: 'full'`
+   * with a reason when the difference cannot be patched safely (e.g. a set that changed family).
+   * `diff` must come from a fresh read of the host.
+   */
+  changes(desired: DesiredRuleset, diff: ObjectDiff): ChangePlan;
+  /** The transactions that remove every owned object in `live` from the host ([] when it owns nothing). */
+  cleanup(live: LiveRuleset, enforcer: string): Transaction[];
+  /**
+   * The transactions that make the kernel start tracking connections in the host's network
+   * namespace without changing any verdict: one rule using conntrack in an owned chain that
+   * nothing jumps to, which the full sync then replaces. Plan puts them, as a transaction of their
+   * own, before the first full sync on a host where microseg owns nothing. Why: conntrack hooks
+   * are registered per namespace only once a rule needs them, so on a host where nothing used
    * conntrack yet, connections already open (the ssh session carrying the apply, an operator's
    * shell) are picked up mid-stream when the ruleset lands; a packet of theirs going the "wrong"
    * way first counts as `ct state new`, misses `established`, and meets the default reject, which
    * cut apply's own session (test/netns/ssh.test.ts). After the warm-up, the next session starts
-   * tracked from its SYN. [] when `desired` needs no conntrack. Optional.
+   * tracked from its SYN. [] when `desired` needs no conntrack.
    */
-  renderConntrackWarmup?(desired: DesiredRuleset): ScriptStep[];
-  read(host: Host): Promise<LiveRuleset>;
+  conntrackWarmup(desired: DesiredRuleset): Transaction[];
+  /** serialize is the one place a transaction of this backend becomes the script its tool reads. */
+  serialize(tx: Transaction): ScriptStep;
   /**
-   * What `read` returns on a host where `renderFull(desired)` was applied and nothing else
-   * changed: the projection of the IR into this backend's live shape (e.g. iptables splits rules
-   * per family and drops set comments). Plan compares live reads with this, and the real-kernel
-   * tests assert `read(host)` deep-equals it, fingerprint included.
+   * validate throws ProviderError when `tx` is not a transaction this provider could have built
+   * (unknown verb or object for its table, a name or rule it cannot write). Transactions read
+   * from a plan file go through it before they are serialised.
    */
-  expected?(desired: DesiredRuleset): LiveRuleset;
-  /**
-   * The minimal steps that turn `live` into `expected(desired)`: only the sets whose members
-   * differ (as element deltas), the chains whose rule-id list differs (rewritten whole), new and
-   * orphan objects (in dependency order: sets before the rules that use them, rules and hooks
-   * before chains, chains before sets) and hook repairs. Unchanged sets and chains do not appear.
-   * Returns [] when `live` already equals `expected(desired)`. When `live` holds something that
-   * cannot be patched safely (e.g. a set that changed family), it returns renderFull's steps with
-   * a `# renderChanges: full replace, because ...` comment first. Optional: callers fall back to
-   * renderFull when a provider lacks it. `live` must be a fresh read of the host.
-   */
-  renderChanges?(desired: DesiredRuleset, live: LiveRuleset): ScriptStep[];
-  /**
-   * readPartial re-reads only the objects named by `scope`, plus every hook, for verifying an
-   * incremental transaction without the cost of a full read (on nftables a 10,000-rule
-   * `list table` takes ~300 ms; `list chain` ~10–20 ms). Returns undefined when the scope cannot
-   * be read more cheaply or more safely than by `read` (too many objects, names the provider
-   * cannot address): the caller reads the host whole then. Optional: callers fall back to `read`.
-   * Only meaningful together with a full read taken moments before (see src/apply/apply.ts).
-   */
-  readPartial?(host: Host, scope: ReadScope): Promise<PartialLive | undefined>;
-  /** The same script renderFull feeds to the kernel, as text for humans (`microseg rules`). */
-  renderRules?(desired: DesiredRuleset, live?: LiveRuleset): string;
+  validate(tx: Transaction): void;
 }

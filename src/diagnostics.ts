@@ -27,6 +27,12 @@ export interface Diagnostic {
    * errors and warnings it stands for.
    */
   omitted?: { errors: number; warnings: number };
+  /**
+   * The Terraform-style address of the resource or host it concerns, when there is one:
+   * `enforcer.web-1`, `network_policy.web-db`. Plan and apply match host-scoped errors to the
+   * host they block by code and address, never by wording.
+   */
+  address?: string;
 }
 
 /**
@@ -209,6 +215,16 @@ export function makeDiagnostic(
   return d;
 }
 
+/** withAddress returns `d` concerning `address` (a copy; a diagnostic that already has one keeps it). */
+export function withAddress(d: Diagnostic, address: string): Diagnostic {
+  return d.address !== undefined ? d : { ...d, address };
+}
+
+/** enforcerAddress is the address of an enforcer host, `enforcer.<name>`. */
+export function enforcerAddress(name: string): string {
+  return `enforcer.${name}`;
+}
+
 /** sortDiagnostics orders by file, line, column, so output is stable whatever order checks ran in. */
 export function sortDiagnostics(ds: readonly Diagnostic[]): Diagnostic[] {
   return [...ds].sort(
@@ -296,6 +312,7 @@ function echoLine(src: string, column: number): { text: string; caret: number } 
 export function formatDiagnostic(d: Diagnostic, sources?: ReadonlyMap<string, string>): string {
   const where = d.file ? `${escapeControls(d.file)}${d.line ? `:${d.line}${d.column ? `:${d.column}` : ''}` : ''}: ` : '';
   const lines = [`${where}${d.severity}: ${escapeControls(d.summary).replace(/\n/g, '\\n')}${d.code ? ` [${d.code}]` : ''}`];
+  if (d.address && !d.file) lines.push(`  with ${escapeControls(d.address)}`);
   if (d.detail) for (const l of d.detail.split('\n')) lines.push(`  ${escapeControls(l, true)}`);
   const src = d.file && d.line && sources && !d.omitted ? sourceLine(sources, d.file, d.line) : undefined;
   if (src !== undefined && d.line) {

@@ -2,24 +2,25 @@
  * IptablesProvider: microseg's dataplane on iptables + ipset, in the iptables-nft or
  * iptables-legacy flavour. See render.ts for the step order and read.ts for ownership rules.
  */
-import type { DesiredRuleset } from '../../src/compile/ir';
+import type { AddressSet, DesiredRuleset, Family } from '../../src/compile/ir';
 import { runAll } from '../../src/hosts/batch';
 import type { Host } from '../../src/hosts/types';
-import type { AddressSet, Family } from '../../src/compile/ir';
-import type { BackendName, Capabilities, LiveHook, LiveRuleset, PartialLive, Provider, ReadScope, ScriptStep } from '../types';
-import { IR_NAME, ProviderError, canonicalLive, conntrackWarmupChain, expectedOf, ruleFamily } from '../common';
+import type { BackendName, Capabilities, ChangePlan, LiveHook, LiveRuleset, ObjectDiff, PartialLive, Provider, ReadScope, ScriptStep } from '../types';
+import type { Transaction } from '../transaction';
+import { IR_NAME, ProviderError, canonicalLive, conntrackWarmupChain, ruleFamily } from '../common';
 import { buildLive, mergeFamilies, parseIpsetSave, parseListRules, parseNftChainNames, parseSave } from './read';
 import { BUILTIN, chainName, setName } from './names';
-import { renderIpsetDestroy, renderIpsetFill, renderRuleSpecs, renderTable } from './render';
+import { TABLE_OF, checkIptablesOp, cleanupTransactions, fullSyncTransactions, ipsetScript, newIptTx, renderRuleSpecs, restoreScript } from './render';
+
 import { toolsFor, type IptablesTools, type IptablesVariant } from './tools';
 import { planIptablesChanges } from './changes';
 
 export { detectBackend, detectBackendDetailed, type Detection } from './detect';
 export { chainName, setName, tempSetName, CHAIN_PREFIX, SET_PREFIX, HOOK_COMMENT } from './names';
-export { renderTable, renderIpsetFill, renderIpsetDestroy, renderRuleSpecs, portVariants, icmpVariants, hookSpec } from './render';
+export { renderTable, renderRuleSpecs, portVariants, icmpVariants, hookSpec, restoreScript, ipsetScript, tableTransaction } from './render';
 export { parseSave, parseIpsetSave, parseListRules, parseNftChainNames, collapseParts, mergeFamilies, buildLive, commentOf } from './read';
 export { toolsFor, type IptablesVariant, type IptablesTools } from './tools';
-export { planIptablesChanges, type IptablesChanges } from './changes';
+export { planIptablesChanges } from './changes';
 
 /**
  * PARTIAL_READ_MAX is the most listings of owned objects readPartial makes (two per chain, one
@@ -89,75 +90,68 @@ export class IptablesProvider implements Provider {
     return { backend: this.backend, versions, comments, missing };
   }
 
-  renderFull(desired: DesiredRuleset, live?: LiveRuleset): ScriptStep[] {
-    const steps: ScriptStep[] = [];
-    const fill = renderIpsetFill(desired, live);
-    if (fill) steps.push({ argv: [...this.tools.ipsetRestore], stdin: fill });
-    steps.push({ argv: this.tools.restore(4), stdin: renderTable(desired, 4, live) });
-    steps.push({ argv: this.tools.restore(6), stdin: renderTable(desired, 6, live) });
-    const destroy = renderIpsetDestroy(live, new Set(desired.sets.map((s) => s.name)));
-    if (destroy) steps.push({ argv: [...this.tools.ipsetRestore], stdin: destroy });
-    return steps;
+  fullSync(desired: DesiredRuleset, live: LiveRuleset | undefined, reason: string): Transaction[] {
+    return fullSyncTransactions(this.backend, desired, live, reason);
   }
 
-  /**
-   * renderChanges: only the steps and lines that differ from `live` (see changes.ts for the step
-   * order, the ipset atomicity trade-off and what falls back to renderFull). [] when nothing differs.
-   */
-  renderChanges(desired: DesiredRuleset, live: LiveRuleset): ScriptStep[] {
-    const c = planIptablesChanges(desired, expectedOf(this, desired)!, live);
-    if (c.kind === 'none') return [];
-    if (c.kind === 'full') {
-      const steps = this.renderFull(desired, live);
-      // ipset restore and iptables-restore both skip `#` lines, so the reason travels with the script.
-      const why = `# renderChanges: full replace, because ${c.reason.replace(/[^\x20-\x7e]/g, '?')}\n`;
-      return steps.map((s, i) => (i === 0 ? { ...s, stdin: why + s.stdin } : s));
-    }
-    const steps: ScriptStep[] = [];
-    if (c.ipsetBefore) steps.push({ argv: [...this.tools.ipsetRestore], stdin: c.ipsetBefore });
-    for (const f of [4, 6] as const) if (c.tables[f]) steps.push({ argv: this.tools.restore(f), stdin: c.tables[f] });
-    if (c.ipsetAfter) steps.push({ argv: [...this.tools.ipsetRestore], stdin: c.ipsetAfter });
-    return steps;
+  /** changes: only the steps and lines `diff` calls for (see changes.ts for the order, the ipset atomicity trade-off and the fallbacks). */
+  changes(desired: DesiredRuleset, diff: ObjectDiff): ChangePlan {
+    return planIptablesChanges(this.backend, desired, diff);
   }
 
-  /** renderRules shows the steps as one text, each under a `# <argv>` header (for `microseg rules`). */
+  cleanup(live: LiveRuleset, enforcer: string): Transaction[] {
+    return cleanupTransactions(this.backend, enforcer, live);
+  }
+
+  serialize(tx: Transaction): ScriptStep {
+    if (tx.table === 'ipset') return { argv: [...this.tools.ipsetRestore], stdin: ipsetScript(tx) };
+    return { argv: this.tools.restore(tx.table === 'ip filter' ? 4 : 6), stdin: restoreScript(tx) };
+  }
+
+  validate(tx: Transaction): void {
+    if (tx.backend !== this.backend) throw new ProviderError(`a ${tx.backend} transaction cannot run on ${this.backend}`, 'tool');
+    for (const op of tx.ops) checkIptablesOp(tx.table, op);
+  }
+
+  /** renderRules shows the full sync's steps as one text, each under a `# <argv>` header (`microseg rules`, golden files). */
   renderRules(desired: DesiredRuleset, live?: LiveRuleset): string {
-    return this.renderFull(desired, live)
+    return this.fullSync(desired, live, 'render')
+      .map((tx) => this.serialize(tx))
       .map((s) => `# ${s.argv.join(' ')}\n${s.stdin}`)
       .join('\n');
   }
 
   /**
-   * renderConntrackWarmup: per family, the first hooked chain declared (not yet jumped to) with one
+   * conntrackWarmup: per family, the first hooked chain declared (not yet jumped to) with one
    * conntrack rule (see Provider). The full sync's restore declares the same chain again, which
    * flushes it before its own rules go in.
    */
-  renderConntrackWarmup(desired: DesiredRuleset): ScriptStep[] {
+  conntrackWarmup(desired: DesiredRuleset): Transaction[] {
     const anchor = conntrackWarmupChain(desired);
     if (anchor === undefined) return [];
-    const chain = chainName(anchor);
-    return ([4, 6] as const).map((f) => ({
-      argv: this.tools.restore(f),
-      stdin: [
-        '# microseg: start connection tracking before the first ruleset (nothing jumps here yet; the full sync flushes it)',
-        '*filter',
-        `:${chain} - [0:0]`,
-        `-A ${chain} -m conntrack --ctstate ESTABLISHED,RELATED -m comment --comment "microseg:conntrack-warmup" -j ACCEPT`,
-        'COMMIT',
-        '',
-      ].join('\n'),
-    }));
+    const rule = { id: 'conntrack-warmup', match: { ctState: ['established' as const, 'related' as const] }, verdict: { kind: 'accept' as const } };
+    return ([4, 6] as const).map((f) =>
+      newIptTx(this.backend, desired.enforcer, TABLE_OF[f], 'delta', 'start connection tracking before the first ruleset (nothing jumps here yet; the full sync flushes it)')
+        .add('add', { type: 'chain', name: anchor })
+        .add('add', { type: 'rule', chain: anchor, rule })
+        .build(),
+    );
   }
 
-  renderCleanup(live: LiveRuleset): ScriptStep[] {
-    // Hooks first, then chains (both inside one restore per family), then sets.
-    const steps: ScriptStep[] = [
-      { argv: this.tools.restore(4), stdin: renderTable(null, 4, live) },
-      { argv: this.tools.restore(6), stdin: renderTable(null, 6, live) },
-    ];
-    const destroy = renderIpsetDestroy(live, new Set());
-    if (destroy) steps.push({ argv: [...this.tools.ipsetRestore], stdin: destroy });
-    return steps;
+  /**
+   * unavailable: iptables-nft needs its binary; iptables-legacy also needs its tables to be usable
+   * already (/proc/net/ip_tables_names): microseg never loads the ip_tables module, so where it is
+   * not loaded nothing of ours can exist there.
+   */
+  async unavailable(host: Host): Promise<string | undefined> {
+    if (this.variant === 'nft') {
+      const r = await host.run(['iptables-nft', '--version']);
+      return r.code === 0 ? undefined : 'iptables-nft not installed';
+    }
+    const names = await host.run(['cat', '/proc/net/ip_tables_names']);
+    if (names.code !== 0) return 'legacy iptables tables not loaded (microseg never loads modules): nothing of ours can exist there';
+    const r = await host.run(['iptables-legacy', '--version']);
+    return r.code === 0 ? undefined : 'iptables-legacy not installed';
   }
 
   /**

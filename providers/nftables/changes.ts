@@ -1,6 +1,7 @@
 /**
- * Incremental rendering for nftables: the smallest `nft -f` transaction that turns the live table
- * inet microseg into `expected(desired)` (Provider.renderChanges).
+ * Planning nftables transactions: the smallest `nft -f` transaction that turns the live table inet
+ * microseg into `expected(desired)` (Provider.changes, from the host's ObjectDiff), the full sync,
+ * the cleanup and the conntrack warm-up. render.ts serialises them.
  *
  * The whole script is still ONE `nft -f` batch, so the kernel applies it atomically exactly like a
  * full replace; it only names less. Kernel dependency order is kept inside the batch anyway,
@@ -47,90 +48,86 @@
  * not repairable by us — our priority is fixed — so it is not compared; plan reports it as drift.
  */
 import type { AddressSet, Chain, DesiredRuleset } from '../../src/compile/ir';
-import type { LiveChain, LiveRuleset } from '../types';
-import { IR_NAME, checkName, checkText, diffOwned, ruleEdits, sameIds } from '../common';
-import { NFT_FAMILY, NFT_TABLE, nftName } from './names';
+import type { ChangePlan, LiveChain, LiveRuleset, ObjectDiff } from '../types';
+import type { Transaction } from '../transaction';
+import { IR_NAME, conntrackWarmupChain, ruleEdits } from '../common';
 import { ruleHandlesOf } from './read';
-import { renderRule } from './render';
-
-/** NftChanges is the outcome of planning an incremental nft transaction. */
-export type NftChanges =
-  | { kind: 'none' }
-  | { kind: 'incremental'; script: string }
-  | { kind: 'full'; reason: string };
-
-const MAX_COMMENT = 128;
-const T = `${NFT_FAMILY} ${NFT_TABLE}`;
+import { newNftTx, ruleObject, setObject } from './render';
 
 /**
- * planNftChanges compares `want` (NftablesProvider.expected(desired)) with `live` and returns the
- * incremental script, nothing, or why only a full replace is safe.
+ * planNftChanges turns the host's ObjectDiff into the incremental transaction, nothing ([]), or
+ * says why only a full replace is safe.
  */
-export function planNftChanges(desired: DesiredRuleset, want: LiveRuleset, live: LiveRuleset): NftChanges {
+export function planNftChanges(desired: DesiredRuleset, diff: ObjectDiff): ChangePlan {
+  const live = diff.live;
   if (live.backend !== 'nftables') return { kind: 'full', reason: `live state was read from ${live.backend}, not nftables` };
   for (const s of live.sets) if (!IR_NAME.test(s.name)) return { kind: 'full', reason: `set ${s.name} in our table was not written by microseg` };
   for (const c of live.chains) if (!IR_NAME.test(c.name)) return { kind: 'full', reason: `chain ${c.name} in our table was not written by microseg` };
-  const liveChains = new Map(live.chains.map((c) => [c.name, c] as const));
-  for (const w of want.chains) {
-    const l = liveChains.get(w.name);
-    if (l && l.hook !== w.hook) return { kind: 'full', reason: `chain ${w.name} changes hook from ${l.hook ?? 'none'} to ${w.hook ?? 'none'}` };
+  for (const c of diff.chains) {
+    if (c.action === 'replace') return { kind: 'full', reason: `chain ${c.name} changes hook from ${c.live.hook ?? 'none'} to ${c.want.hook ?? 'none'}` };
   }
-  const d = diffOwned(want, live, sameChain);
-  if (d.recreateSets.length > 0) return { kind: 'full', reason: d.recreateSets.map((r) => r.reason).join('; ') };
+  const recreate = diff.sets.flatMap((s) => (s.action === 'replace' ? [s.reason] : []));
+  if (recreate.length > 0) return { kind: 'full', reason: recreate.join('; ') };
 
   const sets = new Map(desired.sets.map((s) => [s.name, s] as const));
   const chains = new Map(desired.chains.map((c) => [c.name, c] as const));
-  const lines: string[] = [];
-  if (live.sets.length === 0 && live.chains.length === 0) lines.push(`add table ${T}`);
-  for (const w of d.newSets) lines.push(addSet(sets.get(w.name)!));
-  for (const c of d.changedSets) {
-    const name = nftName(c.want.name);
+  const newSets = diff.sets.flatMap((s) => (s.action === 'create' ? [s] : []));
+  const changedSets = diff.sets.flatMap((s) => (s.action === 'update' ? [s] : []));
+  const orphanSets = diff.sets.flatMap((s) => (s.action === 'delete' ? [s] : []));
+  const newChains = diff.chains.flatMap((c) => (c.action === 'create' ? [c.name] : []));
+  const changedChains = diff.chains.flatMap((c) => (c.action === 'update' ? [c] : []));
+  const orphanChains = diff.chains.flatMap((c) => (c.action === 'delete' ? [c.live] : []));
+
+  const tx = newNftTx(desired.enforcer, 'delta', '');
+  if (live.sets.length === 0 && live.chains.length === 0) tx.add('add', { type: 'table' });
+  for (const w of newSets) tx.add('add', setObject(sets.get(w.name)!));
+  for (const c of changedSets) {
     if (c.add.length + c.del.length > c.want.elements.length) {
       // Refill: smaller than the delta, and atomic all the same (one batch).
-      lines.push(`flush set ${T} ${name}`);
-      if (c.want.elements.length > 0) lines.push(`add element ${T} ${name} { ${c.want.elements.join(', ')} }`);
+      tx.add('flush', { type: 'set', name: c.name });
+      if (c.want.elements.length > 0) tx.add('add', { type: 'element', set: c.name, elements: [...c.want.elements] });
     } else {
-      if (c.del.length > 0) lines.push(`delete element ${T} ${name} { ${c.del.join(', ')} }`);
-      if (c.add.length > 0) lines.push(`add element ${T} ${name} { ${c.add.join(', ')} }`);
+      if (c.del.length > 0) tx.add('delete', { type: 'element', set: c.name, elements: c.del });
+      if (c.add.length > 0) tx.add('add', { type: 'element', set: c.name, elements: c.add });
     }
   }
   // A changed chain whose rule handles this process read is edited (deletions by handle, appends)
   // when no rule has to enter in the middle; otherwise (and for new chains) it is written whole.
-  const edited: string[] = [];
-  const editLines: { deletes: string[]; inserts: string[] } = { deletes: [], inserts: [] };
-  for (const name of d.changedChains) {
-    const ops = editChain(chains.get(name)!, liveChains.get(name)!, sets);
-    if (!ops) continue;
-    edited.push(name);
-    editLines.deletes.push(...ops.deletes);
-    editLines.inserts.push(...ops.inserts);
+  const edited = new Map<string, { deletes: number[]; appends: Chain['rules'] }>();
+  for (const c of changedChains) {
+    const e = editChain(chains.get(c.name)!, c.live);
+    if (e) edited.set(c.name, e);
   }
+  const changedNames = new Set(changedChains.map((c) => c.name));
+  const newNames = new Set(newChains);
   // Rules go in desired chain order (dispatch chains first), whichever list a chain came from.
-  const whole = desired.chains.filter((c) => d.newChains.includes(c.name) || (d.changedChains.includes(c.name) && !edited.includes(c.name)));
-  for (const name of d.newChains) lines.push(addChain(chains.get(name)!));
+  const whole = desired.chains.filter((c) => newNames.has(c.name) || (changedNames.has(c.name) && !edited.has(c.name)));
+  for (const name of newChains) {
+    const c = chains.get(name)!;
+    tx.add('add', { type: 'chain', name, ...(c.hook ? { hook: c.hook } : {}), ...(c.comment !== undefined ? { comment: c.comment } : {}) });
+  }
   const flushed = new Set<string>();
-  for (const name of [...whole.filter((c) => !d.newChains.includes(c.name)).map((c) => c.name), ...d.orphanChains.map((c) => c.name)]) {
+  for (const name of [...whole.filter((c) => !newNames.has(c.name)).map((c) => c.name), ...orphanChains.map((c) => c.name)]) {
     if (flushed.has(name)) continue; // never flush the same chain twice in one transaction
     flushed.add(name);
-    lines.push(`flush chain ${T} ${nftName(name)}`);
+    tx.add('flush', { type: 'chain', name });
   }
-  lines.push(...editLines.deletes);
-  for (const c of whole) for (const r of c.rules) lines.push(`add rule ${T} ${nftName(c.name)} ${renderRule(r, sets)}`);
-  lines.push(...editLines.inserts);
-  for (const c of d.orphanChains) lines.push(`delete chain ${T} ${nftName(c.name)}`);
-  for (const s of d.orphanSets) lines.push(`delete set ${T} ${nftName(s.name)}`);
-  if (lines.length === 0) return { kind: 'none' };
+  for (const [name, e] of edited) for (const handle of e.deletes) tx.add('delete', { type: 'rule', chain: name, handle });
+  for (const c of whole) for (const r of c.rules) tx.add('add', ruleObject(c.name, r, sets));
+  for (const [name, e] of edited) for (const r of e.appends) tx.add('add', ruleObject(name, r, sets));
+  for (const c of orphanChains) tx.add('delete', { type: 'chain', name: c.name });
+  for (const s of orphanSets) tx.add('delete', { type: 'set', name: s.name });
+  if (tx.length === 0) return { kind: 'delta', transactions: [] };
   const what = [
-    count(d.newSets.length, 'new set'),
-    count(d.changedSets.length, 'changed set'),
-    count(d.orphanSets.length, 'removed set'),
-    count(d.newChains.length, 'new chain'),
-    count(edited.length, 'edited chain'),
-    count(d.changedChains.length - edited.length, 'rewritten chain'),
-    count(d.orphanChains.length, 'removed chain'),
+    count(newSets.length, 'new set'),
+    count(changedSets.length, 'changed set'),
+    count(orphanSets.length, 'removed set'),
+    count(newChains.length, 'new chain'),
+    count(edited.size, 'edited chain'),
+    count(changedChains.length - edited.size, 'rewritten chain'),
+    count(orphanChains.length, 'removed chain'),
   ].filter((x) => x !== '');
-  const head = `# microseg changes for enforcer ${sanitize(desired.enforcer)}: ${what.join(', ')}; everything else in table ${T} is left as it is`;
-  return { kind: 'incremental', script: [head, ...lines].join('\n') + '\n' };
+  return { kind: 'delta', transactions: [{ ...tx.build(), reason: what.join(', ') }] };
 }
 
 /**
@@ -140,10 +137,10 @@ export function planNftChanges(desired: DesiredRuleset, want: LiveRuleset, live:
  * would need `insert rule ... position H`, which is slow on a big table: see the module comment),
  * or the edit would name as many rules as the chain holds. Handles are unique for the table's
  * lifetime, so a stale plan cannot hit a different rule of the same table: the batch fails instead
- * and changes nothing (a table deleted and recreated in between restarts handles; apply re-reads
- * first).
+ * and changes nothing (a table deleted and recreated in between restarts handles; apply refuses a
+ * saved plan whose host changed, by fingerprint).
  */
-function editChain(want: Chain, l: LiveChain, sets: ReadonlyMap<string, AddressSet>): { deletes: string[]; inserts: string[] } | undefined {
+function editChain(want: Chain, l: LiveChain): { deletes: number[]; appends: Chain['rules'] } | undefined {
   const handles = ruleHandlesOf(l);
   if (!handles || handles.length !== l.ruleIds.length || l.foreignRules !== 0) return undefined;
   const wantIds = want.rules.map((r) => r.id);
@@ -152,46 +149,33 @@ function editChain(want: Chain, l: LiveChain, sets: ReadonlyMap<string, AddressS
   // Appends only: every entering rule comes after the last rule that stays.
   const lastKept = e.keepTo.lastIndexOf(true);
   for (let j = 0; j < lastKept; j++) if (!e.keepTo[j]) return undefined;
-  const chain = `${T} ${nftName(want.name)}`;
-  const deletes = l.ruleIds.flatMap((_, i) => (e.keepFrom[i] ? [] : [`delete rule ${chain} handle ${handles[i]}`]));
-  const inserts = want.rules.slice(lastKept + 1).map((r) => `add rule ${chain} ${renderRule(r, sets)}`);
-  return { deletes, inserts };
+  return { deletes: l.ruleIds.flatMap((_, i) => (e.keepFrom[i] ? [] : [handles[i]])), appends: want.rules.slice(lastKept + 1) };
 }
 
-/** sameChain: same rule ids in the same order and no hand-added rules (hooks were checked before). */
-function sameChain(w: LiveChain, l: LiveChain): boolean {
-  return sameIds(w.ruleIds, l.ruleIds) && w.foreignRules === l.foreignRules;
+/** nftCleanup removes everything microseg owns in nftables: the table, whole ([] when it owns nothing). */
+export function nftCleanup(enforcer: string, live: LiveRuleset): Transaction[] {
+  if (live.sets.length === 0 && live.chains.length === 0) return [];
+  // `add` first so the delete succeeds (idempotently) even if the table went away meanwhile.
+  return [newNftTx(enforcer, 'full', 'remove table inet microseg').add('add', { type: 'table' }).add('delete', { type: 'table' }).build()];
 }
 
-function addSet(s: AddressSet): string {
-  checkName('set', s.name);
-  const parts = [`type ${s.family === 4 ? 'ipv4_addr' : 'ipv6_addr'};`, 'flags interval;'];
-  if (s.comment !== undefined) {
-    checkText(`comment of set ${s.name}`, s.comment, MAX_COMMENT);
-    parts.push(`comment "${s.comment}";`);
-  }
-  // nft refuses `elements = { }`: an empty set is only declared.
-  if (s.elements.length > 0) parts.push(`elements = { ${s.elements.join(', ')} };`);
-  return `add set ${T} ${nftName(s.name)} { ${parts.join(' ')} }`;
-}
+/** WARMUP_RULE is the one conntrack rule of the warm-up transaction (Provider.conntrackWarmup). */
+export const WARMUP_RULE = { id: 'conntrack-warmup', match: { ctState: ['established', 'related'] }, verdict: { kind: 'accept' } } as const;
 
-function addChain(c: Chain): string {
-  checkName('chain', c.name);
-  const parts: string[] = [];
-  if (c.comment !== undefined) {
-    checkText(`comment of chain ${c.name}`, c.comment, MAX_COMMENT);
-    parts.push(`comment "${c.comment}";`);
-  }
-  // Same base-chain shape as the full render: microseg never drops by policy.
-  if (c.hook) parts.push(`type filter hook ${c.hook} priority filter; policy accept;`);
-  return parts.length ? `add chain ${T} ${nftName(c.name)} { ${parts.join(' ')} }` : `add chain ${T} ${nftName(c.name)}`;
+/** nftWarmup: the first hooked chain, created unhooked, holding one `ct state` rule (see Provider.conntrackWarmup). */
+export function nftWarmup(desired: DesiredRuleset): Transaction[] {
+  const anchor = conntrackWarmupChain(desired);
+  if (anchor === undefined) return [];
+  const rule = { id: WARMUP_RULE.id, match: { ctState: [...WARMUP_RULE.match.ctState] }, verdict: { ...WARMUP_RULE.verdict } };
+  return [
+    newNftTx(desired.enforcer, 'delta', 'start connection tracking before the first ruleset (nothing jumps here; the full sync replaces the table)')
+      .add('add', { type: 'table' })
+      .add('add', { type: 'chain', name: anchor })
+      .add('add', ruleObject(anchor, rule, new Map<string, AddressSet>()))
+      .build(),
+  ];
 }
 
 function count(n: number, what: string): string {
   return n === 0 ? '' : `${n} ${what}${n === 1 ? '' : 's'}`;
-}
-
-/** sanitize keeps a text printable and on one line, for `#` comments in scripts. */
-export function sanitize(s: string): string {
-  return s.replace(/[^\x20-\x7e]/g, '?');
 }

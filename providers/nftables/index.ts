@@ -1,21 +1,23 @@
 /**
  * NftablesProvider: microseg's dataplane on nftables (DESIGN §5). We own table `inet microseg`
- * whole; every change replaces it in one `nft -f` transaction, and cleanup deletes it.
+ * whole; every change is one `nft -f` batch (the whole table replaced, or only what differs), and
+ * cleanup deletes the table.
  */
 import type { AddressSet, DesiredRuleset } from '../../src/compile/ir';
 import { runAll } from '../../src/hosts/batch';
 import type { CommandResult, Host } from '../../src/hosts/types';
-import type { Capabilities, LiveChain, LiveRuleset, PartialLive, Provider, ReadScope, ScriptStep } from '../types';
-import { IR_NAME, ProviderError, canonicalLive, conntrackWarmupChain, expectedOf, ruleFamily } from '../common';
+import type { Capabilities, ChangePlan, LiveChain, LiveRuleset, ObjectDiff, PartialLive, Provider, ReadScope, ScriptStep } from '../types';
+import type { Transaction } from '../transaction';
+import { IR_NAME, ProviderError, canonicalLive, ruleFamily } from '../common';
 import { NFT_FAMILY, NFT_TABLE, nftName } from './names';
 import { TABLE_ABSENT, emptyLive, parseBaseChains, parseChainList, parseNftTable } from './read';
-import { renderNftCleanup, renderNftScript } from './render';
-import { planNftChanges, sanitize } from './changes';
+import { checkNftOp, fullSyncTransaction, nftScript, renderNftScript } from './render';
+import { nftCleanup, nftWarmup, planNftChanges } from './changes';
 
 export { nftName, irNameOf, NFT_TABLE, NFT_FAMILY, NFT_PREFIX } from './names';
-export { renderNftScript, renderNftCleanup, renderRule, COMMENT_PREFIX } from './render';
+export { renderNftScript, renderRule, nftScript, COMMENT_PREFIX } from './render';
 export { parseNftTable, parseElem, parseBaseChains, parseChainList, emptyLive } from './read';
-export { planNftChanges, type NftChanges } from './changes';
+export { planNftChanges } from './changes';
 
 /** NFT_ARGV feeds a script on stdin; `-f -` reads the whole input before committing one batch. */
 export const NFT_ARGV = ['nft', '-f', '-'] as const;
@@ -74,51 +76,41 @@ export class NftablesProvider implements Provider {
     };
   }
 
-  renderFull(desired: DesiredRuleset): ScriptStep[] {
-    return [{ argv: [...NFT_ARGV], stdin: renderNftScript(desired) }];
+  fullSync(desired: DesiredRuleset, _live: LiveRuleset | undefined, reason: string): Transaction[] {
+    return [fullSyncTransaction(desired, reason)];
   }
 
-  /**
-   * renderChanges: one `nft -f` batch holding only what differs from `live` (see changes.ts for
-   * the order and for what falls back to a full replace). [] when nothing differs.
-   */
-  renderChanges(desired: DesiredRuleset, live: LiveRuleset): ScriptStep[] {
-    const c = planNftChanges(desired, expectedOf(this, desired)!, live);
-    switch (c.kind) {
-      case 'none':
-        return [];
-      case 'incremental':
-        return [{ argv: [...NFT_ARGV], stdin: c.script }];
-      case 'full':
-        return [{ argv: [...NFT_ARGV], stdin: `# renderChanges: full replace, because ${sanitize(c.reason)}\n${renderNftScript(desired)}` }];
-      default: {
-        const never: never = c;
-        throw new ProviderError(`unknown change plan ${JSON.stringify(never)}`, 'tool');
-      }
-    }
+  /** changes: one `nft -f` batch holding only what `diff` names (see changes.ts for the order and the fallbacks). */
+  changes(desired: DesiredRuleset, diff: ObjectDiff): ChangePlan {
+    return planNftChanges(desired, diff);
   }
 
+  cleanup(live: LiveRuleset, enforcer: string): Transaction[] {
+    return nftCleanup(enforcer, live);
+  }
+
+  conntrackWarmup(desired: DesiredRuleset): Transaction[] {
+    return nftWarmup(desired);
+  }
+
+  serialize(tx: Transaction): ScriptStep {
+    return { argv: [...NFT_ARGV], stdin: nftScript(tx) };
+  }
+
+  validate(tx: Transaction): void {
+    if (tx.backend !== this.backend) throw new ProviderError(`a ${tx.backend} transaction cannot run on nftables`, 'tool');
+    for (const op of tx.ops) checkNftOp(tx.table, op);
+  }
+
+  /** renderRules is the full sync's script for people (`microseg rules`, golden files). */
   renderRules(desired: DesiredRuleset): string {
     return renderNftScript(desired);
   }
 
-  /** renderConntrackWarmup: the first hooked chain, created unhooked, holding one `ct state` rule (see Provider). */
-  renderConntrackWarmup(desired: DesiredRuleset): ScriptStep[] {
-    const anchor = conntrackWarmupChain(desired);
-    if (anchor === undefined) return [];
-    const chain = nftName(anchor);
-    const stdin = [
-      '# microseg: start connection tracking before the first ruleset (nothing jumps here; the full sync replaces the table)',
-      `add table ${NFT_FAMILY} ${NFT_TABLE}`,
-      `add chain ${NFT_FAMILY} ${NFT_TABLE} ${chain}`,
-      `add rule ${NFT_FAMILY} ${NFT_TABLE} ${chain} ct state established,related accept comment "microseg:conntrack-warmup"`,
-      '',
-    ].join('\n');
-    return [{ argv: [...NFT_ARGV], stdin }];
-  }
-
-  renderCleanup(_live?: LiveRuleset): ScriptStep[] {
-    return [{ argv: [...NFT_ARGV], stdin: renderNftCleanup() }];
+  /** unavailable: nft must list tables (it needs the nf_tables kernel API). */
+  async unavailable(host: Host): Promise<string | undefined> {
+    const r = await host.run(['nft', 'list', 'tables']);
+    return r.code === 0 ? undefined : `nft unusable: ${r.stderr.trim().split('\n')[0] || `exit ${r.code}`}`;
   }
 
   /**

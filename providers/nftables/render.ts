@@ -1,77 +1,104 @@
 /**
- * Rendering a DesiredRuleset to one `nft -f` script that atomically replaces table inet microseg.
+ * Serialising nftables Transactions (providers/transaction.ts) into `nft -f` input: the one place
+ * an nft transaction becomes text.
  *
- * The script is `add table` + `delete table` + the full new table: nft applies a whole file as one
- * netlink batch (one kernel transaction), so the host goes from the old table to the new one with
- * no window where neither or half exists; the leading `add table` makes `delete table` valid when
- * the table does not exist yet (nft 1.0.6 has no `destroy`, which arrived in 1.0.8 / kernel 6.3).
+ * A full transaction that replaces the table (ops `add table`, `delete table`, `add table`, then
+ * sets, chains and rules) is written as `add table` + `delete table` + the whole new table in
+ * block syntax: nft applies a whole file as one netlink batch (one kernel transaction), so the host
+ * goes from the old table to the new one with no window where neither or half exists; the leading
+ * `add table` makes `delete table` valid when the table does not exist yet (nft 1.0.6 has no
+ * `destroy`, which arrived in 1.0.8 / kernel 6.3). Every other transaction is one command line per
+ * op, in op order, which is kernel dependency order (see changes.ts): still one batch.
  */
-import type { AddressSet, Chain, DesiredRuleset, Match, Rule, Verdict } from '../../src/compile/ir';
+import type { AddressSet, DesiredRuleset, Family, Match, Rule, Verdict } from '../../src/compile/ir';
 import type { PortRange } from '../../src/model/types';
 import { OTHER_PROTOCOLS } from '../../src/model/protocols';
-import { ProviderError, checkName, checkRuleId, checkText, ruleFamily } from '../common';
+import { TxBuilder, type Op, type TableName, type Transaction, type TxObject } from '../transaction';
+import { ProviderError, checkName, checkRuleId, checkText, normaliseCidr, ruleFamily } from '../common';
 import { NFT_FAMILY, NFT_TABLE, nftName } from './names';
 
 /** COMMENT_PREFIX marks every rule microseg writes; read-back takes rule ids only from it. */
 export const COMMENT_PREFIX = 'microseg:';
 
 /** nft limits: NFT_USERDATA_MAXLEN is 256 bytes for comments; log prefixes are capped at 127 by nft. */
-const MAX_COMMENT = 128;
+export const MAX_COMMENT = 128;
 const MAX_LOG_PREFIX = 127;
 
-/** renderNftScript returns the complete `nft -f` input for `desired`. */
-export function renderNftScript(desired: DesiredRuleset): string {
-  const sets = new Map(desired.sets.map((s) => [s.name, s] as const));
-  const lines: string[] = [
-    `# microseg ruleset for enforcer ${sanitizeComment(desired.enforcer)}: replaces table ${NFT_FAMILY} ${NFT_TABLE} atomically`,
-    `add table ${NFT_FAMILY} ${NFT_TABLE}`,
-    `delete table ${NFT_FAMILY} ${NFT_TABLE}`,
-    `table ${NFT_FAMILY} ${NFT_TABLE} {`,
-  ];
+const T = `${NFT_FAMILY} ${NFT_TABLE}`;
+const TABLE: TableName = 'inet microseg';
+
+/** nftScript is the `nft -f` input of `tx` (see the module comment for the two forms). */
+export function nftScript(tx: Transaction): string {
+  if (tx.kind === 'full' && replacesTable(tx.ops)) return blockScript(tx);
+  const lines = tx.ops.map(opLine);
+  if (tx.kind === 'delta') lines.unshift(`# microseg changes for enforcer ${sanitize(tx.enforcer)}: ${sanitize(tx.reason)}; everything else in table ${T} is left as it is`);
+  return lines.join('\n') + '\n';
+}
+
+/** replacesTable: add, delete, add the table, then only sets, chains and rules in block order. */
+function replacesTable(ops: readonly Op[]): boolean {
+  if (ops.length < 3) return false;
+  const [a, d, b] = ops;
+  if (!(a[0] === 'add' && a[1].type === 'table' && d[0] === 'delete' && d[1].type === 'table' && b[0] === 'add' && b[1].type === 'table')) return false;
+  let chain: string | undefined;
+  let chainsStarted = false;
+  for (const [verb, o] of ops.slice(3)) {
+    if (verb !== 'add') return false;
+    if (o.type === 'set' && !chainsStarted) continue;
+    if (o.type === 'chain') {
+      chainsStarted = true;
+      chain = o.name;
+      continue;
+    }
+    if (o.type === 'rule' && o.chain === chain && o.rule) continue;
+    return false;
+  }
+  return true;
+}
+
+function blockScript(tx: Transaction): string {
   const blocks: string[][] = [];
-  for (const s of desired.sets) blocks.push(renderSet(s));
-  for (const c of desired.chains) blocks.push(renderChain(c, sets));
-  lines.push(blocks.map((b) => b.join('\n')).join('\n\n'));
-  lines.push('}');
+  let current: string[] | undefined;
+  for (const [, o] of tx.ops.slice(3)) {
+    if (o.type === 'set') blocks.push(setBlock(o));
+    else if (o.type === 'chain') {
+      if (current) blocks.push([...current, '\t}']);
+      current = chainHead(o);
+    } else if (o.type === 'rule') current!.push(`\t\t${ruleText(o.rule!, o.family)}`);
+  }
+  if (current) blocks.push([...current, '\t}']);
+  const lines: string[] = [
+    `# microseg ruleset for enforcer ${sanitize(tx.enforcer)}: replaces table ${T} atomically`,
+    `add table ${T}`,
+    `delete table ${T}`,
+    `table ${T} {`,
+    blocks.map((b) => b.join('\n')).join('\n\n'),
+    '}',
+  ];
   return lines.filter((l) => l !== '').join('\n') + '\n';
 }
 
-/** renderNftCleanup removes everything microseg owns in nftables: the table, whole. */
-export function renderNftCleanup(): string {
-  // `add` first so the delete succeeds (idempotently) when the table is already gone.
-  return `add table ${NFT_FAMILY} ${NFT_TABLE}\ndelete table ${NFT_FAMILY} ${NFT_TABLE}\n`;
-}
-
-function renderSet(s: AddressSet): string[] {
-  checkName('set', s.name);
+function setBlock(s: Extract<TxObject, { type: 'set' }>): string[] {
   const out = [`\tset ${nftName(s.name)} {`, `\t\ttype ${s.family === 4 ? 'ipv4_addr' : 'ipv6_addr'}`, '\t\tflags interval'];
-  if (s.comment !== undefined) {
-    checkText(`comment of set ${s.name}`, s.comment, MAX_COMMENT);
-    out.push(`\t\tcomment "${s.comment}"`);
-  }
+  if (s.comment !== undefined) out.push(`\t\tcomment "${s.comment}"`);
   // nft refuses `elements = { }`; an empty set is just declared. IR elements are disjoint, which
   // matters: nft rejects overlapping interval elements with "conflicting intervals specified".
-  if (s.elements.length > 0) {
+  const elements = s.elements ?? [];
+  if (elements.length > 0) {
     out.push(`\t\telements = {`);
-    s.elements.forEach((e, i) => out.push(`\t\t\t${e}${i < s.elements.length - 1 ? ',' : ''}`));
+    elements.forEach((e, i) => out.push(`\t\t\t${e}${i < elements.length - 1 ? ',' : ''}`));
     out.push('\t\t}');
   }
   out.push('\t}');
   return out;
 }
 
-function renderChain(c: Chain, sets: ReadonlyMap<string, AddressSet>): string[] {
-  checkName('chain', c.name);
+function chainHead(c: Extract<TxObject, { type: 'chain' }>): string[] {
   const out = [`\tchain ${nftName(c.name)} {`];
-  if (c.comment !== undefined) {
-    checkText(`comment of chain ${c.name}`, c.comment, MAX_COMMENT);
-    out.push(`\t\tcomment "${c.comment}"`);
-  }
+  if (c.comment !== undefined) out.push(`\t\tcomment "${c.comment}"`);
   // A base chain never drops by policy: everything we do not explicitly decide is left to the
   // host's other rules, exactly like an iptables jump that falls off the end of our chain.
   if (c.hook) out.push(`\t\ttype filter hook ${c.hook} priority filter; policy accept;`);
-  for (const r of c.rules) out.push(`\t\t${renderRule(r, sets)}`);
-  out.push('\t}');
   return out;
 }
 
@@ -84,10 +111,165 @@ function nftInterface(pattern: string): string {
   return pattern.endsWith('+') ? `${pattern.slice(0, -1)}*` : pattern;
 }
 
-/** renderRule renders one IR rule as an nft rule statement (without the `add rule` prefix). */
+/** opLine is one op as an nft command. */
+function opLine([verb, o]: Op): string {
+  switch (o.type) {
+    case 'table':
+      return `${verb} table ${T}`;
+    case 'set':
+      if (verb !== 'add') return `${verb} set ${T} ${nftName(o.name)}`;
+      return `add set ${T} ${nftName(o.name)} { ${setAttributes(o).join(' ')} }`;
+    case 'element':
+      return `${verb} element ${T} ${nftName(o.set)} { ${o.elements.join(', ')} }`;
+    case 'chain': {
+      if (verb !== 'add') return `${verb} chain ${T} ${nftName(o.name)}`;
+      const parts: string[] = [];
+      if (o.comment !== undefined) parts.push(`comment "${o.comment}";`);
+      // Same base-chain shape as the block form: microseg never drops by policy.
+      if (o.hook) parts.push(`type filter hook ${o.hook} priority filter; policy accept;`);
+      return parts.length ? `add chain ${T} ${nftName(o.name)} { ${parts.join(' ')} }` : `add chain ${T} ${nftName(o.name)}`;
+    }
+    case 'rule':
+      if (verb === 'delete') return `delete rule ${T} ${nftName(o.chain)} handle ${o.handle}`;
+      return `add rule ${T} ${nftName(o.chain)} ${ruleText(o.rule!, o.family)}`;
+    case 'hook':
+      throw new ProviderError('nftables has no hook objects: a base chain is its own hook', 'tool');
+  }
+}
+
+function setAttributes(s: Extract<TxObject, { type: 'set' }>): string[] {
+  const parts = [`type ${s.family === 4 ? 'ipv4_addr' : 'ipv6_addr'};`, 'flags interval;'];
+  if (s.comment !== undefined) parts.push(`comment "${s.comment}";`);
+  // nft refuses `elements = { }`: an empty set is only declared.
+  if (s.elements && s.elements.length > 0) parts.push(`elements = { ${s.elements.join(', ')} };`);
+  return parts;
+}
+
+/**
+ * checkNftOp validates one op of table inet microseg as it is queued (TxBuilder) and when a
+ * transaction from a plan file is validated: the verb is one nft has for the object, names are IR
+ * names, texts are safe inside double quotes, elements are CIDRs of the set's family, rules render.
+ */
+export function checkNftOp(table: TableName, [verb, o]: Op): void {
+  if (table !== TABLE) throw new ProviderError(`nftables transactions change table ${TABLE}, not ${table}`, 'tool');
+  const bad = () => new ProviderError(`nftables has no "${verb} ${o.type}" in a transaction`, 'tool');
+  switch (o.type) {
+    case 'table':
+      if (verb !== 'add' && verb !== 'delete') throw bad();
+      return;
+    case 'set':
+      if (verb !== 'add' && verb !== 'flush' && verb !== 'delete') throw bad();
+      checkName('set', o.name);
+      if (verb === 'add') {
+        if (o.family !== 4 && o.family !== 6) throw new ProviderError(`set ${o.name} needs family 4 or 6`, 'tool');
+        if (o.comment !== undefined) checkText(`comment of set ${o.name}`, o.comment, MAX_COMMENT);
+        for (const e of o.elements ?? []) checkElement(o.name, e);
+      }
+      return;
+    case 'element':
+      if (verb !== 'add' && verb !== 'delete') throw bad();
+      checkName('set', o.set);
+      if (o.elements.length === 0) throw new ProviderError(`${verb} element ${o.set} names no element`, 'tool');
+      for (const e of o.elements) checkElement(o.set, e);
+      return;
+    case 'chain':
+      if (verb !== 'add' && verb !== 'flush' && verb !== 'delete') throw bad();
+      checkName('chain', o.name);
+      if (o.comment !== undefined) checkText(`comment of chain ${o.name}`, o.comment, MAX_COMMENT);
+      if (o.hook !== undefined && !['input', 'output', 'forward'].includes(o.hook)) throw new ProviderError(`chain ${o.name}: unknown hook ${String(o.hook)}`, 'tool');
+      return;
+    case 'rule':
+      checkName('chain', o.chain);
+      if (verb === 'delete') {
+        if (!Number.isInteger(o.handle) || o.handle! < 1) throw new ProviderError(`delete rule in chain ${o.chain} needs a kernel handle`, 'tool');
+        return;
+      }
+      if (verb !== 'add' || !o.rule) throw bad();
+      if ((o.rule.match.srcSet || o.rule.match.dstSet) && o.family === undefined) {
+        throw new ProviderError(`rule ${o.rule.id} references a set but carries no family`, 'tool');
+      }
+      ruleText(o.rule, o.family);
+      return;
+    case 'hook':
+      throw bad();
+  }
+}
+
+function checkElement(set: string, e: string): void {
+  let canonical: string;
+  try {
+    canonical = normaliseCidr(e);
+  } catch {
+    throw new ProviderError(`set ${set}: element ${JSON.stringify(e)} is not a CIDR`, 'tool');
+  }
+  if (canonical !== e) throw new ProviderError(`set ${set}: element ${e} is not canonical (${canonical})`, 'tool');
+}
+
+/**
+ * renderNftScript returns the complete `nft -f` input that replaces table inet microseg with
+ * `desired` (the full sync's script; `microseg rules` prints it).
+ */
+export function renderNftScript(desired: DesiredRuleset): string {
+  return nftScript(fullSyncTransaction(desired, 'render'));
+}
+
+/**
+ * fullSyncTransaction is the transaction that replaces table inet microseg with `desired`: add,
+ * delete and add the table, then every set (with its members) and every chain with its rules.
+ */
+export function fullSyncTransaction(desired: DesiredRuleset, reason: string): Transaction {
+  const sets = new Map(desired.sets.map((s) => [s.name, s] as const));
+  const tx = newNftTx(desired.enforcer, 'full', reason);
+  tx.add('add', { type: 'table' }).add('delete', { type: 'table' }).add('add', { type: 'table' });
+  for (const s of desired.sets) tx.add('add', setObject(s));
+  for (const c of desired.chains) {
+    tx.add('add', { type: 'chain', name: c.name, ...(c.hook ? { hook: c.hook } : {}), ...(c.comment !== undefined ? { comment: c.comment } : {}) });
+    for (const r of c.rules) tx.add('add', ruleObject(c.name, r, sets));
+  }
+  return tx.build();
+}
+
+/** setObject is the `add set` object of an IR set (members and comment included). */
+export function setObject(s: AddressSet): Extract<TxObject, { type: 'set' }> {
+  return { type: 'set', name: s.name, family: s.family, ...(s.comment !== undefined ? { comment: s.comment } : {}), elements: [...s.elements] };
+}
+
+/** ruleObject is the `add rule` object of an IR rule of `chain`, with the rule's family resolved against the ruleset's sets. */
+export function ruleObject(chain: string, r: Rule, sets: ReadonlyMap<string, AddressSet>): Extract<TxObject, { type: 'rule' }> {
+  const family = ruleFamily(r, sets);
+  return { type: 'rule', chain, rule: r, ...(family !== undefined ? { family } : {}) };
+}
+
+/** newNftTx starts a transaction of table inet microseg. */
+export function newNftTx(enforcer: string, kind: Transaction['kind'], reason: string): TxBuilder {
+  return new TxBuilder({ backend: 'nftables', enforcer, table: TABLE, kind, reason }, checkNftOp);
+}
+
+/**
+ * renderRule renders one IR rule as an nft rule statement (without the `add rule` prefix), with
+ * its family resolved against `sets` (tests and `microseg rules` call it directly).
+ */
 export function renderRule(rule: Rule, sets: ReadonlyMap<string, AddressSet>): string {
+  return ruleText(rule, ruleFamily(rule, sets));
+}
+
+/**
+ * ruleText renders one IR rule of family `fam` (its own, or undefined for both). A run renders each
+ * rule when its transaction is built (validation) and again when it is serialised, so the text is
+ * kept per rule object: a compiled Rule is never mutated.
+ */
+function ruleText(rule: Rule, fam: Family | undefined): string {
+  const hit = TEXT_MEMO.get(rule);
+  if (hit && hit.fam === fam) return hit.text;
+  const text = ruleTextOnce(rule, fam);
+  TEXT_MEMO.set(rule, { fam, text });
+  return text;
+}
+
+const TEXT_MEMO = new WeakMap<Rule, { fam: Family | undefined; text: string }>();
+
+function ruleTextOnce(rule: Rule, fam: Family | undefined): string {
   checkRuleId(rule.id);
-  const fam = ruleFamily(rule, sets);
   const m = rule.match;
   const parts: string[] = [];
   const ip = (f: 4 | 6) => (f === 4 ? 'ip' : 'ip6');
@@ -106,8 +288,10 @@ export function renderRule(rule: Rule, sets: ReadonlyMap<string, AddressSet>): s
   if (m.ctState && m.ctState.length > 0) {
     parts.push(m.ctState.length === 1 ? `ct state ${m.ctState[0]}` : `ct state { ${m.ctState.join(', ')} }`);
   }
-  if (m.srcSet) parts.push(`${ip(sets.get(m.srcSet.set)!.family)} saddr ${m.srcSet.negate ? '!= ' : ''}@${nftName(m.srcSet.set)}`);
-  if (m.dstSet) parts.push(`${ip(sets.get(m.dstSet.set)!.family)} daddr ${m.dstSet.negate ? '!= ' : ''}@${nftName(m.dstSet.set)}`);
+  if (m.srcSet) checkName('set', m.srcSet.set);
+  if (m.dstSet) checkName('set', m.dstSet.set);
+  if (m.srcSet) parts.push(`${ip(fam!)} saddr ${m.srcSet.negate ? '!= ' : ''}@${nftName(m.srcSet.set)}`);
+  if (m.dstSet) parts.push(`${ip(fam!)} daddr ${m.dstSet.negate ? '!= ' : ''}@${nftName(m.dstSet.set)}`);
   if (m.srcAddr) parts.push(`${ip(fam!)} saddr ${m.srcAddr}`);
   if (m.dstAddr) parts.push(`${ip(fam!)} daddr ${m.dstAddr}`);
   parts.push(...renderProtocol(rule, m));
@@ -191,6 +375,7 @@ function renderVerdict(v: Verdict, m: Match): string {
   }
 }
 
-function sanitizeComment(s: string): string {
+/** sanitize keeps a text printable and on one line, for `#` comments in scripts. */
+export function sanitize(s: string): string {
   return s.replace(/[^\x20-\x7e]/g, '?');
 }

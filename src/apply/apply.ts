@@ -3,10 +3,14 @@
  *
  * Per host, strictly in this order, so that a `kill -9` or a failing host is safe at every instant:
  *
- *   journal `begin` → render (the provider's minimal `renderChanges` when it has one, else the
- *   full sync) → run the steps (one atomic transaction per table) → journal `applied` → read back
- *   what the transaction touched (readBackTouched; whole with fullReadBack) → verify (diffHost against
- *   desired is empty) → journal `verified` → save THIS host in state.
+ *   journal `begin` → run the host's planned Transactions (HostPlan.transactions: one atomic
+ *   change per table) → journal `applied` → read back what they touched (readBack; whole with
+ *   fullReadBack) → verify (the ObjectDiff of desired against the read-back is empty) → journal
+ *   `verified` → save THIS host in state.
+ *
+ * Apply decides from data only: the transactions' kinds (full or delta) and backends, the plan's
+ * read scope, the read-back's ObjectDiff. It never renders anything itself and never looks at
+ * script text.
  *
  * A failing host is journalled `failed` and recorded with status `failed` + `last_error`, keeping
  * its previous owned objects (the state says what was verified, nothing more); the other hosts
@@ -16,9 +20,9 @@
  * Core code: returns data, never prints. The caller holds or lets this take the state lock.
  */
 import { randomUUID } from 'crypto';
-import { makeDiagnostic, type Diagnostic, DiagnosticsError } from '../diagnostics';
+import { enforcerAddress, makeDiagnostic, withAddress, type Diagnostic, DiagnosticsError } from '../diagnostics';
 import type { DesiredRuleset } from '../compile/ir';
-import { checkPlanFresh, diffHost, PlanCodes, type HostPlan, type Plan } from '../plan';
+import { checkPlanFresh, describeOwned, diffObjects, ownsAnything, PlanCodes, problemsOf, type HostPlan, type Plan } from '../plan';
 import {
   newState,
   ownedFromLive,
@@ -30,12 +34,12 @@ import {
   type StateResource,
   type StateStore,
 } from '../state';
-import { providerFor, runSteps } from '../../providers';
-import { expectedOf, mergePartial, readScopeOf } from '../../providers/common';
-import type { BackendName, LiveRuleset, Provider, ScriptStep } from '../../providers/types';
-import type { Host } from '../hosts/types';
+import { kernelConnector, providerFor, type Connector, type Firewall, type FirewallHost } from '../../providers';
+import { expectedOf, mergePartial } from '../../providers/common';
+import type { Transaction } from '../../providers/transaction';
+import type { BackendName, LiveRuleset, ReadScope } from '../../providers/types';
 import { ApplyCodes } from '../plan/reconciler-codes';
-import { hostFor, isUnreachable, type HostFactory } from '../hosts/factory';
+import { isUnreachable } from '../hosts/factory';
 import { mapLimit } from '../hosts/pool';
 import { DEFAULT_PARALLELISM, refresh, type HostRead } from '../plan/refresh';
 
@@ -46,8 +50,8 @@ export interface HostOutcome {
   enforcer: string;
   action: HostPlan['action'];
   status: HostOutcomeStatus;
-  /** The steps sent to the host (every transaction, in order), for tests and debugging. */
-  steps: ScriptStep[];
+  /** The transactions sent to the host, in order (tests, debugging, `apply --json` counts). */
+  transactions: Transaction[];
   /** Fingerprint read back after a verified apply. */
   fingerprint?: string;
   error?: string;
@@ -65,14 +69,14 @@ export interface ApplyResult {
 /** ApplyObserver receives progress events (views print them; tests capture transactions). */
 export interface ApplyObserver {
   hostStart?(enforcer: string, action: HostPlan['action']): void;
-  transaction?(enforcer: string, steps: readonly ScriptStep[]): void;
+  transaction?(enforcer: string, txs: readonly Transaction[]): void;
   hostDone?(outcome: HostOutcome): void;
 }
 
 export interface ApplyOptions {
   store: StateStore;
   parallelism?: number;
-  /** Reads made under the lock this run holds (planRun's), reused instead of reading again. */
+  /** Reads made under the lock this run holds (planRun's): their opened hosts are reused. */
   reads?: ReadonlyMap<string, HostRead>;
   /**
    * A saved plan (`apply FILE`): before touching anything, re-read every reachable host and refuse
@@ -82,10 +86,11 @@ export interface ApplyOptions {
   /** The caller already holds the state lock; otherwise applyPlan takes it (`lockTimeoutMs`, default 0). */
   lockHeld?: boolean;
   lockTimeoutMs?: number;
-  hostFactory?: HostFactory;
+  /** How hosts are opened (default: the real transports and providers). */
+  connect?: Connector;
   /**
-   * Read every host back whole after its transaction instead of only what the transaction touched
-   * (`apply --full-read-back`; see readBackTouched for what the partial read-back leaves to the next plan).
+   * Read every host back whole after its transactions instead of only what they touched
+   * (`apply --full-read-back`; see readBack for what the partial read-back leaves to the next plan).
    */
   fullReadBack?: boolean;
   observer?: ApplyObserver;
@@ -108,7 +113,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
 async function applyLocked(plan: Plan, opts: ApplyOptions): Promise<ApplyResult> {
   const { store } = opts;
   const runId = randomUUID();
-  const factory = opts.hostFactory ?? hostFor;
+  const connect = opts.connect ?? kernelConnector();
   const parallelism = opts.parallelism ?? DEFAULT_PARALLELISM;
 
   const blocking = blockingErrors(plan);
@@ -123,12 +128,18 @@ async function applyLocked(plan: Plan, opts: ApplyOptions): Promise<ApplyResult>
   let reads = opts.reads ?? new Map<string, HostRead>();
   if (opts.savedPlan) {
     const fresh = await refresh(
-      plan.hosts.filter((h) => h.reachable).map((h) => ({ enforcer: h.enforcer, connection: plan.connections[h.enforcer], backend: h.backend, stateBackend: h.backend })),
-      { parallelism, hostFactory: factory, probe: false },
+      plan.hosts
+        .filter((h) => h.reachable)
+        .map((h) => ({ enforcer: h.enforcer, connection: plan.connections[h.enforcer], backend: h.backend, stateBackend: h.previous_backend ?? h.backend })),
+      { parallelism, connect, probe: false },
     );
     const fps = new Map<string, string>();
-    for (const r of fresh) if (r.reachable && r.live) fps.set(r.enforcer, r.live.fingerprint);
-    const stale = checkPlanFresh(plan, state, fps);
+    const previous = new Map<string, string>();
+    for (const r of fresh) {
+      if (r.reachable && r.live) fps.set(r.enforcer, r.live.fingerprint);
+      if (r.previous) previous.set(r.enforcer, r.previous.live.fingerprint);
+    }
+    const stale = checkPlanFresh(plan, state, fps, previous);
     if (stale.length > 0) throw new DiagnosticsError(stale, 'user');
     reads = new Map(fresh.map((r) => [r.enforcer, r] as const));
   }
@@ -150,7 +161,7 @@ async function applyLocked(plan: Plan, opts: ApplyOptions): Promise<ApplyResult>
     const outcome = await applyHost(hp, plan, {
       store,
       runId,
-      factory,
+      connect,
       read: reads.get(hp.enforcer),
       stateHost: () => current.hosts[hp.enforcer],
       record,
@@ -195,7 +206,7 @@ function applyResourceChanges(before: readonly StateResource[], plan: Plan): Sta
 interface HostContext {
   store: StateStore;
   runId: string;
-  factory: HostFactory;
+  connect: Connector;
   read?: HostRead;
   stateHost(): StateHost | undefined;
   record(update: (s: StateFile) => StateFile): Promise<void>;
@@ -207,7 +218,7 @@ interface HostContext {
 
 async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<HostOutcome> {
   const e = hp.enforcer;
-  const out: HostOutcome = { enforcer: e, action: hp.action, status: 'unchanged', steps: [] };
+  const out: HostOutcome = { enforcer: e, action: hp.action, status: 'unchanged', transactions: [] };
   const desired = plan.desired[e];
   const connection = plan.connections[e];
   const now = () => new Date().toISOString();
@@ -228,7 +239,7 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
   // Blocked at plan time: its previous rules stay exactly as they are; say why in state.
   if (hp.blocked_by && hp.blocked_by.length > 0) {
     out.status = 'failed';
-    out.error = `enforcer "${e}" was not touched: ${hp.blocked_by.join('; ')}`;
+    out.error = `enforcer "${e}" was not touched: ${hp.blocked_by.map((b) => b.summary).join('; ')}`;
     const prev = ctx.stateHost();
     if (prev) await ctx.record((s) => withHost(s, e, { ...prev, status: 'failed', last_error: out.error, updated_at: now() }));
     return out;
@@ -240,17 +251,28 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
     ctx.store.journal({ ts: now(), run_id: ctx.runId, enforcer: e, phase, ...(detail !== undefined ? { detail } : {}) });
 
   await journal('begin', `${hp.action} ${hp.backend} from fingerprint ${hp.live_fingerprint || '(none)'}`);
-  const host = ctx.read?.host ?? ctx.factory(connection);
-  const provider = ctx.read?.provider ?? providerFor(hp.backend);
   try {
     await ctx.beforeHost?.(e);
-    // Reuse the read made under this lock only if it is still the one the plan was made from.
-    let live: LiveRuleset =
-      ctx.read?.live && ctx.read.live.fingerprint === hp.live_fingerprint && ctx.read.backend === hp.backend ? ctx.read.live : await provider.read(host);
+    if (!hp.transactions) throw new Error(`the plan carries no transactions for enforcer "${e}"; run \`microseg plan\` again`);
+    const host: FirewallHost = ctx.read?.host ?? ctx.connect(connection);
+    const firewall = host.firewall(hp.backend);
+    const mine = hp.transactions.filter((t) => t.backend === hp.backend);
+    const theirs = hp.transactions.filter((t) => t.backend !== hp.backend);
+    const previous = theirs.length > 0 || hp.previous_backend ? host.firewall(hp.previous_backend ?? theirs[0].backend) : undefined;
+    const send = async (fw: Firewall, txs: Transaction[]) => {
+      if (txs.length === 0) return;
+      ctx.observer?.transaction?.(e, txs);
+      out.transactions.push(...txs);
+      await fw.run(txs);
+    };
 
     if (hp.action === 'delete') {
-      await cleanupWith(provider, host, live, out, ctx, e);
-      if (hp.previous_backend) await cleanupWith(providerFor(hp.previous_backend), host, undefined, out, ctx, e);
+      await send(firewall, mine);
+      await provenEmpty(firewall);
+      if (previous) {
+        await send(previous, theirs);
+        await provenEmpty(previous);
+      }
       await journal('verified', 'nothing owned is left');
       await ctx.record((s) => withoutHost(s, e));
       out.status = 'removed';
@@ -258,25 +280,20 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
     }
 
     if (!desired) throw new Error(`the plan has no desired ruleset for enforcer "${e}"`);
-    const before = live;
-    const { steps, delta } = renderTransaction(provider, desired, live);
-    // A host where microseg owns nothing may not track connections yet: start tracking in a
-    // transaction of its own first, so sessions already open survive the ruleset (Provider.renderConntrackWarmup).
-    if (!delta && !ownsAnything(before) && provider.renderConntrackWarmup) await send(host, provider.renderConntrackWarmup(desired), out, ctx, e);
-    await send(host, steps, out, ctx, e);
-    await journal('applied', `${steps.length} step(s)`);
-    if (hp.previous_backend) await cleanupWith(providerFor(hp.previous_backend), host, undefined, out, ctx, e);
-    // Read back what the transaction touched (readBackTouched); the whole host when asked to, on
-    // a backend switch after a delta, or when the provider cannot read partially.
-    const want = expectedOf(provider, desired);
-    const partial =
-      want && !ctx.fullReadBack && !(delta && hp.previous_backend) ? await readBackTouched(provider, host, want, delta ? before : undefined) : undefined;
-    live = partial?.live ?? (await provider.read(host));
-    const problems = verify(desired, live, provider, want);
+    await send(firewall, mine);
+    await journal('applied', `${mine.length} transaction(s)`);
+    if (previous) {
+      await send(previous, theirs);
+      await provenEmpty(previous);
+    }
+    const want = expectedOf(providerFor(hp.backend), desired);
+    const back = await readBack(firewall, want, mine, hp, ctx.fullReadBack);
+    const problems = problemsOf(diffObjects(want, back.live));
     if (problems.length > 0) {
       throw new VerifyError(`read-back of enforcer "${e}" does not match the desired ruleset: ${problems.join('; ')}`);
     }
-    await journal('verified', `fingerprint ${live.fingerprint}${partial ? ` (partial read-back: ${partial.what})` : ''}`);
+    const live = back.live;
+    await journal('verified', `fingerprint ${live.fingerprint}${back.partial ? ` (partial read-back: ${back.partial})` : ''}`);
     await ctx.record((s) =>
       withHost(s, e, { backend: hp.backend, connection, owned: ownedFromLive(live), fingerprint: live.fingerprint, status: 'applied', updated_at: now() }),
     );
@@ -292,11 +309,14 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
     if (hp.action === 'delete') {
       out.status = unreachable ? 'pending-cleanup' : 'failed';
       ctx.diagnostics.push(
-        makeDiagnostic(
-          unreachable ? 'warning' : 'error',
-          unreachable ? ApplyCodes.unreachable : ApplyCodes.cleanupFailed,
-          `Decommissioning enforcer "${e}" did not complete`,
-          `${msg}\nIt stays in state as ${unreachable ? 'pending cleanup' : 'failed'}; the next plan retries.`,
+        withAddress(
+          makeDiagnostic(
+            unreachable ? 'warning' : 'error',
+            unreachable ? ApplyCodes.unreachable : ApplyCodes.cleanupFailed,
+            `Decommissioning enforcer "${e}" did not complete`,
+            `${msg}\nIt stays in state as ${unreachable ? 'pending cleanup' : 'failed'}; the next plan retries.`,
+          ),
+          enforcerAddress(e),
         ),
       );
       if (prev) {
@@ -306,11 +326,14 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
     }
     out.status = 'failed';
     ctx.diagnostics.push(
-      makeDiagnostic(
-        'error',
-        unreachable ? ApplyCodes.unreachable : err instanceof VerifyError ? ApplyCodes.verifyFailed : ApplyCodes.applyFailed,
-        `Applying enforcer "${e}" failed`,
-        `${msg}\nState keeps its previous record with status failed; the other hosts are unaffected. The next plan shows what remains.`,
+      withAddress(
+        makeDiagnostic(
+          'error',
+          unreachable ? ApplyCodes.unreachable : err instanceof VerifyError ? ApplyCodes.verifyFailed : ApplyCodes.applyFailed,
+          `Applying enforcer "${e}" failed`,
+          `${msg}\nState keeps its previous record with status failed; the other hosts are unaffected. The next plan shows what remains.`,
+        ),
+        enforcerAddress(e),
       ),
     );
     const base: StateHost = prev ?? {
@@ -328,192 +351,91 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
 
 class VerifyError extends Error {}
 
+/** provenEmpty reads `fw` back and throws unless microseg owns nothing there (decommission, backend switch). */
+async function provenEmpty(fw: Firewall): Promise<void> {
+  const after = await fw.read();
+  if (ownsAnything(after)) {
+    throw new Error(`after cleanup, ${fw.backend} still holds owned objects on ${fw.description}: ${describeOwned(after)}`);
+  }
+}
+
 /** Plan errors that belong to one host, which the plan then marks blocked (see HostPlan.blocked_by). */
 const HOST_SCOPED_CODES = new Set<string>([ApplyCodes.missingCapability, ApplyCodes.renderFailed, ApplyCodes.managementLockout]);
 
 /**
  * blockingErrors lists the plan errors that stop a whole apply. Apply works around the others by
  * skipping one host and failing the run: an unreachable configured host, and a host the plan
- * blocked (its rules do not compile for it, or it lacks a match they need). Any other error means
- * the plan cannot be trusted as a whole.
+ * blocked (its rules do not compile for it, it lacks a match they need, or they would lock
+ * microseg out), matched by code and address. Any other error means the plan cannot be trusted as
+ * a whole.
  */
 export function blockingErrors(plan: Plan): Diagnostic[] {
-  const blocked = new Set(plan.hosts.flatMap((h) => h.blocked_by ?? []));
+  const blocked = new Set(plan.hosts.flatMap((h) => (h.blocked_by ?? []).map((b) => `${b.code} ${enforcerAddress(b.enforcer)}`)));
   return plan.diagnostics.filter(
-    (d) => d.severity === 'error' && d.code !== PlanCodes.hostUnreachable && !HOST_SCOPED_CODES.has(d.code) && !blocked.has(d.summary),
+    (d) => d.severity === 'error' && d.code !== PlanCodes.hostUnreachable && !HOST_SCOPED_CODES.has(d.code) && !blocked.has(`${d.code} ${d.address}`),
   );
 }
 
 /**
- * renderFor uses the provider's minimal transaction when it offers one, else the full sync. A
- * delta that is larger than the full replacement (a fresh host, or most of the table changed:
- * one edit line per rule instead of one table block) gains nothing and costs the kernel more
- * work, so the full sync is sent then; both leave the host in the same state.
- */
-export function renderFor(provider: Provider, desired: DesiredRuleset, live: LiveRuleset): ScriptStep[] {
-  return renderTransaction(provider, desired, live).steps;
-}
-
-/**
- * renderTransaction is renderFor that also says whether the steps are a delta: renderChanges'
- * minimal transaction, which names only objects that differ between `live` and
- * expected(desired). Not a delta: the full sync, and renderChanges' own fallback to a full
- * replace (its steps begin with FULL_REPLACE_MARK). Only a delta may be verified partially.
- */
-export function renderTransaction(provider: Provider, desired: DesiredRuleset, live: LiveRuleset): { steps: ScriptStep[]; delta: boolean } {
-  // A host that owns nothing gets the full script: a delta from nothing names every object too,
-  // one edit line at a time.
-  if (typeof provider.renderChanges !== 'function' || !ownsAnything(live)) return { steps: provider.renderFull(desired, live), delta: false };
-  const changes = provider.renderChanges(desired, live);
-  if (changes.length === 0) return { steps: changes, delta: true };
-  // Rendering the full sync only to learn that it is bigger costs as much as the delta itself at
-  // 10,000 rules (~15 ms); a full script names every rule id in a `microseg:<id>` comment, so
-  // when the delta is smaller than that alone, it is smaller than the full script.
-  if (scriptBytes(changes) < fullBytesLowerBound(desired)) return { steps: changes, delta: !changes.some((s) => s.stdin.startsWith(FULL_REPLACE_MARK)) };
-  const full = provider.renderFull(desired, live);
-  if (scriptBytes(full) < scriptBytes(changes)) return { steps: full, delta: false };
-  return { steps: changes, delta: !changes.some((s) => s.stdin.startsWith(FULL_REPLACE_MARK)) };
-}
-
-/** FULL_REPLACE_MARK begins the steps of a renderChanges that fell back to the full replace (both providers). */
-const FULL_REPLACE_MARK = '# renderChanges: full replace';
-
-/**
- * readBackTouched verifies a transaction by re-reading only what it touched, instead of the whole
- * host: on nftables `nft -j list table` of 10,000 rules takes ~300 ms (more than loading them),
- * `list chain` of one ~10–20 ms (bench/README.md items 1 and 2).
+ * readBack verifies the host's transactions by re-reading only what they touched, instead of the
+ * whole host: on nftables `nft -j list table` of 10,000 rules takes ~300 ms (more than loading
+ * them), `list chain` of one ~10–20 ms (bench/README.md items 1 and 2).
  *
- * A delta (`before` given): `before` is the full read it was rendered from, taken under the state
- * lock this run holds (the plan's read, reused only when its fingerprint is the plan's, or
- * apply's own re-read). The objects the delta may have changed are exactly those whose state
- * differs between `before` and expected(desired) (readScopeOf); they, and every hook, are read
- * again (Provider.readPartial) and laid over the rest, which is the same in `before` and in
- * `want` (mergePartial).
+ * Deltas (every transaction of kind `delta`): the objects they may have changed are the plan's
+ * read scope, the objects of the host's ObjectDiff (planned from a full read taken under the state
+ * lock this run holds, or re-checked by fingerprint for a saved plan). They, and every hook, are
+ * read again (Firewall.readPartial) and laid over `want` (mergePartial): outside the scope the
+ * plan's read and `want` hold equal objects, by the diff's definition.
  *
- * A full sync (`before` undefined): every owned object was rewritten by transactions the kernel
- * commits whole or not at all (nftables: one `nft -f` that deletes and recreates table inet
- * microseg; iptables: one `iptables-restore` per family whose chain headers flush each owned
- * chain, after `ipset restore` swapped every owned set for a filled twin), and they all exited
- * 0, so each owned object holds exactly what was sent: expected(desired). What no such
- * transaction vouches for is read again: the hooks (their place among foreign rules and base
- * chains, which a foreign writer can change at any moment) and, where the provider lists them
- * cheaply, the owned chain names (nothing left over or missing). The view is `want` with those
- * laid over it. This is how kube-proxy and Felix treat a successful restore; reading 10,000
- * rules back would only re-prove the kernel's atomic commit, at more than the cost of the load.
+ * A full sync (any transaction of kind `full`): every owned object was rewritten by transactions
+ * the kernel commits whole or not at all (nftables: one `nft -f` that deletes and recreates table
+ * inet microseg; iptables: one `iptables-restore` per family whose chain headers flush each owned
+ * chain, after `ipset restore` swapped every owned set for a filled twin), and they all exited 0,
+ * so each owned object holds exactly what was sent: expected(desired). What no such transaction
+ * vouches for is read again: the hooks (their place among foreign rules and base chains, which a
+ * foreign writer can change at any moment) and, where the provider lists them cheaply, the owned
+ * chain names (nothing left over or missing). This is how kube-proxy and Felix treat a successful
+ * restore; reading 10,000 rules back would only re-prove the kernel's atomic commit, at more than
+ * the cost of the load.
  *
- * Either view then goes through the same verify() a full read does, and is what state records:
- * its fingerprint is canonical, equal to a full read's of the same kernel state (proved against
- * a full read in test/netns/partial-verify.test.ts).
+ * Either view then goes through the same comparison a full read does (diffObjects), and is what
+ * state records: its fingerprint is canonical, equal to a full read's of the same kernel state
+ * (proved against a full read in test/netns/partial-verify.test.ts).
  *
- * What a partial verify cannot see: a foreign edit to an owned object the transaction did not
- * rewrite, made between the plan's read and this transaction (delta), or right after the commit
+ * What a partial verify cannot see: a foreign edit to an owned object the transactions did not
+ * rewrite, made between the plan's read and the transactions (delta), or right after the commit
  * (either). Such an edit is drift, not a failure of this apply: the recorded fingerprint then
  * differs from the host's, so the next plan reads the host whole, reports the drift and repairs
  * it, exactly as it would had the edit come a second after a full read-back. microseg never holds
  * a kernel lock against foreign edits, so a full read-back narrows that window without closing
- * it; `apply --full-read-back` reads the host whole anyway.
- *
- * `want` is expected(desired). Returns undefined (the caller reads the host whole) when the
- * provider has no readPartial, declines the scope, or the partial read contradicts the base
- * outside the scope (an owned chain appeared or vanished).
+ * it; `apply --full-read-back` reads the host whole anyway, as does a delta on a backend switch
+ * and a delta whose plan carries no read scope. The host is also read whole when the provider
+ * declines the scope or the partial read contradicts `want` outside it (an owned chain appeared
+ * or vanished).
  */
-async function readBackTouched(
-  provider: Provider,
-  host: Host,
+async function readBack(
+  fw: Firewall,
   want: LiveRuleset,
-  before: LiveRuleset | undefined,
-): Promise<{ live: LiveRuleset; what: string } | undefined> {
-  if (typeof provider.readPartial !== 'function') return undefined;
-  // Outside the scope `before` and `want` hold equal objects (that is what readScopeOf means), so
-  // the view is laid over `want`: the same content, and verify skips those objects by identity.
-  const base = want;
-  const scope = before ? readScopeOf(want, before) : { chains: [], sets: [] };
-  const part = await provider.readPartial(host, scope);
-  if (!part) return undefined;
-  const live = mergePartial(base, scope, part);
-  if (!live) return undefined;
-  return {
-    live,
-    what: before
-      ? `${scope.chains.length} chain(s), ${scope.sets.length} set(s) and the hooks`
-      : `the hooks${part.chainNames || part.chainFamilies ? ' and owned chain names' : ''} after a full sync committed whole`,
-  };
-}
-
-/** fullBytesLowerBound: every provider's full script carries `"microseg:<id>"` for each rule at least once. */
-function fullBytesLowerBound(desired: DesiredRuleset): number {
-  let n = 0;
-  for (const c of desired.chains) for (const r of c.rules) n += r.id.length + '"microseg:"'.length;
-  return n;
-}
-
-function scriptBytes(steps: readonly ScriptStep[]): number {
-  return steps.reduce((n, s) => n + Buffer.byteLength(s.stdin), 0);
-}
-
-async function send(host: Host, steps: readonly ScriptStep[], out: HostOutcome, ctx: HostContext, e: string): Promise<void> {
-  if (steps.length === 0) return;
-  ctx.observer?.transaction?.(e, steps);
-  out.steps.push(...steps);
-  await runSteps(host, steps);
-}
-
-/**
- * cleanupWith removes everything `provider` owns on `host`, then reads back and proves nothing
- * owned is left. A host where nothing is owned gets no transaction at all (an empty
- * iptables-restore would create table filter on a host that never had it).
- */
-async function cleanupWith(provider: Provider, host: Host, live: LiveRuleset | undefined, out: HostOutcome, ctx: HostContext, e: string): Promise<void> {
-  const before = live ?? (await provider.read(host));
-  if (ownsAnything(before)) await send(host, cleanupSteps(provider, before), out, ctx, e);
-  const after = await provider.read(host);
-  if (ownsAnything(after)) {
-    throw new Error(`after cleanup, ${provider.backend} still holds owned objects on ${host.description}: ${describeOwned(after)}`);
+  sent: readonly Transaction[],
+  hp: HostPlan,
+  fullReadBack: boolean,
+): Promise<{ live: LiveRuleset; partial?: string }> {
+  const full = sent.some((t) => t.kind === 'full');
+  const whole = fullReadBack || (!full && (hp.previous_backend !== undefined || hp.read_scope === undefined));
+  if (!whole) {
+    const scope: ReadScope = full ? { chains: [], sets: [] } : hp.read_scope!;
+    const part = await fw.readPartial(scope);
+    const live = part ? mergePartial(want, scope, part) : undefined;
+    if (live) {
+      return {
+        live,
+        partial: full
+          ? `the hooks${part!.chainNames || part!.chainFamilies ? ' and owned chain names' : ''} after a full sync committed whole`
+          : `${scope.chains.length} chain(s), ${scope.sets.length} set(s) and the hooks`,
+      };
+    }
   }
+  return { live: await fw.read() };
 }
 
-/**
- * cleanupSteps is provider.renderCleanup(live), minus the iptables-restore steps when no owned
- * chain or hook exists: those would be empty transactions that still create table filter on a host
- * (iptables-nft) where it may never have existed. ipset sets are shared by both iptables variants,
- * so a host can hold our sets with no chains in the variant being cleaned.
- */
-export function cleanupSteps(provider: Provider, live: LiveRuleset): ScriptStep[] {
-  const steps = provider.renderCleanup(live);
-  const tablesOwned = live.chains.length > 0 || live.hooks.some((h) => h.present);
-  return tablesOwned ? steps : steps.filter((s) => !/^ip6?tables-.*restore$/.test(s.argv[0] ?? ''));
-}
-
-/** ownsAnything: does a read-back hold any owned set, chain or hook? */
-export function ownsAnything(live: LiveRuleset): boolean {
-  return live.sets.length > 0 || live.chains.length > 0 || live.hooks.some((h) => h.present);
-}
-
-/** describeOwned lists owned objects briefly (for error messages). */
-export function describeOwned(live: LiveRuleset): string {
-  const parts = [
-    ...live.chains.map((c) => `chain ${c.name}`),
-    ...live.sets.map((s) => `set ${s.name}`),
-    ...live.hooks.filter((h) => h.present).map((h) => `hook ${h.hook}/ipv${h.family}`),
-  ];
-  return parts.join(', ') || 'nothing';
-}
-
-/**
- * verify lists what still differs between `desired` and a read-back (empty = verified). `want`
- * is provider.expected(desired) when the caller already computed it.
- */
-export function verify(desired: DesiredRuleset, live: LiveRuleset, provider: Provider, want?: LiveRuleset): string[] {
-  const d = diffHost(desired, live, undefined, { expected: want ?? expectedOf(provider, desired) });
-  return [
-    ...d.sets.map((s) => `set ${s.name} ${s.action}`),
-    ...d.chains.map((c) => `chain ${c.name} ${c.action}`),
-    // nftables orders base chains by priority, not position: a foreign base chain at a lower
-    // priority stays ahead of ours whatever we write, so apply cannot change it. It is drift the
-    // plan shows (hook-not-first), not a failure of this apply.
-    ...d.hooks.filter((h) => !(provider.backend === 'nftables' && h.reason === 'not-first')).map((h) => `hook ${h.hook}/ipv${h.family} ${h.reason}`),
-    ...d.orphans.map((o) => `orphan ${o.kind} ${o.name}`),
-  ];
-}
-
-export type { BackendName };
+export type { BackendName, DesiredRuleset };

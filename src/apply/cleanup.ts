@@ -7,12 +7,11 @@
  * are already usable (/proc/net/ip_tables_names exists: microseg never loads the ip_tables module,
  * which legacy iptables would otherwise modprobe on hosts such as RHEL 8).
  */
-import type { Host } from '../hosts/types';
-import { providerFor } from '../../providers';
-import type { BackendName, ScriptStep } from '../../providers/types';
-import { cleanupSteps, describeOwned, ownsAnything } from './apply';
-import { runSteps } from '../../providers';
+import { describeOwned, ownsAnything } from '../plan/transactions';
 import { isUnreachable } from '../hosts/factory';
+import { providerFor, type FirewallHost } from '../../providers';
+import type { Transaction } from '../../providers/transaction';
+import type { BackendName } from '../../providers/types';
 
 export interface BackendCleanup {
   backend: BackendName;
@@ -20,7 +19,8 @@ export interface BackendCleanup {
   available: boolean;
   /** What was owned before (human list) — empty when nothing. */
   found: string;
-  steps: ScriptStep[];
+  /** The transactions sent. */
+  transactions: Transaction[];
   /** True when the read-back after cleanup holds nothing owned. */
   clean: boolean;
   note?: string;
@@ -34,15 +34,16 @@ export interface CleanupReport {
 }
 
 /** cleanupHost sweeps every available backend on `host`. Throws only if the host is unreachable. */
-export async function cleanupHost(host: Host, backends?: readonly BackendName[]): Promise<CleanupReport> {
+export async function cleanupHost(host: FirewallHost, backends?: readonly BackendName[]): Promise<CleanupReport> {
   const report: CleanupReport = { host: host.description, backends: [], ok: true };
   // Both iptables variants read the same ipset sets, but only the variant whose rules use a set can
   // let it be destroyed: sweep backends holding chains or hooks first, set-only ones after.
   const order: Array<{ item: BackendCleanup; weight: number }> = [];
   for (const backend of backends ?? (['nftables', 'iptables-nft', 'iptables-legacy'] as const)) {
-    const item: BackendCleanup = { backend, available: true, found: '', steps: [], clean: false };
+    const item: BackendCleanup = { backend, available: true, found: '', transactions: [], clean: false };
     report.backends.push(item);
-    const why = await unavailable(host, backend);
+    const fw = host.firewall(backend);
+    const why = await fw.unavailable();
     if (why) {
       item.available = false;
       item.clean = true;
@@ -51,7 +52,7 @@ export async function cleanupHost(host: Host, backends?: readonly BackendName[])
     }
     let weight = 1;
     try {
-      const live = await providerFor(backend).read(host);
+      const live = await fw.read();
       weight = live.chains.length > 0 || live.hooks.some((h) => h.present) ? 0 : 1;
     } catch (e) {
       if (isUnreachable(e)) throw e;
@@ -59,15 +60,15 @@ export async function cleanupHost(host: Host, backends?: readonly BackendName[])
     order.push({ item, weight });
   }
   for (const { item } of order.sort((a, b) => a.weight - b.weight)) {
-    const provider = providerFor(item.backend);
+    const fw = host.firewall(item.backend);
     try {
-      const before = await provider.read(host);
+      const before = await fw.read();
       if (ownsAnything(before)) {
         item.found = describeOwned(before);
-        item.steps = cleanupSteps(provider, before);
-        await runSteps(host, item.steps);
+        item.transactions = providerFor(item.backend).cleanup(before, host.description);
+        await fw.run(item.transactions);
       }
-      const after = await provider.read(host);
+      const after = await fw.read();
       item.clean = !ownsAnything(after);
       if (!item.clean) item.error = `still owned after cleanup: ${describeOwned(after)}`;
     } catch (e) {
@@ -77,27 +78,4 @@ export async function cleanupHost(host: Host, backends?: readonly BackendName[])
     if (!item.clean) report.ok = false;
   }
   return report;
-}
-
-async function unavailable(host: Host, backend: BackendName): Promise<string | undefined> {
-  switch (backend) {
-    case 'nftables': {
-      const r = await host.run(['nft', 'list', 'tables']);
-      return r.code === 0 ? undefined : `nft unusable: ${firstLine(r.stderr) || `exit ${r.code}`}`;
-    }
-    case 'iptables-nft': {
-      const r = await host.run(['iptables-nft', '--version']);
-      return r.code === 0 ? undefined : `iptables-nft not installed`;
-    }
-    case 'iptables-legacy': {
-      const names = await host.run(['cat', '/proc/net/ip_tables_names']);
-      if (names.code !== 0) return 'legacy iptables tables not loaded (microseg never loads modules): nothing of ours can exist there';
-      const r = await host.run(['iptables-legacy', '--version']);
-      return r.code === 0 ? undefined : 'iptables-legacy not installed';
-    }
-  }
-}
-
-function firstLine(s: string): string {
-  return s.trim().split('\n')[0] ?? '';
 }

@@ -6,10 +6,6 @@
 export {
   applyPlan,
   blockingErrors,
-  renderFor,
-  verify,
-  ownsAnything,
-  describeOwned,
   type ApplyOptions,
   type ApplyResult,
   type ApplyObserver,

@@ -1,3 +1,14 @@
+import type { Connector } from '../../providers';
+
+/**
+ * CliDeps are what the commands that touch hosts may be given instead of the real thing: `connect`
+ * opens enforcer hosts (default: the real transports and providers). The unit tests run the whole
+ * CLI against the in-memory firewall through it (test/unit/fake), without root.
+ */
+export interface CliDeps {
+  connect?: Connector;
+}
+
 /** Io is where views write; the CLI passes process streams, tests pass buffers. */
 export interface Io {
   out(text: string): void;

@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { MICROSEG_VERSION } from '../version';
-import { Io, processIo } from './io';
+import { Io, processIo, type CliDeps } from './io';
 import { inspectCommand } from './commands/inspect';
 import { migrateCommand } from './commands/migrate';
 import { rulesCommand } from './commands/rules';
@@ -40,7 +40,7 @@ function addVarOptions(cmd: Command): Command {
 }
 
 /** buildProgram wires every command; `setCode` receives each command's exit code. */
-export function buildProgram(io: Io, setCode: (code: number) => void): Command {
+export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliDeps = {}): Command {
   const program = new Command();
   program
     .name('microseg')
@@ -150,7 +150,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .option('--refresh-only', 'show only drift and orphans (live vs what microseg last applied)')
       .option('--explain', 'also list the connections whose verdict this change flips (vs the last apply)')
       .option('--no-lock', 'do not take the state lock'),
-  ).action(async (dir: string, opts) => setCode(await planCommand(io, dir, opts)));
+  ).action(async (dir: string, opts) => setCode(await planCommand(io, dir, opts, deps)));
 
   reconcileOptions(
     program
@@ -161,7 +161,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .option('--full-read-back', 'after each host\'s transaction read the host back whole, not only what the transaction touched')
       .option('--json', 'print one versioned JSON document (hosts, outcomes, diagnostics) instead of the plan and progress; needs --auto-approve or a plan file')
       .option('--dir <dir>', 'project directory holding .microseg when applying a plan file (default: beside the file, else .)'),
-  ).action(async (target: string, opts) => setCode(await applyCommand(io, target, opts)));
+  ).action(async (target: string, opts) => setCode(await applyCommand(io, target, opts, undefined, deps)));
 
   reconcileOptions(
     program
@@ -170,7 +170,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .argument('[dir]', 'configuration directory', '.')
       .option('--json', 'print per host: missing, unexpected, changed')
       .option('--no-lock', 'do not take the state lock'),
-  ).action(async (dir: string, opts) => setCode(await driftCommand(io, dir, opts)));
+  ).action(async (dir: string, opts) => setCode(await driftCommand(io, dir, opts, deps)));
 
   reconcileOptions(
     program
@@ -179,7 +179,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .argument('[dir]', 'configuration directory', '.')
       .option('--auto-approve', 'do not ask for approval')
       .option('--json', 'print one versioned JSON document (hosts, outcomes, diagnostics); needs --auto-approve'),
-  ).action(async (dir: string, opts) => setCode(await destroyCommand(io, dir, opts)));
+  ).action(async (dir: string, opts) => setCode(await destroyCommand(io, dir, opts, undefined, deps)));
 
   addVarOptions(
     program
@@ -190,7 +190,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
       .option('--local', 'this machine')
       .option('--dir <dir>', 'configuration directory for --enforcer', '.')
       .option('--json', 'print the report as JSON'),
-  ).action(async (opts) => setCode(await cleanupCommand(io, opts)));
+  ).action(async (opts) => setCode(await cleanupCommand(io, opts, deps)));
 
   const stateCmd = program.command('state').description('inspect or edit the state (DIR/.microseg/state.json)');
   stateCmd
@@ -231,11 +231,15 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
 }
 
 /** main runs the CLI and resolves to the process exit code. */
-export async function main(argv: string[], io: Io = processIo): Promise<number> {
+export async function main(argv: string[], io: Io = processIo, deps: CliDeps = {}): Promise<number> {
   let code = 0;
-  const program = buildProgram(io, (c) => {
-    code = c;
-  });
+  const program = buildProgram(
+    io,
+    (c) => {
+      code = c;
+    },
+    deps,
+  );
   try {
     // Terraform spells it `-out FILE`; commander would read that as `-o ut`.
     await program.parseAsync(argv.map((a) => (a === '-out' ? '--out' : a.startsWith('-out=') ? `--out=${a.slice(5)}` : a)));

@@ -12,7 +12,10 @@ import type { Connection } from '../hosts/connection';
 export type PolicyAction = 'allow' | 'reject' | 'continue';
 export type DefaultAction = 'allow' | 'reject';
 export type ApplyPolicyMode = 'incoming' | 'outgoing' | 'bidirectional';
-export type Backend = 'auto' | 'nftables' | 'iptables-nft' | 'iptables-legacy';
+export type Backend = 'auto' | BackendName;
+
+/** BackendName is a firewall dataplane microseg programs (providers/), as configuration, plans and state name it. */
+export type BackendName = 'nftables' | 'iptables-nft' | 'iptables-legacy';
 
 /** The implicit identity tag keys (DESIGN §4). */
 export const ID_KEYS = {

@@ -4,18 +4,21 @@
  *   desired ──(changes)──► live ◄──(drift)── state
  *
  * - Changes are desired vs LIVE, never desired vs state: the kernel is the truth, so applying the
- *   plan also repairs drift, and a lost or stale state cannot hide a difference.
+ *   plan also repairs drift, and a lost or stale state cannot hide a difference. They are the
+ *   host's ObjectDiff (object-diff.ts, computed once); the HostPlan's lists are a view of it.
  * - Drift is live vs STATE: what changed on the host outside microseg since it last applied.
  * - Orphans are owned-looking live objects that neither desired nor state claims.
  *
- * Everything is compared by name and rule id only (Felix rule-hash comments): rule bodies are
- * never parsed, and the same code serves nftables and iptables.
+ * Everything is compared by name and rule id (Felix rule-hash comments), and the same code serves
+ * nftables and iptables.
  */
-import type { DesiredRuleset, Family, Hook } from '../compile/ir';
+import type { DesiredRuleset, Family } from '../compile/ir';
 import { makeDiagnostic, type Diagnostic } from '../diagnostics';
-import type { BackendName, LiveChain, LiveHook, LiveRuleset } from '../../providers/types';
+import type { BackendName, LiveChain, LiveRuleset, ObjectDiff } from '../../providers/types';
+import { providerFor } from '../../providers';
 import type { StateChain, StateHost, StateSet } from '../state/types';
 import { PlanCodes } from './codes';
+import { commonOrderDiffers, diffObjects, hookKey, multisetDiff, type Claims } from './object-diff';
 import type { ChainChange, DriftItem, HookChange, HostAction, HostPlan, OrphanItem, SetChange } from './types';
 
 const FAMILIES: readonly Family[] = [4, 6];
@@ -25,47 +28,58 @@ export interface DiffHostOptions {
   /** The enforcer's name; needed when `desired` is undefined (decommission), else desired's. */
   enforcer?: string;
   /**
-   * The provider's projection of `desired` into its live shape (Provider.expected): what `read`
-   * returns once `desired` is applied. When absent, projectDesired's backend-neutral projection
-   * is used (rule ids in order, one hook per hooked chain and family).
+   * Provider.expected(desired) for live's backend, when the caller already has it (plan computes
+   * it once per host); otherwise it is computed here. It is the only projection of desired.
    */
   expected?: LiveRuleset;
 }
 
 /**
- * projectDesired is the backend-neutral live shape of `desired`: each chain's rule ids in order,
- * sets without their UI comment, and for every hooked chain one hook per family (nft's inet base
- * chain serves both; iptables installs one jump in iptables and one in ip6tables).
+ * hostDiff plans one reachable host: its ObjectDiff and the HostPlan that shows it. `desired`
+ * undefined means decommission: every owned object goes. `stateHost` undefined means microseg has
+ * no record of the host (new, or state lost).
  */
-export function projectDesired(desired: DesiredRuleset, backend: BackendName): LiveRuleset {
-  return {
-    backend,
-    sets: desired.sets.map((s) => ({ name: s.name, family: s.family, elements: [...s.elements] })),
-    chains: desired.chains.map((c) => ({ name: c.name, ...(c.hook ? { hook: c.hook } : {}), ruleIds: c.rules.map((r) => r.id), foreignRules: 0 })),
-    hooks: desired.chains
-      .filter((c) => c.hook !== undefined)
-      .flatMap((c) => FAMILIES.map((family) => ({ hook: c.hook!, family, present: true, first: true, count: 1, targets: [c.name] }))),
-    fingerprint: '',
-  };
-}
-
-/**
- * diffHost plans one reachable host. `desired` undefined means decommission: every owned object
- * goes. `stateHost` undefined means microseg has no record of the host (new, or state lost).
- */
-export function diffHost(
+export function hostDiff(
   desired: DesiredRuleset | undefined,
   live: LiveRuleset,
   stateHost: StateHost | undefined,
   opts: DiffHostOptions = {},
-): HostPlan {
-  const target = desired ? (opts.expected ?? projectDesired(desired, live.backend)) : undefined;
-  const claimed = claimedNames(target, stateHost);
+): { plan: HostPlan; diff: ObjectDiff } {
+  const want = desired ? (opts.expected ?? providerFor(live.backend).expected(desired)) : undefined;
+  const diff = diffObjects(want, live, claimsOf(stateHost));
+  return { plan: hostPlanOf(desired?.enforcer ?? opts.enforcer ?? '', desired !== undefined, diff, stateHost), diff };
+}
 
-  const sets = diffSets(target, live, claimed.sets);
-  const chains = diffChains(target, live, claimed.chains);
-  const hooks = diffHooks(target, live, claimed.hooks);
-  const orphans = findOrphans(live, claimed);
+/** diffHost is hostDiff's HostPlan alone (tests, views). */
+export function diffHost(desired: DesiredRuleset | undefined, live: LiveRuleset, stateHost: StateHost | undefined, opts: DiffHostOptions = {}): HostPlan {
+  return hostDiff(desired, live, stateHost, opts).plan;
+}
+
+/** hostPlanOf is the HostPlan view of a host's ObjectDiff, with drift from state and the action apply takes. */
+export function hostPlanOf(enforcer: string, desired: boolean, diff: ObjectDiff, stateHost: StateHost | undefined): HostPlan {
+  const live = diff.live;
+  const sets: SetChange[] = [];
+  for (const s of diff.sets) {
+    if (s.action === 'create') sets.push({ name: s.name, family: s.want.family, action: 'create', added: [...s.want.elements], removed: [] });
+    else if (s.action === 'update') sets.push({ name: s.name, family: s.want.family, action: 'update', added: s.add, removed: s.del });
+    else if (s.action === 'replace') sets.push({ name: s.name, family: s.want.family, action: 'replace', added: [...s.want.elements], removed: [...s.live.elements] });
+    else if (s.claimed) sets.push({ name: s.name, family: s.live.family, action: 'delete', added: [], removed: [...s.live.elements] });
+  }
+  const chains: ChainChange[] = [];
+  for (const c of diff.chains) {
+    if (c.action === 'create') chains.push({ name: c.name, action: 'create', rules_added: [...c.want.ruleIds], rules_removed: [], reordered: false, foreign_rules_removed: 0 });
+    else if (c.action === 'delete') {
+      if (c.claimed) chains.push({ name: c.name, action: 'delete', rules_added: [], rules_removed: [...c.live.ruleIds], reordered: false, foreign_rules_removed: c.live.foreignRules });
+    } else chains.push({ name: c.name, action: c.action, rules_added: c.rules.added, rules_removed: c.rules.removed, reordered: c.rules.reordered, foreign_rules_removed: c.foreignRules });
+  }
+  const hooks: HookChange[] = diff.hooks
+    .filter((h) => h.action !== 'delete' || h.claimed)
+    .map((h) => ({ hook: h.hook, family: h.family, action: h.action, reason: h.reason }));
+  const orphans: OrphanItem[] = [
+    ...diff.chains.flatMap((c): OrphanItem[] => (c.action === 'delete' && !c.claimed ? [{ kind: 'chain', name: c.name }] : [])),
+    ...diff.sets.flatMap((s): OrphanItem[] => (s.action === 'delete' && !s.claimed ? [{ kind: 'set', name: s.name }] : [])),
+    ...diff.hooks.flatMap((h): OrphanItem[] => (h.action === 'delete' && !h.claimed ? [{ kind: 'hook', name: hookKey(h.hook, h.family) }] : [])),
+  ].sort((a, b) => cmp(a.kind, b.kind) || cmp(a.name, b.name));
   const drift = stateHost ? findDrift(stateHost, live) : [];
 
   const changed = sets.length + chains.length + hooks.length + orphans.length > 0;
@@ -76,7 +90,7 @@ export function diffHost(
   else action = changed || drift.length > 0 || backendChanged || stateHost.status !== 'applied' ? 'update' : 'noop';
 
   const plan: HostPlan = {
-    enforcer: desired?.enforcer ?? opts.enforcer ?? '',
+    enforcer,
     backend: live.backend,
     action,
     reachable: true,
@@ -133,123 +147,14 @@ export function unreachableHost(
   return { host, diagnostic };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Claims: what desired or state says is ours. Anything else we find is an orphan.
-
-interface Claims {
-  sets: Set<string>;
-  chains: Set<string>;
-  hooks: Set<string>;
-}
-
-function claimedNames(target: LiveRuleset | undefined, stateHost: StateHost | undefined): Claims {
-  const c: Claims = { sets: new Set(), chains: new Set(), hooks: new Set() };
-  for (const s of [...(target?.sets ?? []), ...(stateHost?.owned.sets ?? [])]) c.sets.add(s.name);
-  for (const ch of [...(target?.chains ?? []), ...(stateHost?.owned.chains ?? [])]) c.chains.add(ch.name);
-  for (const h of target?.hooks ?? []) c.hooks.add(hookKey(h.hook, h.family));
-  for (const h of stateHost?.owned.hooks ?? []) c.hooks.add(hookKey(h.hook, h.family));
-  return c;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Changes: target (projected desired) vs live. Live objects that only state claims are deleted;
-// live objects nobody claims are reported as orphans instead (apply removes both).
-
-function diffSets(target: LiveRuleset | undefined, live: LiveRuleset, claimed: Set<string>): SetChange[] {
-  const out: SetChange[] = [];
-  const liveByName = new Map(live.sets.map((s) => [s.name, s] as const));
-  const wanted = new Set<string>();
-  for (const want of target?.sets ?? []) {
-    wanted.add(want.name);
-    const have = liveByName.get(want.name);
-    if (!have) {
-      out.push({ name: want.name, family: want.family, action: 'create', added: [...want.elements], removed: [] });
-      continue;
-    }
-    // The same object on both sides (a merged read-back reuses the expectation's untouched
-    // objects, see mergePartial): nothing can differ.
-    if (have === want) continue;
-    const { added, removed } = memberDiff(want.elements, have.elements);
-    if (have.family !== want.family) out.push({ name: want.name, family: want.family, action: 'replace', added: [...want.elements], removed: [...have.elements] });
-    else if (added.length || removed.length) out.push({ name: want.name, family: want.family, action: 'update', added, removed });
-  }
-  for (const have of live.sets) {
-    if (wanted.has(have.name) || !claimed.has(have.name)) continue;
-    out.push({ name: have.name, family: have.family, action: 'delete', added: [], removed: [...have.elements] });
-  }
-  return out.sort((a, b) => cmp(a.name, b.name));
-}
-
-function diffChains(target: LiveRuleset | undefined, live: LiveRuleset, claimed: Set<string>): ChainChange[] {
-  const out: ChainChange[] = [];
-  const liveByName = new Map(live.chains.map((c) => [c.name, c] as const));
-  const wanted = new Set<string>();
-  for (const want of target?.chains ?? []) {
-    wanted.add(want.name);
-    const have = liveByName.get(want.name);
-    if (!have) {
-      out.push({ name: want.name, action: 'create', rules_added: [...want.ruleIds], rules_removed: [], reordered: false, foreign_rules_removed: 0 });
-      continue;
-    }
-    if (have === want) continue;
-    const { added, removed } = multisetDiff(want.ruleIds, have.ruleIds);
-    const reordered = commonOrderDiffers(want.ruleIds, have.ruleIds);
-    const familyGap = missingFamilies(have, want).length > 0;
-    const hookChanged = (want.hook ?? null) !== (have.hook ?? null);
-    if (hookChanged || added.length || removed.length || reordered || have.foreignRules > 0 || familyGap) {
-      out.push({
-        name: want.name,
-        action: hookChanged ? 'replace' : 'update',
-        rules_added: added,
-        rules_removed: removed,
-        reordered,
-        foreign_rules_removed: have.foreignRules,
-      });
-    }
-  }
-  for (const have of live.chains) {
-    if (wanted.has(have.name) || !claimed.has(have.name)) continue;
-    out.push({ name: have.name, action: 'delete', rules_added: [], rules_removed: [...have.ruleIds], reordered: false, foreign_rules_removed: have.foreignRules });
-  }
-  return out.sort((a, b) => cmp(a.name, b.name));
-}
-
-function diffHooks(target: LiveRuleset | undefined, live: LiveRuleset, claimed: Set<string>): HookChange[] {
-  const out: HookChange[] = [];
-  const liveByKey = new Map(live.hooks.map((h) => [hookKey(h.hook, h.family), h] as const));
-  const wanted = new Set<string>();
-  for (const want of target?.hooks ?? []) {
-    const key = hookKey(want.hook, want.family);
-    wanted.add(key);
-    const have = liveByKey.get(key);
-    const reason = hookProblem(have, want);
-    if (reason) out.push({ hook: want.hook, family: want.family, action: reason === 'missing' ? 'create' : 'update', reason });
-  }
-  for (const have of live.hooks) {
-    const key = hookKey(have.hook, have.family);
-    if (!have.present || wanted.has(key) || !claimed.has(key)) continue;
-    out.push({ hook: have.hook, family: have.family, action: 'delete', reason: 'not-desired' });
-  }
-  return out.sort((a, b) => cmp(a.hook, b.hook) || a.family - b.family);
-}
-
-/** hookProblem is what is wrong with a live hook we want, or undefined when it is right. */
-function hookProblem(have: LiveHook | undefined, want: LiveHook): HookChange['reason'] | undefined {
-  if (!have || !have.present || have.count === 0) return 'missing';
-  if (have.count > 1) return 'duplicated';
-  if (!have.first) return 'not-first';
-  if (want.targets && have.targets && !sameList(want.targets, have.targets)) return 'wrong-target';
-  return undefined;
-}
-
-function findOrphans(live: LiveRuleset, claimed: Claims): OrphanItem[] {
-  const out: OrphanItem[] = [];
-  for (const c of live.chains) if (!claimed.chains.has(c.name)) out.push({ kind: 'chain', name: c.name });
-  for (const s of live.sets) if (!claimed.sets.has(s.name)) out.push({ kind: 'set', name: s.name });
-  for (const h of live.hooks) {
-    if (h.present && !claimed.hooks.has(hookKey(h.hook, h.family))) out.push({ kind: 'hook', name: hookKey(h.hook, h.family) });
-  }
-  return out.sort((a, b) => cmp(a.kind, b.kind) || cmp(a.name, b.name));
+/** claimsOf is what state says microseg applied: such live objects are deleted when not desired, others are orphans. */
+function claimsOf(stateHost: StateHost | undefined): Claims {
+  const owned = stateHost?.owned;
+  return {
+    sets: new Set((owned?.sets ?? []).map((s) => s.name)),
+    chains: new Set((owned?.chains ?? []).map((c) => c.name)),
+    hooks: new Set((owned?.hooks ?? []).map((h) => hookKey(h.hook, h.family))),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,53 +233,11 @@ function memberDiff(want: readonly string[], have: readonly string[]): { added: 
   return { added: want.filter((x) => !h.has(x)), removed: have.filter((x) => !w.has(x)) };
 }
 
-/** multisetDiff is memberDiff counting duplicates: a rule id present twice but wanted once is removed once. */
-function multisetDiff(want: readonly string[], have: readonly string[]): { added: string[]; removed: string[] } {
-  const left = new Map<string, number>();
-  for (const id of have) left.set(id, (left.get(id) ?? 0) + 1);
-  const added: string[] = [];
-  for (const id of want) {
-    const n = left.get(id) ?? 0;
-    if (n > 0) left.set(id, n - 1);
-    else added.push(id);
-  }
-  const removed: string[] = [];
-  const need = new Map<string, number>();
-  for (const id of want) need.set(id, (need.get(id) ?? 0) + 1);
-  for (const id of have) {
-    const n = need.get(id) ?? 0;
-    if (n > 0) need.set(id, n - 1);
-    else removed.push(id);
-  }
-  return { added, removed };
-}
-
-/** commonOrderDiffers: do the ids both lists contain appear in a different relative order? */
-function commonOrderDiffers(want: readonly string[], have: readonly string[]): boolean {
-  const inHave = new Set(have);
-  const inWant = new Set(want);
-  const a = dedupe(want.filter((x) => inHave.has(x)));
-  const b = dedupe(have.filter((x) => inWant.has(x)));
-  return !sameList(a, b);
-}
-
 /** missingFamilies: for iptables chains (which report `families`), the families the chain is absent from. */
 function missingFamilies(have: LiveChain, want?: LiveChain): Family[] {
   if (!have.families) return [];
   const need = want?.families ?? FAMILIES;
   return need.filter((f) => !have.families!.includes(f));
-}
-
-function dedupe(xs: readonly string[]): string[] {
-  return [...new Set(xs)];
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function hookKey(hook: Hook, family: Family): string {
-  return `${hook}/${familyName(family)}`;
 }
 
 function familyName(f: Family): string {

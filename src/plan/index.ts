@@ -41,10 +41,12 @@
  */
 export * from './types';
 export { PlanCodes } from './codes';
-export { diffHost, projectDesired, unreachableHost, type DiffHostOptions } from './diff-host';
+export { diffHost, hostDiff, hostPlanOf, unreachableHost, type DiffHostOptions } from './diff-host';
+export { diffObjects, readScopeOf, problemsOf, isEmptyDiff, compareRules, NO_CLAIMS, type Claims } from './object-diff';
+export { planTransactions, ownsAnything, describeOwned, bytesOf, changesFor, scriptsOf, type PlannedTransactions } from './transactions';
 export { diffResources, modelResources, resourceRecord, attributesDigest } from './resources';
 export { makePlan, hasChanges, hasDrift, hasErrors, type MakePlanInput } from './plan';
 export { writePlanFile, readPlanFile, parsePlanText, checkPlanFresh } from './planfile';
 export { ApplyCodes } from './reconciler-codes';
 export { refresh, missingCapabilities, DEFAULT_PARALLELISM, type HostRead, type RefreshTarget, type RefreshOptions } from './refresh';
-export { planRun, planModel, loadModel, type PlanRunOptions, type PlanRunResult } from './plan-run';
+export { planRun, planModel, type PlanRunOptions, type PlanRunResult } from './plan-run';

@@ -9,24 +9,24 @@
  */
 import { compile } from '../compile';
 import type { DesiredRuleset } from '../compile/ir';
-import { loadConfig } from '../config/load';
-import { makeDiagnostic, type Diagnostic } from '../diagnostics';
-import { validateConfig } from '../model/validate';
+import { enforcerAddress, makeDiagnostic, withAddress, type Diagnostic } from '../diagnostics';
 import type { Model, Resource } from '../model/types';
-import { diffHost, unreachableHost } from './diff-host';
-import { makePlan } from './plan';
-import { modelResources } from './resources';
-import type { HostPlan, Plan } from './types';
-import { managementLockout } from './lockout';
+import { runPipeline } from '../pipeline';
 import { connectionRecord, type Connection } from '../hosts/connection';
-import { interruptedHosts, type StateFile, type StateStore } from '../state';
-import type { LiveRuleset } from '../../providers/types';
-import { expectedOf } from '../../providers/common';
-import { evaluateExpectations, explainChanges, type VerdictFlip } from '../trace';
-import { ApplyCodes } from './reconciler-codes';
-import type { HostFactory } from '../hosts/factory';
-import { DEFAULT_PARALLELISM, missingCapabilities, refresh, type HostRead, type RefreshTarget } from './refresh';
 import { mapLimit } from '../hosts/pool';
+import { interruptedHosts, type StateFile, type StateStore } from '../state';
+import { providerFor as providerOfBackend, type Connector } from '../../providers';
+import { expectedOf } from '../../providers/common';
+import type { LiveRuleset, Provider } from '../../providers/types';
+import { evaluateExpectations, explainChanges, type VerdictFlip } from '../trace';
+import { hostDiff, unreachableHost } from './diff-host';
+import { managementLockout } from './lockout';
+import { makePlan } from './plan';
+import { ApplyCodes } from './reconciler-codes';
+import { DEFAULT_PARALLELISM, missingCapabilities, refresh, type HostRead, type RefreshTarget } from './refresh';
+import { modelResources } from './resources';
+import { planTransactions } from './transactions';
+import type { BlockReason, HostPlan, Plan } from './types';
 
 export interface PlanRunOptions {
   store: StateStore;
@@ -38,7 +38,8 @@ export interface PlanRunOptions {
   /** Plan the removal of everything: every host in configuration or state is decommissioned. */
   destroy?: boolean;
   now?: Date;
-  hostFactory?: HostFactory;
+  /** How hosts are opened (default: the real transports and providers). */
+  connect?: Connector;
   env?: NodeJS.ProcessEnv;
   /** Also list the connections whose verdict this plan flips, against the last applied model. */
   explain?: boolean;
@@ -50,64 +51,45 @@ export interface PlanRunResult {
   /** Configuration diagnostics (load, validate, compile) and plan-time ones, for rendering. */
   diagnostics: Diagnostic[];
   sources: ReadonlyMap<string, string>;
-  /** What refresh read, by enforcer: apply reuses it (under the same lock) instead of reading twice. */
+  /** What refresh read, by enforcer: apply reuses the opened hosts (under the same lock). */
   reads: Map<string, HostRead>;
   state: StateFile | undefined;
   model?: Model;
 }
 
-/** loadModel loads and validates a configuration directory; errors mean `model` is undefined. */
-export async function loadModel(
-  dir: string,
-  opts: { vars?: Record<string, string>; varFiles?: string[]; env?: NodeJS.ProcessEnv },
-): Promise<{ model?: Model; diagnostics: Diagnostic[]; sources: ReadonlyMap<string, string> }> {
-  const raw = await loadConfig(dir, { vars: opts.vars ?? {}, varFiles: opts.varFiles ?? [], env: opts.env ?? process.env });
-  // Validated even after front-end errors, so every problem is reported in one run (validateConfig).
-  const { model, diagnostics } = validateConfig(raw);
-  const all = [...raw.diagnostics, ...diagnostics];
-  return { model: all.some((d) => d.severity === 'error') ? undefined : model, diagnostics: all, sources: raw.sources };
-}
-
 /** planRun plans `dir` against state and the live hosts. */
 export async function planRun(dir: string, opts: PlanRunOptions): Promise<PlanRunResult> {
-  const loaded = await loadModel(dir, opts);
-  const empty = { reads: new Map<string, HostRead>(), state: undefined, sources: loaded.sources };
-  if (!loaded.model) {
-    return { ...empty, diagnostics: [...loaded.diagnostics, invalidConfig('The configuration is invalid')] };
+  const now = opts.now ?? new Date();
+  const p = await runPipeline(dir, { vars: opts.vars, varFiles: opts.varFiles, env: opts.env, compile: true, now });
+  const empty = { reads: new Map<string, HostRead>(), state: undefined, sources: p.sources };
+  if (!p.model || !p.compiled) {
+    return { ...empty, diagnostics: [...p.diagnostics, invalidConfig('The configuration is invalid')] };
   }
-  const model = loaded.model;
-  const compiled = compile(model, { now: opts.now ?? new Date() });
+  const { model, compiled } = p;
   // Errors that belong to one host's ruleset (an old enforcer, a duplicate address on it) fail
   // that host only (planModel marks it blocked); the others are planned and applied as usual.
-  const hostScoped = new Set(compiled.rulesets.flatMap((r) => r.diagnostics));
-  const compileErrors = compiled.diagnostics.filter((d) => d.severity === 'error' && !hostScoped.has(d));
-  if (compileErrors.length > 0) {
-    return { ...empty, model, diagnostics: [...loaded.diagnostics, ...compiled.diagnostics, invalidConfig('The configuration does not compile')] };
+  const perHost = new Set(compiled.rulesets.flatMap((r) => r.diagnostics));
+  const configDiagnostics = p.diagnostics.filter((d) => !perHost.has(d));
+  if (configDiagnostics.some((d) => d.severity === 'error')) {
+    return { ...empty, model, diagnostics: [...p.diagnostics, invalidConfig('The configuration does not compile')] };
   }
   if (!opts.destroy) {
     // Policy tests gate the plan like compile errors do: a change that breaks an expectation
     // never reaches a host.
     const failing = expectationFailures(model, compiled.rulesets);
     if (failing.length > 0) {
-      return { ...empty, model, diagnostics: [...loaded.diagnostics, ...failing, invalidConfig('Policy expectations fail')] };
+      return { ...empty, model, diagnostics: [...configDiagnostics, ...failing, invalidConfig('Policy expectations fail')] };
     }
   }
   const state = await opts.store.load();
   const result = await planModel(model, compiled.rulesets, state, opts);
   if (!opts.destroy) result.plan.model = model;
-  if (opts.explain) result.plan.explain = explainAgainstState(state, model, compiled.rulesets, opts.now ?? new Date());
+  if (opts.explain) result.plan.explain = explainAgainstState(state, model, compiled.rulesets, now);
   // Host-level compile diagnostics are carried by makePlan (from each desired ruleset).
-  const perHost = new Set(compiled.rulesets.flatMap((r) => r.diagnostics));
-  const modelWide = compiled.diagnostics.filter((d) => !perHost.has(d));
-  return {
-    ...result,
-    model,
-    sources: loaded.sources,
-    diagnostics: [...loaded.diagnostics, ...modelWide, ...(result.plan?.diagnostics ?? [])],
-  };
+  return { ...result, model, sources: p.sources, diagnostics: [...configDiagnostics, ...result.plan.diagnostics] };
 }
 
-/** planModel is planRun after the configuration stage: refresh + diff + makePlan. */
+/** planModel is planRun after the configuration stage: refresh + diff + transactions + makePlan. */
 export async function planModel(
   model: Model,
   rulesets: readonly DesiredRuleset[],
@@ -145,40 +127,41 @@ export async function planModel(
 
   // Probing is deferred: capabilities only matter for hosts apply will write to, and a no-op plan
   // over a large fleet should cost one read per host (bench/noop-plan.ts).
-  const reads = await refresh(chosen, { parallelism: opts.parallelism, hostFactory: opts.hostFactory, probe: false });
+  const reads = await refresh(chosen, { parallelism: opts.parallelism, connect: opts.connect, probe: false });
   const byName = new Map(reads.map((r) => [r.enforcer, r] as const));
   const hosts: HostPlan[] = [];
-  const toProbe: Array<{ read: HostRead; want: DesiredRuleset }> = [];
+  const toProbe: Array<{ read: HostRead; want: DesiredRuleset; hp: HostPlan }> = [];
   const connections: { [e: string]: Connection } = {};
   for (const read of reads) {
     const e = read.enforcer;
     connections[e] = read.connection;
     const want = desired[e];
     const stateHost = state?.hosts[e];
-    if (!read.reachable || !read.live || !read.provider) {
+    if (!read.reachable || !read.live || !read.backend) {
       const why = read.error ?? 'the host could not be read';
       const u = unreachableHost(e, want, stateHost, read.failedOnHost ? `Reading it failed: ${why}` : why, read.backend);
       hosts.push(u.host);
       diagnostics.push(u.diagnostic);
       continue;
     }
+    const provider = providerOf(read);
+    const blocks: BlockReason[] = (want?.diagnostics ?? []).filter((d) => d.severity === 'error').map((d) => ({ code: d.code, enforcer: e, summary: d.summary }));
+    const blockWith = (d: Diagnostic) => {
+      const addressed = withAddress(d, enforcerAddress(e));
+      diagnostics.push(addressed);
+      blocks.push({ code: d.code, enforcer: e, summary: d.summary });
+    };
     let expected: LiveRuleset | undefined;
-    const reasons = (want?.diagnostics ?? []).filter((d) => d.severity === 'error').map((d) => d.summary);
     if (want) {
       try {
-        expected = expectedOf(read.provider, want);
+        expected = expectedOf(provider, want);
       } catch (err) {
-        reasons.push(`its rules cannot be written for ${read.backend}: ${(err as Error).message}`);
-        diagnostics.push(
-          makeDiagnostic('error', ApplyCodes.renderFailed, `The rules of enforcer "${e}" cannot be written for ${read.backend}`, (err as Error).message),
-        );
+        blockWith(makeDiagnostic('error', ApplyCodes.renderFailed, `The rules of enforcer "${e}" cannot be written for ${read.backend}`, (err as Error).message));
       }
     }
     const lockout = want ? managementLockout(read.connection, want) : undefined;
     if (lockout) {
-      const why = `its rules would refuse every new ssh connection to ${lockout.address} port ${lockout.port}, the address microseg manages it through`;
-      reasons.push(why);
-      diagnostics.push(
+      blockWith(
         makeDiagnostic(
           'error',
           ApplyCodes.managementLockout,
@@ -190,34 +173,56 @@ export async function planModel(
         ),
       );
     }
-    const hp = diffHost(want, read.live, stateHost, { enforcer: e, expected });
-    if (reasons.length > 0) block(hp, reasons);
+    let hp: HostPlan;
+    if (want && !expected) {
+      // Nothing to compare with: the host is planned as it is and left alone.
+      hp = unreachableHost(e, want, stateHost, '', read.backend).host;
+      hp.reachable = true;
+      hp.live_fingerprint = read.live.fingerprint;
+    } else {
+      const { plan, diff } = hostDiff(want, read.live, stateHost, { enforcer: e, expected });
+      hp = plan;
+      if (blocks.length === 0 && hp.action !== 'noop') {
+        try {
+          Object.assign(hp, planTransactions(provider, want, diff, e));
+        } catch (err) {
+          blockWith(makeDiagnostic('error', ApplyCodes.renderFailed, `The rules of enforcer "${e}" cannot be written for ${read.backend}`, (err as Error).message));
+        }
+      }
+    }
+    if (read.previous) {
+      hp.previous_fingerprint = read.previous.live.fingerprint;
+      if (blocks.length === 0) hp.transactions = [...(hp.transactions ?? []), ...providerOfBackend(read.previous.backend).cleanup(read.previous.live, e)];
+    }
+    if (blocks.length > 0) block(hp, blocks);
     hosts.push(hp);
-    if (want && hp.action !== 'noop' && !hp.blocked_by) toProbe.push({ read, want });
+    if (want && hp.action !== 'noop' && !hp.blocked_by) toProbe.push({ read, want, hp });
   }
-  await mapLimit(toProbe, opts.parallelism ?? DEFAULT_PARALLELISM, async ({ read, want }) => {
+  await mapLimit(toProbe, opts.parallelism ?? DEFAULT_PARALLELISM, async ({ read, want, hp }) => {
     const e = read.enforcer;
     try {
-      read.capabilities = await read.provider!.probe(read.host);
+      read.capabilities = await read.firewall!.probe();
     } catch (err) {
       // Gone between read and probe: plan it as unreachable, like a failed read.
       const u = unreachableHost(e, want, state?.hosts[e], (err as Error).message, read.backend);
-      hosts[hosts.findIndex((h) => h.enforcer === e)] = u.host;
+      hosts[hosts.indexOf(hp)] = u.host;
       diagnostics.push(u.diagnostic);
       read.reachable = false;
       return;
     }
     const missing = missingCapabilities(want, read.capabilities);
     if (missing.length > 0) {
-      block(hosts.find((h) => h.enforcer === e)!, [`the host lacks ${missing.join(', ')}`]);
-      diagnostics.push(
+      const d = withAddress(
         makeDiagnostic(
           'error',
           ApplyCodes.missingCapability,
-          `Enforcer "${e}" (${read.host.description}) lacks what its rules need: ${missing.join(', ')}`,
+          `Enforcer "${e}" (${read.firewall!.description}) lacks what its rules need: ${missing.join(', ')}`,
           `Backend ${read.backend}. Install or enable them, or choose another backend; microseg never drops or widens a rule to fit a host.`,
         ),
+        enforcerAddress(e),
       );
+      diagnostics.push(d);
+      block(hp, [{ code: d.code, enforcer: e, summary: d.summary }]);
     }
   });
 
@@ -226,11 +231,14 @@ export async function planModel(
   for (const u of interruptedHosts(journal)) {
     if (!byName.has(u.enforcer)) continue;
     diagnostics.push(
-      makeDiagnostic(
-        'warning',
-        ApplyCodes.unfinishedRun,
-        `The last apply of enforcer "${u.enforcer}" (run ${u.run_id}) stopped after "${u.phase}" at ${u.ts}`,
-        'That run was interrupted before it verified the host. The host was read back just now, so this plan shows exactly what is left to do.',
+      withAddress(
+        makeDiagnostic(
+          'warning',
+          ApplyCodes.unfinishedRun,
+          `The last apply of enforcer "${u.enforcer}" (run ${u.run_id}) stopped after "${u.phase}" at ${u.ts}`,
+          'That run was interrupted before it verified the host. The host was read back just now, so this plan shows exactly what is left to do.',
+        ),
+        enforcerAddress(u.enforcer),
       ),
     );
   }
@@ -273,9 +281,15 @@ function explainAgainstState(state: StateFile | undefined, model: Model, ruleset
   return explainChanges(before, compile(before, { now }).rulesets, model, rulesets);
 }
 
-/** block marks a host apply must leave untouched this run (HostPlan.blocked_by). */
-function block(hp: HostPlan, reasons: string[]): void {
+/** block marks a host apply must leave untouched this run (HostPlan.blocked_by); it is sent nothing. */
+function block(hp: HostPlan, reasons: readonly BlockReason[]): void {
   hp.blocked_by = [...(hp.blocked_by ?? []), ...reasons];
+  delete hp.transactions;
+  delete hp.read_scope;
+}
+
+function providerOf(read: HostRead): Provider {
+  return providerOfBackend(read.backend!);
 }
 
 function invalidConfig(summary: string): Diagnostic {

@@ -1,6 +1,6 @@
 /** Assembling a Plan from its parts, and the questions CLI exit codes ask of one. */
 import type { DesiredRuleset } from '../compile/ir';
-import { makeDiagnostic, type Diagnostic } from '../diagnostics';
+import { enforcerAddress, makeDiagnostic, withAddress, type Diagnostic } from '../diagnostics';
 import type { Resource } from '../model/types';
 import type { Connection } from '../hosts/connection';
 import type { StateFile } from '../state/types';
@@ -33,7 +33,7 @@ export interface MakePlanInput {
 export function makePlan(input: MakePlanInput): Plan {
   const resource_changes = diffResources(input.resources, input.state?.resources ?? []);
   const diagnostics: Diagnostic[] = [...(input.diagnostics ?? [])];
-  for (const name of Object.keys(input.desired).sort()) diagnostics.push(...input.desired[name].diagnostics);
+  for (const name of Object.keys(input.desired).sort()) diagnostics.push(...input.desired[name].diagnostics.map((d) => withAddress(d, enforcerAddress(name))));
   const byAddress = new Map(input.resources.map((r) => [r.address, r] as const));
   for (const c of resource_changes) {
     const r = byAddress.get(c.address);

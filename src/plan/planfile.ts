@@ -1,8 +1,9 @@
 /**
  * Saved plan files (`plan -out FILE`, `apply FILE`). A plan file is the Plan JSON itself
- * (format_version "1"): the desired rulesets apply renders, each host's live fingerprint, and the
- * lineage and serial of the state it was made from, so apply can refuse it once anything it was
- * computed against has changed (Terraform: "Saved plan is stale").
+ * (PLAN_FORMAT_VERSION): the transactions apply runs per host, the desired rulesets it verifies
+ * against, each host's live fingerprint, and the lineage and serial of the state it was made from,
+ * so apply can refuse it once anything it was computed against has changed (Terraform: "Saved
+ * plan is stale"). Every transaction is validated by its provider when the file is read.
  */
 import { promises as fsp } from 'fs';
 import { DiagnosticsError, makeDiagnostic, type Diagnostic } from '../diagnostics';
@@ -11,6 +12,8 @@ import type { StateFile } from '../state/types';
 import { MICROSEG_VERSION } from '../version';
 import { PlanCodes } from './codes';
 import { PLAN_FORMAT_VERSION, type Plan } from './types';
+import { providerFor } from '../../providers';
+import type { Transaction } from '../../providers/transaction';
 
 /** writePlanFile saves `plan` atomically, readable by its owner only. */
 export async function writePlanFile(file: string, plan: Plan): Promise<void> {
@@ -67,7 +70,20 @@ export function parsePlanText(text: string, file: string): Plan {
   need('connections', isObj, 'an object');
   need('diagnostics', Array.isArray, 'an array');
   if (problems.length) throw unreadable(file, `It is not shaped like a microseg plan:\n${problems.join('\n')}`);
-  return raw as Plan;
+  const plan = raw as Plan;
+  for (const h of plan.hosts) {
+    if (h.transactions !== undefined && !Array.isArray(h.transactions)) problems.push(`hosts.${h.enforcer}.transactions: expected an array`);
+    (h.transactions ?? []).forEach((tx: Transaction, i) => {
+      try {
+        if (tx?.version !== 1 || !Array.isArray(tx.ops)) throw new Error('not a version 1 transaction');
+        providerFor(tx.backend).validate(tx);
+      } catch (e) {
+        problems.push(`hosts.${h.enforcer}.transactions[${i}]: ${(e as Error).message}`);
+      }
+    });
+  }
+  if (problems.length) throw unreadable(file, `Its transactions cannot be run:\n${problems.join('\n')}`);
+  return plan;
 }
 
 /**
@@ -81,6 +97,7 @@ export function checkPlanFresh(
   plan: Plan,
   state: StateFile | undefined,
   liveFingerprints: ReadonlyMap<string, string> | { readonly [enforcer: string]: string },
+  previousFingerprints: ReadonlyMap<string, string> = new Map(),
 ): Diagnostic[] {
   const fp = (e: string): string | undefined =>
     liveFingerprints instanceof Map ? liveFingerprints.get(e) : (liveFingerprints as Record<string, string>)[e];
@@ -107,6 +124,9 @@ export function checkPlanFresh(
     const now = fp(h.enforcer);
     if (now === undefined) reasons.push(`enforcer "${h.enforcer}" could not be read back now`);
     else if (now !== h.live_fingerprint) reasons.push(`enforcer "${h.enforcer}" changed on the host: live fingerprint ${h.live_fingerprint} when planned, ${now} now`);
+    if (h.previous_fingerprint !== undefined && previousFingerprints.get(h.enforcer) !== h.previous_fingerprint) {
+      reasons.push(`enforcer "${h.enforcer}" changed on the host: what ${h.previous_backend} held when planned (to be cleaned up) is not what it holds now`);
+    }
   }
   if (!reasons.length) return [];
   return [

@@ -1,20 +1,21 @@
 /**
  * refresh: read what is really programmed on every enforcer host, in parallel with a bound.
  *
- * Per host, strictly in order: resolve the backend (the enforcer's own, else state's, else
- * detectBackend for `auto`), probe it once, read the LiveRuleset. A host that cannot be reached
- * becomes data (`reachable: false` + a reason), never an exception: one dead host must not stop
- * the plan of the others.
+ * Per host, strictly in order: open it through the Connector (src/hosts transport + provider, or a
+ * test double), resolve the backend (the enforcer's own, else state's, else detection for `auto`),
+ * optionally probe it, read the LiveRuleset, and on a backend switch also read what the previous
+ * backend still holds (so plan can plan its cleanup). A host that cannot be reached becomes data
+ * (`reachable: false` + a reason), never an exception: one dead host must not stop the plan of the
+ * others.
  */
 import type { DesiredRuleset } from '../compile/ir';
-import type { Host } from '../hosts/types';
 import type { Backend } from '../model/types';
 import type { Connection } from '../hosts/connection';
-import { detectBackendDetailed, providerFor, ProviderError } from '../../providers';
-import type { BackendName, Capabilities, LiveRuleset, Provider } from '../../providers/types';
 import { HostCommandError } from '../hosts/exec';
-import { hostFor, HostUnreachableError, isUnreachable, type HostFactory } from '../hosts/factory';
+import { isUnreachable } from '../hosts/factory';
 import { mapLimit } from '../hosts/pool';
+import { kernelConnector, ProviderError, type Connector, type Firewall, type FirewallHost } from '../../providers';
+import type { BackendName, Capabilities, LiveRuleset } from '../../providers/types';
 
 /** DEFAULT_PARALLELISM is how many hosts are read or applied at once (`--parallelism`). */
 export const DEFAULT_PARALLELISM = 10;
@@ -33,13 +34,17 @@ export interface RefreshTarget {
 export interface HostRead {
   enforcer: string;
   connection: Connection;
-  host: Host;
+  /** The opened host (undefined when its connection could not even be opened). */
+  host?: FirewallHost;
   reachable: boolean;
   /** Resolved backend (undefined only when detection could not run). */
   backend?: BackendName;
-  provider?: Provider;
+  /** The resolved backend's firewall on the host. */
+  firewall?: Firewall;
   capabilities?: Capabilities;
   live?: LiveRuleset;
+  /** On a backend switch (state recorded another backend): that backend's firewall and what it still holds. */
+  previous?: { backend: BackendName; firewall: Firewall; live: LiveRuleset };
   /** Why the host could not be read (reachable false, or a read that failed on a reachable host). */
   error?: string;
   /** Set when the host answered but no usable backend / the read failed there (not a transport failure). */
@@ -50,24 +55,25 @@ export interface HostRead {
 
 export interface RefreshOptions {
   parallelism?: number;
-  hostFactory?: HostFactory;
-  /** Skip the capability probe (fingerprint re-reads of a saved plan only need `read`). */
+  /** How hosts are opened; default the real transports and providers (kernelConnector). */
+  connect?: Connector;
+  /** Probe capabilities while reading (default false: plan probes only hosts apply will change). */
   probe?: boolean;
 }
 
 /** refresh reads every target; the result is in target order. Never rejects for a host's sake. */
 export async function refresh(targets: readonly RefreshTarget[], opts: RefreshOptions = {}): Promise<HostRead[]> {
-  const factory = opts.hostFactory ?? hostFor;
-  return mapLimit(targets, opts.parallelism ?? DEFAULT_PARALLELISM, (t) => readOne(t, factory, opts.probe ?? true));
+  const connect = opts.connect ?? kernelConnector();
+  return mapLimit(targets, opts.parallelism ?? DEFAULT_PARALLELISM, (t) => readOne(t, connect, opts.probe ?? false));
 }
 
-async function readOne(t: RefreshTarget, factory: HostFactory, probe: boolean): Promise<HostRead> {
+async function readOne(t: RefreshTarget, connect: Connector, probe: boolean): Promise<HostRead> {
   const notes: string[] = [];
-  let host: Host;
+  let host: FirewallHost;
   try {
-    host = factory(t.connection);
+    host = connect(t.connection);
   } catch (e) {
-    return { enforcer: t.enforcer, connection: t.connection, host: deadHost(t), reachable: false, error: message(e), notes };
+    return { enforcer: t.enforcer, connection: t.connection, reachable: false, error: message(e), notes };
   }
   const out: HostRead = { enforcer: t.enforcer, connection: t.connection, host, reachable: true, notes };
   try {
@@ -75,14 +81,18 @@ async function readOne(t: RefreshTarget, factory: HostFactory, probe: boolean): 
     if (t.backend !== 'auto') backend = t.backend;
     else if (t.stateBackend) backend = t.stateBackend;
     else {
-      const d = await detectBackendDetailed(host);
+      const d = await host.detect();
       backend = d.backend;
       notes.push(...d.skipped);
     }
     out.backend = backend;
-    out.provider = providerFor(backend);
-    if (probe) out.capabilities = await out.provider.probe(host);
-    out.live = await out.provider.read(host);
+    out.firewall = host.firewall(backend);
+    if (probe) out.capabilities = await out.firewall.probe();
+    out.live = await out.firewall.read();
+    if (t.stateBackend && t.stateBackend !== backend) {
+      const firewall = host.firewall(t.stateBackend);
+      out.previous = { backend: t.stateBackend, firewall, live: await firewall.read() };
+    }
     return out;
   } catch (e) {
     out.error = message(e);
@@ -94,12 +104,6 @@ async function readOne(t: RefreshTarget, factory: HostFactory, probe: boolean): 
   }
 }
 
-function deadHost(t: RefreshTarget): Host {
-  return {
-    description: t.enforcer,
-    run: () => Promise.reject(new HostUnreachableError(t.enforcer, `${t.enforcer} has no usable transport`)),
-  };
-}
 
 function message(e: unknown): string {
   if (ProviderError.isInstance(e) || e instanceof Error) return e.message;

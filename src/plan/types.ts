@@ -4,22 +4,27 @@
  *
  * Which fields drive apply (Terraform's plans/action.go distinction): apply consults ONLY
  * `format_version`, `microseg_version`, `lineage`, `serial`, `desired`, `connections`, and per host
- * `enforcer`, `backend`, `previous_backend`, `action`, `reachable`, `live_fingerprint` and
- * `blocked_by`.
- * Every other field describes the change for people and CI checks and is UI only: apply always
- * renders the full desired ruleset (kube-proxy style), so it never needs the per-object lists, and
- * a view may not be able to change what apply does by editing them.
+ * `enforcer`, `backend`, `previous_backend`, `action`, `reachable`, `live_fingerprint`,
+ * `previous_fingerprint`, `blocked_by`, `transactions` and `read_scope`.
+ * Every other field describes the change for people and CI checks and is UI only: apply runs the
+ * host's transactions (typed data, computed from the host's one ObjectDiff) and verifies against
+ * `desired`, so a view may not be able to change what apply does by editing the per-object lists.
  */
 import type { Diagnostic } from '../diagnostics';
 import type { DesiredRuleset, Family, Hook } from '../compile/ir';
-import type { BackendName } from '../../providers/types';
+import type { BackendName, HookChangeReason, ReadScope } from '../../providers/types';
+import type { Transaction } from '../../providers/transaction';
 import type { Connection } from '../hosts/connection';
 import type { StateResource } from '../state/types';
 import type { Model } from '../model/types';
 import type { VerdictFlip } from '../trace/explain';
 
-/** PLAN_FORMAT_VERSION is the version of the plan JSON (`--json` and plan files share it). */
-export const PLAN_FORMAT_VERSION = '1';
+/**
+ * PLAN_FORMAT_VERSION is the version of the plan JSON (`--json` and plan files share it). 2: hosts
+ * carry the Transactions apply runs and the read-back scope; connections use the one Connection
+ * shape (camelCase, like the IR and the model inside the same document).
+ */
+export const PLAN_FORMAT_VERSION = '2';
 
 /** ResourceAction is what happens to a configuration resource. */
 export type ResourceAction = 'create' | 'update' | 'delete' | 'replace' | 'noop';
@@ -82,11 +87,39 @@ export interface HostPlan {
   orphans: OrphanItem[];
   /**
    * Why apply must leave this host alone although it was read (apply-driving): its rules do not
-   * compile for it (e.g. an enforcer older than 3.12 given service_ports), or it lacks a match they
-   * need. The host keeps its previous rules, the other hosts go on, and the run fails (DESIGN §4:
-   * the plan fails for that enforcer; nothing is silently widened or dropped).
+   * compile for it (e.g. an enforcer older than 3.12 given service_ports), it lacks a match they
+   * need, or they would lock microseg out. The host keeps its previous rules, the other hosts go
+   * on, and the run fails (DESIGN §4: the plan fails for that enforcer; nothing is silently
+   * widened or dropped). Each reason is also an error diagnostic with the same code and address.
    */
-  blocked_by?: string[];
+  blocked_by?: BlockReason[];
+  /**
+   * previous_backend's live fingerprint when planned (apply-driving): a saved plan is refused once
+   * it changed, since the transactions that clean that backend up were planned from it.
+   */
+  previous_fingerprint?: string;
+  /**
+   * Every transaction apply runs on this host, in order (apply-driving): for create and update the
+   * conntrack warm-up (a first sync only), then the full sync or the delta of the host's
+   * ObjectDiff; for delete the cleanup; then, on a backend switch, the cleanup of previous_backend.
+   * `microseg show PLANFILE` prints exactly these. Absent (or empty) when there is nothing to send.
+   */
+  transactions?: Transaction[];
+  /**
+   * The sets and chains a delta changes (from the host's ObjectDiff), which apply re-reads to
+   * verify it (apply-driving). Absent when nothing is sent as a delta.
+   */
+  read_scope?: ReadScope;
+}
+
+/**
+ * BlockReason is one reason apply must leave a host alone: a stable code (the diagnostic's), the
+ * enforcer it concerns, and the diagnostic's summary for people.
+ */
+export interface BlockReason {
+  code: string;
+  enforcer: string;
+  summary: string;
 }
 
 /**
@@ -119,8 +152,7 @@ export interface ChainChange {
   foreign_rules_removed: number;
 }
 
-/** HookChangeReason says why a hook changes. */
-export type HookChangeReason = 'missing' | 'not-first' | 'duplicated' | 'wrong-target' | 'not-desired';
+export type { HookChangeReason };
 
 /** HookChange is one base-hook jump (per family) to install, fix or remove. */
 export interface HookChange {

@@ -3,7 +3,7 @@
  * it is verified (a failure on one host must not lose another's record), so updates are per host.
  */
 import { randomUUID } from 'crypto';
-import type { LiveRuleset } from '../../providers/types';
+import type { Family, Hook } from '../compile/ir';
 import { MICROSEG_VERSION } from '../version';
 import { STATE_VERSION, type StateFile, type StateHost, type StateOwned } from './types';
 
@@ -25,10 +25,20 @@ export function withoutHost(state: StateFile, enforcer: string): StateFile {
 }
 
 /**
+ * OwnedRead is the part of a read-back of a host (providers' LiveRuleset) that state records; it is
+ * spelled out here so that state does not depend on the providers.
+ */
+export interface OwnedRead {
+  sets: ReadonlyArray<{ name: string; family: Family; elements: readonly string[] }>;
+  chains: ReadonlyArray<{ name: string; hook?: Hook; ruleIds: readonly string[] }>;
+  hooks: ReadonlyArray<{ hook: Hook; family: Family; present: boolean }>;
+}
+
+/**
  * ownedFromLive is what to record after a verified apply: exactly what was read back, so the next
  * plan's drift check compares the kernel with what really was there, not with what we meant.
  */
-export function ownedFromLive(live: LiveRuleset): StateOwned {
+export function ownedFromLive(live: OwnedRead): StateOwned {
   return {
     sets: [...live.sets]
       .map((s) => ({ name: s.name, family: s.family, elements: [...s.elements] }))

@@ -5,12 +5,13 @@
  * cleaned up after its configuration block is gone.
  *
  * JSON field names are snake_case because the file is read by people and other tools (Terraform's
- * state is too); `ruleIds` keeps the provider contract's spelling (providers/types.ts LiveChain).
+ * state is too); `ruleIds` keeps the provider contract's spelling (providers/types.ts LiveChain),
+ * but state does not import the providers (test/unit/layering.test.ts).
  * A host's `connection` is the one in-memory Connection shape (src/hosts/connection.ts) here and
  * snake_case (ConnectionRecord) in the file: schema.ts converts at that edge.
  */
 import type { Family, Hook } from '../compile/ir';
-import type { BackendName } from '../../providers/types';
+import type { BackendName } from '../model/types';
 import type { Model } from '../model/types';
 import type { Connection } from '../hosts/connection';
 

@@ -5,10 +5,10 @@
  * afterAll whatever happened (and by harness.ts's exit hook as a last resort); no packets are sent,
  * the only address set is in 198.18.0.0/15.
  */
+import { fullSync } from './program';
 import { execFileSync } from 'child_process';
 import { NftablesProvider } from '../../providers/nftables';
 import { IptablesProvider } from '../../providers/iptables';
-import { runSteps } from '../../providers';
 import { HostCommandError } from '../../src/hosts/exec';
 import { NetnsHost } from '../../src/hosts/netns';
 import type { Host } from '../../src/hosts/types';
@@ -88,7 +88,7 @@ describeAsRoot('NetnsHost.runMany (real kernel)', () => {
     await host.run(['nft', 'flush', 'ruleset']);
     await host.run(['ipset', 'destroy']);
     expect(await provider.read(host)).toEqual(await provider.read(runOnly));
-    await runSteps(host, provider.renderFull(TINY));
+    await fullSync(host, provider, TINY);
     const live = await provider.read(host);
     expect(live).toEqual(await provider.read(runOnly));
     expect(live.chains.find((c) => c.name === 'in')?.ruleIds).toEqual(['b-est', 'b-peers']);

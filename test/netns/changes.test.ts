@@ -1,7 +1,7 @@
 /**
- * Real-kernel tests of Provider.renderChanges (incremental apply), for nftables, iptables-nft and
+ * Real-kernel tests of Provider.changes (incremental apply), for nftables, iptables-nft and
  * iptables-legacy (when the kernel has the legacy tables): apply the web fixture in full, then
- * apply edited rulesets through renderChanges only, and prove on the kernel that
+ * apply edited rulesets through Provider.changes only, and prove on the kernel that
  *  - read-back equals expected(new desired) after every step, and a second renderChanges is [];
  *  - packets follow the new rules;
  *  - what did not change was not rewritten: nft rule and set handles are unchanged, iptables
@@ -10,7 +10,8 @@
  *  - orphan chains and sets are removed, and a missing or displaced hook is repaired alone.
  * Addresses and nodes: see harness.ts and fixtures.ts.
  */
-import { providerFor, runSteps, type BackendName, type Provider, type ScriptStep } from '../../providers';
+import { providerFor, type BackendName, type Provider, type ScriptStep } from '../../providers';
+import { applyChanges as sendChanges, changes, cleanup, fullSync } from './program';
 import type { DesiredRuleset } from '../../src/compile/ir';
 import { ADDR, NODES, changedFixture, webFixture } from './fixtures';
 import { Topology, describeAsRoot, legacySkipReason } from './harness';
@@ -43,7 +44,7 @@ function defineChangesSuite(backend: BackendName, tag: string): void {
   const iptables = backend !== 'nftables';
   const variant = backend === 'iptables-legacy' ? 'legacy' : 'nft';
   describeAsRoot(
-    `real kernel: ${backend} renderChanges`,
+    `real kernel: ${backend} changes`,
     () => {
       let topo: Topology;
       let provider: Provider;
@@ -51,16 +52,13 @@ function defineChangesSuite(backend: BackendName, tag: string): void {
 
       /** apply renders changes against a fresh read, runs them and returns what was sent. */
       async function applyChanges(desired: DesiredRuleset): Promise<ScriptStep[]> {
-        const live = await provider.read(srv());
-        const steps = provider.renderChanges!(desired, live);
-        await runSteps(srv(), steps);
-        return steps;
+        return sendChanges(srv(), provider, desired, await provider.read(srv()));
       }
 
       async function expectConverged(desired: DesiredRuleset): Promise<void> {
         const live = await provider.read(srv());
         expect(live).toEqual(provider.expected!(desired));
-        expect(provider.renderChanges!(desired, live)).toEqual([]);
+        expect(changes(provider, desired, live)).toEqual([]);
       }
 
       /** nftHandles: chain or set name → handles of its rules (or of the set itself). */
@@ -102,8 +100,8 @@ function defineChangesSuite(backend: BackendName, tag: string): void {
         await topo?.teardown();
       });
 
-      it('full apply of the web fixture, then renderChanges of the same desired is []', async () => {
-        await runSteps(srv(), provider.renderFull(webFixture(), await provider.read(srv())));
+      it('full apply of the web fixture, then the change to the same desired is []', async () => {
+        await fullSync(srv(), provider, webFixture(), await provider.read(srv()));
         await expectConverged(webFixture());
         expect(await topo.tcpConnect('peer', ADDR.srv4, 8000)).toBe('open');
         expect(await topo.tcpConnect('other', ADDR.srv4, 8000)).toBe('refused');
@@ -224,7 +222,7 @@ function defineChangesSuite(backend: BackendName, tag: string): void {
         }
       });
 
-      it('new chains and sets come back through renderChanges (sets before the rules that use them)', async () => {
+      it('new chains and sets come back through a delta (sets before the rules that use them)', async () => {
         await applyChanges(webFixture());
         await expectConverged(webFixture());
         expect(await topo.tcpConnect('srv', ADDR.peer4, 8443)).toBe('open');
@@ -276,7 +274,7 @@ function defineChangesSuite(backend: BackendName, tag: string): void {
       }
 
       it('cleanup still removes everything', async () => {
-        await runSteps(srv(), provider.renderCleanup(await provider.read(srv())));
+        await cleanup(srv(), provider, await provider.read(srv()));
         const after = await provider.read(srv());
         expect([after.sets, after.chains, after.hooks]).toEqual([[], [], []]);
       });

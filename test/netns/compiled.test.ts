@@ -1,7 +1,8 @@
 /**
  * Fake tracer vs kernel on compiled rulesets, for every backend usable here (see cases.ts).
  */
-import { providerFor, runSteps, type BackendName } from '../../providers';
+import { providerFor, type BackendName } from '../../providers';
+import { fullSync } from './program';
 import { traceConnection } from '../../src/trace/tracer';
 import { CASES, KNOWN_DIVERGENCES, LISTENERS, NODE_ENFORCER, addrOf, caseModel, caseRulesets, connectionOf, type PacketCase } from './cases';
 import { NODES } from './fixtures';
@@ -35,7 +36,7 @@ for (const [backend, tag] of BACKENDS) {
         for (const [node, enf] of Object.entries(NODE_ENFORCER)) {
           if (!enf) continue;
           const host = topo.host(node);
-          await runSteps(host, provider.renderFull(rulesets.get(enf)!, await provider.read(host)));
+          await fullSync(host, provider, rulesets.get(enf)!, await provider.read(host));
         }
       });
       afterAll(async () => {

@@ -14,7 +14,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { NftablesProvider } from '../../providers/nftables';
-import { runSteps } from '../../providers';
+import { kernelConnector } from '../../providers';
+import { applyChanges, cleanup, fullSync } from './program';
 import { runProcess } from '../../src/hosts/exec';
 import { HostCommandError } from '../../src/hosts/exec';
 import { SshConnectionError, SshHost, remoteCommandLine, shellQuote, type SshHostOptions } from '../../src/hosts/ssh';
@@ -219,14 +220,14 @@ describeAsRoot(
         diagnostics: [],
       };
       expect((await provider.probe(h)).missing).toEqual([]);
-      await runSteps(h, provider.renderFull(tiny));
+      await fullSync(h, provider, tiny);
       const live = await provider.read(h);
       expect(live).toEqual(provider.expected(tiny));
       // And an incremental change, through the same transport.
       tiny.sets[0].elements.push('198.18.250.3/32');
-      await runSteps(h, provider.renderChanges(tiny, live));
+      await applyChanges(h, provider, tiny, live);
       expect(await provider.read(h)).toEqual(provider.expected(tiny));
-      await runSteps(h, provider.renderCleanup(await provider.read(h)));
+      await cleanup(h, provider, await provider.read(h));
       expect((await provider.read(h)).chains).toEqual([]);
     });
 
@@ -290,24 +291,24 @@ describeAsRoot(
         expect(await owned()).toEqual([]);
         expect((await runProcess(['ip', 'netns', 'exec', NS_SRV, 'nft', 'list', 'ruleset'])).stdout.trim()).toBe('');
         const store = new LocalStateStore(proj);
-        const first = await planRun(proj, { store, hostFactory: viaCli });
+        const first = await planRun(proj, { store, connect: kernelConnector(viaCli) });
         expect(first.plan!.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
         expect(first.plan!.hosts.map((h) => [h.enforcer, h.action, h.reachable])).toEqual([['srv', 'create', true]]);
-        const applied = await applyPlan(first.plan!, { store, reads: first.reads, hostFactory: viaCli });
+        const applied = await applyPlan(first.plan!, { store, reads: first.reads, connect: kernelConnector(viaCli) });
         expect(applied.hosts.map((h) => [h.enforcer, h.status, h.error])).toEqual([['srv', 'applied', undefined]]);
         // The ruleset is in the server's kernel, read directly (not through microseg), without the
         // warm-up rule, which the full sync replaced.
         const rules = (await owned()).join('\n');
         expect(rules).toMatch(backend === 'nftables' ? /tcp dport 22 accept/ : /--dport 22 .*-j ACCEPT/);
         expect(rules).not.toContain('conntrack-warmup');
-        expect(applied.hosts[0].steps[0].stdin).toContain('conntrack-warmup');
+        expect(JSON.stringify(applied.hosts[0].transactions[0])).toContain('conntrack-warmup');
         // Re-plan over the same ssh: a no-op, and the recorded fingerprint is the host's.
-        const again = await planRun(proj, { store, hostFactory: viaCli });
+        const again = await planRun(proj, { store, connect: kernelConnector(viaCli) });
         expect(hasChanges(again.plan!)).toBe(false);
         expect(again.plan!.hosts[0].live_fingerprint).toBe((await store.load())!.hosts.srv.fingerprint);
         // Decommission over ssh: nothing owned is left, and state forgets the host.
-        const destroy = await planRun(proj, { store, hostFactory: viaCli, destroy: true });
-        const removed = await applyPlan(destroy.plan!, { store, reads: destroy.reads, hostFactory: viaCli });
+        const destroy = await planRun(proj, { store, connect: kernelConnector(viaCli), destroy: true });
+        const removed = await applyPlan(destroy.plan!, { store, reads: destroy.reads, connect: kernelConnector(viaCli) });
         expect(removed.hosts.map((h) => [h.enforcer, h.status])).toEqual([['srv', 'removed']]);
         expect(await owned()).toEqual([]);
         expect((await store.load())!.hosts).toEqual({});
@@ -335,14 +336,14 @@ describeAsRoot(
         // srv's only PU holds the management address and nothing lets anyone in on tcp/22.
         fs.writeFileSync(path.join(proj, 'main.hcl'), srvConfig('nftables', []));
         const store = new LocalStateStore(proj);
-        const r = await planRun(proj, { store, hostFactory: viaCli });
+        const r = await planRun(proj, { store, connect: kernelConnector(viaCli) });
         const lock = r.plan!.diagnostics.find((d) => d.code === 'MSEG8216')!;
         expect(lock).toMatchObject({ severity: 'error', summary: 'Applying enforcer "srv" would lock microseg out of it' });
         expect(lock.detail).toContain(`${SRV_ADDR} is an address of one of its processing units`);
         expect(lock.detail).toContain('failsafe = ["tcp/22"]');
         expect(r.plan!.hosts[0].blocked_by).toEqual([expect.stringContaining(`refuse every new ssh connection to ${SRV_ADDR} port 22`)]);
-        const res = await applyPlan(r.plan!, { store, reads: r.reads, hostFactory: viaCli });
-        expect(res.hosts.map((h) => [h.enforcer, h.status, h.steps.length])).toEqual([['srv', 'failed', 0]]);
+        const res = await applyPlan(r.plan!, { store, reads: r.reads, connect: kernelConnector(viaCli) });
+        expect(res.hosts.map((h) => [h.enforcer, h.status, h.transactions.length])).toEqual([['srv', 'failed', 0]]);
         // Nothing was sent: the host's ruleset is as empty as before, and ssh still works.
         expect((await runProcess(['ip', 'netns', 'exec', NS_SRV, 'nft', 'list', 'ruleset'])).stdout.trim()).toBe('');
         expect((await host().run(['true'])).code).toBe(0);

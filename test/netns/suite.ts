@@ -3,7 +3,8 @@
  * NetnsHost, send real packets, read back, apply again, change, and clean up, checking at each
  * step that foreign objects are byte-identical and nothing owned is left behind.
  */
-import { providerFor, runSteps, type BackendName, type LiveRuleset, type Provider } from '../../providers';
+import { providerFor, type BackendName, type LiveRuleset, type Provider } from '../../providers';
+import { cleanup, fullSync } from './program';
 import { ADDR, MULTI_PORTS, NODES, changedFixture, webFixture } from './fixtures';
 import { Topology, describeAsRoot, legacySkipReason } from './harness';
 
@@ -49,7 +50,7 @@ export function defineBackendSuite(backend: BackendName, tag: string): void {
 
     async function apply(desired = webFixture()): Promise<LiveRuleset> {
       const live = await provider.read(srv());
-      await runSteps(srv(), provider.renderFull(desired, live));
+      await fullSync(srv(), provider, desired, live);
       return provider.read(srv());
     }
 
@@ -204,7 +205,7 @@ export function defineBackendSuite(backend: BackendName, tag: string): void {
 
     it('cleanup removes every owned object and nothing else', async () => {
       const live = await provider.read(srv());
-      await runSteps(srv(), provider.renderCleanup(live));
+      await cleanup(srv(), provider, live);
       const after = await provider.read(srv());
       expect(after.sets).toEqual([]);
       expect(after.chains).toEqual([]);
@@ -220,7 +221,7 @@ export function defineBackendSuite(backend: BackendName, tag: string): void {
       // Unprotected again: the default reject is gone.
       expect(await topo.tcpConnect('other', ADDR.srv4, 8000)).toBe('open');
       // Cleanup of a clean host is a no-op that succeeds.
-      await runSteps(srv(), provider.renderCleanup(after));
+      await cleanup(srv(), provider, after);
     });
   }, extraSkip);
 }

@@ -13,7 +13,8 @@ import { ApplyCodes, planRun, type PlanRunResult } from '../../plan';
 import { DiagnosticsError, makeDiagnostic, type Diagnostic } from '../../diagnostics';
 import { hasChanges, readPlanFile, type Plan } from '../../plan';
 import { LocalStateStore, STATE_DIR } from '../../state';
-import type { Io } from '../io';
+import type { CliDeps, Io } from '../io';
+import type { Connector } from '../../../providers';
 import { applyJson, applyProgress, renderApplySummary } from '../views/apply';
 import { countLine, renderDiagnosticsHuman } from '../views/diagnostics';
 import { renderPlanHuman } from '../views/plan';
@@ -40,16 +41,16 @@ export const terminalAsk: Ask = (question) =>
     });
   });
 
-export async function applyCommand(io: Io, target: string, flags: ApplyFlags, ask?: Ask): Promise<number> {
+export async function applyCommand(io: Io, target: string, flags: ApplyFlags, ask?: Ask, deps: CliDeps = {}): Promise<number> {
   const isFile = await fsp
     .stat(target)
     .then((st) => st.isFile())
     .catch(() => false);
-  return isFile ? applySavedPlan(io, target, flags) : reconcileDir(io, target, flags, { destroy: false, ask });
+  return isFile ? applySavedPlan(io, target, flags, deps.connect) : reconcileDir(io, target, flags, { destroy: false, ask, connect: deps.connect });
 }
 
 /** reconcileDir is `apply DIR` and `destroy DIR`: plan under the lock, approve, apply. */
-export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts: { destroy: boolean; ask?: Ask }): Promise<number> {
+export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts: { destroy: boolean; ask?: Ask; connect?: Connector }): Promise<number> {
   const s = parseCommon(io, flags);
   if (!s) return 1;
   const store = new LocalStateStore(dir);
@@ -66,6 +67,7 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
         parallelism: s.parallelism,
         targets: flags.target,
         destroy: opts.destroy,
+        connect: opts.connect,
       });
       if (!r.plan) return reportConfigFailure(io, r, flags.json ?? false);
       const plan = r.plan;
@@ -87,6 +89,7 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
         store,
         lockHeld: true,
         reads: r.reads,
+        connect: opts.connect,
         parallelism: s.parallelism,
         fullReadBack: flags.fullReadBack,
         observer: flags.json ? undefined : applyProgress(io),
@@ -98,7 +101,7 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
   }
 }
 
-async function applySavedPlan(io: Io, file: string, flags: ApplyFlags): Promise<number> {
+async function applySavedPlan(io: Io, file: string, flags: ApplyFlags, connect?: Connector): Promise<number> {
   const s = parseCommon(io, flags);
   if (!s) return 1;
   const dir = flags.dir ?? (await projectDirFor(file));
@@ -118,6 +121,7 @@ async function applySavedPlan(io: Io, file: string, flags: ApplyFlags): Promise<
     const result = await applyPlan(plan, {
       store,
       savedPlan: true,
+      connect,
       lockTimeoutMs: s.lockTimeoutMs,
       parallelism: s.parallelism,
       fullReadBack: flags.fullReadBack,

@@ -6,12 +6,13 @@
  * the state file is not modified (the next plan reads the host and settles it).
  */
 import { cleanupHost, type CleanupReport } from '../../apply';
-import { hostFor } from '../../hosts';
-import { ApplyCodes, loadModel } from '../../plan';
+import { ApplyCodes } from '../../plan';
+import { runPipeline } from '../../pipeline';
+import { kernelConnector } from '../../../providers';
 import { makeDiagnostic } from '../../diagnostics';
 import { connectionRecord, type Connection } from '../../hosts';
 import { LocalStateStore } from '../../state';
-import type { Io } from '../io';
+import type { CliDeps, Io } from '../io';
 import { renderCleanupReport } from '../views/apply';
 import { renderDiagnosticsHuman } from '../views/diagnostics';
 import { failWith } from './plan';
@@ -25,7 +26,7 @@ export interface CleanupFlags extends VarOptions {
   json?: boolean;
 }
 
-export async function cleanupCommand(io: Io, flags: CleanupFlags): Promise<number> {
+export async function cleanupCommand(io: Io, flags: CleanupFlags, deps: CliDeps = {}): Promise<number> {
   const chosen = [flags.enforcer !== undefined, flags.netns !== undefined, flags.local === true].filter(Boolean).length;
   if (chosen !== 1) {
     renderDiagnosticsHuman(io, [
@@ -53,7 +54,7 @@ export async function cleanupCommand(io: Io, flags: CleanupFlags): Promise<numbe
   }
   let report: CleanupReport;
   try {
-    report = await cleanupHost(hostFor(connection));
+    report = await cleanupHost((deps.connect ?? kernelConnector())(connection));
   } catch (e) {
     if (e instanceof Error && !('diagnostics' in e)) {
       io.err(`error: ${e.message}\n`);
@@ -69,7 +70,7 @@ export async function cleanupCommand(io: Io, flags: CleanupFlags): Promise<numbe
 /** enforcerConnection looks the enforcer up in the configuration (if it loads) and then in state. */
 async function enforcerConnection(dir: string, name: string, flags: VarOptions): Promise<Connection | undefined> {
   const { vars } = parseVarFlags(flags.var);
-  const loaded = await loadModel(dir, { vars, varFiles: flags.varFile }).catch(() => undefined);
+  const loaded = await runPipeline(dir, { vars, varFiles: flags.varFile }).catch(() => undefined);
   const e = loaded?.model?.enforcers.find((x) => x.name === name);
   if (e) return connectionRecord(e.connection);
   const state = await new LocalStateStore(dir).load().catch(() => undefined);

@@ -6,19 +6,19 @@
 import { planRun, type PlanRunResult } from '../../plan';
 import { hasDrift, hasErrors } from '../../plan';
 import { LocalStateStore } from '../../state';
-import type { Io } from '../io';
+import type { CliDeps, Io } from '../io';
 import { renderDiagnosticsHuman } from '../views/diagnostics';
 import { driftJson, renderDriftHuman } from '../views/drift';
 import { failWith, parseCommon, reportConfigFailure, withLock, type ReconcileFlags } from './plan';
 
-export async function driftCommand(io: Io, dir: string, flags: ReconcileFlags & { json?: boolean }): Promise<number> {
+export async function driftCommand(io: Io, dir: string, flags: ReconcileFlags & { json?: boolean }, deps: CliDeps = {}): Promise<number> {
   const s = parseCommon(io, flags);
   if (!s) return 1;
   const store = new LocalStateStore(dir);
   let r: PlanRunResult;
   try {
     r = await withLock(store, 'drift', s.lockTimeoutMs, flags.lock !== false, () =>
-      planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target }),
+      planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, connect: deps.connect }),
     );
   } catch (e) {
     return failWith(io, e, flags.json);

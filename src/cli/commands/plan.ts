@@ -11,7 +11,7 @@ import { ApplyCodes, DEFAULT_PARALLELISM, planRun, type PlanRunResult } from '..
 import { DiagnosticsError, makeDiagnostic, type Diagnostic } from '../../diagnostics';
 import { hasChanges, hasDrift, hasErrors, writePlanFile } from '../../plan';
 import { LocalStateStore, type LockInfo, type StateStore } from '../../state';
-import type { Io } from '../io';
+import type { CliDeps, Io } from '../io';
 import { countLine, diagnosticsJson, renderDiagnosticsHuman } from '../views/diagnostics';
 import { planJson, renderPlanHuman } from '../views/plan';
 import { parseVarFlags, type VarOptions } from './common';
@@ -93,7 +93,7 @@ export interface PlanFlags extends ReconcileFlags {
   explain?: boolean;
 }
 
-export async function planCommand(io: Io, dir: string, flags: PlanFlags): Promise<number> {
+export async function planCommand(io: Io, dir: string, flags: PlanFlags, deps: CliDeps = {}): Promise<number> {
   const s = parseCommon(io, flags);
   if (!s) return 1;
   if (flags.refreshOnly && flags.out) {
@@ -104,7 +104,7 @@ export async function planCommand(io: Io, dir: string, flags: PlanFlags): Promis
   let r: PlanRunResult;
   try {
     r = await withLock(store, 'plan', s.lockTimeoutMs, flags.lock !== false, () =>
-      planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, explain: flags.explain }),
+      planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, explain: flags.explain, connect: deps.connect }),
     );
   } catch (e) {
     return failWith(io, e, flags.json);

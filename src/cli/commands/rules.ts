@@ -54,7 +54,8 @@ export async function rulesCommand(
     return 1;
   }
   const backend = (opts.backend ?? (enforcer.backend === 'auto' ? 'nftables' : enforcer.backend)) as BackendName;
-  const steps = providerFor(backend).renderFull(desired);
+  const provider = providerFor(backend);
+  const steps = provider.fullSync(desired, undefined, 'rules').map((tx) => provider.serialize(tx));
   io.out(`# microseg rules for enforcer "${enforcer.name}", backend ${backend}\n`);
   for (const step of steps) {
     io.out(`\n# ---- ${step.argv.join(' ')} <<EOF\n${step.stdin}${step.stdin.endsWith('\n') ? '' : '\n'}# ---- EOF\n`);

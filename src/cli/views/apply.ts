@@ -6,6 +6,7 @@ import type { ApplyObserver, ApplyResult, HostOutcome } from '../../apply';
 import type { CleanupReport } from '../../apply';
 import type { Diagnostic } from '../../diagnostics';
 import type { Io } from '../io';
+import { providerFor } from '../../../providers';
 import { diagnosticsJson } from './diagnostics';
 import { plural, styleFor } from './style';
 
@@ -43,8 +44,8 @@ export const APPLY_FORMAT_VERSION = '1';
  * applyJson is the `apply --json` / `destroy --json` document, from the same ApplyResult the human
  * view prints: per host what was done and how it ended, and every diagnostic (the plan's and the
  * run's). `result` undefined means nothing was applied: the plan had nothing to do, or (`ok`
- * false) it had errors. Per host the steps and bytes sent, not the scripts themselves (they can be
- * megabytes; `microseg rules` prints them).
+ * false) it had errors. Per host the transactions (`steps`) and bytes sent, not the scripts
+ * themselves (they can be megabytes; `microseg show PLANFILE` and `microseg rules` print them).
  */
 export function applyJson(
   command: 'apply' | 'destroy',
@@ -64,8 +65,8 @@ export function applyJson(
       status: h.status,
       fingerprint: h.fingerprint ?? null,
       error: h.error ?? null,
-      steps: h.steps.length,
-      bytes: h.steps.reduce((n, st) => n + Buffer.byteLength(st.stdin), 0),
+      steps: h.transactions.length,
+      bytes: h.transactions.reduce((n, tx) => n + Buffer.byteLength(providerFor(tx.backend).serialize(tx).stdin), 0),
     })),
     diagnostics: diagnosticsJson([...planDiagnostics, ...(result?.diagnostics ?? [])]),
   };

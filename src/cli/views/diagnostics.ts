@@ -28,6 +28,7 @@ export function diagnosticsJson(ds: readonly Diagnostic[]): Array<Record<string,
     file: d.file ?? null,
     line: d.line ?? null,
     column: d.column ?? null,
+    address: d.address ?? null,
   }));
 }
 

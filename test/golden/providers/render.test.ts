@@ -32,18 +32,18 @@ const BACKENDS: Array<[BackendName, string]> = [
 
 describe('golden provider output', () => {
   it.each(BACKENDS)('%s: full render of the web fixture on a clean host', (backend, base) => {
-    const p = providerFor(backend);
-    golden(`${base}.full.golden`, p.renderRules!(webFixture()));
+    const p = providerFor(backend) as ReturnType<typeof providerFor> & { renderRules(d: unknown, l?: unknown): string };
+    golden(`${base}.full.golden`, p.renderRules(webFixture()));
   });
 
   it.each(BACKENDS)('%s: changed fixture over a host holding the web fixture', (backend, base) => {
-    const p = providerFor(backend);
-    golden(`${base}.change.golden`, p.renderRules!(changedFixture(), p.expected!(webFixture())));
+    const p = providerFor(backend) as ReturnType<typeof providerFor> & { renderRules(d: unknown, l?: unknown): string };
+    golden(`${base}.change.golden`, p.renderRules(changedFixture(), p.expected(webFixture())));
   });
 
   it.each(BACKENDS)('%s: cleanup of a host holding the web fixture', (backend, base) => {
     const p = providerFor(backend);
-    const steps = p.renderCleanup(p.expected!(webFixture()));
+    const steps = p.cleanup(p.expected(webFixture()), 'srv').map((tx) => p.serialize(tx));
     golden(`${base}.cleanup.golden`, steps.map((s) => `# ${s.argv.join(' ')}\n${s.stdin}`).join('\n'));
   });
 });

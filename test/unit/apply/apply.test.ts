@@ -16,7 +16,8 @@ import { planJson, renderPlanHuman } from '../../../src/cli/views/plan';
 import { DiagnosticsError, makeDiagnostic } from '../../../src/diagnostics';
 import type { CommandResult, Host } from '../../../src/hosts/types';
 import { SshConnectionError, SshHost } from '../../../src/hosts';
-import { diffHost, makePlan, type Plan } from '../../../src/plan';
+import { diffHost, makePlan, PLAN_FORMAT_VERSION, type Plan } from '../../../src/plan';
+import { kernelConnector } from '../../../providers';
 import { LocalStateStore } from '../../../src/state';
 import { desiredWeb, liveOf, stateOf, withChain } from '../plan/fixtures';
 
@@ -100,10 +101,12 @@ describe('refresh', () => {
         { enforcer: 'ok', connection: { type: 'netns', netns: 'ok' }, backend: 'nftables' },
       ],
       {
-        hostFactory: (c) =>
+        probe: true,
+        connect: kernelConnector((c) =>
           c.type === 'netns' && c.netns === 'dead'
             ? { description: 'netns dead', run: () => Promise.reject(new HostUnreachableError('netns dead', 'netns dead is unreachable: gone')) }
             : empty,
+        ),
       },
     );
     expect(reads.map((r) => [r.enforcer, r.reachable])).toEqual([
@@ -139,7 +142,7 @@ describe('applyPlan refusals', () => {
 
   it('refuses a plan with errors before touching anything', async () => {
     const plan = planWith({ diagnostics: [makeDiagnostic('error', 'MSEG6001', 'old enforcer')] });
-    const e = await thrown(applyPlan(plan, { store: new LocalStateStore(dir), hostFactory: () => { throw new Error('no host may be built'); } }));
+    const e = await thrown(applyPlan(plan, { store: new LocalStateStore(dir), connect: () => { throw new Error('no host may be built'); } }));
     expect(e.diagnostics.map((d) => d.code)).toEqual(['MSEG8208']);
   });
 
@@ -155,7 +158,7 @@ describe('applyPlan refusals', () => {
   it('refuses a saved plan whose host can no longer be read back or whose state moved', async () => {
     const store = new LocalStateStore(dir);
     const unreachable = () => ({ description: 'netns gone', run: () => Promise.reject(new HostUnreachableError('netns gone', 'gone')) });
-    const e = await thrown(applyPlan(planWith(), { store, savedPlan: true, hostFactory: unreachable }));
+    const e = await thrown(applyPlan(planWith(), { store, savedPlan: true, connect: kernelConnector(unreachable) }));
     expect(e.diagnostics[0].code).toBe('MSEG8112');
     expect(e.diagnostics[0].detail).toMatch(/could not be read back now/);
     // The lock was released on the way out.
@@ -197,7 +200,7 @@ describe('plan and drift views', () => {
   it('--json is the versioned Plan document itself', () => {
     const doc = JSON.parse(planJson(plan)) as Plan;
     expect(doc).toEqual(JSON.parse(JSON.stringify(plan)));
-    expect(doc.format_version).toBe('1');
+    expect(doc.format_version).toBe(PLAN_FORMAT_VERSION);
   });
 
   it('groups drift per host as missing, unexpected and changed', () => {

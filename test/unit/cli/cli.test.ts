@@ -41,7 +41,7 @@ describe('microseg validate', () => {
     // unknown attribute with a hint
     expect(String(at(30)?.summary) + String(at(30)?.detail)).toMatch(/did you mean "action"/i);
     for (const d of doc.diagnostics) {
-      expect(Object.keys(d).sort()).toEqual(['code', 'column', 'detail', 'file', 'line', 'severity', 'summary']);
+      expect(Object.keys(d).sort()).toEqual(['address', 'code', 'column', 'detail', 'file', 'line', 'severity', 'summary']);
     }
   });
 

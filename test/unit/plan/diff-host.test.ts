@@ -1,3 +1,4 @@
+import { providerFor } from '../../../providers';
 import { diffHost, PlanCodes, unreachableHost, type HostPlan } from '../../../src/plan';
 import { chain, desiredWeb, liveOf, stateOf, withChain, withHook } from './fixtures';
 
@@ -13,10 +14,13 @@ describe('diffHost: no change', () => {
     expect(diffHost(d, live, stateOf(live))).toEqual(quiet());
   });
 
-  it('ignores set comments, which live backends need not keep', () => {
+  it('a set comment nftables holds that differs is a replace (nft cannot re-comment a set); iptables keeps none', () => {
     const d = desiredWeb();
     const live = liveOf(desiredWeb({ sets: d.sets.map((s) => ({ name: s.name, family: s.family, elements: s.elements })) }));
-    expect(diffHost(d, live, stateOf(live)).action).toBe('noop');
+    const p = diffHost(d, live, stateOf(live));
+    expect(p.sets).toEqual([{ name: 'ext-dns', family: 4, action: 'replace', added: ['198.18.1.0/24'], removed: ['198.18.1.0/24'] }]);
+    const ipt = { ...providerFor('iptables-nft').expected(d), fingerprint: 'f' };
+    expect(diffHost(d, ipt, stateOf(ipt)).action).toBe('noop');
   });
 
   it('re-applies (update, nothing else) a host whose last apply failed, even when live already matches', () => {

@@ -7,7 +7,7 @@
  */
 import type { Chain, DesiredRuleset, Rule } from '../../../src/compile/ir';
 import type { LiveChain, LiveHook, LiveRuleset } from '../../../providers/types';
-import { projectDesired } from '../../../src/plan';
+import { providerFor } from '../../../providers';
 import { ownedFromLive, type StateHost } from '../../../src/state';
 
 export function rule(id: string, verdict: Rule['verdict'] = { kind: 'accept' }): Rule {
@@ -31,9 +31,9 @@ export function desiredWeb(overrides: Partial<DesiredRuleset> = {}): DesiredRule
   };
 }
 
-/** liveOf is what a clean host would read back after `desired` was applied. */
+/** liveOf is what a clean nftables host would read back after `desired` was applied (Provider.expected). */
 export function liveOf(desired: DesiredRuleset, fingerprint = 'fp-web-1'): LiveRuleset {
-  return { ...projectDesired(desired, 'nftables'), fingerprint };
+  return { ...providerFor('nftables').expected(desired), fingerprint };
 }
 
 /** stateOf is the state record after a verified apply that read back `live`. */

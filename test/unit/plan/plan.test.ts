@@ -16,6 +16,7 @@ import {
   readPlanFile,
   resourceRecord,
   unreachableHost,
+  PLAN_FORMAT_VERSION,
   writePlanFile,
   type Plan,
 } from '../../../src/plan';
@@ -100,7 +101,7 @@ describe('makePlan, hasChanges, hasDrift', () => {
   it('assembles a plan from state, resources and host plans', () => {
     const state = appliedState();
     const p = planFixture(state);
-    expect(p.format_version).toBe('1');
+    expect(p.format_version).toBe(PLAN_FORMAT_VERSION);
     expect(p.microseg_version).toBe(MICROSEG_VERSION);
     expect(p.created_at).toBe('2025-02-03T04:05:06.000Z');
     expect(p.lineage).toBe(state.lineage);
@@ -141,7 +142,8 @@ describe('makePlan, hasChanges, hasDrift', () => {
       hosts: [],
       connections: {},
     });
-    expect(p.diagnostics[0]).toEqual(warn);
+    // A host's compile diagnostic says which host it concerns (address), so apply can match it by code and address.
+    expect(p.diagnostics[0]).toEqual({ ...warn, address: 'enforcer.web-1' });
     expect(p.diagnostics[1]).toMatchObject({ severity: 'error', code: PlanCodes.preventDestroy, file: 'main.hcl', line: 4 });
     expect(p.diagnostics[1].summary).toContain('namespace.a has lifecycle.prevent_destroy');
     expect(hasErrors(p)).toBe(true);
@@ -174,7 +176,7 @@ describe('plan files', () => {
     expect(back).toEqual(plan);
     expect(back.desired['web-1'].chains[2].rules[0].id).toBe('p1');
     expect(back.hosts.find((h) => h.enforcer === 'web-1')!.live_fingerprint).toBe('fp-live-web');
-    expect(JSON.parse(readFileSync(file, 'utf8')).format_version).toBe('1');
+    expect(JSON.parse(readFileSync(file, 'utf8')).format_version).toBe(PLAN_FORMAT_VERSION);
   });
 
   it('refuses garbage, a non-plan, and another format version', async () => {
@@ -183,7 +185,7 @@ describe('plan files', () => {
     expect((await diagnosticsOf(readPlanFile(file)))[0].code).toBe(PlanCodes.planFileUnreadable);
     writeFileSync(file, JSON.stringify({ hello: 1 }));
     expect((await diagnosticsOf(readPlanFile(file)))[0].detail).toContain('no format_version');
-    writeFileSync(file, JSON.stringify({ format_version: '2', microseg_version: '9.9.9' }));
+    writeFileSync(file, JSON.stringify({ format_version: '1', microseg_version: '9.9.9' }));
     const v = await diagnosticsOf(readPlanFile(file));
     expect(v[0].code).toBe(PlanCodes.planFileVersion);
     expect(v[0].detail).toContain('9.9.9');

@@ -12,7 +12,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { createTwoFilesPatch } from 'diff';
-import { providerFor, type BackendName, type ScriptStep } from '../../../providers';
+import { providerFor, type BackendName, type Provider, type ScriptStep } from '../../../providers';
+import { changesFor } from '../../../src/plan';
+import type { DesiredRuleset } from '../../../src/compile/ir';
+import type { LiveRuleset } from '../../../providers/types';
 import { simulatedRead } from '../../../bench/render-bytes';
 import { ADDR, changedFixture, webFixture } from '../../netns/fixtures';
 
@@ -33,6 +36,13 @@ function golden(file: string, actual: string): void {
 
 const show = (steps: readonly ScriptStep[]) => steps.map((s) => `# ${s.argv.join(' ')}\n${s.stdin}`).join('\n');
 
+/** changes is the provider's delta for `desired` over `live`, serialised (the host's ObjectDiff computed as plan does). */
+function changes(p: Provider, desired: DesiredRuleset, live: LiveRuleset): ScriptStep[] {
+  const c = changesFor(p, desired, live);
+  if (c.kind !== 'delta') throw new Error(`expected a delta, got a full sync: ${c.reason}`);
+  return c.transactions.map((tx) => p.serialize(tx));
+}
+
 function edited() {
   const d = webFixture();
   d.sets.find((s) => s.name === 'peers-v4')!.elements.push(`${ADDR.other4}/32`, '198.18.0.50/32');
@@ -46,16 +56,16 @@ const BACKENDS: BackendName[] = ['nftables', 'iptables-nft', 'iptables-legacy'];
 describe('golden renderChanges output', () => {
   it.each(BACKENDS)('%s: changed fixture over the web fixture (no positions)', (backend) => {
     const p = providerFor(backend);
-    golden(`changes-${backend}.changed.golden`, show(p.renderChanges!(changedFixture(), p.expected!(webFixture()))));
+    golden(`changes-${backend}.changed.golden`, show(changes(p, changedFixture(), p.expected(webFixture()))));
   });
 
   it.each(BACKENDS)('%s: one member and one rule edited (positions from a read)', (backend) => {
     const p = providerFor(backend);
-    golden(`changes-${backend}.edited.golden`, show(p.renderChanges!(edited(), simulatedRead(backend, webFixture()))));
+    golden(`changes-${backend}.edited.golden`, show(changes(p, edited(), simulatedRead(backend, webFixture()))));
   });
 
   it.each(BACKENDS)('%s: web fixture over the changed fixture (new set and chain)', (backend) => {
     const p = providerFor(backend);
-    golden(`changes-${backend}.restored.golden`, show(p.renderChanges!(webFixture(), p.expected!(changedFixture()))));
+    golden(`changes-${backend}.restored.golden`, show(changes(p, webFixture(), p.expected(changedFixture()))));
   });
 });

@@ -1,11 +1,12 @@
 /**
- * Unit tests of Provider.renderChanges for nftables and iptables (both variants share the code),
- * on the netns fixtures. "live" is either expected(old) — a copy without kernel positions, as a
+ * Unit tests of Provider.changes for nftables and iptables (both variants share the code), on the
+ * netns fixtures, with the host's ObjectDiff computed as plan computes it (changesFor). "live" is either expected(old) — a copy without kernel positions, as a
  * plan file would carry — or simulatedRead(old), which parses what the kernel prints and so
  * carries nft rule handles / iptables rule order like a real read.
  */
 import fc from 'fast-check';
-import { providerFor, ProviderError, type BackendName, type LiveRuleset, type ScriptStep } from '../../../providers';
+import { providerFor, ProviderError, type BackendName, type LiveRuleset, type Provider, type ScriptStep } from '../../../providers';
+import { changesFor, scriptsOf } from '../../../src/plan';
 import { ruleEdits } from '../../../providers/common';
 import type { DesiredRuleset } from '../../../src/compile/ir';
 import { simulatedRead } from '../../../bench/render-bytes';
@@ -17,6 +18,16 @@ const text = (steps: readonly ScriptStep[]) => steps.map((s) => `# ${s.argv.join
 const body = (steps: readonly ScriptStep[]) =>
   steps.flatMap((s) => s.stdin.split('\n')).filter((l) => l !== '' && !l.startsWith('#') && l !== '*filter' && l !== 'COMMIT');
 
+/**
+ * renderChanges is the provider's delta serialised, or (when it says only a full sync is safe) the
+ * full sync's steps with the reason in `full`.
+ */
+function renderChanges(p: Provider, desired: DesiredRuleset, live: LiveRuleset): ScriptStep[] & { full?: string } {
+  const c = changesFor(p, desired, live);
+  if (c.kind === 'delta') return scriptsOf(p, c.transactions);
+  return Object.assign(scriptsOf(p, p.fullSync(desired, live, c.reason)), { full: c.reason });
+}
+
 function withPeers(d: DesiredRuleset, elements: string[]): DesiredRuleset {
   d.sets.find((s) => s.name === 'peers-v4')!.elements = elements;
   return d;
@@ -24,20 +35,20 @@ function withPeers(d: DesiredRuleset, elements: string[]): DesiredRuleset {
 const PEERS3 = [`${ADDR.peer4}/32`, '198.18.0.50/32', '198.18.0.51/32'];
 const PEERS6 = [...PEERS3, '198.18.0.70/32', '198.18.0.71/32', '198.18.0.72/32'];
 
-describe.each(BACKENDS)('%s renderChanges', (backend) => {
+describe.each(BACKENDS)('%s changes', (backend) => {
   const p = providerFor(backend);
   const nft = backend === 'nftables';
 
   it('returns [] when live equals expected(desired), with or without kernel positions', () => {
-    expect(p.renderChanges!(webFixture(), p.expected!(webFixture()))).toEqual([]);
-    expect(p.renderChanges!(webFixture(), simulatedRead(backend, webFixture()))).toEqual([]);
-    expect(p.renderChanges!(changedFixture(), p.expected!(changedFixture()))).toEqual([]);
+    expect(renderChanges(p, webFixture(), p.expected!(webFixture()))).toEqual([]);
+    expect(renderChanges(p, webFixture(), simulatedRead(backend, webFixture()))).toEqual([]);
+    expect(renderChanges(p, changedFixture(), p.expected!(changedFixture()))).toEqual([]);
   });
 
   it('one set member added or removed: only that set, as element lines', () => {
     const live = p.expected!(withPeers(webFixture(), PEERS3));
-    const added = p.renderChanges!(withPeers(webFixture(), [...PEERS3, '198.18.0.52/32']), live);
-    const removed = p.renderChanges!(withPeers(webFixture(), PEERS3.filter((e) => e !== '198.18.0.50/32')), live);
+    const added = renderChanges(p, withPeers(webFixture(), [...PEERS3, '198.18.0.52/32']), live);
+    const removed = renderChanges(p, withPeers(webFixture(), PEERS3.filter((e) => e !== '198.18.0.50/32')), live);
     if (nft) {
       expect(body(added)).toEqual(['add element inet microseg mseg-peers-v4 { 198.18.0.52/32 }']);
       expect(body(removed)).toEqual(['delete element inet microseg mseg-peers-v4 { 198.18.0.50/32 }']);
@@ -49,7 +60,7 @@ describe.each(BACKENDS)('%s renderChanges', (backend) => {
 
   it('a member replaced by an overlapping prefix: deletes before adds', () => {
     const live = p.expected!(withPeers(webFixture(), PEERS6));
-    const steps = p.renderChanges!(withPeers(webFixture(), [`${ADDR.peer4}/32`, '198.18.0.48/29', ...PEERS6.slice(3)]), live);
+    const steps = renderChanges(p, withPeers(webFixture(), [`${ADDR.peer4}/32`, '198.18.0.48/29', ...PEERS6.slice(3)]), live);
     const lines = body(steps);
     expect(lines.findIndex((l) => /^(delete element|del )/.test(l))).toBeLessThan(lines.findIndex((l) => /^add /.test(l)));
     if (nft) expect(lines).toEqual(['delete element inet microseg mseg-peers-v4 { 198.18.0.50/32, 198.18.0.51/32 }', 'add element inet microseg mseg-peers-v4 { 198.18.0.48/29 }']);
@@ -58,7 +69,7 @@ describe.each(BACKENDS)('%s renderChanges', (backend) => {
 
   it('a change as large as the set is sent as a refill (nft: flush set; ipset: temp set + swap)', () => {
     const live = p.expected!(webFixture());
-    const steps = p.renderChanges!(withPeers(webFixture(), ['198.18.0.60/32']), live);
+    const steps = renderChanges(p, withPeers(webFixture(), ['198.18.0.60/32']), live);
     if (nft) expect(body(steps)).toEqual(['flush set inet microseg mseg-peers-v4', 'add element inet microseg mseg-peers-v4 { 198.18.0.60/32 }']);
     else expect(body(steps)).toEqual(['create mseg-peers-v4.t hash:net family inet', 'flush mseg-peers-v4.t', 'add mseg-peers-v4.t 198.18.0.60/32', 'swap mseg-peers-v4.t mseg-peers-v4', 'destroy mseg-peers-v4.t']);
   });
@@ -67,7 +78,7 @@ describe.each(BACKENDS)('%s renderChanges', (backend) => {
     const d = webFixture();
     const web = d.chains.find((c) => c.name === 'pu-web-in')!;
     web.rules = web.rules.filter((r) => r.id !== 'w-rej9000');
-    const steps = p.renderChanges!(d, p.expected!(webFixture()));
+    const steps = renderChanges(p, d, p.expected!(webFixture()));
     const t = text(steps);
     // Every line is about pu-web-in: no set, no other chain.
     for (const l of body(steps)) expect(l).toMatch(/^(flush chain inet microseg mseg-pu-web-in|add rule inet microseg mseg-pu-web-in |:MSEG-pu-web-in |-A MSEG-pu-web-in )/);
@@ -87,7 +98,7 @@ describe.each(BACKENDS)('%s renderChanges', (backend) => {
     web.rules = web.rules.filter((r) => r.id !== 'w-rej9000');
     web.rules.splice(3, 0, { id: 'w-new', match: { srcSet: { set: 'peers-v4' }, protocol: 'tcp', dports: [{ from: 22, to: 22 }] }, verdict: { kind: 'accept' } });
     const live = simulatedRead(backend, webFixture());
-    const steps = p.renderChanges!(d, live);
+    const steps = renderChanges(p, d, live);
     if (nft) {
       // A rule entering in the middle needs a position anchor, which costs nft 1.0.6 a load of the
       // whole table's rules: the chain is flushed once and refilled instead (changes.ts).
@@ -112,7 +123,7 @@ describe.each(BACKENDS)('%s renderChanges', (backend) => {
     const web = d.chains.find((c) => c.name === 'pu-web-in')!;
     web.rules = web.rules.filter((r) => r.id !== 'w-rej9000');
     web.rules.push({ id: 'w-tail', match: { srcSet: { set: 'peers-v4' }, protocol: 'tcp', dports: [{ from: 23, to: 23 }] }, verdict: { kind: 'accept' } });
-    const steps = p.renderChanges!(d, simulatedRead(backend, webFixture()));
+    const steps = renderChanges(p, d, simulatedRead(backend, webFixture()));
     if (nft) {
       expect(body(steps)).toEqual([
         expect.stringMatching(/^delete rule inet microseg mseg-pu-web-in handle \d+$/),
@@ -125,7 +136,7 @@ describe.each(BACKENDS)('%s renderChanges', (backend) => {
   });
 
   it('orphan chains and sets: rules and hooks before chains, chains before sets', () => {
-    const steps = p.renderChanges!(changedFixture(), p.expected!(webFixture()));
+    const steps = renderChanges(p, changedFixture(), p.expected!(webFixture()));
     const t = text(steps);
     const at = (re: RegExp) => t.search(re);
     if (nft) {
@@ -147,7 +158,7 @@ describe.each(BACKENDS)('%s renderChanges', (backend) => {
   });
 
   it('new sets are created before the rules that use them', () => {
-    const steps = p.renderChanges!(webFixture(), p.expected!(changedFixture()));
+    const steps = renderChanges(p, webFixture(), p.expected!(changedFixture()));
     const t = text(steps);
     if (nft) expect(t.search(/^add set inet microseg mseg-world-v4 /m)).toBeLessThan(t.search(/@mseg-world-v4/));
     else {
@@ -160,13 +171,13 @@ describe.each(BACKENDS)('%s renderChanges', (backend) => {
     const live: LiveRuleset = p.expected!(webFixture());
     live.sets = live.sets.map((s) => (s.name === 'world-v4' ? { ...s, family: 6, elements: ['2001:2::/64'] } : s));
     if (nft) {
-      const steps = p.renderChanges!(webFixture(), live);
-      expect(steps[0].stdin).toMatch(/^# renderChanges: full replace, because set world-v4 changes family from v6 to v4\n/);
+      const steps = renderChanges(p, webFixture(), live);
+      expect(steps.full).toBe('set world-v4 changes family from v6 to v4');
       expect(steps[0].stdin).toContain('delete table inet microseg');
     } else {
       // The full iptables render refuses a family change itself (swap needs equal types).
-      expect(() => p.renderChanges!(webFixture(), live)).toThrow(ProviderError);
-      expect(() => p.renderChanges!(webFixture(), live)).toThrow(/changes family/);
+      expect(() => renderChanges(p, webFixture(), live)).toThrow(ProviderError);
+      expect(() => renderChanges(p, webFixture(), live)).toThrow(/changes family/);
     }
   });
 });
@@ -177,14 +188,14 @@ describe('nftables-specific', () => {
   it('a hook reported not first (foreign base chain with lower priority) is not ours to fix: []', () => {
     const live = p.expected!(webFixture());
     live.hooks = live.hooks.map((h) => ({ ...h, first: false }));
-    expect(p.renderChanges!(webFixture(), live)).toEqual([]);
+    expect(renderChanges(p, webFixture(), live)).toEqual([]);
   });
 
   it('a missing base chain is added with its hook, alone', () => {
     const live = p.expected!(webFixture());
     live.chains = live.chains.filter((c) => c.name !== 'in');
     live.hooks = live.hooks.filter((h) => h.hook !== 'input');
-    const lines = body(p.renderChanges!(webFixture(), live));
+    const lines = body(renderChanges(p, webFixture(), live));
     expect(lines[0]).toBe('add chain inet microseg mseg-in { type filter hook input priority filter; policy accept; }');
     for (const l of lines.slice(1)) expect(l).toMatch(/^add rule inet microseg mseg-in /);
   });
@@ -192,15 +203,15 @@ describe('nftables-specific', () => {
   it('a chain whose hook changed, or a name microseg never writes, falls back to the full replace', () => {
     const live = p.expected!(webFixture());
     live.chains = live.chains.map((c) => (c.name === 'pu-web-in' ? { ...c, hook: 'forward' as const } : c));
-    expect(p.renderChanges!(webFixture(), live)[0].stdin).toMatch(/^# renderChanges: full replace, because chain pu-web-in changes hook from forward to none/);
+    expect(renderChanges(p, webFixture(), live).full).toBe('chain pu-web-in changes hook from forward to none');
     const odd = p.expected!(webFixture());
     odd.chains = [...odd.chains, { name: 'nft:handmade', ruleIds: [], foreignRules: 1 }];
-    expect(p.renderChanges!(webFixture(), odd)[0].stdin).toMatch(/^# renderChanges: full replace, because chain nft:handmade in our table was not written by microseg/);
+    expect(renderChanges(p, webFixture(), odd).full).toBe('chain nft:handmade in our table was not written by microseg');
   });
 
   it('an empty host gets `add table` first', () => {
     const empty: LiveRuleset = { backend: 'nftables', sets: [], chains: [], hooks: [], fingerprint: '' };
-    const lines = body(p.renderChanges!(webFixture(), empty));
+    const lines = body(renderChanges(p, webFixture(), empty));
     expect(lines[0]).toBe('add table inet microseg');
     expect(lines[1]).toMatch(/^add set inet microseg mseg-peers-v4 \{ type ipv4_addr; flags interval; comment "pus matching role=client"; elements = \{ 198\.18\.0\.20\/32 \}; \}$/);
   });
@@ -209,7 +220,7 @@ describe('nftables-specific', () => {
     const live = simulatedRead('nftables', webFixture());
     const web = live.chains.find((c) => c.name === 'pu-web-in')!;
     web.foreignRules = 1;
-    const lines = body(p.renderChanges!(webFixture(), live));
+    const lines = body(renderChanges(p, webFixture(), live));
     expect(lines[0]).toBe('flush chain inet microseg mseg-pu-web-in');
     expect(lines.slice(1).every((l) => l.startsWith('add rule inet microseg mseg-pu-web-in '))).toBe(true);
   });
@@ -221,7 +232,7 @@ describe('iptables-specific', () => {
   it('hook not first: only hook lines, in the affected family', () => {
     const live = p.expected!(webFixture());
     live.hooks = live.hooks.map((h) => (h.hook === 'input' && h.family === 4 ? { ...h, first: false } : h));
-    expect(p.renderChanges!(webFixture(), live)).toEqual([
+    expect(renderChanges(p, webFixture(), live)).toEqual([
       {
         argv: ['iptables-nft-restore', '--noflush', '-w', '5'],
         stdin: '*filter\n-D INPUT -m comment --comment "microseg:hook" -j MSEG-in\n-I INPUT 1 -m comment --comment "microseg:hook" -j MSEG-in\nCOMMIT\n',
@@ -232,7 +243,7 @@ describe('iptables-specific', () => {
   it('duplicated hook and a hook to a chain microseg does not own are deleted by exact spec', () => {
     const live = p.expected!(webFixture());
     live.hooks = live.hooks.map((h) => (h.hook === 'output' && h.family === 6 ? { ...h, count: 2, targets: ['out', 'iptables:ACCEPT'] } : h));
-    expect(body(p.renderChanges!(webFixture(), live))).toEqual([
+    expect(body(renderChanges(p, webFixture(), live))).toEqual([
       '-D OUTPUT -m comment --comment "microseg:hook" -j MSEG-out',
       '-D OUTPUT -m comment --comment "microseg:hook" -j ACCEPT',
       '-I OUTPUT 1 -m comment --comment "microseg:hook" -j MSEG-out',
@@ -243,7 +254,7 @@ describe('iptables-specific', () => {
     const live = simulatedRead('iptables-nft', webFixture());
     const pre = live.chains.find((c) => c.name === 'pu-web-out')!;
     pre.families = [4];
-    const steps = p.renderChanges!(webFixture(), live);
+    const steps = renderChanges(p, webFixture(), live);
     expect(steps).toHaveLength(1);
     expect(steps[0].argv[0]).toBe('ip6tables-nft-restore');
     expect(steps[0].stdin).toMatch(/^\*filter\n:MSEG-pu-web-out - \[0:0\]\n/);
@@ -252,7 +263,7 @@ describe('iptables-specific', () => {
   it('a leftover temp set is destroyed, and not twice when its set is refilled', () => {
     const live = p.expected!(webFixture());
     live.sets = [...live.sets, { name: 'peers-v4.t', family: 4, elements: [] }, { name: 'gone.t', family: 4, elements: [] }];
-    const steps = p.renderChanges!(withPeers(webFixture(), ['198.18.0.60/32']), live);
+    const steps = renderChanges(p, withPeers(webFixture(), ['198.18.0.60/32']), live);
     expect(steps.map((s) => s.stdin).join('')).toMatch(/swap mseg-peers-v4\.t mseg-peers-v4\ndestroy mseg-peers-v4\.t\n$|destroy mseg-gone\.t\n$/);
     expect(steps[steps.length - 1].stdin).toBe('destroy mseg-gone.t\n');
   });
@@ -260,8 +271,7 @@ describe('iptables-specific', () => {
   it('refuses a set whose owned-looking name has a foreign type, via the full replace', () => {
     const live = p.expected!(webFixture());
     live.sets = [...live.sets, { name: 'x:hash:ip', family: 4, elements: [] }];
-    const steps = p.renderChanges!(webFixture(), live);
-    expect(steps[0].stdin).toMatch(/^# renderChanges: full replace, because owned-looking set x:hash:ip has a type microseg never creates\n/);
+    expect(changesFor(p, webFixture(), live)).toEqual({ kind: 'full', reason: 'owned-looking set x:hash:ip has a type microseg never creates' });
   });
 });
 

@@ -1,5 +1,11 @@
 import fc from 'fast-check';
-import { addrToBig, normaliseCidr, rangeToCidrs, ruleFamily, sortCidrs, ProviderError, bigToAddr, mergePartial, readScopeOf } from '../../../providers/common';
+import { addrToBig, normaliseCidr, rangeToCidrs, ruleFamily, sortCidrs, ProviderError, bigToAddr, mergePartial } from '../../../providers/common';
+import { diffObjects, readScopeOf as scopeOfDiff } from '../../../src/plan';
+import type { LiveRuleset as Live } from '../../../providers/types';
+
+/** readScopeOf is the read-back scope of the ObjectDiff of `want` over `live`, as plan computes it. */
+const readScopeOf = (want: Live, live: Live) => scopeOfDiff(diffObjects(want, live));
+
 import { providerFor } from '../../../providers';
 import { changedFixture, webFixture } from '../../netns/fixtures';
 import type { AddressSet, Rule } from '../../../src/compile/ir';

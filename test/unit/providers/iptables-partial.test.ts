@@ -9,7 +9,13 @@
  */
 import fc from 'fast-check';
 import { IptablesProvider, parseListRules, parseNftChainNames, parseSave, renderTable, type IptablesVariant } from '../../../providers/iptables';
-import { mergePartial, readScopeOf } from '../../../providers/common';
+import { mergePartial } from '../../../providers/common';
+import { diffObjects, readScopeOf as scopeOfDiff } from '../../../src/plan';
+import type { LiveRuleset as Live } from '../../../providers/types';
+
+/** readScopeOf is the read-back scope of the ObjectDiff of `want` over `live`, as plan computes it. */
+const readScopeOf = (want: Live, live: Live) => scopeOfDiff(diffObjects(want, live));
+
 import type { DesiredRuleset, Family } from '../../../src/compile/ir';
 import type { CommandResult, Host } from '../../../src/hosts/types';
 import type { LiveRuleset, ReadScope } from '../../../providers/types';

@@ -141,7 +141,7 @@ describe('iptables rendering', () => {
 
   it('orders steps: sets, v4, v6, then destroy of stale sets', () => {
     const p = new IptablesProvider('nft');
-    const steps = p.renderFull(changedFixture(), p.expected(webFixture()));
+    const steps = p.fullSync(changedFixture(), p.expected(webFixture()), 'test').map((tx) => p.serialize(tx));
     expect(steps.map((s) => s.argv[0])).toEqual(['ipset', 'iptables-nft-restore', 'ip6tables-nft-restore', 'ipset']);
     expect(steps[3].stdin).toBe('destroy mseg-world-v4\n');
   });
@@ -150,10 +150,10 @@ describe('iptables rendering', () => {
     const p = new IptablesProvider('nft');
     const d = webFixture();
     d.sets[0] = { ...d.sets[0], elements: ['0.0.0.0/0'] };
-    expect(() => p.renderFull(d)).toThrow(/cannot hold 0.0.0.0\/0/);
+    expect(() => p.fullSync(d, undefined, 'test')).toThrow(/cannot hold 0.0.0.0\/0/);
     const d2 = webFixture();
     const l = p.expected(webFixture());
     l.sets[0] = { ...l.sets[0], family: 6 };
-    expect(() => p.renderFull(d2, l)).toThrow(/changes family/);
+    expect(() => p.fullSync(d2, l, 'test')).toThrow(/changes family/);
   });
 });

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import * as path from 'path';
 import { LocalStateStore, newState, withHost, withoutHost, ownedFromLive, StateCodes, type StateHost } from '../../../src/state';
 import { connectionRecord } from '../../../src/hosts';
+import type { LiveRuleset } from '../../../providers/types';
 import { diagnosticsOf, tempProject } from './helpers';
 
 const host: StateHost = {
@@ -177,7 +178,7 @@ describe('LocalStateStore load/save', () => {
 
 describe('state helpers', () => {
   it('ownedFromLive records exactly what was read back, hooks only where present', () => {
-    const owned = ownedFromLive({
+    const live: LiveRuleset = {
       backend: 'iptables-nft',
       fingerprint: 'f',
       sets: [
@@ -189,7 +190,8 @@ describe('state helpers', () => {
         { hook: 'input', family: 4, present: true, first: false, count: 1 },
         { hook: 'input', family: 6, present: false, first: false, count: 0 },
       ],
-    });
+    };
+    const owned = ownedFromLive(live);
     expect(owned).toEqual({
       sets: [
         { name: 'a', family: 4, elements: [] },

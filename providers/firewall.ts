@@ -1,0 +1,112 @@
+/**
+ * The Host seam: what the reconciler (src/plan refresh, src/apply) does to an enforcer host, and
+ * nothing else. A FirewallHost is one host; its Firewall for a backend reads what microseg owns
+ * there and runs Transactions (typed data, providers/transaction.ts), one atomic change each.
+ *
+ * KernelFirewall is the real one: a Provider (reading and serialising) over a Host transport
+ * (local, netns, ssh). The in-memory double (providers/fake) implements the same seam by
+ * consuming the same Transactions, so plan, apply, drift and decommission run without root in the
+ * unit tests; no production module imports it. Later, an agent on the host implements it too.
+ */
+import type { Connection } from '../src/hosts/connection';
+import { hostFor } from '../src/hosts/factory';
+import type { Host } from '../src/hosts/types';
+import { ProviderError } from './common';
+import { detectBackendDetailed, type Detection } from './iptables/detect';
+import { providerFor } from './registry';
+import type { Transaction } from './transaction';
+import type { BackendName, Capabilities, LiveRuleset, PartialLive, Provider, ReadScope } from './types';
+
+/** Firewall is one backend's firewall on one host. */
+export interface Firewall {
+  /** The host, for messages (`netns web-ns`, `ssh root@198.18.0.5:22`). */
+  readonly description: string;
+  readonly backend: BackendName;
+  /** What the host's tools and kernel support (probed once per host, only for hosts apply will change). */
+  probe(): Promise<Capabilities>;
+  /** Everything microseg owns in this backend, in canonical form. */
+  read(): Promise<LiveRuleset>;
+  /** Provider.readPartial on this host: undefined when the scope is better read whole. */
+  readPartial(scope: ReadScope): Promise<PartialLive | undefined>;
+  /**
+   * run applies `txs` in order, each atomic on its own (nft -f, one iptables-restore commit; ipset
+   * restore line by line, see providers/transaction.ts), and stops at the first failure with a
+   * ProviderError (source `kernel`) naming it. The order between them is what keeps references
+   * valid (sets before rules, rules before sets are destroyed), so a failure in the middle leaves
+   * a consistent, if partial, state that the next read shows.
+   */
+  run(txs: readonly Transaction[]): Promise<void>;
+  /** Why this backend's tools cannot be used on the host (break-glass cleanup skips it then), or undefined. */
+  unavailable(): Promise<string | undefined>;
+}
+
+/** FirewallHost is one enforcer host: its backend detection and a Firewall per backend. */
+export interface FirewallHost {
+  readonly description: string;
+  /** detect chooses a backend for `backend = "auto"` (providers/iptables/detect.ts). */
+  detect(): Promise<Detection>;
+  firewall(backend: BackendName): Firewall;
+}
+
+/** Connector opens the host a connection names. It may throw (a connection that cannot be used): the host is unreachable then. */
+export type Connector = (connection: Connection) => FirewallHost;
+
+/** KernelFirewall is a Provider's reads and serialised Transactions over a Host transport. */
+export class KernelFirewall implements Firewall {
+  constructor(
+    readonly provider: Provider,
+    readonly host: Host,
+  ) {}
+
+  get backend(): BackendName {
+    return this.provider.backend;
+  }
+
+  get description(): string {
+    return this.host.description;
+  }
+
+  probe(): Promise<Capabilities> {
+    return this.provider.probe(this.host);
+  }
+
+  read(): Promise<LiveRuleset> {
+    return this.provider.read(this.host);
+  }
+
+  readPartial(scope: ReadScope): Promise<PartialLive | undefined> {
+    return this.provider.readPartial(this.host, scope);
+  }
+
+  unavailable(): Promise<string | undefined> {
+    return this.provider.unavailable(this.host);
+  }
+
+  async run(txs: readonly Transaction[]): Promise<void> {
+    for (let i = 0; i < txs.length; i++) {
+      const step = this.provider.serialize(txs[i]);
+      const r = await this.host.run(step.argv, { stdin: step.stdin });
+      if (r.code !== 0) {
+        throw new ProviderError(
+          `transaction ${i + 1}/${txs.length} (${txs[i].table}: ${step.argv.join(' ')}) failed on ${this.host.description} with exit code ${r.code}: ${r.stderr.trim()}`,
+          'kernel',
+          { step: i, argv: step.argv, stderr: r.stderr, stdin: step.stdin },
+        );
+      }
+    }
+  }
+}
+
+/** kernelHost is the FirewallHost of a Host transport. */
+export function kernelHost(host: Host): FirewallHost {
+  return {
+    description: host.description,
+    detect: () => detectBackendDetailed(host),
+    firewall: (backend) => new KernelFirewall(providerFor(backend), host),
+  };
+}
+
+/** kernelConnector opens real hosts: hostFor's transport (guarded, see src/hosts/factory.ts) with the real providers. */
+export function kernelConnector(factory: (c: Connection) => Host = hostFor): Connector {
+  return (connection) => kernelHost(factory(connection));
+}
