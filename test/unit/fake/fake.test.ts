@@ -1,5 +1,10 @@
 import type { DesiredRuleset, Rule } from '../../../src/compile/ir';
-import { FakeFirewall, checkRuleset } from '../../../providers/fake/firewall';
+import { FakeFirewall, FakeHost, checkRuleset } from '../../../providers/fake/firewall';
+import { providerFor } from '../../../providers';
+import { newNftTx } from '../../../providers/nftables/render';
+import { newIptTx } from '../../../providers/iptables/render';
+import { HostUnreachableError } from '../../../src/hosts';
+import { changesFor } from '../../../src/plan';
 import { traceConnection, traceHost } from '../../../src/trace/tracer';
 import { ProviderError } from '../../../providers/common';
 
@@ -113,43 +118,94 @@ describe('traceConnection', () => {
   });
 });
 
-describe('FakeFirewall', () => {
-  it('applies atomically, reads back canonically and cleans up', () => {
-    const fw = new FakeFirewall();
-    fw.apply('h1', handmade());
-    const live = fw.read('h1');
-    expect(live.backend).toBe('nftables');
-    expect(live.chains).toEqual([
-      { name: 'in', hook: 'input', ruleIds: ['d1', 'd2'], foreignRules: 0 },
-      { name: 'pu', ruleIds: ['est', 'ret', 'log', 'tcp', 'icmp', 'neg6', 'icmp6', 'def'], foreignRules: 0 },
-    ]);
-    expect(live.hooks).toEqual([
-      { hook: 'input', family: 4, present: true, first: true, count: 1, targets: ['in'] },
-      { hook: 'input', family: 6, present: true, first: true, count: 1, targets: ['in'] },
-    ]);
-    expect(live.fingerprint).toMatch(/^[0-9a-f]{16}$/);
-    expect(fw.read('h1')).toEqual(live);
-    expect(fw.trace('h1', { src: '198.19.1.1', dst: '198.18.1.10', protocol: 'tcp', dport: 80 }, 'input').verdict).toBe('accept');
+describe('FakeFirewall behind the Host seam', () => {
+  const BACKENDS = ['nftables', 'iptables-nft', 'iptables-legacy'] as const;
+  const conn = { type: 'netns' as const, netns: 'h1' };
 
-    const bad = handmade();
-    bad.chains[1].rules.push(rule('x', { srcSet: { set: 'nope' } }, { kind: 'accept' }));
-    expect(() => fw.apply('h1', bad)).toThrow(/missing set nope/);
-    expect(fw.read('h1')).toEqual(live);
+  function world(): { fake: FakeFirewall; host: FakeHost } {
+    const fake = new FakeFirewall();
+    return { fake, host: fake.addHost('h1') };
+  }
 
-    fw.injectFault('h1');
-    expect(() => fw.apply('h1', { ...handmade(), sets: [] })).toThrow(ProviderError);
-    expect(fw.read('h1')).toEqual(live);
-    expect(fw.transactions).toHaveLength(1);
-
-    fw.cleanup('h1');
-    expect(fw.read('h1')).toEqual(expect.objectContaining({ sets: [], chains: [], hooks: [] }));
-    expect(fw.hosts()).toEqual([]);
+  it.each(BACKENDS)('%s: a full sync reads back exactly as Provider.expected says (fingerprint included), through the real parsers', async (backend) => {
+    const { fake } = world();
+    const p = providerFor(backend);
+    const fw = fake.connect(conn).firewall(backend);
+    await fw.run(p.fullSync(handmade(), await fw.read(), 'test'));
+    expect(await fw.read()).toEqual(p.expected(handmade()));
+    expect(fake.transactions.map((t) => t.tx.table)).toEqual(backend === 'nftables' ? ['inet microseg'] : ['ipset', 'ip filter', 'ip6 filter']);
   });
 
-  it('iptables backends report chain families', () => {
-    const fw = new FakeFirewall({ backend: 'iptables-nft' });
-    fw.apply('h1', handmade());
-    expect(fw.read('h1').chains[0].families).toEqual([4, 6]);
+  it.each(BACKENDS)('%s: a delta planned from a read reaches the new expectation, and cleanup leaves nothing owned', async (backend) => {
+    const { fake, host } = world();
+    const p = providerFor(backend);
+    const fw = fake.connect(conn).firewall(backend);
+    await fw.run(p.fullSync(handmade(), undefined, 'test'));
+    const next = handmade();
+    next.sets[0].elements = ['198.19.0.0/16', '203.0.113.0/24'];
+    next.chains[1].rules = next.chains[1].rules.filter((r) => r.id !== 'icmp');
+    const change = changesFor(p, next, await fw.read());
+    expect(change.kind).toBe('delta');
+    if (change.kind === 'delta') await fw.run(change.transactions);
+    expect(await fw.read()).toEqual(p.expected(next));
+    await fw.run(p.cleanup(await fw.read(), 'h1'));
+    expect(host.owned()).toEqual([]);
+  });
+
+  it('a refused transaction changes nothing (one nft batch), and neither does an injected fault', async () => {
+    const { fake, host } = world();
+    const p = providerFor('nftables');
+    const fw = fake.connect(conn).firewall('nftables');
+    await fw.run(p.fullSync(handmade(), undefined, 'test'));
+    const before = await fw.read();
+    const bad = newNftTx('h1', 'delta', 'test')
+      .add('add', { type: 'chain', name: 'extra' })
+      .add('add', { type: 'rule', chain: 'extra', family: 4, rule: rule('x', { srcSet: { set: 'nope' } }, { kind: 'accept' }) })
+      .build();
+    await expect(fw.run([bad])).rejects.toThrow(/set nope does not exist/);
+    expect(await fw.read()).toEqual(before);
+    host.injectFault();
+    await expect(fw.run(p.cleanup(before, 'h1'))).rejects.toThrow(ProviderError);
+    expect(await fw.read()).toEqual(before);
+    // What the kernel refuses: a set still in use, a chain still jumped to.
+    const busy = newNftTx('h1', 'delta', 'test').add('delete', { type: 'set', name: 'peers-4' }).build();
+    await expect(fw.run([busy])).rejects.toThrow(/busy/);
+    const jumped = newNftTx('h1', 'delta', 'test').add('flush', { type: 'chain', name: 'pu' }).add('delete', { type: 'chain', name: 'pu' }).build();
+    await expect(fw.run([jumped])).rejects.toThrow(/jumped to/);
+    expect(await fw.read()).toEqual(before);
+  });
+
+  it('ipset restore is not one commit: lines before a failure stay applied', async () => {
+    const { fake, host } = world();
+    const p = providerFor('iptables-nft');
+    const fw = fake.connect(conn).firewall('iptables-nft');
+    await fw.run(p.fullSync(handmade(), undefined, 'test'));
+    const tx = newIptTx('iptables-nft', 'h1', 'ipset', 'delta', 'test')
+      .add('add', { type: 'element', set: 'peers-4', elements: ['203.0.113.0/24'] })
+      .add('destroy', { type: 'set', name: 'peers-4' })
+      .build();
+    await expect(fw.run([tx])).rejects.toThrow(/in use by a kernel component/);
+    expect(host.holdsMember('203.0.113.0/24')).toBe(true);
+  });
+
+  it('traces packets through what the host holds, foreign rules included', async () => {
+    const { fake, host } = world();
+    const p = providerFor('nftables');
+    await fake.connect(conn).firewall('nftables').run(p.fullSync(handmade(), undefined, 'test'));
+    expect(host.trace({ src: '198.19.1.1', dst: '198.18.1.10', protocol: 'tcp', dport: 80 }, 'input')).toBe('accept');
+    expect(host.trace({ src: '203.0.113.1', dst: '198.18.1.10', protocol: 'tcp', dport: 80 }, 'input')).toBe('reject');
+    // A foreign base chain that drops first wins, as in the kernel.
+    host.addForeignBaseChain({ family: 'inet', table: 'other', name: 'c', hook: 'input', prio: -10, rules: [rule('drop', {}, { kind: 'drop' })] });
+    expect(host.trace({ src: '198.19.1.1', dst: '198.18.1.10', protocol: 'tcp', dport: 80 }, 'input')).toBe('drop');
+    const live = await fake.connect(conn).firewall('nftables').read();
+    expect(live.hooks.every((h) => !h.first)).toBe(true);
+  });
+
+  it('a removed host, or a connection naming no host, is unreachable, not empty', async () => {
+    const { fake } = world();
+    fake.removeHost('h1');
+    await expect(fake.connect(conn).firewall('nftables').read()).rejects.toThrow(HostUnreachableError);
+    await expect(fake.connect({ type: 'netns', netns: 'nobody' }).detect()).rejects.toThrow(/unreachable/);
   });
 
   const refuse: Array<[string, (r: DesiredRuleset) => void, RegExp]> = [
