@@ -35,4 +35,10 @@ export const ApplyCodes = {
   expectationFailed: 'MSEG8215',
   /** The rules would refuse every new ssh connection to the address microseg manages the host through. */
   managementLockout: 'MSEG8216',
+  /** A command that reads the state found none (`show` without a plan file). */
+  noState: 'MSEG8217',
+  /** A command-line argument names nothing usable (an unknown backend or enforcer). */
+  badArgument: 'MSEG8218',
+  /** A host could not be used for break-glass cleanup. */
+  cleanupUnreachable: 'MSEG8219',
 } as const;

@@ -8,7 +8,7 @@ export { DEFAULT_PREFIX, MARKER, SANDBOX_V4, SANDBOX_V6, allNamespaces, planSand
 export type { ExternalAddress, HostAddress, ListenerSpec, SandboxHost, SandboxOptions, SandboxPlan } from './topology';
 export { readRecord, recordPath, writeRecord, removeRecord } from './record';
 export type { ListenerRecord, SandboxRecord } from './record';
-export { SandboxError, dirTag, listNetns, notRootReason, sandboxDown, sandboxHealth, sandboxUp, socatArgs } from './sandbox';
+export { sandboxFailure, dirTag, listNetns, notRootReason, sandboxDown, sandboxHealth, sandboxUp, socatArgs } from './sandbox';
 export type { DownOptions, DownResult, Health, UpResult } from './sandbox';
 export { classifyError, runLiveTests, send } from './live';
 export type { HostSync, LiveCheck, LiveOptions, LiveOutcome, LivePacket, LiveReport, Verdict } from './live';

@@ -19,20 +19,20 @@ import { spawn } from 'child_process';
 import { createHash } from 'crypto';
 import { readFileSync, statSync } from 'fs';
 import * as path from 'path';
+import { DiagnosticsError, makeDiagnostic } from '../diagnostics';
 import { runProcess } from '../hosts/exec';
 import type { CommandResult } from '../hosts/types';
 import { CODES } from './codes';
 import { readRecord, recordPath, removeRecord, writeRecord, type ListenerRecord, type SandboxRecord } from './record';
 import { allNamespaces, DEFAULT_PREFIX, MARKER, SANDBOX_V4, SANDBOX_V6, type ListenerSpec, type SandboxPlan } from './topology';
 
-export class SandboxError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SandboxError';
-  }
+/**
+ * sandboxFailure is how building or removing the sandbox fails: a DiagnosticsError holding one
+ * coded diagnostic (CODES), which the CLI's view renders like every other problem. `source` says
+ * whose fault it is: the caller's (not root, a namespace that is not ours) or the host's.
+ */
+export function sandboxFailure(code: string, summary: string, source: 'user' | 'kernel' = 'kernel'): DiagnosticsError {
+  return new DiagnosticsError([makeDiagnostic('error', code, summary)], source);
 }
 
 /** notRootReason says why the sandbox cannot be built by this process, or undefined if it can. */
@@ -60,14 +60,14 @@ function markerFor(dir: string): string {
 
 async function must(argv: string[]): Promise<CommandResult> {
   const r = await runProcess(argv, { timeoutMs: 20_000 });
-  if (r.code !== 0) throw new SandboxError(CODES.BUILD_FAILED, `${argv.join(' ')} failed (exit ${r.code}): ${r.stderr.trim()}`);
+  if (r.code !== 0) throw sandboxFailure(CODES.BUILD_FAILED, `${argv.join(' ')} failed (exit ${r.code}): ${r.stderr.trim()}`);
   return r;
 }
 
 /** listNetns returns the names of the named network namespaces (`ip netns list`). */
 export async function listNetns(): Promise<Set<string>> {
   const r = await runProcess(['ip', '-j', 'netns', 'list']);
-  if (r.code !== 0) throw new SandboxError(CODES.BUILD_FAILED, `ip netns list failed: ${r.stderr.trim()}`);
+  if (r.code !== 0) throw sandboxFailure(CODES.BUILD_FAILED, `ip netns list failed: ${r.stderr.trim()}`);
   const text = r.stdout.trim();
   if (text === '') return new Set();
   return new Set((JSON.parse(text) as Array<{ name: string }>).map((n) => n.name));
@@ -248,7 +248,7 @@ export async function sandboxDown(dir: string, opts: DownOptions = {}): Promise<
     }
     result.killed += await killNetnsProcesses(ns);
     const r = await runProcess(['ip', 'netns', 'del', ns]);
-    if (r.code !== 0) throw new SandboxError(CODES.BUILD_FAILED, `ip netns del ${ns} failed: ${r.stderr.trim()}`);
+    if (r.code !== 0) throw sandboxFailure(CODES.BUILD_FAILED, `ip netns del ${ns} failed: ${r.stderr.trim()}`);
     result.removed.push(ns);
   }
   await removeRecord(dir);
@@ -278,7 +278,7 @@ export async function sandboxUp(dir: string, plan: SandboxPlan, opts: { configNa
   const started = Date.now();
   const absDir = path.resolve(dir);
   const reason = notRootReason();
-  if (reason) throw new SandboxError(CODES.NOT_ROOT, reason);
+  if (reason) throw sandboxFailure(CODES.NOT_ROOT, reason, 'user');
 
   let existing: SandboxRecord | undefined;
   const reasons: string[] = [];
@@ -316,9 +316,10 @@ export async function sandboxUp(dir: string, plan: SandboxPlan, opts: { configNa
       byReason.set(reason, [...(byReason.get(reason) ?? []), ns]);
     }
     const why = [...byReason].map(([reason, names]) => `${names.join(', ')}: ${reason}`).join('; ');
-    throw new SandboxError(
+    throw sandboxFailure(
       CODES.FOREIGN_NETNS,
       `the sandbox's network namespace${blocked.length > 1 ? 's' : ''} already exist${blocked.length > 1 ? '' : 's'}: ${why}. Refusing to touch ${blocked.length > 1 ? 'them' : 'it'}: rename the enforcers' netns in the configuration, or remove the other sandbox first.`,
+      'user',
     );
   }
 
@@ -426,7 +427,7 @@ async function startListeners(specs: readonly ListenerSpec[]): Promise<ListenerR
       const dead = missing.find((l) => !l.pid || !alive(l.pid));
       if (dead || Date.now() > deadline) {
         const m = dead ?? missing[0];
-        throw new SandboxError(CODES.LISTENER_FAILED, `listener ${m.protocol}/${m.port} on ${m.address} in ${ns} did not come up${dead ? ' (socat exited)' : ''}`);
+        throw sandboxFailure(CODES.LISTENER_FAILED, `listener ${m.protocol}/${m.port} on ${m.address} in ${ns} did not come up${dead ? ' (socat exited)' : ''}`);
       }
       await sleep(50);
     }

@@ -52,7 +52,7 @@ describeAsRoot('an enforcer that cannot enforce its rules fails alone', () => {
     expect(p.out).toMatch(/\+ enforcer web \(nftables\) will be programmed/);
     expect(p.out).toMatch(/! enforcer old \(nftables\): will NOT be applied \(keeps its current rules\)/);
     const json = JSON.parse((await cli('plan', dir, '--json')).out);
-    expect(json.hosts.find((h: { enforcer: string }) => h.enforcer === 'old').blocked_by).toEqual([expect.stringMatching(/3\.11\.0/)]);
+    expect(json.hosts.find((h: { enforcer: string }) => h.enforcer === 'old').blocked_by).toEqual([{ code: 'MSEG6001', enforcer: 'old', summary: expect.stringMatching(/3\.11\.0/) }]);
     expect(json.hosts.find((h: { enforcer: string }) => h.enforcer === 'web').blocked_by).toBeUndefined();
   });
 

@@ -122,7 +122,7 @@ describeAsRoot('sandbox on a real kernel', () => {
   it('refuses to build over a namespace it did not create, and leaves that namespace alone', async () => {
     await runProcess(['ip', 'netns', 'add', ENFORCER_NS[2]]);
     try {
-      await expect(sandboxUp(dir, plan)).rejects.toMatchObject({ code: 'MSEG9511', message: expect.stringContaining(`${ENFORCER_NS[2]}: it was not created by microseg sandbox`) });
+      await expect(sandboxUp(dir, plan)).rejects.toMatchObject({ diagnostics: [expect.objectContaining({ code: 'MSEG9511', summary: expect.stringContaining(`${ENFORCER_NS[2]}: it was not created by microseg sandbox`) })] });
       expect((await listNetns()).has(ENFORCER_NS[2])).toBe(true);
       // Nothing of ours is left behind by the refused build.
       const present = await listNetns();
@@ -268,8 +268,12 @@ describeAsRoot('sandbox on a real kernel', () => {
       for (const f of fs.readdirSync(dir)) if (f.endsWith('.hcl')) fs.copyFileSync(path.join(dir, f), path.join(other, f));
       await sandboxUp(other, plan);
       await expect(sandboxUp(dir, plan)).rejects.toMatchObject({
-        code: 'MSEG9511',
-        message: expect.stringContaining(`it belongs to the sandbox of ${other} (remove it with \`microseg sandbox down ${other}\`)`),
+        diagnostics: [
+          expect.objectContaining({
+            code: 'MSEG9511',
+            summary: expect.stringContaining(`it belongs to the sandbox of ${other} (remove it with \`microseg sandbox down ${other}\`)`),
+          }),
+        ],
       });
       fs.rmSync(other, { recursive: true, force: true }); // record and configuration gone
       const down = await sandboxDown(other, { prefix: PREFIX });

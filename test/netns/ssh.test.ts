@@ -341,7 +341,7 @@ describeAsRoot(
         expect(lock).toMatchObject({ severity: 'error', summary: 'Applying enforcer "srv" would lock microseg out of it' });
         expect(lock.detail).toContain(`${SRV_ADDR} is an address of one of its processing units`);
         expect(lock.detail).toContain('failsafe = ["tcp/22"]');
-        expect(r.plan!.hosts[0].blocked_by).toEqual([expect.stringContaining(`refuse every new ssh connection to ${SRV_ADDR} port 22`)]);
+        expect(r.plan!.hosts[0].blocked_by).toEqual([{ code: 'MSEG8216', enforcer: 'srv', summary: 'Applying enforcer "srv" would lock microseg out of it' }]);
         const res = await applyPlan(r.plan!, { store, reads: r.reads, connect: kernelConnector(viaCli) });
         expect(res.hosts.map((h) => [h.enforcer, h.status, h.transactions.length])).toEqual([['srv', 'failed', 0]]);
         // Nothing was sent: the host's ruleset is as empty as before, and ssh still works.

@@ -10,15 +10,16 @@ import * as path from 'path';
 import * as readline from 'readline';
 import { applyPlan, blockingErrors, type ApplyResult } from '../../apply';
 import { ApplyCodes, planRun, type PlanRunResult } from '../../plan';
-import { DiagnosticsError, makeDiagnostic, type Diagnostic } from '../../diagnostics';
+import { makeDiagnostic, type Diagnostic } from '../../diagnostics';
 import { hasChanges, readPlanFile, type Plan } from '../../plan';
 import { LocalStateStore, STATE_DIR } from '../../state';
 import type { CliDeps, Io } from '../io';
 import type { Connector } from '../../../providers';
-import { applyJson, applyProgress, renderApplySummary } from '../views/apply';
-import { countLine, renderDiagnosticsHuman } from '../views/diagnostics';
-import { renderPlanHuman } from '../views/plan';
-import { failWith, parseCommon, reportConfigFailure, withLock, type ReconcileFlags } from './plan';
+import { applyView } from '../views/apply';
+import { countLine } from '../views/diagnostics';
+import { configFailure } from '../views/plan';
+import type { View } from '../views/view';
+import { parseCommon, withLock, type ReconcileFlags } from './plan';
 
 export interface ApplyFlags extends ReconcileFlags {
   autoApprove?: boolean;
@@ -51,15 +52,15 @@ export async function applyCommand(io: Io, target: string, flags: ApplyFlags, as
 
 /** reconcileDir is `apply DIR` and `destroy DIR`: plan under the lock, approve, apply. */
 export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts: { destroy: boolean; ask?: Ask; connect?: Connector }): Promise<number> {
-  const s = parseCommon(io, flags);
+  const command = opts.destroy ? 'destroy' : 'apply';
+  const view = applyView(io, flags.json, command);
+  const s = parseCommon(view, flags);
   if (!s) return 1;
   const store = new LocalStateStore(dir);
-  const verb = opts.destroy ? 'Destroy' : 'Apply';
-  const command = opts.destroy ? 'destroy' : 'apply';
   // A JSON run has no terminal to ask on: its stdout is the document.
-  if (flags.json && !flags.autoApprove) return jsonRefusal(io, command);
+  if (flags.json && !flags.autoApprove) return view.fail([jsonRefusal(command)]);
   try {
-    return await withLock(store, opts.destroy ? 'destroy' : 'apply', s.lockTimeoutMs, true, async () => {
+    return await withLock(store, command, s.lockTimeoutMs, true, async () => {
       const r: PlanRunResult = await planRun(dir, {
         store,
         vars: s.vars,
@@ -69,22 +70,13 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
         destroy: opts.destroy,
         connect: opts.connect,
       });
-      if (!r.plan) return reportConfigFailure(io, r, flags.json ?? false);
+      if (!r.plan) return configFailure(view, r);
       const plan = r.plan;
-      if (!flags.json) {
-        renderDiagnosticsHuman(io, r.diagnostics, r.sources);
-        renderPlanHuman(io, plan);
-      }
-      if (blockingErrors(plan).length > 0) {
-        if (flags.json) io.out(applyJson(command, undefined, r.diagnostics, { ok: false }));
-        else io.err(`The plan has errors (${countLine(plan.diagnostics)}); nothing was applied.\n`);
-        return 1;
-      }
-      if (!hasChanges(plan) && !plan.hosts.some((h) => !h.reachable)) {
-        if (flags.json) io.out(applyJson(command, undefined, r.diagnostics));
-        return 0;
-      }
-      if (!(await approved(io, flags, opts.ask, opts.destroy))) return 1;
+      view.diagnostics(r.diagnostics, r.sources);
+      view.plan(plan);
+      if (blockingErrors(plan).length > 0) return view.refused(`The plan has errors (${countLine(plan.diagnostics)}); nothing was applied.`);
+      if (!hasChanges(plan) && !plan.hosts.some((h) => !h.reachable)) return view.unchanged();
+      if (!(await approved(view, flags, opts.ask, opts.destroy))) return 1;
       const result = await applyPlan(plan, {
         store,
         lockHeld: true,
@@ -92,32 +84,26 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
         connect: opts.connect,
         parallelism: s.parallelism,
         fullReadBack: flags.fullReadBack,
-        observer: flags.json ? undefined : applyProgress(io),
+        observer: view.observer(),
       });
-      return finish(io, result, verb, flags.json ? r.diagnostics : undefined);
+      return view.finish(result, opts.destroy ? 'Destroy' : 'Apply');
     });
   } catch (e) {
-    return failWith(io, e, flags.json);
+    return view.thrown(e);
   }
 }
 
 async function applySavedPlan(io: Io, file: string, flags: ApplyFlags, connect?: Connector): Promise<number> {
-  const s = parseCommon(io, flags);
+  const view = applyView(io, flags.json, 'apply');
+  const s = parseCommon(view, flags);
   if (!s) return 1;
   const dir = flags.dir ?? (await projectDirFor(file));
   const store = new LocalStateStore(dir);
   let plan: Plan;
   try {
     plan = await readPlanFile(file);
-    if (blockingErrors(plan).length > 0) {
-      if (flags.json) {
-        io.out(applyJson('apply', undefined, plan.diagnostics, { ok: false }));
-        return 1;
-      }
-      renderDiagnosticsHuman(io, plan.diagnostics);
-      io.err(`The saved plan has errors; nothing was applied.\n`);
-      return 1;
-    }
+    view.diagnostics(plan.diagnostics);
+    if (blockingErrors(plan).length > 0) return view.refused('The saved plan has errors; nothing was applied.');
     const result = await applyPlan(plan, {
       store,
       savedPlan: true,
@@ -125,11 +111,11 @@ async function applySavedPlan(io: Io, file: string, flags: ApplyFlags, connect?:
       lockTimeoutMs: s.lockTimeoutMs,
       parallelism: s.parallelism,
       fullReadBack: flags.fullReadBack,
-      observer: flags.json ? undefined : applyProgress(io),
+      observer: view.observer(),
     });
-    return finish(io, result, 'Apply', flags.json ? plan.diagnostics : undefined);
+    return view.finish(result, 'Apply');
   } catch (e) {
-    return failWith(io, e, flags.json);
+    return view.thrown(e);
   }
 }
 
@@ -143,11 +129,11 @@ async function projectDirFor(file: string): Promise<string> {
   return ok ? beside : '.';
 }
 
-async function approved(io: Io, flags: ApplyFlags, ask: Ask | undefined, destroy: boolean): Promise<boolean> {
+async function approved(view: View, flags: ApplyFlags, ask: Ask | undefined, destroy: boolean): Promise<boolean> {
   if (flags.autoApprove) return true;
-  const interactive = ask !== undefined || (io.isTTY && Boolean(process.stdin.isTTY));
+  const interactive = ask !== undefined || (view.io.isTTY && Boolean(process.stdin.isTTY));
   if (!interactive) {
-    renderDiagnosticsHuman(io, [
+    view.fail([
       makeDiagnostic(
         'error',
         ApplyCodes.approvalRequired,
@@ -159,29 +145,18 @@ async function approved(io: Io, flags: ApplyFlags, ask: Ask | undefined, destroy
   }
   const answer = await (ask ?? terminalAsk)(`\nDo you want to ${destroy ? 'DESTROY every microseg rule on these hosts' : 'perform these actions'}? Only 'yes' will be accepted: `);
   if (answer.trim() !== 'yes') {
-    io.err(`${destroy ? 'Destroy' : 'Apply'} cancelled.\n`);
+    view.note(`${destroy ? 'Destroy' : 'Apply'} cancelled.`);
     return false;
   }
   return true;
 }
 
-/** finish prints the outcome: the JSON document when `jsonPlanDiagnostics` is given, else the human summary. */
-function finish(io: Io, result: ApplyResult, verb: string, jsonPlanDiagnostics?: readonly Diagnostic[]): number {
-  if (jsonPlanDiagnostics) io.out(applyJson(verb === 'Destroy' ? 'destroy' : 'apply', result, jsonPlanDiagnostics));
-  else {
-    renderDiagnosticsHuman(io, result.diagnostics);
-    renderApplySummary(io, result, verb);
-  }
-  return result.ok ? 0 : 1;
-}
-
-/** jsonRefusal: `--json` without `--auto-approve` has nobody to ask; say so as any JSON failure is said. */
-function jsonRefusal(io: Io, command: 'apply' | 'destroy'): number {
-  const d = makeDiagnostic(
+/** jsonRefusal: `--json` without `--auto-approve` has nobody to ask. */
+function jsonRefusal(command: 'apply' | 'destroy'): Diagnostic {
+  return makeDiagnostic(
     'error',
     ApplyCodes.approvalRequired,
     `${command} --json needs --auto-approve`,
     'A JSON run prints one document on stdout and cannot ask for approval. Review `microseg plan --json` first, then run with --auto-approve, or apply a saved plan file.',
   );
-  return failWith(io, new DiagnosticsError([d], 'user'), true);
 }

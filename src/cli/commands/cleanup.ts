@@ -9,13 +9,12 @@ import { cleanupHost, type CleanupReport } from '../../apply';
 import { ApplyCodes } from '../../plan';
 import { runPipeline } from '../../pipeline';
 import { kernelConnector } from '../../../providers';
-import { makeDiagnostic } from '../../diagnostics';
-import { connectionRecord, type Connection } from '../../hosts';
+import { DiagnosticsError, makeDiagnostic } from '../../diagnostics';
+import { connectionRecord, describeConnection, type Connection } from '../../hosts';
 import { LocalStateStore } from '../../state';
 import type { CliDeps, Io } from '../io';
 import { renderCleanupReport } from '../views/apply';
-import { renderDiagnosticsHuman } from '../views/diagnostics';
-import { failWith } from './plan';
+import { viewFor } from '../views/view';
 import { parseVarFlags, type VarOptions } from './common';
 
 export interface CleanupFlags extends VarOptions {
@@ -27,12 +26,12 @@ export interface CleanupFlags extends VarOptions {
 }
 
 export async function cleanupCommand(io: Io, flags: CleanupFlags, deps: CliDeps = {}): Promise<number> {
+  const view = viewFor(io, flags.json);
   const chosen = [flags.enforcer !== undefined, flags.netns !== undefined, flags.local === true].filter(Boolean).length;
   if (chosen !== 1) {
-    renderDiagnosticsHuman(io, [
+    return view.fail([
       makeDiagnostic('error', ApplyCodes.badFlag, 'cleanup needs exactly one of --enforcer NAME, --netns NAME or --local', 'For example: microseg cleanup --netns web-1'),
     ]);
-    return 1;
   }
   let connection: Connection;
   if (flags.local) connection = { type: 'local' };
@@ -40,7 +39,7 @@ export async function cleanupCommand(io: Io, flags: CleanupFlags, deps: CliDeps 
   else {
     const found = await enforcerConnection(flags.dir ?? '.', flags.enforcer!, flags);
     if (!found) {
-      renderDiagnosticsHuman(io, [
+      return view.fail([
         makeDiagnostic(
           'error',
           ApplyCodes.unknownTarget,
@@ -48,7 +47,6 @@ export async function cleanupCommand(io: Io, flags: CleanupFlags, deps: CliDeps 
           'Name the host directly with --netns NAME or --local.',
         ),
       ]);
-      return 1;
     }
     connection = found;
   }
@@ -56,14 +54,14 @@ export async function cleanupCommand(io: Io, flags: CleanupFlags, deps: CliDeps 
   try {
     report = await cleanupHost((deps.connect ?? kernelConnector())(connection));
   } catch (e) {
-    if (e instanceof Error && !('diagnostics' in e)) {
-      io.err(`error: ${e.message}\n`);
-      return 1;
-    }
-    return failWith(io, e);
+    if (DiagnosticsError.isInstance(e)) return view.thrown(e);
+    if (!(e instanceof Error)) throw e;
+    // The transport failed (namespace gone, ssh refused) or the connection cannot be used.
+    return view.fail([
+      makeDiagnostic('error', ApplyCodes.cleanupUnreachable, `Cannot clean up ${describeConnection(connection)}`, `${e.message}\nNothing was changed on it.`),
+    ]);
   }
-  if (flags.json) io.out(JSON.stringify(report, null, 2) + '\n');
-  else renderCleanupReport(io, report);
+  view.result((out) => renderCleanupReport(out, report), () => ({ ...report }));
   return report.ok ? 0 : 1;
 }
 

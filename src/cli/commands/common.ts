@@ -1,11 +1,12 @@
 /**
- * Shared wiring of the commands that read a configuration: load (HCL or TypeScript), validate,
- * and report diagnostics through a view. No policy logic lives here.
+ * Shared wiring of the commands that read a configuration: `--var` flags and the pipeline
+ * (load, validate, compile), reporting diagnostics through the command's view. No policy logic
+ * lives here.
  */
-import { loadConfig, LoadOptions } from '../../config/load';
-import type { RawConfig } from '../../config/types';
 import type { Diagnostic } from '../../diagnostics';
-import { validateConfig } from '../../model/validate';
+import { runPipeline, type PipelineResult } from '../../pipeline';
+import { countLine } from '../views/diagnostics';
+import type { View } from '../views/view';
 import type { Model } from '../../model/types';
 
 /** VarOptions are the commander options every config-reading command accepts. */
@@ -34,23 +35,42 @@ export function parseVarFlags(flags: string[] | undefined): { vars: Record<strin
   return { vars, diagnostics };
 }
 
-/** LoadedModel is a configuration after loading and validation. */
-export interface LoadedModel {
-  raw: RawConfig;
-  model?: Model;
-  diagnostics: Diagnostic[];
-}
-
-/** loadAndValidate runs the front end and validation, collecting every diagnostic of both. */
-export async function loadAndValidate(dir: string, opts: VarOptions): Promise<LoadedModel> {
+/**
+ * loadConfiguration runs the pipeline (src/pipeline.ts) for a command: `--var` flags, then load,
+ * validate and (with `compile`) compile. Every diagnostic goes to `view`. It returns undefined,
+ * after the view said why, when the configuration cannot be used: invalid, or (with `compile`)
+ * rules with errors — a trace or test of rules nobody can deploy would answer the wrong question.
+ * `strict: false` returns a compiled result whose errors concern single hosts (`rules` judges its
+ * one host itself).
+ */
+export async function loadConfiguration(
+  view: View,
+  dir: string,
+  opts: VarOptions,
+  stages: { compile?: boolean; now?: Date; strict?: boolean } = {},
+): Promise<PipelineResult | undefined> {
   const { vars, diagnostics: varDiags } = parseVarFlags(opts.var);
   if (varDiags.length > 0) {
-    return { raw: { resources: [], outputs: {}, sources: new Map(), diagnostics: [] }, diagnostics: varDiags };
+    view.fail(varDiags, 'The configuration is invalid: {count}.');
+    return undefined;
   }
-  const loadOpts: LoadOptions = { vars, varFiles: opts.varFile ?? [], env: process.env };
-  const raw = await loadConfig(dir, loadOpts);
-  // Validated even after syntax or evaluation errors, so one run reports every problem: what
-  // failed is marked unknown, and validation skips only the checks that depend on it.
-  const { model, diagnostics } = validateConfig(raw);
-  return { raw, model, diagnostics: [...raw.diagnostics, ...diagnostics] };
+  const p = await runPipeline(dir, { vars, varFiles: opts.varFile ?? [], env: process.env, compile: stages.compile, now: stages.now });
+  if (p.stage === 'load' || p.stage === 'validate') {
+    view.fail(p.diagnostics, 'The configuration is invalid: {count}.', p.sources);
+    return undefined;
+  }
+  if (p.stage === 'compile' && stages.strict !== false) {
+    view.fail(p.diagnostics, `Cannot compile the rules: ${countLine(p.compiled!.diagnostics)}.`, p.sources);
+    return undefined;
+  }
+  view.diagnostics(p.diagnostics, p.sources);
+  return p;
+}
+
+/** loadAndValidate is the pipeline up to validation, for callers that report diagnostics themselves. */
+export async function loadAndValidate(dir: string, opts: VarOptions): Promise<{ model?: Model; diagnostics: Diagnostic[]; sources: ReadonlyMap<string, string> }> {
+  const { vars, diagnostics } = parseVarFlags(opts.var);
+  if (diagnostics.length > 0) return { diagnostics, sources: new Map() };
+  const p = await runPipeline(dir, { vars, varFiles: opts.varFile ?? [], env: process.env });
+  return { model: p.model, diagnostics: p.diagnostics, sources: p.sources };
 }

@@ -7,12 +7,14 @@ import { planRun, type PlanRunResult } from '../../plan';
 import { hasDrift, hasErrors } from '../../plan';
 import { LocalStateStore } from '../../state';
 import type { CliDeps, Io } from '../io';
-import { renderDiagnosticsHuman } from '../views/diagnostics';
 import { driftJson, renderDriftHuman } from '../views/drift';
-import { failWith, parseCommon, reportConfigFailure, withLock, type ReconcileFlags } from './plan';
+import { parseCommon, withLock, type ReconcileFlags } from './plan';
+import { configFailure } from '../views/plan';
+import { viewFor } from '../views/view';
 
 export async function driftCommand(io: Io, dir: string, flags: ReconcileFlags & { json?: boolean }, deps: CliDeps = {}): Promise<number> {
-  const s = parseCommon(io, flags);
+  const view = viewFor(io, flags.json);
+  const s = parseCommon(view, flags);
   if (!s) return 1;
   const store = new LocalStateStore(dir);
   let r: PlanRunResult;
@@ -21,14 +23,13 @@ export async function driftCommand(io: Io, dir: string, flags: ReconcileFlags & 
       planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, connect: deps.connect }),
     );
   } catch (e) {
-    return failWith(io, e, flags.json);
+    return view.thrown(e);
   }
-  if (!r.plan) return reportConfigFailure(io, r, flags.json ?? false);
-  if (flags.json) io.out(driftJson(r.plan));
-  else {
-    renderDiagnosticsHuman(io, r.diagnostics.filter((d) => d.severity === 'error' || d.code.startsWith('MSEG8')), r.sources);
-    renderDriftHuman(io, r.plan);
-  }
-  if (hasErrors(r.plan)) return 1;
-  return hasDrift(r.plan) ? 2 : 0;
+  if (!r.plan) return configFailure(view, r);
+  const plan = r.plan;
+  // Drift is about hosts: configuration warnings belong to `validate` and `plan`.
+  view.diagnostics(r.diagnostics.filter((d) => d.severity === 'error' || d.code.startsWith('MSEG8')), r.sources);
+  view.result((out) => renderDriftHuman(out, plan), () => driftJson(plan));
+  if (hasErrors(plan)) return 1;
+  return hasDrift(plan) ? 2 : 0;
 }

@@ -8,12 +8,13 @@
  */
 import { parseLockTimeout } from '../../apply';
 import { ApplyCodes, DEFAULT_PARALLELISM, planRun, type PlanRunResult } from '../../plan';
-import { DiagnosticsError, makeDiagnostic, type Diagnostic } from '../../diagnostics';
+import { makeDiagnostic, type Diagnostic } from '../../diagnostics';
 import { hasChanges, hasDrift, hasErrors, writePlanFile } from '../../plan';
 import { LocalStateStore, type LockInfo, type StateStore } from '../../state';
 import type { CliDeps, Io } from '../io';
-import { countLine, diagnosticsJson, renderDiagnosticsHuman } from '../views/diagnostics';
-import { planJson, renderPlanHuman } from '../views/plan';
+import { countLine } from '../views/diagnostics';
+import { configFailure, planJson, renderPlanHuman } from '../views/plan';
+import { viewFor, type View } from '../views/view';
 import { parseVarFlags, type VarOptions } from './common';
 
 /** ReconcileFlags are the options shared by plan, apply, drift and destroy. */
@@ -32,8 +33,8 @@ export interface CommonSettings {
   varFiles: string[];
 }
 
-/** parseCommon validates the shared flags; undefined (after printing why) when one is bad. */
-export function parseCommon(io: Io, f: ReconcileFlags): CommonSettings | undefined {
+/** parseCommon validates the shared flags; undefined (after the view said why) when one is bad. */
+export function parseCommon(view: View, f: ReconcileFlags): CommonSettings | undefined {
   const bad: Diagnostic[] = [];
   const parallelism = f.parallelism === undefined ? DEFAULT_PARALLELISM : Number(f.parallelism);
   if (!Number.isInteger(parallelism) || parallelism < 1) {
@@ -46,7 +47,7 @@ export function parseCommon(io: Io, f: ReconcileFlags): CommonSettings | undefin
   const { vars, diagnostics } = parseVarFlags(f.var);
   bad.push(...diagnostics);
   if (bad.length) {
-    renderDiagnosticsHuman(io, bad);
+    view.fail(bad);
     return undefined;
   }
   return { parallelism, lockTimeoutMs: lockTimeoutMs ?? 0, vars, varFiles: f.varFile ?? [] };
@@ -54,12 +55,7 @@ export function parseCommon(io: Io, f: ReconcileFlags): CommonSettings | undefin
 
 /** failWith renders a thrown error as diagnostics and returns exit code 1 (never a stack trace for known errors). */
 export function failWith(io: Io, e: unknown, json = false): number {
-  if (DiagnosticsError.isInstance(e)) {
-    if (json) io.out(JSON.stringify({ diagnostics: diagnosticsJson(e.diagnostics) }, null, 2) + '\n');
-    else renderDiagnosticsHuman(io, e.diagnostics);
-    return 1;
-  }
-  throw e;
+  return viewFor(io, json).thrown(e);
 }
 
 /** withLock runs `fn` holding the state lock (unless `use` is false), always releasing it. */
@@ -73,18 +69,6 @@ export async function withLock<T>(store: StateStore, operation: string, timeoutM
   }
 }
 
-/** reportConfigFailure prints a failed planRun (no plan: configuration invalid) and returns 1. */
-export function reportConfigFailure(io: Io, r: PlanRunResult, json: boolean): number {
-  if (json) io.out(JSON.stringify({ diagnostics: diagnosticsJson(r.diagnostics) }, null, 2) + '\n');
-  else {
-    // MSEG8209 is what the closing line says; in human output it would only repeat it first.
-    const shown = r.diagnostics.filter((d) => d.code !== ApplyCodes.invalidConfig);
-    renderDiagnosticsHuman(io, shown, r.sources);
-    io.err(`The configuration is invalid: ${countLine(shown)}. No host was contacted.\n`);
-  }
-  return 1;
-}
-
 export interface PlanFlags extends ReconcileFlags {
   out?: string;
   detailedExitcode?: boolean;
@@ -94,11 +78,11 @@ export interface PlanFlags extends ReconcileFlags {
 }
 
 export async function planCommand(io: Io, dir: string, flags: PlanFlags, deps: CliDeps = {}): Promise<number> {
-  const s = parseCommon(io, flags);
+  const view = viewFor(io, flags.json);
+  const s = parseCommon(view, flags);
   if (!s) return 1;
   if (flags.refreshOnly && flags.out) {
-    renderDiagnosticsHuman(io, [makeDiagnostic('error', ApplyCodes.badFlag, '-out cannot be combined with --refresh-only', 'A refresh-only plan shows drift; it has nothing for apply to execute.')]);
-    return 1;
+    return view.fail([makeDiagnostic('error', ApplyCodes.badFlag, '-out cannot be combined with --refresh-only', 'A refresh-only plan shows drift; it has nothing for apply to execute.')]);
   }
   const store = new LocalStateStore(dir);
   let r: PlanRunResult;
@@ -107,22 +91,22 @@ export async function planCommand(io: Io, dir: string, flags: PlanFlags, deps: C
       planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, explain: flags.explain, connect: deps.connect }),
     );
   } catch (e) {
-    return failWith(io, e, flags.json);
+    return view.thrown(e);
   }
-  if (!r.plan) return reportConfigFailure(io, r, flags.json ?? false);
+  if (!r.plan) return configFailure(view, r);
   const plan = r.plan;
-  if (flags.json) io.out(planJson(plan));
-  else {
-    renderDiagnosticsHuman(io, r.diagnostics, r.sources);
-    renderPlanHuman(io, plan, { refreshOnly: flags.refreshOnly, explain: flags.explain });
-  }
+  view.diagnostics(r.diagnostics, r.sources);
+  view.result(
+    (out) => renderPlanHuman(out, plan, { refreshOnly: flags.refreshOnly, explain: flags.explain }),
+    () => planJson(plan),
+  );
   if (hasErrors(plan)) {
-    if (!flags.json) io.err(`The plan has errors: ${countLine(plan.diagnostics)}.${flags.out ? ` ${flags.out} was not written.` : ''}\n`);
+    view.note(`The plan has errors: ${countLine(plan.diagnostics)}.${flags.out ? ` ${flags.out} was not written.` : ''}`);
     return 1;
   }
   if (flags.out) {
     await writePlanFile(flags.out, plan);
-    if (!flags.json) io.out(`Saved the plan to ${flags.out}. Apply exactly this plan with \`microseg apply ${flags.out}\`.\n`);
+    view.say(`Saved the plan to ${flags.out}. Apply exactly this plan with \`microseg apply ${flags.out}\`.`);
   }
   const changed = flags.refreshOnly ? hasDrift(plan) : hasChanges(plan);
   return flags.detailedExitcode && changed ? 2 : 0;

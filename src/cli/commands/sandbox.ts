@@ -16,7 +16,6 @@ import {
   sandboxDown,
   sandboxHealth,
   sandboxUp,
-  SandboxError,
   type DownResult,
   type LiveCheck,
   type LiveReport,
@@ -24,8 +23,10 @@ import {
   type UpResult,
 } from '../../sandbox';
 import type { Io } from '../io';
-import { countLine, diagnosticsJson, renderDiagnosticsHuman } from '../views/diagnostics';
-import { loadAndValidate, type VarOptions } from './common';
+import { countLine, diagnosticsJson } from '../views/diagnostics';
+import { viewFor, type View } from '../views/view';
+import { DiagnosticsError, makeDiagnostic } from '../../diagnostics';
+import { loadConfiguration, type VarOptions } from './common';
 import { loadCompiled } from './trace';
 
 export interface SandboxCmdOptions extends VarOptions {
@@ -37,10 +38,11 @@ function rel(p: string): string {
   return r === '' ? '.' : r.startsWith('..') ? p : r;
 }
 
-function refuseNotRoot(io: Io): boolean {
+/** refuseNotRoot fails the run (through `view`) when the sandbox cannot be built by this process. */
+function refuseNotRoot(view: View): boolean {
   const reason = notRootReason();
   if (!reason) return false;
-  io.err(`error: ${reason} [${CODES.NOT_ROOT}]\n`);
+  view.fail([makeDiagnostic('error', CODES.NOT_ROOT, reason)]);
   return true;
 }
 
@@ -48,43 +50,26 @@ function refuseNotRoot(io: Io): boolean {
 // sandbox up
 
 export async function sandboxUpCommand(io: Io, dir: string, opts: SandboxCmdOptions): Promise<number> {
-  if (refuseNotRoot(io)) return 1;
-  const { model, diagnostics, raw } = await loadAndValidate(dir, opts);
-  if (!model || diagnostics.some((d) => d.severity === 'error')) {
-    renderDiagnosticsHuman(io, diagnostics, raw.sources);
-    io.err(`The configuration is invalid: ${countLine(diagnostics)}.\n`);
-    return 1;
-  }
-  const planned = planSandbox(model);
-  const all: Diagnostic[] = [...diagnostics, ...planned.diagnostics];
-  if (!planned.plan) {
-    renderDiagnosticsHuman(io, all, raw.sources);
-    io.err(`Cannot build a sandbox for ${dir}: ${countLine(planned.diagnostics)}.\n`);
-    return 1;
-  }
-  if (!opts.json) renderDiagnosticsHuman(io, all, raw.sources);
+  const view = viewFor(io, opts.json);
+  if (refuseNotRoot(view)) return 1;
+  const p = await loadConfiguration(view, dir, opts);
+  if (!p) return 1;
+  const planned = planSandbox(p.model!);
+  if (!planned.plan) return view.fail(planned.diagnostics, `Cannot build a sandbox for ${dir}: ${countLine(planned.diagnostics)}.`, p.sources);
+  view.diagnostics(planned.diagnostics, p.sources);
   let result: UpResult;
   try {
     result = await sandboxUp(dir, planned.plan);
   } catch (e) {
-    if (e instanceof SandboxError) {
-      io.err(`error: ${e.message} [${e.code}]\n`);
-      if (e.code !== CODES.FOREIGN_NETNS && e.code !== CODES.NOT_ROOT) io.err('Everything the sandbox had created was removed again.\n');
-      return 1;
-    }
-    throw e;
+    const code = DiagnosticsError.isInstance(e) ? e.diagnostics[0]?.code : undefined;
+    const failed = view.thrown(e);
+    if (code !== CODES.FOREIGN_NETNS && code !== CODES.NOT_ROOT) view.note('Everything the sandbox had created was removed again.');
+    return failed;
   }
-  if (opts.json) {
-    io.out(
-      JSON.stringify(
-        { status: result.status, reasons: result.reasons, record_file: result.recordFile, milliseconds: result.milliseconds, diagnostics: diagnosticsJson(all), sandbox: result.record },
-        null,
-        2,
-      ) + '\n',
-    );
-  } else {
-    renderUp(io, dir, result);
-  }
+  view.result(
+    (out) => renderUp(out, dir, result),
+    () => ({ status: result.status, reasons: result.reasons, record_file: result.recordFile, milliseconds: result.milliseconds, diagnostics: [], sandbox: result.record }),
+  );
   return 0;
 }
 
@@ -125,46 +110,56 @@ function renderTopology(io: Io, rec: SandboxRecord): void {
  * or unhealthy (the problems are listed; `sandbox up` repairs, `sandbox down` removes), 1 error.
  */
 export async function sandboxStatusCommand(io: Io, dir: string, opts: SandboxCmdOptions): Promise<number> {
-  if (refuseNotRoot(io)) return 1;
+  const view = viewFor(io, opts.json);
+  if (refuseNotRoot(view)) return 1;
   let record: SandboxRecord | undefined;
   try {
     record = await readRecord(dir);
   } catch (e) {
-    io.err(`error: ${(e as Error).message}. Run \`microseg sandbox down ${dir}\` to remove what is left, then \`sandbox up\`.\n`);
-    return 1;
+    return view.fail([unreadableRecord(dir, e)]);
   }
   const health = record ? await sandboxHealth(record) : undefined;
   const status = !record ? 'absent' : health!.healthy ? 'up' : 'unhealthy';
-  if (opts.json) {
-    io.out(JSON.stringify({ status, problems: health?.problems ?? [], record_file: recordPath(dir), sandbox: record ?? null }, null, 2) + '\n');
-    return status === 'up' ? 0 : 2;
-  }
-  if (!record) {
-    io.out(`No sandbox for ${dir} (no ${rel(recordPath(dir))}). Create one with: microseg sandbox up ${dir}\n`);
-    return 2;
-  }
-  if (status === 'up') {
-    io.out(`The sandbox for ${dir} is up and healthy (since ${record.createdAt}).\n\n`);
-    renderTopology(io, record);
-    return 0;
-  }
-  io.out(`The sandbox for ${dir} is unhealthy:\n`);
-  for (const p of health!.problems) io.out(`  - ${p}\n`);
-  io.out(`Repair it with \`microseg sandbox up ${dir}\`, or remove it with \`microseg sandbox down ${dir}\`.\n`);
-  return 2;
+  view.result(
+    (out) => {
+      if (!record) out.out(`No sandbox for ${dir} (no ${rel(recordPath(dir))}). Create one with: microseg sandbox up ${dir}\n`);
+      else if (status === 'up') {
+        out.out(`The sandbox for ${dir} is up and healthy (since ${record.createdAt}).\n\n`);
+        renderTopology(out, record);
+      } else {
+        out.out(`The sandbox for ${dir} is unhealthy:\n`);
+        for (const p of health!.problems) out.out(`  - ${p}\n`);
+        out.out(`Repair it with \`microseg sandbox up ${dir}\`, or remove it with \`microseg sandbox down ${dir}\`.\n`);
+      }
+    },
+    () => ({ status, problems: health?.problems ?? [], record_file: recordPath(dir), sandbox: record ?? null }),
+  );
+  return status === 'up' ? 0 : 2;
+}
+
+/** unreadableRecord is the diagnostic of a sandbox record that cannot be read. */
+function unreadableRecord(dir: string, e: unknown): Diagnostic {
+  return makeDiagnostic(
+    'error',
+    CODES.NO_SANDBOX,
+    `The sandbox record of ${dir} cannot be read`,
+    `${(e as Error).message}. Run \`microseg sandbox down ${dir}\` to remove what is left, then \`sandbox up\`.`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
 // sandbox down
 
 export async function sandboxDownCommand(io: Io, dir: string, opts: SandboxCmdOptions): Promise<number> {
-  if (refuseNotRoot(io)) return 1;
+  const view = viewFor(io, opts.json);
+  if (refuseNotRoot(view)) return 1;
   // The configuration only helps when the record is lost (it names the enforcers' namespaces);
-  // a broken or missing configuration must never prevent tearing the sandbox down.
+  // a broken or missing configuration must never prevent tearing the sandbox down, so its
+  // diagnostics are not reported here.
   let configNamespaces: string[] = [];
   try {
-    const { model } = await loadAndValidate(dir, opts);
-    configNamespaces = (model?.enforcers ?? []).flatMap((e) => (e.connection.type === 'netns' ? [e.connection.netns] : []));
+    const p = await loadConfiguration(viewFor({ out: () => undefined, err: () => undefined, isTTY: false }, false), dir, opts);
+    configNamespaces = (p?.model?.enforcers ?? []).flatMap((e) => (e.connection.type === 'netns' ? [e.connection.netns] : []));
   } catch {
     /* no usable configuration */
   }
@@ -172,25 +167,21 @@ export async function sandboxDownCommand(io: Io, dir: string, opts: SandboxCmdOp
   try {
     result = await sandboxDown(dir, { configNamespaces });
   } catch (e) {
-    if (e instanceof SandboxError) {
-      io.err(`error: ${e.message} [${e.code}]\n`);
-      return 1;
-    }
-    throw e;
+    return view.thrown(e);
   }
-  if (opts.json) {
-    io.out(JSON.stringify({ had_record: result.hadRecord, removed: result.removed, kept: result.kept, killed: result.killed }, null, 2) + '\n');
-    return 0;
-  }
-  if (result.removed.length === 0) {
-    io.out(`No sandbox for ${dir} is up; nothing to remove.\n`);
-  } else {
-    io.out(
-      `Sandbox for ${dir} removed${result.hadRecord ? '' : ' (no record: found by name and ownership marker)'}: ` +
-        `${result.removed.length} network namespace${result.removed.length > 1 ? 's' : ''} (${result.removed.join(', ')}), ${result.killed} listener process${result.killed === 1 ? '' : 'es'}.\n`,
-    );
-  }
-  for (const k of result.kept) io.out(`Left ${k.netns} alone: ${k.reason}.\n`);
+  view.result(
+    (out) => {
+      if (result.removed.length === 0) out.out(`No sandbox for ${dir} is up; nothing to remove.\n`);
+      else {
+        out.out(
+          `Sandbox for ${dir} removed${result.hadRecord ? '' : ' (no record: found by name and ownership marker)'}: ` +
+            `${result.removed.length} network namespace${result.removed.length > 1 ? 's' : ''} (${result.removed.join(', ')}), ${result.killed} listener process${result.killed === 1 ? '' : 'es'}.\n`,
+        );
+      }
+      for (const k of result.kept) out.out(`Left ${k.netns} alone: ${k.reason}.\n`);
+    },
+    () => ({ had_record: result.hadRecord, removed: result.removed, kept: result.kept, killed: result.killed }),
+  );
   return 0;
 }
 
@@ -198,30 +189,32 @@ export async function sandboxDownCommand(io: Io, dir: string, opts: SandboxCmdOp
 // test --live
 
 export async function liveTestCommand(io: Io, dir: string, opts: SandboxCmdOptions): Promise<number> {
-  if (refuseNotRoot(io)) return 1;
-  const loaded = await loadCompiled(io, dir, opts);
+  const view = viewFor(io, opts.json);
+  if (refuseNotRoot(view)) return 1;
+  const loaded = await loadCompiled(view, dir, opts);
   if (!loaded) return 1;
   let record: SandboxRecord | undefined;
   try {
     record = await readRecord(dir);
   } catch (e) {
-    io.err(`error: ${(e as Error).message} [${CODES.NO_SANDBOX}]\n`);
-    return 1;
+    return view.fail([unreadableRecord(dir, e)]);
   }
   if (!record || record.status !== 'up') {
-    io.err(
-      `error: no sandbox is up for ${dir} (${rel(recordPath(dir))} ${record ? 'says a build did not finish' : 'does not exist'}): run \`microseg sandbox up ${dir}\` first [${CODES.NO_SANDBOX}]\n`,
-    );
-    return 1;
+    return view.fail([
+      makeDiagnostic(
+        'error',
+        CODES.NO_SANDBOX,
+        `No sandbox is up for ${dir}`,
+        `${rel(recordPath(dir))} ${record ? 'says a build did not finish' : 'does not exist'}: run \`microseg sandbox up ${dir}\` first.`,
+      ),
+    ]);
   }
   if (loaded.model.expects.length === 0) {
-    if (opts.json) io.out(JSON.stringify({ pass: true, agree: true, results: [], hosts: [], bugs: [] }, null, 2) + '\n');
-    else io.out(`No expect blocks in ${dir}: nothing to test.\n`);
+    view.result((out) => out.out(`No expect blocks in ${dir}: nothing to test.\n`), () => ({ pass: true, agree: true, results: [], hosts: [], bugs: [] }));
     return 0;
   }
   const report = await runLiveTests(loaded.model, loaded.compiled.rulesets, record);
-  if (opts.json) io.out(liveJson(report));
-  else renderLiveHuman(io, report);
+  view.result((out) => renderLiveHuman(out, report), () => liveJson(report));
   return report.pass ? 0 : 1;
 }
 

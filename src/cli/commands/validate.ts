@@ -1,17 +1,20 @@
+import { runPipeline } from '../../pipeline';
 import type { Io } from '../io';
-import { countLine, diagnosticsJson, renderDiagnosticsHuman } from '../views/diagnostics';
-import { loadAndValidate, VarOptions } from './common';
+import { countLine } from '../views/diagnostics';
+import { viewFor } from '../views/view';
+import { parseVarFlags, type VarOptions } from './common';
 
 /** validate: exit 0 when valid (warnings allowed), 1 when any error was found. */
 export async function validateCommand(io: Io, dir: string, opts: VarOptions & { json?: boolean }): Promise<number> {
-  const { model, diagnostics, raw } = await loadAndValidate(dir, opts);
-  const valid = model !== undefined && !diagnostics.some((d) => d.severity === 'error');
-  if (opts.json) {
-    io.out(JSON.stringify({ valid, diagnostics: diagnosticsJson(diagnostics) }, null, 2) + '\n');
-  } else {
-    renderDiagnosticsHuman(io, diagnostics, raw.sources);
-    if (valid) io.out(`Success! The configuration is valid${diagnostics.length ? ` (${countLine(diagnostics)})` : ''}.\n`);
-    else io.err(`The configuration is invalid: ${countLine(diagnostics)}.\n`);
-  }
+  const view = viewFor(io, opts.json);
+  const { vars, diagnostics: varDiags } = parseVarFlags(opts.var);
+  const p = varDiags.length ? undefined : await runPipeline(dir, { vars, varFiles: opts.varFile ?? [], env: process.env });
+  const diagnostics = p?.diagnostics ?? varDiags;
+  const valid = p?.stage === 'done';
+  view.diagnostics(diagnostics, p?.sources);
+  view.result(
+    (out) => (valid ? out.out(`Success! The configuration is valid${diagnostics.length ? ` (${countLine(diagnostics)})` : ''}.\n`) : out.err(`The configuration is invalid: ${countLine(diagnostics)}.\n`)),
+    () => ({ valid, diagnostics: [] }),
+  );
   return valid ? 0 : 1;
 }

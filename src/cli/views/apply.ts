@@ -6,6 +6,9 @@ import type { ApplyObserver, ApplyResult, HostOutcome } from '../../apply';
 import type { CleanupReport } from '../../apply';
 import type { Diagnostic } from '../../diagnostics';
 import type { Io } from '../io';
+import type { Plan } from '../../plan/types';
+import { renderPlanHuman } from './plan';
+import { viewFor, type View } from './view';
 import { providerFor } from '../../../providers';
 import { diagnosticsJson } from './diagnostics';
 import { plural, styleFor } from './style';
@@ -98,3 +101,45 @@ export function renderCleanupReport(io: Io, r: CleanupReport): void {
 }
 
 export { plural };
+
+/**
+ * ApplyView is how `apply` and `destroy` report, chosen once per run: the plan, progress lines and
+ * a summary for people; one versioned document (applyJson) for `--json`.
+ */
+export interface ApplyView extends View {
+  /** plan shows what will be done (JSON: nothing; the document lists the outcomes). */
+  plan(plan: Plan): void;
+  /** observer prints progress as hosts finish (JSON: none). */
+  observer(): ApplyObserver | undefined;
+  /** refused ends a run whose plan has errors: nothing was applied. Returns 1. */
+  refused(closing: string): number;
+  /** unchanged ends a run that had nothing to do. Returns 0. */
+  unchanged(): number;
+  /** finish reports the run's result. Returns 0 when every host ended well, else 1. */
+  finish(result: ApplyResult, verb: 'Apply' | 'Destroy'): number;
+}
+
+export function applyView(io: Io, json: boolean | undefined, command: 'apply' | 'destroy'): ApplyView {
+  const base = viewFor(io, json);
+  const doc = (result: ApplyResult | undefined, ok?: boolean) => () => applyJson(command, result, base.reported, ok === undefined ? {} : { ok });
+  return Object.assign(base, {
+    plan: (plan: Plan) => {
+      if (!base.json) renderPlanHuman(io, plan);
+    },
+    observer: () => (base.json ? undefined : applyProgress(io)),
+    refused(closing: string): number {
+      base.note(closing);
+      if (base.json) base.result(() => undefined, doc(undefined, false));
+      return 1;
+    },
+    unchanged(): number {
+      if (base.json) base.result(() => undefined, doc(undefined));
+      return 0;
+    },
+    finish(result: ApplyResult, verb: 'Apply' | 'Destroy'): number {
+      base.diagnostics(result.diagnostics);
+      base.result(() => renderApplySummary(io, result, verb), doc(result));
+      return result.ok ? 0 : 1;
+    },
+  });
+}

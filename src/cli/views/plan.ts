@@ -8,9 +8,22 @@
  */
 import type { ChainChange, HostPlan, Plan, ResourceChange, SetChange } from '../../plan/types';
 import type { Io } from '../io';
+import type { Diagnostic } from '../../diagnostics';
+import { ApplyCodes } from '../../plan/reconciler-codes';
+import { providerFor } from '../../../providers';
+import type { View } from './view';
 import { capList, plural, styleFor, type Style } from './style';
 
 const RESOURCE_SYMBOL: Record<ResourceChange['action'], string> = { create: '+', update: '~', delete: '-', replace: '-/+', noop: ' ' };
+
+/**
+ * configFailure reports a planRun that stopped at the configuration (no host contacted): every
+ * diagnostic; for people, without MSEG8209 (what the closing line says) and with that line.
+ */
+export function configFailure(view: View, r: { diagnostics: readonly Diagnostic[]; sources: ReadonlyMap<string, string> }): number {
+  const shown = view.json ? r.diagnostics : r.diagnostics.filter((d) => d.code !== ApplyCodes.invalidConfig);
+  return view.fail(shown, 'The configuration is invalid: {count}. No host was contacted.', r.sources);
+}
 
 /** planJson is the `--json` document: the Plan, unchanged. */
 export function planJson(plan: Plan): string {
@@ -63,7 +76,7 @@ function hostHeader(h: HostPlan, st: Style, refreshOnly: boolean): string {
   }
   if (refreshOnly) return `${st.yellow('!')} ${name} ${backend}: changed outside microseg`;
   if (h.blocked_by && h.blocked_by.length > 0) {
-    return `${st.red('!')} ${name} ${backend}: will NOT be applied (keeps its current rules): ${h.blocked_by.join('; ')}`;
+    return `${st.red('!')} ${name} ${backend}: will NOT be applied (keeps its current rules): ${h.blocked_by.map((b) => b.summary).join('; ')}`;
   }
   switch (h.action) {
     case 'create':
@@ -177,4 +190,27 @@ function colourBy(st: Style, action: string): (s: string) => string {
   if (action === 'create') return st.green;
   if (action === 'delete') return st.red;
   return st.yellow;
+}
+
+/**
+ * renderTransactionsHuman prints exactly what apply will run on each host of `plan`: every
+ * transaction, serialised for its tool, under a header naming the host, table, kind and reason.
+ */
+export function renderTransactionsHuman(io: Io, plan: Plan): void {
+  const st = styleFor(io);
+  const hosts = plan.hosts.filter((h) => (h.transactions ?? []).length > 0);
+  if (hosts.length === 0) {
+    io.out('\nApply will send nothing to any host.\n');
+    return;
+  }
+  const lines: string[] = ['', st.bold('Apply will run exactly these transactions:')];
+  for (const h of hosts) {
+    const txs = h.transactions!;
+    lines.push('', st.bold(`enforcer ${h.enforcer}: ${plural(txs.length, 'transaction')}${h.read_scope ? `, then re-read ${plural(h.read_scope.chains.length, 'chain')} and ${plural(h.read_scope.sets.length, 'set')} and the hooks` : ''}`));
+    txs.forEach((tx, i) => {
+      const step = providerFor(tx.backend).serialize(tx);
+      lines.push(st.dim(`# ${i + 1}/${txs.length} ${tx.backend} ${tx.table}, ${tx.kind}: ${tx.reason}`), `# ---- ${step.argv.join(' ')} <<EOF`, step.stdin.replace(/\n$/, ''), '# ---- EOF');
+    });
+  }
+  io.out(lines.join('\n') + '\n');
 }
