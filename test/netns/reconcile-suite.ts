@@ -439,6 +439,11 @@ export function defineReconcileSuite(backend: BackendName, tag: string, env: Rec
         expect(shown.code).toBe(0);
         expect(shown.out).toMatch(/~ enforcer api \(.*\) will be updated/);
         expect(JSON.parse((await cli('show', file, '--json')).out)).toEqual(JSON.parse(fs.readFileSync(file, 'utf8')));
+        // show prints exactly what apply will run: every planned transaction, serialised.
+        const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as Plan;
+        const planned = saved.hosts.flatMap((h) => h.transactions ?? []);
+        expect(planned.length).toBeGreaterThan(0);
+        for (const tx of planned) expect(shown.out).toContain(providerFor(tx.backend).serialize(tx).stdin.trimEnd());
         const serial = (await store().load())!.serial;
 
         // Someone changes api by hand: the plan no longer describes that host, so it is refused whole.
