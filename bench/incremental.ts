@@ -5,8 +5,8 @@
  * changes (bench/host-ruleset.ts). Per run and backend, starting each time from a host that holds
  * the old ruleset (wipe + forget state + microseg apply of the old configuration, not timed):
  *   incremental: plan the new configuration + applyPlan, whose render is the provider's
- *                renderChanges (the minimal transaction);
- *   full:        the same, with renderChanges hidden so the executor renders the full sync;
+ *                provider's delta (Provider.changes: the minimal transactions);
+ *   full:        the same plan with its transactions replaced by the provider's full sync;
  * and, from the same starting point, the two transactions alone fed straight to the tools (no
  * read-back, no verification). Both sides alternate within each run; ratios are per run, then the
  * median. Bytes are the stdin bytes of every step sent (argv excluded). Targets: incremental apply
@@ -28,7 +28,7 @@ export interface IncrementalRow {
   backend: BackendName;
   rules: number;
   runs: number;
-  /** Whether the provider offers renderChanges (else nothing incremental can be measured). */
+  /** Whether the provider planned a delta (always, since every provider has Provider.changes; kept for the results format). */
   renderChanges: boolean;
   fullApplyMs: number;
   incrApplyMs: number;
@@ -47,8 +47,8 @@ export interface IncrementalRow {
 
 const METHOD =
   'Host of N rules (bench/host-ruleset.ts); the edit moves the port of one policy, changing one rule of one PU chain. ' +
-  'Each run starts from a host holding the old ruleset (wipe, no state, then the transaction of microseg\'s first apply of it replayed; not timed). incremental = planModel + applyPlan (the executor uses the provider renderChanges); ' +
-  'full = the same with renderChanges hidden (the executor falls back to renderFull). Times are applyPlan only (journal, transaction, read-back, verify, state); the incremental side reads back only what the delta touched plus the hooks where the provider offers readPartial (nftables and iptables), the full side reads back whole; ' +
+  'Each run starts from a host holding the old ruleset (wipe, no state, then the transaction of microseg\'s first apply of it replayed; not timed). incremental = planModel + applyPlan of the planned delta (Provider.changes); ' +
+  'full = the same plan with the full sync (Provider.fullSync) as its transactions. Times are applyPlan only (journal, transaction, read-back, verify, state); the incremental side reads back only what the delta touched plus the hooks where the provider offers readPartial (nftables and iptables), the full side reads back whole; ' +
   'tx = the same transactions fed straight to the tools from the same starting point. Bytes = stdin bytes of every step. Sides alternate per run; ratios per run, then the median.';
 
 export function incrementalSizes(quick: boolean): number[] {
@@ -76,7 +76,6 @@ export async function runIncremental(opts: BenchOptions & { sizes?: number[]; ru
       const before = compileOne(0);
       const after = compileOne(n + 7);
       for (const backend of backends) {
-        const hasChanges = true;
         const oldModel = withBackend(before.model, 'h0', backend);
         const newModel = withBackend(after.model, 'h0', backend);
         // The starting point: microseg's own apply of the old ruleset on an empty host, captured
@@ -128,7 +127,7 @@ export async function runIncremental(opts: BenchOptions & { sizes?: number[]; ru
           backend,
           rules: ruleCount(before.ruleset),
           runs,
-          renderChanges: hasChanges,
+          renderChanges: true,
           fullApplyMs: round(median(s.full), 1),
           incrApplyMs: round(median(s.incr), 1),
           fullBytes: bytesOf(fullSteps),
@@ -141,7 +140,6 @@ export async function runIncremental(opts: BenchOptions & { sizes?: number[]; ru
           incrLines: incrSteps.reduce((k, st) => k + st.stdin.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')).length, 0),
         };
         if (txFailed) result.notes.push(`${backend} ${n}: replaying a captured transaction failed (${txFailed.slice(0, 200)}); tx columns use the runs that worked`);
-        if (!hasChanges) result.notes.push(`${backend}: the provider has no renderChanges, so "incremental" is a full sync`);
         result.rows.push(row);
         opts.log(
           `incremental ${backend} ${row.rules} rules: apply ${row.incrApplyMs} vs ${row.fullApplyMs} ms (${row.timeRatio}), bytes ${row.incrBytes} vs ${row.fullBytes} (${row.bytesRatio}), tx ${row.incrTxMs} vs ${row.fullTxMs} ms (${row.txTimeRatio})`,

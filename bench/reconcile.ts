@@ -10,6 +10,7 @@ import { applyPlan } from '../src/apply';
 import { planModel, type HostRead } from '../src/plan';
 import type { DesiredRuleset } from '../src/compile/ir';
 import type { Host } from '../src/hosts/types';
+import { runSequence } from '../src/hosts/batch';
 import type { Backend, Model } from '../src/model/types';
 import { LocalStateStore } from '../src/state';
 import type { BackendName, ScriptStep } from '../providers/types';
@@ -50,7 +51,7 @@ export interface ApplyTiming {
 
 /**
  * microsegApply plans and applies `ruleset` on enforcer `enforcer` of `model` (only that host),
- * timing the plan and the apply separately. `full` hides renderChanges so the executor does a full
+ * timing the plan and the apply separately. `full` replaces the planned transactions by the full
  * sync; `fullReadBack` reads the host back whole after the transaction (apply --full-read-back).
  * Throws if the apply did not verify.
  */
@@ -93,6 +94,19 @@ export async function floorApply(host: Host, steps: readonly ScriptStep[]): Prom
     const r = await host.run(s.argv, { stdin: s.stdin, timeoutMs: 120_000 });
     if (r.code !== 0) throw new Error(`floor: ${s.argv.join(' ')} failed (${r.code}): ${r.stderr.trim().slice(0, 300)}`);
   }
+  return nowMs() - t0;
+}
+
+/**
+ * floorApplyBatched feeds the same `steps` to their tools in ONE transport round trip (one
+ * `ip netns exec sh`, src/hosts/batch.ts runSequence), the way microseg now sends a host's
+ * transactions: the floor of a script that batches as microseg does.
+ */
+export async function floorApplyBatched(host: Host, steps: readonly ScriptStep[]): Promise<number> {
+  const t0 = nowMs();
+  const out = await runSequence(host, steps, { timeoutMs: 120_000 });
+  const bad = out.find((r) => r.code !== 0);
+  if (bad || out.length !== steps.length) throw new Error(`floor (batched): a step failed (${bad?.code}): ${bad?.stderr.trim().slice(0, 300)}`);
   return nowMs() - t0;
 }
 

@@ -101,8 +101,23 @@ export function renderResults(l: Loaded): string {
   if (l.apply?.rows.length) {
     out.push(
       table(
-        ['backend', 'rules', 'sets / elements', 'bytes', 'floor ms', 'microseg apply ms', 'apply / floor', 'plan ms', '(plan+apply) / floor', 'apply --full-read-back ms', '--full-read-back / floor', 'raw read-back ms'],
-        l.apply.rows.map((r) => [r.backend, n(r.rules), `${r.sets} / ${r.elements}`, n(r.bytes), r.floorMs, r.applyMs, x2(r.ratio), r.planMs, x2(r.ratioPlanApply), r.fullReadBackMs ?? '—', r.ratioFullReadBack !== undefined ? x2(r.ratioFullReadBack) : '—', r.readFloorMs]),
+        ['backend', 'rules', 'sets / elements', 'bytes', 'floor ms', 'microseg apply ms', 'apply / floor', 'batched floor ms', 'apply / batched floor', 'plan ms', '(plan+apply) / floor', 'apply --full-read-back ms', '--full-read-back / floor', 'raw read-back ms'],
+        l.apply.rows.map((r) => [
+          r.backend,
+          n(r.rules),
+          `${r.sets} / ${r.elements}`,
+          n(r.bytes),
+          r.floorMs,
+          r.applyMs,
+          x2(r.ratio),
+          r.batchedFloorMs ?? '—',
+          r.ratioBatched !== undefined ? x2(r.ratioBatched) : '—',
+          r.planMs,
+          x2(r.ratioPlanApply),
+          r.fullReadBackMs ?? '—',
+          r.ratioFullReadBack !== undefined ? x2(r.ratioFullReadBack) : '—',
+          r.readFloorMs,
+        ]),
       ),
       ...targetsOf(l.apply as AnyResult),
       '',

@@ -10,7 +10,8 @@
  */
 import type { Connection } from '../src/hosts/connection';
 import { hostFor } from '../src/hosts/factory';
-import type { Host } from '../src/hosts/types';
+import { runSequence } from '../src/hosts/batch';
+import type { CommandResult, Host } from '../src/hosts/types';
 import { ProviderError } from './common';
 import { detectBackendDetailed, type Detection } from './iptables/detect';
 import { providerFor } from './registry';
@@ -36,6 +37,12 @@ export interface Firewall {
    * a consistent, if partial, state that the next read shows.
    */
   run(txs: readonly Transaction[]): Promise<void>;
+  /**
+   * runAndReadPartial is `run(txs)` followed by `readPartial(scope)`, where the host allows in the
+   * same transport round trip (the listings start right after the last transaction committed).
+   * Undefined when the scope is better read whole (after the transactions ran).
+   */
+  runAndReadPartial(txs: readonly Transaction[], scope: ReadScope): Promise<PartialLive | undefined>;
   /** Why this backend's tools cannot be used on the host (break-glass cleanup skips it then), or undefined. */
   unavailable(): Promise<string | undefined>;
 }
@@ -83,17 +90,40 @@ export class KernelFirewall implements Firewall {
   }
 
   async run(txs: readonly Transaction[]): Promise<void> {
-    for (let i = 0; i < txs.length; i++) {
-      const step = this.provider.serialize(txs[i]);
-      const r = await this.host.run(step.argv, { stdin: step.stdin });
+    await this.runWith(txs, []);
+  }
+
+  async runAndReadPartial(txs: readonly Transaction[], scope: ReadScope): Promise<PartialLive | undefined> {
+    const plan = this.provider.partialRead(scope);
+    if (!plan) {
+      await this.run(txs);
+      return undefined;
+    }
+    const results = await this.runWith(txs, plan.argvs);
+    return plan.parse(results, this.host.description);
+  }
+
+  /**
+   * runWith sends `txs`, then `reads`, in ONE transport round trip where the host can (Host.runScript:
+   * one `ip netns exec` or ssh session for a host's whole change, instead of one per table), each
+   * transaction its own atomic tool invocation, stopping at the first that fails. Returns the
+   * results of `reads`.
+   */
+  private async runWith(txs: readonly Transaction[], reads: readonly string[][]): Promise<CommandResult[]> {
+    const steps = txs.map((tx) => this.provider.serialize(tx));
+    const results = await runSequence(this.host, [...steps, ...reads.map((argv) => ({ argv, mayFail: true }))]);
+    for (let i = 0; i < steps.length; i++) {
+      const r = results[i];
       if (r.code !== 0) {
         throw new ProviderError(
-          `transaction ${i + 1}/${txs.length} (${txs[i].table}: ${step.argv.join(' ')}) failed on ${this.host.description} with exit code ${r.code}: ${r.stderr.trim()}`,
+          `transaction ${i + 1}/${txs.length} (${txs[i].table}: ${steps[i].argv.join(' ')}) failed on ${this.host.description} with exit code ${r.code}: ${r.stderr.trim()}`,
           'kernel',
-          { step: i, argv: step.argv, stderr: r.stderr, stdin: step.stdin },
+          { step: i, argv: steps[i].argv, stderr: r.stderr, stdin: steps[i].stdin },
         );
       }
     }
+    // A listing that fails is judged by the parser from its own exit status, as readPartial does.
+    return results.slice(steps.length);
   }
 }
 

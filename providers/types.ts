@@ -12,7 +12,7 @@
  * Transactions, never script text, and decides what to do from their data.
  */
 import type { AddressSet, DesiredRuleset, Family, Hook } from '../src/compile/ir';
-import type { Host } from '../src/hosts/types';
+import type { CommandResult, Host } from '../src/hosts/types';
 import type { Transaction } from './transaction';
 
 import type { BackendName } from '../src/model/types';
@@ -104,6 +104,17 @@ export interface PartialLive {
    * out-of-scope chain created or deleted in one family only).
    */
   chainFamilies?: Record<string, Array<4 | 6>>;
+}
+
+/**
+ * PartialRead is a partial read split in two: the listing commands to run on the host, and the
+ * parser of their results (in order; `where` names the host in errors), which returns undefined
+ * when the host is better read whole. KernelFirewall runs the listings in the same round trip as
+ * a transaction when that saves one.
+ */
+export interface PartialRead {
+  argvs: string[][];
+  parse(results: readonly CommandResult[], where: string): PartialLive | undefined;
 }
 
 /** ScriptStep is one transaction serialised for its tool: argv run on the host with `stdin` fed to it. */
@@ -217,6 +228,8 @@ export interface Provider {
    * before (see src/apply/apply.ts).
    */
   readPartial(host: Host, scope: ReadScope): Promise<PartialLive | undefined>;
+  /** partialRead is readPartial as commands and a parser (undefined where readPartial would be). */
+  partialRead(scope: ReadScope): PartialRead | undefined;
   /**
    * unavailable says why this backend's tools cannot be used on `host` (break-glass cleanup skips
    * it then), or undefined when they can. Never loads a kernel module.

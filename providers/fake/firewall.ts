@@ -780,6 +780,11 @@ class FakeHostFirewall implements Firewall {
     }
   }
 
+  async runAndReadPartial(txs: readonly Transaction[], scope: ReadScope): Promise<PartialLive | undefined> {
+    await this.run(txs);
+    return this.readPartial(scope);
+  }
+
   async unavailable(): Promise<string | undefined> {
     this.h.reachable();
     return this.h.available(this.backend) ? undefined : `${this.backend} not installed (fake)`;

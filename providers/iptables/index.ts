@@ -4,8 +4,8 @@
  */
 import type { AddressSet, DesiredRuleset, Family } from '../../src/compile/ir';
 import { runAll } from '../../src/hosts/batch';
-import type { Host } from '../../src/hosts/types';
-import type { BackendName, Capabilities, ChangePlan, LiveHook, LiveRuleset, ObjectDiff, PartialLive, Provider, ReadScope, ScriptStep } from '../types';
+import type { CommandResult, Host } from '../../src/hosts/types';
+import type { BackendName, Capabilities, ChangePlan, LiveHook, LiveRuleset, ObjectDiff, PartialLive, PartialRead, Provider, ReadScope, ScriptStep } from '../types';
 import type { Transaction } from '../transaction';
 import { IR_NAME, ProviderError, canonicalLive, conntrackWarmupChain, ruleFamily } from '../common';
 import { buildLive, mergeFamilies, parseIpsetSave, parseListRules, parseNftChainNames, parseSave } from './read';
@@ -191,6 +191,13 @@ export class IptablesProvider implements Provider {
    * incompatible that `nft` lists, a missing tool).
    */
   async readPartial(host: Host, scope: ReadScope): Promise<PartialLive | undefined> {
+    const plan = this.partialRead(scope);
+    if (!plan) return undefined;
+    return plan.parse(await runAll(host, plan.argvs, { concurrency: PARTIAL_READ_CONCURRENCY }), host.description);
+  }
+
+  /** partialRead is readPartial's listings and their parser (KernelFirewall also runs them right after a transaction). */
+  partialRead(scope: ReadScope): PartialRead | undefined {
     if (2 * scope.chains.length + scope.sets.length > PARTIAL_READ_MAX) return undefined;
     if ([...scope.chains, ...scope.sets].some((n) => !IR_NAME.test(n))) return undefined;
     type Job = { argv: string[]; kind: 'names' | 'builtin' | 'chain' | 'set'; family?: Family; name?: string };
@@ -203,49 +210,46 @@ export class IptablesProvider implements Provider {
       for (const c of scope.chains) jobs.push({ argv: list(chainName(c)), kind: 'chain', family: f, name: c });
     }
     for (const s of scope.sets) jobs.push({ argv: [...this.tools.ipsetSave, setName(s)], kind: 'set', name: s });
-    const out = await runAll(
-      host,
-      jobs.map((j) => j.argv),
-      { concurrency: PARTIAL_READ_CONCURRENCY },
-    );
-
-    let listed: Map<string, Array<4 | 6>> | undefined;
-    const text: Record<Family, string[]> = { 4: [], 6: [] };
-    let ipsetText = '';
-    for (let i = 0; i < jobs.length; i++) {
-      const j = jobs[i];
-      const r = out[i];
-      if (j.kind === 'names') {
-        // No nft binary or an unreadable answer: go on without the list (see above).
-        if (r.code === 0) listed = parseNftChainNames(r.stdout);
-        continue;
+    const parse = (out: readonly CommandResult[]): PartialLive | undefined => {
+      let listed: Map<string, Array<4 | 6>> | undefined;
+      const text: Record<Family, string[]> = { 4: [], 6: [] };
+      let ipsetText = '';
+      for (let i = 0; i < jobs.length; i++) {
+        const j = jobs[i];
+        const r = out[i];
+        if (j.kind === 'names') {
+          // No nft binary or an unreadable answer: go on without the list (see above).
+          if (r.code === 0) listed = parseNftChainNames(r.stdout);
+          continue;
+        }
+        if (j.kind === 'set') {
+          if (r.code === 0) ipsetText += r.stdout.endsWith('\n') || r.stdout === '' ? r.stdout : `${r.stdout}\n`;
+          // Absent set; or no ipset binary, where the full read finds no sets either.
+          else if (!(r.code === 127 || TABLE_ABSENT.test(r.stderr))) return undefined;
+          continue;
+        }
+        if (r.code === 0) {
+          text[j.family!].push(r.stdout);
+          continue;
+        }
+        if (TABLE_ABSENT.test(r.stderr)) continue; // no table filter: read as empty, as read() does
+        if (j.kind === 'chain' && NO_CHAIN.test(r.stderr)) continue;
+        // iptables-nft 1.8.9 cannot tell "no such chain" from "a chain I cannot parse"; the chain
+        // list (job 0, so already read here) can. Without it, the full read judges.
+        if (j.kind === 'chain' && NFT_ODD_CHAIN.test(r.stderr) && listed && !listed.get(j.name!)?.includes(j.family!)) continue;
+        return undefined;
       }
-      if (j.kind === 'set') {
-        if (r.code === 0) ipsetText += r.stdout.endsWith('\n') || r.stdout === '' ? r.stdout : `${r.stdout}\n`;
-        // Absent set; or no ipset binary, where the full read finds no sets either.
-        else if (!(r.code === 127 || TABLE_ABSENT.test(r.stderr))) return undefined;
-        continue;
+      const tables = ([4, 6] as const).map((f) => parseListRules(text[f].join('\n'), f));
+      const sets: AddressSet[] = ipsetText ? parseIpsetSave(ipsetText) : [];
+      const live = buildLive(this.backend, tables[0], tables[1], sets);
+      const part: PartialLive = { backend: this.backend, chains: live.chains, sets: live.sets, hooks: live.hooks };
+      if (listed) {
+        part.chainNames = [...listed.keys()].sort();
+        part.chainFamilies = Object.fromEntries(listed);
       }
-      if (r.code === 0) {
-        text[j.family!].push(r.stdout);
-        continue;
-      }
-      if (TABLE_ABSENT.test(r.stderr)) continue; // no table filter: read as empty, as read() does
-      if (j.kind === 'chain' && NO_CHAIN.test(r.stderr)) continue;
-      // iptables-nft 1.8.9 cannot tell "no such chain" from "a chain I cannot parse"; the chain
-      // list (job 0, so already read here) can. Without it, the full read judges.
-      if (j.kind === 'chain' && NFT_ODD_CHAIN.test(r.stderr) && listed && !listed.get(j.name!)?.includes(j.family!)) continue;
-      return undefined;
-    }
-    const tables = ([4, 6] as const).map((f) => parseListRules(text[f].join('\n'), f));
-    const sets: AddressSet[] = ipsetText ? parseIpsetSave(ipsetText) : [];
-    const live = buildLive(this.backend, tables[0], tables[1], sets);
-    const part: PartialLive = { backend: this.backend, chains: live.chains, sets: live.sets, hooks: live.hooks };
-    if (listed) {
-      part.chainNames = [...listed.keys()].sort();
-      part.chainFamilies = Object.fromEntries(listed);
-    }
-    return part;
+      return part;
+    };
+    return { argvs: jobs.map((j) => j.argv), parse };
   }
 
   expected(desired: DesiredRuleset): LiveRuleset {

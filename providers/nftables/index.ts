@@ -6,7 +6,7 @@
 import type { AddressSet, DesiredRuleset } from '../../src/compile/ir';
 import { runAll } from '../../src/hosts/batch';
 import type { CommandResult, Host } from '../../src/hosts/types';
-import type { Capabilities, ChangePlan, LiveChain, LiveRuleset, ObjectDiff, PartialLive, Provider, ReadScope, ScriptStep } from '../types';
+import type { Capabilities, ChangePlan, LiveChain, LiveRuleset, ObjectDiff, PartialLive, PartialRead, Provider, ReadScope, ScriptStep } from '../types';
 import type { Transaction } from '../transaction';
 import { IR_NAME, ProviderError, canonicalLive, ruleFamily } from '../common';
 import { NFT_FAMILY, NFT_TABLE, nftName } from './names';
@@ -142,6 +142,13 @@ export class NftablesProvider implements Provider {
    * more than PARTIAL_READ_MAX objects or a name microseg never writes.
    */
   async readPartial(host: Host, scope: ReadScope): Promise<PartialLive | undefined> {
+    const plan = this.partialRead(scope);
+    if (!plan) return undefined;
+    return plan.parse(await runAll(host, plan.argvs, { concurrency: PARTIAL_READ_CONCURRENCY }), host.description);
+  }
+
+  /** partialRead is readPartial's listings and their parser (KernelFirewall also runs them right after a transaction). */
+  partialRead(scope: ReadScope): PartialRead | undefined {
     if (scope.chains.length + scope.sets.length > PARTIAL_READ_MAX) return undefined;
     if ([...scope.chains, ...scope.sets].some((n) => !IR_NAME.test(n))) return undefined;
     const argvs = [
@@ -149,22 +156,17 @@ export class NftablesProvider implements Provider {
       ...scope.chains.map((name) => ['nft', '-j', 'list', 'chain', NFT_FAMILY, NFT_TABLE, nftName(name)]),
       ...scope.sets.map((name) => ['nft', '-j', 'list', 'set', NFT_FAMILY, NFT_TABLE, nftName(name)]),
     ];
-    const results = await runAll(host, argvs, { concurrency: PARTIAL_READ_CONCURRENCY });
-    if (results[0].code !== 0) throw new ProviderError(`nft list chains failed on ${host.description}: ${results[0].stderr.trim()}`, 'kernel');
-    const out: Array<string | undefined> = results.map((r, i) => (i === 0 ? r.stdout : this.listed(host, argvs[i], r)));
-    const own = parseChainList(out[0]!);
-    const chains: LiveChain[] = [];
-    const sets: AddressSet[] = [];
-    out.slice(1, 1 + scope.chains.length).forEach((doc) => doc !== undefined && chains.push(...parseNftTable(doc, own.baseChains).chains));
-    out.slice(1 + scope.chains.length).forEach((doc) => doc !== undefined && sets.push(...parseNftTable(doc).sets));
-    return { backend: this.backend, chains, sets, hooks: own.hooks, chainNames: own.names };
-  }
-
-  /** listed is the output of `nft -j list chain|set inet microseg <name>`, or undefined when it does not exist. */
-  private listed(host: Host, argv: readonly string[], r: CommandResult): string | undefined {
-    if (r.code === 0) return r.stdout;
-    if (TABLE_ABSENT.test(r.stderr)) return undefined;
-    throw new ProviderError(`nft list ${argv[3]} ${argv[6]} failed on ${host.description}: ${r.stderr.trim()}`, 'kernel');
+    const parse = (results: readonly CommandResult[], where: string): PartialLive => {
+      if (results[0].code !== 0) throw new ProviderError(`nft list chains failed on ${where}: ${results[0].stderr.trim()}`, 'kernel');
+      const out: Array<string | undefined> = results.map((r, i) => (i === 0 ? r.stdout : listed(where, argvs[i], r)));
+      const own = parseChainList(out[0]!);
+      const chains: LiveChain[] = [];
+      const sets: AddressSet[] = [];
+      out.slice(1, 1 + scope.chains.length).forEach((doc) => doc !== undefined && chains.push(...parseNftTable(doc, own.baseChains).chains));
+      out.slice(1 + scope.chains.length).forEach((doc) => doc !== undefined && sets.push(...parseNftTable(doc).sets));
+      return { backend: this.backend, chains, sets, hooks: own.hooks, chainNames: own.names };
+    };
+    return { argvs, parse };
   }
 
   expected(desired: DesiredRuleset): LiveRuleset {
@@ -184,4 +186,11 @@ export class NftablesProvider implements Provider {
         .flatMap((c) => ([4, 6] as const).map((family) => ({ hook: c.hook!, family, present: true, first: true, count: 1, targets: [c.name] }))),
     });
   }
+}
+
+/** listed is the output of `nft -j list chain|set inet microseg <name>`, or undefined when it does not exist. */
+function listed(where: string, argv: readonly string[], r: CommandResult): string | undefined {
+  if (r.code === 0) return r.stdout;
+  if (TABLE_ABSENT.test(r.stderr)) return undefined;
+  throw new ProviderError(`nft list ${argv[3]} ${argv[6]} failed on ${where}: ${r.stderr.trim()}`, 'kernel');
 }

@@ -4,8 +4,8 @@
  * Per host, strictly in this order, so that a `kill -9` or a failing host is safe at every instant:
  *
  *   journal `begin` → run the host's planned Transactions (HostPlan.transactions: one atomic
- *   change per table) → journal `applied` → read back what they touched (readBack; whole with
- *   fullReadBack) → verify (the ObjectDiff of desired against the read-back is empty) → journal
+ *   change per table, all in one transport round trip) → read back what they touched (readBack;
+ *   after a full sync in that same round trip; whole with fullReadBack) → verify (the ObjectDiff of desired against the read-back is empty) → journal
  *   `verified` → save THIS host in state.
  *
  * Apply decides from data only: the transactions' kinds (full or delta) and backends, the plan's
@@ -37,7 +37,7 @@ import {
 import { kernelConnector, providerFor, type Connector, type Firewall, type FirewallHost } from '../../providers';
 import { expectedOf, mergePartial } from '../../providers/common';
 import type { Transaction } from '../../providers/transaction';
-import type { BackendName, LiveRuleset, ReadScope } from '../../providers/types';
+import type { BackendName, LiveRuleset, PartialLive, ReadScope } from '../../providers/types';
 import { ApplyCodes } from '../plan/reconciler-codes';
 import { isUnreachable } from '../hosts/factory';
 import { mapLimit } from '../hosts/pool';
@@ -280,20 +280,27 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
     }
 
     if (!desired) throw new Error(`the plan has no desired ruleset for enforcer "${e}"`);
-    await send(firewall, mine);
-    await journal('applied', `${mine.length} transaction(s)`);
+    const want = expectedOf(providerFor(hp.backend), desired);
+    let back: { live: LiveRuleset; partial?: string };
     if (previous) {
+      // A backend switch: the old backend is cleaned up (and proven empty) before the new one is
+      // read back, since both may share the kernel's ipsets and hooks.
+      await send(firewall, mine);
       await send(previous, theirs);
       await provenEmpty(previous);
+      back = await readBack(firewall, want, mine, hp, ctx.fullReadBack);
+    } else {
+      back = await sendAndReadBack(firewall, want, mine, hp, ctx.fullReadBack, (txs) => {
+        ctx.observer?.transaction?.(e, txs);
+        out.transactions.push(...txs);
+      });
     }
-    const want = expectedOf(providerFor(hp.backend), desired);
-    const back = await readBack(firewall, want, mine, hp, ctx.fullReadBack);
     const problems = problemsOf(diffObjects(want, back.live));
     if (problems.length > 0) {
       throw new VerifyError(`read-back of enforcer "${e}" does not match the desired ruleset: ${problems.join('; ')}`);
     }
     const live = back.live;
-    await journal('verified', `fingerprint ${live.fingerprint}${back.partial ? ` (partial read-back: ${back.partial})` : ''}`);
+    await journal('verified', `${plural(out.transactions.length, 'transaction')}; fingerprint ${live.fingerprint}${back.partial ? ` (partial read-back: ${back.partial})` : ''}`);
     await ctx.record((s) =>
       withHost(s, e, { backend: hp.backend, connection, owned: ownedFromLive(live), fingerprint: live.fingerprint, status: 'applied', updated_at: now() }),
     );
@@ -350,6 +357,10 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
 }
 
 class VerifyError extends Error {}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
 
 /** provenEmpty reads `fw` back and throws unless microseg owns nothing there (decommission, backend switch). */
 async function provenEmpty(fw: Firewall): Promise<void> {
@@ -413,29 +424,44 @@ export function blockingErrors(plan: Plan): Diagnostic[] {
  * declines the scope or the partial read contradicts `want` outside it (an owned chain appeared
  * or vanished).
  */
-async function readBack(
+async function sendAndReadBack(
   fw: Firewall,
   want: LiveRuleset,
-  sent: readonly Transaction[],
+  sent: Transaction[],
   hp: HostPlan,
   fullReadBack: boolean,
+  onSend: (txs: Transaction[]) => void,
 ): Promise<{ live: LiveRuleset; partial?: string }> {
+  const full = sent.some((t) => t.kind === 'full');
+  if (sent.length > 0) onSend(sent);
+  // A full sync's re-read (hooks and owned chain names) runs in the transactions' own round trip.
+  if (full && !fullReadBack) {
+    const scope: ReadScope = { chains: [], sets: [] };
+    const part = await fw.runAndReadPartial(sent, scope);
+    const live = part ? mergePartial(want, scope, part) : undefined;
+    if (live) return { live, partial: partialWhat(true, scope, part!) };
+    return { live: await fw.read() };
+  }
+  if (sent.length > 0) await fw.run(sent);
+  return readBack(fw, want, sent, hp, fullReadBack);
+}
+
+async function readBack(fw: Firewall, want: LiveRuleset, sent: readonly Transaction[], hp: HostPlan, fullReadBack: boolean): Promise<{ live: LiveRuleset; partial?: string }> {
   const full = sent.some((t) => t.kind === 'full');
   const whole = fullReadBack || (!full && (hp.previous_backend !== undefined || hp.read_scope === undefined));
   if (!whole) {
     const scope: ReadScope = full ? { chains: [], sets: [] } : hp.read_scope!;
     const part = await fw.readPartial(scope);
     const live = part ? mergePartial(want, scope, part) : undefined;
-    if (live) {
-      return {
-        live,
-        partial: full
-          ? `the hooks${part!.chainNames || part!.chainFamilies ? ' and owned chain names' : ''} after a full sync committed whole`
-          : `${scope.chains.length} chain(s), ${scope.sets.length} set(s) and the hooks`,
-      };
-    }
+    if (live) return { live, partial: partialWhat(full, scope, part!) };
   }
   return { live: await fw.read() };
+}
+
+function partialWhat(full: boolean, scope: ReadScope, part: PartialLive): string {
+  return full
+    ? `the hooks${part.chainNames || part.chainFamilies ? ' and owned chain names' : ''} after a full sync committed whole`
+    : `${scope.chains.length} chain(s), ${scope.sets.length} set(s) and the hooks`;
 }
 
 export type { BackendName, DesiredRuleset };

@@ -120,6 +120,73 @@ export async function runBatch(
   return splitBatch(await runScript(sh, { timeoutMs }), argvs.length, mark, sh);
 }
 
+/** SequenceStep is one command of a sequence: its argv and, optionally, what it reads on stdin. */
+export interface SequenceStep {
+  argv: readonly string[];
+  stdin?: string;
+  /** A step whose failure does not stop the sequence (a listing that may find nothing). */
+  mayFail?: boolean;
+}
+
+/**
+ * sequenceScript is the POSIX sh script that runs `steps` one after another and stops after the
+ * first that fails (exit status not 0), read by `sh` on ITS stdin (a step's input can be megabytes,
+ * beyond what one argv element may hold). A step's stdin is a here-document with a quoted
+ * delimiter (`<<'DELIM'`: the shell expands nothing in it, not `$`, not backquotes, not
+ * backslashes) named after the batch marker and the step, so no input line can end it early (the
+ * script refuses input holding that line); input without a final newline gets one, which the
+ * tools microseg feeds do not mind. Each step's status and output are marked like batchScript's.
+ */
+export function sequenceScript(steps: readonly SequenceStep[], mark: string): string {
+  if (!MARK_SHAPE.test(mark)) throw new Error(`invalid batch marker ${JSON.stringify(mark)}`);
+  if (steps.length === 0) throw new Error('empty sequence');
+  return steps
+    .map((step, i) => {
+      if (step.argv.length === 0) throw new Error('empty argv in sequence');
+      const cmd = step.argv.map(shellQuote).join(' ');
+      let input = ' </dev/null\n';
+      if (step.stdin !== undefined) {
+        const delim = `${mark}-in-${i}`;
+        if (step.stdin.includes('\0')) throw new Error('a step\'s input cannot contain NUL');
+        if (step.stdin.split('\n').includes(delim)) throw new Error('a step\'s input holds its here-document delimiter');
+        input = ` <<'${delim}'\n${step.stdin}${step.stdin.endsWith('\n') || step.stdin === '' ? '' : '\n'}${delim}\n`;
+      }
+      const stop = step.mayFail ? '' : ' [ "$rc" -eq 0 ] || exit 0';
+      return `${cmd}${input}rc=$?; printf '\\n%s %d\\n' ${mark} $rc; printf '\\n%s\\n' ${mark} >&2;${stop}\n`;
+    })
+    .join('');
+}
+
+/**
+ * runSequence runs `steps` on `host` in order and stops after the first that fails (unless it
+ * `mayFail`): the results of the steps that ran (a failed one last). With Host.runScript it is ONE transport round trip
+ * (one `ip netns exec`, one ssh session) for all of them; otherwise one `run` per step. Rejects
+ * (HostCommandError) when the sequence did not run to a status it can trust: markers missing
+ * while no step had failed.
+ */
+export async function runSequence(host: Host, steps: readonly SequenceStep[], opts: RunManyOptions = {}): Promise<CommandResult[]> {
+  if (steps.length === 0) return [];
+  if (!host.runScript || steps.length === 1) {
+    const out: CommandResult[] = [];
+    for (const step of steps) {
+      const r = await host.run(step.argv, { stdin: step.stdin, timeoutMs: opts.timeoutMs });
+      out.push(r);
+      if (r.code !== 0 && !step.mayFail) break;
+    }
+    return out;
+  }
+  const mark = newMark();
+  const script = sequenceScript(steps, mark);
+  const out = await host.runScript(script, { timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS * steps.length });
+  let ran = 0;
+  for (let at = 0; (at = out.stdout.indexOf(`\n${mark} `, at)) >= 0; at += mark.length) ran++;
+  const results = splitBatch(out, Math.max(1, ran), mark, ['sh', '<sequence>']);
+  if (ran < steps.length && (results[results.length - 1].code === 0 || steps[ran - 1]?.mayFail)) {
+    throw new HostCommandError('spawn', ['sh', '<sequence>'], `sequence of ${steps.length} commands stopped after ${ran} without a failing step (exit ${out.code}): ${out.stderr.trim().split('\n').slice(-3).join(' | ') || 'no message'}`, out);
+  }
+  return results;
+}
+
 /**
  * runAll runs `argvs` on `host` and returns each command's own result, in order. When the host
  * offers runMany, the commands go in `concurrency` batches (default 1: one round trip, one after

@@ -83,6 +83,17 @@ export class GuardedHost implements Host {
     return rs;
   }
 
+  /** runScript forwards a script to the inner transport (one round trip) with the same guard; absent there, so is it here. */
+  get runScript(): ((script: string, opts?: { timeoutMs?: number }) => Promise<CommandResult>) | undefined {
+    const inner = this.inner.runScript?.bind(this.inner);
+    if (!inner) return undefined;
+    return async (script, opts) => {
+      const r = await inner(script, opts);
+      if (r.code !== 0 && this.unreachable(r)) throw this.unreachableError(r);
+      return r;
+    };
+  }
+
   private unreachableError(r: CommandResult): HostUnreachableError {
     return new HostUnreachableError(this.description, `${this.description} is unreachable: ${r.stderr.trim().split('\n')[0] || `exit ${r.code}`}`);
   }

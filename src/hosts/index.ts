@@ -5,7 +5,7 @@ export type { RunOptions } from './exec';
 export { LocalHost } from './local';
 export { NetnsHost } from './netns';
 export { SshHost, SshConnectionError, shellQuote, remoteCommandLine, type SshHostOptions } from './ssh';
-export { runAll, batchScript, splitBatch, newMark, type RunManyOptions } from './batch';
+export { runAll, runSequence, batchScript, sequenceScript, splitBatch, newMark, type RunManyOptions, type SequenceStep } from './batch';
 export { hostFor, GuardedHost, HostUnreachableError, UnavailableHost, isUnreachable, type HostFactory } from './factory';
 export { mapLimit } from './pool';
 export { describeConnection, connectionRecord, NETNS_NAME, type Connection } from './connection';

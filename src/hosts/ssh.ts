@@ -139,4 +139,9 @@ export class SshHost implements Host {
   runMany(argvs: readonly (readonly string[])[], opts: { timeoutMs?: number } = {}): Promise<CommandResult[]> {
     return runBatch(argvs, opts, (sh, o) => this.run(sh, o));
   }
+
+  /** runScript: one `sh` reading `script` on stdin (batch.ts runSequence). */
+  runScript(script: string, opts: { timeoutMs?: number } = {}): Promise<CommandResult> {
+    return this.run(['sh'], { stdin: script, timeoutMs: opts.timeoutMs });
+  }
 }

@@ -25,4 +25,10 @@ export interface Host {
    * end. Callers use batch.ts runAll, which falls back to `run` per command when this is absent.
    */
   runMany?(argvs: readonly (readonly string[])[], opts?: { timeoutMs?: number }): Promise<CommandResult[]>;
+  /**
+   * runScript (optional) runs a POSIX sh script, given on the shell's stdin, in ONE transport
+   * round trip (`sh` locally, `ip netns exec NAME sh`, one ssh session running `sh`). Only
+   * batch.ts builds scripts for it (runSequence), from fixed text and single-quoted argv elements.
+   */
+  runScript?(script: string, opts?: { timeoutMs?: number }): Promise<CommandResult>;
 }

@@ -4,7 +4,7 @@
  * them; the script is also run through a real local `sh`, so builder and splitter are tested together.
  */
 import * as fs from 'fs';
-import { batchScript, newMark, runAll, runBatch, shellQuote, splitBatch } from '../../../src/hosts/batch';
+import { batchScript, newMark, runAll, runBatch, runSequence, sequenceScript, shellQuote, splitBatch } from '../../../src/hosts/batch';
 import { HostCommandError, runProcess } from '../../../src/hosts/exec';
 import { LocalHost } from '../../../src/hosts/local';
 import type { CommandResult, Host } from '../../../src/hosts/types';
@@ -157,5 +157,57 @@ describe('runAll', () => {
     await runAll(single.host, [['a']]);
     expect(single.calls).toEqual(['run a']);
     expect(await runAll(single.host, [])).toEqual([]);
+  });
+});
+
+describe('runSequence', () => {
+  const local = new LocalHost();
+  const tricky = "line with $HOME and `id` and $(id) and 'quotes' and \\backslash\nEOF\n\tindented\nno final newline";
+
+  it('runs every step in ONE shell, feeds each its stdin byte for byte (a newline added where missing), and expands nothing', async () => {
+    let scripts = 0;
+    const counted: Host = { description: 'local', run: (a, o) => local.run(a, o), runScript: (s, o) => ((scripts += 1), local.runScript(s, o)) };
+    const out = await runSequence(counted, [
+      { argv: ['cat'], stdin: tricky },
+      { argv: ['sh', '-c', 'printf "%s" "$0"', 'plain arg'] },
+      { argv: ['cat'], stdin: '' },
+    ]);
+    expect(scripts).toBe(1);
+    expect(out).toEqual([
+      { code: 0, stdout: `${tricky}\n`, stderr: '' },
+      { code: 0, stdout: 'plain arg', stderr: '' },
+      { code: 0, stdout: '', stderr: '' },
+    ]);
+  });
+
+  it('stops after the first failing step: later steps do not run', async () => {
+    const dir = fs.mkdtempSync('/tmp/mseg-seq-');
+    try {
+      const out = await runSequence(local, [
+        { argv: ['sh', '-c', 'echo one'] },
+        { argv: ['sh', '-c', 'echo bad >&2; exit 3'] },
+        { argv: ['touch', `${dir}/must-not-exist`] },
+      ]);
+      expect(out).toEqual([
+        { code: 0, stdout: 'one\n', stderr: '' },
+        { code: 3, stdout: '', stderr: 'bad\n' },
+      ]);
+      expect(fs.existsSync(`${dir}/must-not-exist`)).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses input that holds its own here-document delimiter, and a shell that died mid-way', async () => {
+    expect(() => sequenceScript([{ argv: ['cat'], stdin: `x\n${MARK}-in-0\ny` }], MARK)).toThrow(/delimiter/);
+    const dying: Host = { description: 'x', run: () => Promise.reject(new Error('unused')), runScript: async () => ({ code: 137, stdout: `a\n${MARK.replace(/./g, 'z')}`, stderr: 'Killed' }) };
+    await expect(runSequence(dying, [{ argv: ['a'] }, { argv: ['b'] }])).rejects.toThrow(HostCommandError);
+  });
+
+  it('without runScript, runs the steps one by one and still stops at the first failure', async () => {
+    const calls: string[] = [];
+    const host: Host = { description: 'x', run: async (argv) => (calls.push(argv[0]), { code: argv[0] === 'b' ? 1 : 0, stdout: '', stderr: '' }) };
+    expect((await runSequence(host, [{ argv: ['a'] }, { argv: ['b'] }, { argv: ['c'] }])).map((r) => r.code)).toEqual([0, 1]);
+    expect(calls).toEqual(['a', 'b']);
   });
 });
