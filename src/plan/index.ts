@@ -1,40 +1,29 @@
 /**
- * Plan: what would change, as data (DESIGN §6, PRACTICES 10–12).
+ * Plan: what would change, as data (DESIGN §6, PRACTICES 10–12), and the planning that computes it.
  *
- * How plan is built (the CLI wires this; nothing here does I/O except the plan-file functions):
+ * planRun (plan-run.ts) is the recipe; everything here but refresh and the plan-file functions is
+ * pure:
  *
- *   state   = await store.load()
- *   desired = compile(model)                               // per enforcer, pure
- *   for every enforcer in config ∪ state.hosts, in parallel:
- *     live  = await provider.read(host)                    // or unreachableHost(...) on failure
- *     host  = diffHost(desired[e], live, state?.hosts[e], { enforcer: e, expected: provider.expected?.(desired[e]) })
- *   plan    = makePlan({ state, resources: modelResources(model), desired, hosts, connections })
- *   views render `plan`; `-out FILE` → writePlanFile(FILE, plan)
+ *   pipeline      = runPipeline(dir)                       // load → validate → compile (src/pipeline.ts)
+ *   state         = await store.load()
+ *   for every enforcer in config ∪ state.hosts, in parallel (refresh.ts, through a Connector):
+ *     live        = await firewall.read()                  // or unreachableHost(...) on failure
+ *     want        = expectedOf(provider, desired[e])       // the only projection of desired
+ *     diff        = diffObjects(want, live, claims(state)) // THE comparison, once per host
+ *     hostPlan    = hostPlanOf(diff, state)                // the UI lists, drift, orphans, action
+ *     hostPlan.transactions, .read_scope = planTransactions(provider, desired, diff)
+ *   plan          = makePlan(...)                          // views render it; -out writes it
  *
- * How apply is meant to use it (src/apply, next). The order below is what makes a `kill -9` or a
- * failing host safe at every instant:
+ * How apply uses it (src/apply). The order is what makes a `kill -9` or a failing host safe:
  *
- *   1. lock = await store.acquireLock({ operation: 'apply', timeoutMs })   // never steals a stale lock
- *      state = await store.load()
- *   2. For a saved plan: re-read every reachable host's fingerprint, then
- *      checkPlanFresh(plan, state, fingerprints) must be []; otherwise refuse ("Saved plan is stale").
- *      Refuse a plan with error diagnostics (hasErrors).
- *   3. run_id = randomUUID(). For each host whose action is not `noop` (hosts in parallel with a
- *      small bound; each host strictly sequential):
- *      a. await store.journal({ phase: 'begin', ... })     // BEFORE touching the host
- *      b. one atomic transaction per table: provider.renderFull(plan.desired[e], live) for
- *         create/update, provider.renderCleanup(live) for delete (and for previous_backend);
- *         run it; journal 'applied'
- *      c. read back: live2 = await provider.read(host); verify diffHost(desired, live2, undefined,
- *         { expected }) has no sets/chains/hooks changes and no orphans (for delete: live2 owns
- *         nothing at all). A mismatch is a failure of that host.
- *      d. journal 'verified' (or 'failed' with the error), then record THIS host at once:
- *         state = await store.save(withHost(state, e, { owned: ownedFromLive(live2),
- *         fingerprint: live2.fingerprint, status: 'applied', ... })) — or withoutHost after a
- *         verified decommission. On failure keep the previous `owned` (the transaction was atomic,
- *         so the host is still on it) with status 'failed' and last_error; an unreachable
- *         decommissioned host gets status 'pending-cleanup'. Saves are serialised (one writer).
- *   4. After all hosts: save resources (resourceRecord of each) once; unlock in a finally.
+ *   1. take the lock (the CLI holds it from planning on), load state; a saved plan is refused
+ *      unless its state lineage/serial and every host's fingerprint are unchanged (checkPlanFresh),
+ *      and unless its transactions validate (planfile.ts).
+ *   2. per host (hosts in parallel with a bound, each strictly sequential): journal `begin` →
+ *      run the host's transactions (one round trip) → read back what they touched → verify
+ *      (diffObjects of desired against the read-back is empty) → record the host in state →
+ *      journal `verified`; on failure journal `failed` and keep the previous record as failed.
+ *   3. after all hosts: record resource changes and the applied model in one state write.
  *
  * Because changes are computed desired-vs-live (never desired-vs-state), the next plan after a
  * partial failure shows exactly what remains, and plan(apply(plan)) is empty.
