@@ -273,8 +273,7 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
         await send(previous, theirs);
         await provenEmpty(previous);
       }
-      await journal('verified', 'nothing owned is left');
-      await ctx.record((s) => withoutHost(s, e));
+      await settled([journal('verified', 'nothing owned is left'), ctx.record((s) => withoutHost(s, e))]);
       out.status = 'removed';
       return out;
     }
@@ -300,10 +299,15 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
       throw new VerifyError(`read-back of enforcer "${e}" does not match the desired ruleset: ${problems.join('; ')}`);
     }
     const live = back.live;
-    await journal('verified', `${plural(out.transactions.length, 'transaction')}; fingerprint ${live.fingerprint}${back.partial ? ` (partial read-back: ${back.partial})` : ''}`);
-    await ctx.record((s) =>
-      withHost(s, e, { backend: hp.backend, connection, owned: ownedFromLive(live), fingerprint: live.fingerprint, status: 'applied', updated_at: now() }),
-    );
+    // The journal entry and the state record are independent writes (each durable on its own),
+    // so they go at once: either one lost to a crash only makes the next plan read the host and
+    // say so, which it does anyway.
+    await settled([
+      journal('verified', `${plural(out.transactions.length, 'transaction')}; fingerprint ${live.fingerprint}${back.partial ? ` (partial read-back: ${back.partial})` : ''}`),
+      ctx.record((s) =>
+        withHost(s, e, { backend: hp.backend, connection, owned: ownedFromLive(live), fingerprint: live.fingerprint, status: 'applied', updated_at: now() }),
+      ),
+    ]);
     out.status = 'applied';
     out.fingerprint = live.fingerprint;
     return out;
@@ -357,6 +361,13 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
 }
 
 class VerifyError extends Error {}
+
+/** settled waits for every promise and then throws the first failure, so no write is left running behind an error. */
+async function settled(ps: readonly Promise<unknown>[]): Promise<void> {
+  const rs = await Promise.allSettled(ps);
+  const bad = rs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (bad) throw bad.reason;
+}
 
 function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? '' : 's'}`;
