@@ -52,6 +52,17 @@ export function checkRuleId(id: string): void {
   if (!RULE_ID.test(id)) throw new ProviderError(`rule id ${JSON.stringify(id)} must match ${RULE_ID}`, 'tool');
 }
 
+/** checkElement throws unless `e`, a member of set `set`, is a CIDR in canonical form (what the IR holds and reads return). */
+export function checkElement(set: string, e: string): void {
+  let canonical: string;
+  try {
+    canonical = normaliseCidr(e);
+  } catch {
+    throw new ProviderError(`set ${set}: element ${JSON.stringify(e)} is not a CIDR`, 'tool');
+  }
+  if (canonical !== e) throw new ProviderError(`set ${set}: element ${e} is not canonical (${canonical})`, 'tool');
+}
+
 /** checkText throws unless `text` is safe inside a double-quoted string of nft and iptables-restore. */
 export function checkText(what: string, text: string, maxLen: number): void {
   if (text.length > maxLen || /["\\\n\r\t]/.test(text) || /[^\x20-\x7e]/.test(text)) {

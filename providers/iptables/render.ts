@@ -25,7 +25,7 @@ import type { PortRange } from '../../src/model/types';
 import { OTHER_PROTOCOLS } from '../../src/model/protocols';
 import type { BackendName, LiveRuleset } from '../types';
 import { TxBuilder, type Op, type TableName, type Transaction, type TxObject } from '../transaction';
-import { ProviderError, checkName, checkRuleId, checkText, normaliseCidr, ruleFamily } from '../common';
+import { ProviderError, checkElement, checkName, checkRuleId, checkText, ruleFamily } from '../common';
 import { BUILTIN, HOOK_COMMENT, TEMP_SUFFIX, chainName, setName, tempSetName } from './names';
 
 export const COMMENT_PREFIX = 'microseg:';
@@ -182,13 +182,7 @@ export function checkIptablesOp(table: TableName, [verb, o]: Op): void {
 /** ipsetElement checks one member for `add`: hash:net refuses a /0, and it must be a canonical CIDR. */
 export function ipsetElement(set: string, e: string): string {
   if (/\/0$/.test(e)) throw new ProviderError(`set ${set}: ipset hash:net cannot hold ${e}; the IR splits /0 into two /1`, 'tool');
-  let canonical: string;
-  try {
-    canonical = normaliseCidr(e);
-  } catch {
-    throw new ProviderError(`set ${set}: element ${JSON.stringify(e)} is not a CIDR`, 'tool');
-  }
-  if (canonical !== e) throw new ProviderError(`set ${set}: element ${e} is not canonical (${canonical})`, 'tool');
+  checkElement(set, e);
   return e;
 }
 

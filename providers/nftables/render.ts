@@ -14,7 +14,7 @@ import type { AddressSet, DesiredRuleset, Family, Match, Rule, Verdict } from '.
 import type { PortRange } from '../../src/model/types';
 import { OTHER_PROTOCOLS } from '../../src/model/protocols';
 import { TxBuilder, type Op, type TableName, type Transaction, type TxObject } from '../transaction';
-import { ProviderError, checkName, checkRuleId, checkText, normaliseCidr, ruleFamily } from '../common';
+import { ProviderError, checkElement, checkName, checkRuleId, checkText, ruleFamily } from '../common';
 import { NFT_FAMILY, NFT_TABLE, nftName } from './names';
 
 /** COMMENT_PREFIX marks every rule microseg writes; read-back takes rule ids only from it. */
@@ -195,15 +195,6 @@ export function checkNftOp(table: TableName, [verb, o]: Op): void {
   }
 }
 
-function checkElement(set: string, e: string): void {
-  let canonical: string;
-  try {
-    canonical = normaliseCidr(e);
-  } catch {
-    throw new ProviderError(`set ${set}: element ${JSON.stringify(e)} is not a CIDR`, 'tool');
-  }
-  if (canonical !== e) throw new ProviderError(`set ${set}: element ${e} is not canonical (${canonical})`, 'tool');
-}
 
 /**
  * renderNftScript returns the complete `nft -f` input that replaces table inet microseg with

@@ -11,7 +11,7 @@
  * each rule, a hash of chain, match and verdict: rule bodies are not read back). Objects a merged
  * read-back shares with `want` (mergePartial) are skipped by identity.
  */
-import type { Family, Hook } from '../compile/ir';
+import type { AddressSet, Family, Hook } from '../compile/ir';
 import type { ChainDiff, HookChangeReason, HookDiff, LiveChain, LiveHook, LiveRuleset, ObjectDiff, ReadScope, RuleDiff, SetDiff } from '../../providers/types';
 import { sortCidrsLenient } from '../../providers/common';
 
@@ -75,60 +75,59 @@ export function hookKey(hook: Hook, family: Family): string {
 
 // ---------------------------------------------------------------------------------------------
 
-function diffSets(want: LiveRuleset | undefined, live: LiveRuleset, claims: Claims): SetDiff[] {
-  const out: SetDiff[] = [];
-  const liveByName = new Map(live.sets.map((s) => [s.name, s] as const));
+/**
+ * diffByName pairs wanted and live objects by name: a wanted one absent live is `created`, a pair
+ * goes to `paired` (undefined: equal), a live one not wanted is `deleted` (claimed or an orphan).
+ * Objects a merged read-back shares with the expectation (mergePartial) are equal by identity.
+ */
+function diffByName<T extends { name: string }, D extends { name: string }>(
+  wants: readonly T[],
+  lives: readonly T[],
+  claimed: ReadonlySet<string>,
+  on: { created(w: T): D; paired(w: T, l: T): D | undefined; deleted(l: T, claimed: boolean): D },
+): D[] {
+  const out: D[] = [];
+  const liveByName = new Map(lives.map((x) => [x.name, x] as const));
   const wanted = new Set<string>();
-  for (const w of want?.sets ?? []) {
+  for (const w of wants) {
     wanted.add(w.name);
     const l = liveByName.get(w.name);
-    if (!l) {
-      out.push({ action: 'create', name: w.name, want: w });
-      continue;
-    }
-    // The same object on both sides (a merged read-back reuses the expectation's untouched
-    // objects, see mergePartial): nothing can differ.
-    if (l === w) continue;
-    if (l.family !== w.family) {
-      out.push({ action: 'replace', name: w.name, want: w, live: l, reason: `set ${w.name} changes family from v${l.family} to v${w.family}` });
-      continue;
-    }
-    // Set comments are kept by nftables only; an expectation without one (iptables) never differs by it.
-    if (w.comment !== undefined && w.comment !== l.comment) {
-      out.push({ action: 'replace', name: w.name, want: w, live: l, reason: `set ${w.name} changes comment` });
-      continue;
-    }
-    const have = new Set(l.elements);
-    const need = new Set(w.elements);
-    const add = w.elements.filter((e) => !have.has(e));
-    const del = l.elements.filter((e) => !need.has(e));
-    if (add.length || del.length) out.push({ action: 'update', name: w.name, want: w, live: l, add: sortCidrsLenient(add), del: sortCidrsLenient(del) });
+    const d = !l ? on.created(w) : l === w ? undefined : on.paired(w, l);
+    if (d) out.push(d);
   }
-  for (const l of live.sets) if (!wanted.has(l.name)) out.push({ action: 'delete', name: l.name, live: l, claimed: claims.sets.has(l.name) });
+  for (const l of lives) if (!wanted.has(l.name)) out.push(on.deleted(l, claimed.has(l.name)));
   return out.sort((a, b) => cmp(a.name, b.name));
 }
 
+function diffSets(want: LiveRuleset | undefined, live: LiveRuleset, claims: Claims): SetDiff[] {
+  return diffByName<AddressSet, SetDiff>(want?.sets ?? [], live.sets, claims.sets, {
+    created: (w) => ({ action: 'create', name: w.name, want: w }),
+    deleted: (l, claimed) => ({ action: 'delete', name: l.name, live: l, claimed }),
+    paired(w, l) {
+      if (l.family !== w.family) return { action: 'replace', name: w.name, want: w, live: l, reason: `set ${w.name} changes family from v${l.family} to v${w.family}` };
+      // Set comments are kept by nftables only; an expectation without one (iptables) never differs by it.
+      if (w.comment !== undefined && w.comment !== l.comment) return { action: 'replace', name: w.name, want: w, live: l, reason: `set ${w.name} changes comment` };
+      const have = new Set(l.elements);
+      const need = new Set(w.elements);
+      const add = w.elements.filter((e) => !have.has(e));
+      const del = l.elements.filter((e) => !need.has(e));
+      return add.length || del.length ? { action: 'update', name: w.name, want: w, live: l, add: sortCidrsLenient(add), del: sortCidrsLenient(del) } : undefined;
+    },
+  });
+}
+
 function diffChains(want: LiveRuleset | undefined, live: LiveRuleset, claims: Claims): ChainDiff[] {
-  const out: ChainDiff[] = [];
-  const liveByName = new Map(live.chains.map((c) => [c.name, c] as const));
-  const wanted = new Set<string>();
-  for (const w of want?.chains ?? []) {
-    wanted.add(w.name);
-    const l = liveByName.get(w.name);
-    if (!l) {
-      out.push({ action: 'create', name: w.name, want: w });
-      continue;
-    }
-    if (l === w) continue;
-    const rules = compareRules(w, l);
-    const missingFamilies = familyGap(w, l);
-    const hookChanged = (w.hook ?? null) !== (l.hook ?? null);
-    if (hookChanged || rules.added.length || rules.removed.length || rules.reordered || l.foreignRules > 0 || missingFamilies.length > 0) {
-      out.push({ action: hookChanged ? 'replace' : 'update', name: w.name, want: w, live: l, rules, hookChanged, foreignRules: l.foreignRules, missingFamilies });
-    }
-  }
-  for (const l of live.chains) if (!wanted.has(l.name)) out.push({ action: 'delete', name: l.name, live: l, claimed: claims.chains.has(l.name) });
-  return out.sort((a, b) => cmp(a.name, b.name));
+  return diffByName<LiveChain, ChainDiff>(want?.chains ?? [], live.chains, claims.chains, {
+    created: (w) => ({ action: 'create', name: w.name, want: w }),
+    deleted: (l, claimed) => ({ action: 'delete', name: l.name, live: l, claimed }),
+    paired(w, l) {
+      const rules = compareRules(w, l);
+      const missingFamilies = familyGap(w, l);
+      const hookChanged = (w.hook ?? null) !== (l.hook ?? null);
+      const differs = hookChanged || rules.added.length || rules.removed.length || rules.reordered || l.foreignRules > 0 || missingFamilies.length > 0;
+      return differs ? { action: hookChanged ? 'replace' : 'update', name: w.name, want: w, live: l, rules, hookChanged, foreignRules: l.foreignRules, missingFamilies } : undefined;
+    },
+  });
 }
 
 /**
