@@ -111,7 +111,16 @@ export class KernelFirewall implements Firewall {
    */
   private async runWith(txs: readonly Transaction[], reads: readonly string[][]): Promise<CommandResult[]> {
     const steps = txs.map((tx) => this.provider.serialize(tx));
-    const results = await runSequence(this.host, [...steps, ...reads.map((argv) => ({ argv, mayFail: true }))]);
+    // Where the transport passes the host's firewall, `separate` transactions (a run of them goes
+    // together) end their round trip before the next ones start.
+    const cuts = this.host.throughFirewall ? txs.flatMap((tx, i) => (tx.separate && i + 1 < txs.length && !txs[i + 1].separate ? [i + 1] : [])) : [];
+    const all = [...steps, ...reads.map((argv) => ({ argv, mayFail: true }))];
+    const results: CommandResult[] = [];
+    for (const [from, to] of [0, ...cuts].map((c, k, xs) => [c, k + 1 < xs.length ? xs[k + 1] : all.length] as const)) {
+      const got = await runSequence(this.host, all.slice(from, to));
+      results.push(...got);
+      if (got.length < to - from) break; // a transaction failed: nothing after it ran
+    }
     for (let i = 0; i < steps.length; i++) {
       const r = results[i];
       if (r.code !== 0) {

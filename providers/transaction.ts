@@ -79,6 +79,14 @@ export interface Transaction {
   kind: TransactionKind;
   /** Why this transaction, in a few words (UI only: plan, show and script comments). */
   reason: string;
+  /**
+   * separate (apply-driving): commit this transaction over a connection of its own, before the
+   * connection carrying the next ones starts. The conntrack warm-up needs it on transports whose
+   * commands travel through the host's own firewall (ssh): the session that carries the full sync
+   * must begin after tracking did, or it is picked up mid-stream and cut (providers/types.ts).
+   * Transports that do not pass the firewall (local, netns) may send it with the others.
+   */
+  separate?: true;
   ops: Op[];
 }
 

@@ -262,8 +262,8 @@ export interface Provider {
   /**
    * The transactions that make the kernel start tracking connections in the host's network
    * namespace without changing any verdict: one rule using conntrack in an owned chain that
-   * nothing jumps to, which the full sync then replaces. Plan puts them, as a transaction of their
-   * own, before the first full sync on a host where microseg owns nothing. Why: conntrack hooks
+   * nothing jumps to, which the full sync then replaces. Plan puts them, as transactions of their
+   * own marked `separate` (over ssh committed in a session of their own), before the first full sync on a host where microseg owns nothing. Why: conntrack hooks
    * are registered per namespace only once a rule needs them, so on a host where nothing used
    * conntrack yet, connections already open (the ssh session carrying the apply, an operator's
    * shell) are picked up mid-stream when the ruleset lands; a packet of theirs going the "wrong"

@@ -130,12 +130,13 @@ export class IptablesProvider implements Provider {
     const anchor = conntrackWarmupChain(desired);
     if (anchor === undefined) return [];
     const rule = { id: 'conntrack-warmup', match: { ctState: ['established' as const, 'related' as const] }, verdict: { kind: 'accept' as const } };
-    return ([4, 6] as const).map((f) =>
-      newIptTx(this.backend, desired.enforcer, TABLE_OF[f], 'delta', 'start connection tracking before the first ruleset (nothing jumps here yet; the full sync flushes it)')
+    return ([4, 6] as const).map((f) => ({
+      ...newIptTx(this.backend, desired.enforcer, TABLE_OF[f], 'delta', 'start connection tracking before the first ruleset (nothing jumps here yet; the full sync flushes it)')
         .add('add', { type: 'chain', name: anchor })
         .add('add', { type: 'rule', chain: anchor, rule })
         .build(),
-    );
+      separate: true as const,
+    }));
   }
 
   /**

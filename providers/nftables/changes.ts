@@ -167,13 +167,12 @@ export function nftWarmup(desired: DesiredRuleset): Transaction[] {
   const anchor = conntrackWarmupChain(desired);
   if (anchor === undefined) return [];
   const rule = { id: WARMUP_RULE.id, match: { ctState: [...WARMUP_RULE.match.ctState] }, verdict: { ...WARMUP_RULE.verdict } };
-  return [
-    newNftTx(desired.enforcer, 'delta', 'start connection tracking before the first ruleset (nothing jumps here; the full sync replaces the table)')
-      .add('add', { type: 'table' })
-      .add('add', { type: 'chain', name: anchor })
-      .add('add', ruleObject(anchor, rule, new Map<string, AddressSet>()))
-      .build(),
-  ];
+  const tx = newNftTx(desired.enforcer, 'delta', 'start connection tracking before the first ruleset (nothing jumps here; the full sync replaces the table)')
+    .add('add', { type: 'table' })
+    .add('add', { type: 'chain', name: anchor })
+    .add('add', ruleObject(anchor, rule, new Map<string, AddressSet>()))
+    .build();
+  return [{ ...tx, separate: true }];
 }
 
 function count(n: number, what: string): string {

@@ -52,6 +52,10 @@ export class GuardedHost implements Host {
     return this.inner.description;
   }
 
+  get throughFirewall(): boolean | undefined {
+    return this.inner.throughFirewall;
+  }
+
   async run(argv: readonly string[], opts?: { stdin?: string; timeoutMs?: number }): Promise<CommandResult> {
     const r = await this.inner.run(argv, opts);
     if (r.code !== 0 && this.unreachable(r)) {

@@ -88,6 +88,7 @@ export function remoteCommandLine(argv: readonly string[]): string {
 /** SshHost implements Host over OpenSSH (see the module comment for quoting and errors). */
 export class SshHost implements Host {
   readonly description: string;
+  readonly throughFirewall = true;
   private readonly destination: string;
   private readonly port: number;
 

@@ -16,6 +16,11 @@ export interface CommandResult {
 export interface Host {
   /** Human-readable description used in messages, e.g. `netns web-ns` or `ssh root@10.0.0.5:22`. */
   readonly description: string;
+  /**
+   * throughFirewall: the transport's commands reach the host over a network connection the host's
+   * own firewall sees (ssh), so a rule microseg installs can cut the session carrying it.
+   */
+  readonly throughFirewall?: boolean;
   run(argv: readonly string[], opts?: { stdin?: string; timeoutMs?: number }): Promise<CommandResult>;
   /**
    * runMany (optional) runs several commands in ONE transport round trip (one `ip netns exec`,

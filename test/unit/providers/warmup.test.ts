@@ -5,6 +5,8 @@
  */
 import { NftablesProvider } from '../../../providers/nftables';
 import { IptablesProvider } from '../../../providers/iptables';
+import { KernelFirewall } from '../../../providers/firewall';
+import type { Host } from '../../../src/hosts/types';
 import type { DesiredRuleset } from '../../../src/compile/ir';
 import { webFixture } from '../../netns/fixtures';
 
@@ -48,5 +50,31 @@ describe('conntrackWarmup', () => {
     const none: DesiredRuleset = { ...webFixture(), chains: webFixture().chains.map((c) => ({ ...c, rules: c.rules.filter((r) => !r.match.ctState) })) };
     expect(new NftablesProvider().conntrackWarmup(none)).toEqual([]);
     expect(new IptablesProvider('nft').conntrackWarmup(none)).toEqual([]);
+  });
+});
+
+describe('the warm-up over a transport that passes the firewall', () => {
+  it('is committed in a round trip of its own, before the one carrying the full sync; elsewhere all goes in one', async () => {
+    const p = new NftablesProvider();
+    const txs = [...p.conntrackWarmup(webFixture()), ...p.fullSync(webFixture(), undefined, 'test')];
+    expect(txs.map((t) => t.separate ?? false)).toEqual([true, false]);
+    const scripts: string[] = [];
+    const host = (throughFirewall: boolean): Host => ({
+      description: 'x',
+      throughFirewall,
+      run: async (_argv, o) => (scripts.push(o?.stdin ?? ''), { code: 0, stdout: '', stderr: '' }),
+      runScript: async (script) => {
+        scripts.push(script);
+        // Answer as the sequence script would for every step: status 0 after each marker.
+        const mark = /printf '\\n%s %d\\n' (\S+) /.exec(script)![1];
+        const steps = script.split(`printf '\\n%s %d\\n' ${mark}`).length - 1;
+        return { code: 0, stdout: `\n${mark} 0\n`.repeat(steps), stderr: `\n${mark}\n`.repeat(steps) };
+      },
+    });
+    await new KernelFirewall(p, host(true)).run(txs);
+    expect(scripts.map((s) => s.includes('conntrack-warmup') && !s.includes('delete table'))).toEqual([true, false]);
+    scripts.length = 0;
+    await new KernelFirewall(p, host(false)).run(txs);
+    expect(scripts).toHaveLength(1);
   });
 });
