@@ -33,7 +33,7 @@ import { planSandbox, runLiveTests, sandboxDown, sandboxUp, type LiveCheck, type
 import { SANDBOX_INTERFACE } from '../src/sandbox/live';
 import { flowQuery, traceFlow, type AddressClass, type FlowCase, type InterfaceCondition } from '../src/trace/trace';
 import { policyOracle, type OracleConnection } from './policy-oracle';
-import { providerFor, runSteps, type BackendName } from '../providers';
+import { KernelFirewall, providerFor, type BackendName } from '../providers';
 import { killAndDeleteNetnsSync } from './netns';
 
 /** Rng is a small seeded generator (mulberry32): the same seed, the same configurations. */
@@ -360,7 +360,7 @@ async function applyAll(model: Model, rulesets: readonly DesiredRuleset[], recor
     const rs = rulesets.find((x) => x.enforcer === h.enforcer);
     if (!rs || !model.enforcers.some((e) => e.name === h.enforcer)) continue;
     const host = new NetnsHost(h.netns);
-    await runSteps(host, provider.renderFull(rs, await provider.read(host)));
+    await new KernelFirewall(provider, host).run(provider.fullSync(rs, await provider.read(host), 'differential'));
   }
 }
 
