@@ -14,6 +14,10 @@ for cmd in "${!PKG_FOR[@]}"; do
     missing+=("${PKG_FOR[$cmd]}")
   fi
 done
+# The pg state backend's tests start throwaway clusters with Debian's server binaries (not on PATH).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
