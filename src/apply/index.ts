@@ -14,3 +14,4 @@ export {
 } from './apply';
 export { cleanupHost, type CleanupReport, type BackendCleanup } from './cleanup';
 export { parseDuration as parseLockTimeout } from './duration';
+export { importHost, type ImportResult } from './import';

@@ -21,6 +21,7 @@ import { cleanupCommand } from './commands/cleanup';
 import { stateListCommand, stateRmCommand, stateShowCommand } from './commands/state';
 import { forceUnlockCommand } from './commands/force-unlock';
 import { showCommand } from './commands/show';
+import { importCommand } from './commands/import';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -180,6 +181,17 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
       .option('--auto-approve', 'do not ask for approval')
       .option('--json', 'print one versioned JSON document (hosts, outcomes, diagnostics); needs --auto-approve'),
   ).action(async (dir: string, opts) => setCode(await destroyCommand(io, dir, opts, undefined, deps)));
+
+  addVarOptions(
+    program
+      .command('import')
+      .description('adopt an enforcer whose host already holds microseg objects into this state (reads the host, changes nothing on it)')
+      .argument('<enforcer>', 'an enforcer of the configuration (NAME or enforcer.NAME)')
+      .argument('[dir]', 'configuration directory', '.')
+      .option('--parallelism <n>', 'hosts read at once', '10')
+      .option('--lock-timeout <duration>', 'wait this long for the state lock', '0s')
+      .option('--json', 'print what was recorded as JSON'),
+  ).action(async (enforcer: string, dir: string, opts) => setCode(await importCommand(io, enforcer, dir, opts, deps)));
 
   addVarOptions(
     program

@@ -22,10 +22,11 @@ import { evaluateExpectations, explainChanges, type VerdictFlip } from '../trace
 import { hostDiff, unreachableHost } from './diff-host';
 import { managementLockout } from './lockout';
 import { makePlan } from './plan';
+import { AdoptCodes } from './adopt-codes';
 import { ApplyCodes } from './reconciler-codes';
 import { DEFAULT_PARALLELISM, missingCapabilities, refresh, type HostRead, type RefreshTarget } from './refresh';
 import { modelResources } from './resources';
-import { planTransactions } from './transactions';
+import { ownsAnything, planTransactions } from './transactions';
 import type { BlockReason, HostPlan, Plan } from './types';
 
 export interface PlanRunOptions {
@@ -144,6 +145,7 @@ export async function planModel(
       diagnostics.push(u.diagnostic);
       continue;
     }
+    if (want && !stateHost && ownsAnything(read.live)) diagnostics.push(stateElsewhere(e, read.live, opts.store.description));
     const provider = providerOf(read);
     const blocks: BlockReason[] = (want?.diagnostics ?? []).filter((d) => d.severity === 'error').map((d) => ({ code: d.code, enforcer: e, summary: d.summary }));
     const blockWith = (d: Diagnostic) => {
@@ -279,6 +281,33 @@ function explainAgainstState(state: StateFile | undefined, model: Model, ruleset
   const before = state?.applied_model;
   if (!before) return undefined;
   return explainChanges(before, compile(before, { now }).rulesets, model, rulesets);
+}
+
+/**
+ * stateElsewhere warns that a configured host holds microseg objects the state has no record of.
+ * With a state that did apply them, the host would be recorded; so either this is the wrong
+ * state (another backend, workspace or directory, as on a CI runner with local state), or the
+ * record was removed. Planned as usual meanwhile: what matches the configuration is left alone,
+ * the rest are orphans apply removes, which is right only if this state is the right one.
+ */
+function stateElsewhere(e: string, live: LiveRuleset, where: string): Diagnostic {
+  return withAddress(
+    makeDiagnostic(
+      'warning',
+      AdoptCodes.stateElsewhere,
+      `Enforcer "${e}" already holds microseg objects, but the state has no record of it`,
+      `Found on the host: ${ownedCounts(live)}. The state in use (${where}) did not put them there, so the state that did may be ` +
+        'elsewhere: check the backend and workspace this run uses. If this is the right state, adopt the host with ' +
+        `\`microseg import ${e}\`, and the next plan shows only the real difference.`,
+    ),
+    enforcerAddress(e),
+  );
+}
+
+/** ownedCounts says briefly what a host holds of microseg's (a large host has thousands of objects). */
+export function ownedCounts(live: LiveRuleset): string {
+  const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
+  return `${n(live.chains.length, 'chain')}, ${n(live.sets.length, 'set')}, ${n(live.hooks.filter((h) => h.present).length, 'hook')} (${live.backend})`;
 }
 
 /** block marks a host apply must leave untouched this run (HostPlan.blocked_by); it is sent nothing. */
