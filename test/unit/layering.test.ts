@@ -38,6 +38,7 @@ const RULES: Array<{ from: string; not: string[]; except?: string }> = [
   { from: 'src/plan', not: ['src/apply', 'src/cli'] },
   { from: 'src/apply', not: ['src/cli'] },
   { from: 'src/compile', not: ['providers', 'src/plan', 'src/apply', 'src/cli', 'src/state', 'src/hosts'] },
+  { from: 'src/control', not: ['src/cli'] },
   { from: 'src', not: ['providers/fake'] },
   { from: 'providers', not: ['providers/fake'], except: 'providers/fake' },
 ];
