@@ -609,7 +609,7 @@ class ReadHost implements Host {
     if (save) {
       const variant = save[2] as 'nft' | 'legacy';
       if (!this.h.available(variant === 'nft' ? 'iptables-nft' : 'iptables-legacy')) return fail(`${tool}: command not found`, 127);
-      return ok(xtSave(k.xt[variant][save[1] === 'ip' ? 4 : 6]));
+      return ok(xtSave(k.xt[variant][save[1] === 'ip' ? 4 : 6], a.includes('-c')));
     }
     const cmd = /^(ip6?)tables-(nft|legacy)$/.exec(tool);
     if (cmd && a.includes('-S')) {
@@ -651,7 +651,7 @@ function nftItems(t: NftTable, only: { chain?: string; set?: string } = {}): unk
   for (const [name, c] of t.chains) {
     if (only.set !== undefined || (only.chain !== undefined && only.chain !== name)) continue;
     items.push({ chain: { ...T, name: `mseg-${name}`, handle: 2, ...(c.hook ? { type: 'filter', hook: c.hook, prio: 0, policy: 'accept' } : {}) } });
-    for (const r of c.rules) items.push({ rule: { ...T, chain: `mseg-${name}`, handle: r.handle, ...(r.comment ? { comment: r.comment } : {}), expr: [] } });
+    for (const r of c.rules) items.push({ rule: { ...T, chain: `mseg-${name}`, handle: r.handle, ...(r.comment ? { comment: r.comment } : {}), expr: r.comment ? [{ counter: { packets: 0, bytes: 0 } }] : [] } });
   }
   return items;
 }
@@ -671,11 +671,13 @@ function nftChainList(k: Kernel, h: FakeHost): unknown[] {
   return out;
 }
 
-function xtSave(t: XtTable): string {
+/** xtSave is iptables-save of one table; with `counters` (`-c`) every rule is prefixed `[0:0]`, as nothing passes packets here. */
+function xtSave(t: XtTable, counters = false): string {
+  const c = counters ? '[0:0] ' : '';
   const lines = ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]'];
   for (const name of t.chains.keys()) lines.push(`:MSEG-${name} - [0:0]`);
-  for (const [b, rules] of Object.entries(t.builtin)) for (const r of rules) lines.push(`-A ${b} ${r.spec}`);
-  for (const [name, rules] of t.chains) for (const r of rules) lines.push(`-A MSEG-${name} ${r.spec}`);
+  for (const [b, rules] of Object.entries(t.builtin)) for (const r of rules) lines.push(`${c}-A ${b} ${r.spec}`);
+  for (const [name, rules] of t.chains) for (const r of rules) lines.push(`${c}-A MSEG-${name} ${r.spec}`);
   lines.push('COMMIT', '');
   return lines.join('\n');
 }

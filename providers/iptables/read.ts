@@ -10,15 +10,27 @@ import type { BackendName, LiveChain, LiveHook, LiveRuleset } from '../types';
 import { ProviderError, canonicalLive, normaliseCidr } from '../common';
 import { BUILTIN, CHAIN_PREFIX, HOOK_COMMENT, SET_PREFIX } from './names';
 import { COMMENT_PREFIX } from './render';
+import { addCount, recordCounters, type RuleCount } from '../counters';
 
 /** SavedTable is the owned part of one family's table filter. */
 export interface SavedTable {
-  /** Owned chains (IR names) with the comment ids of their rules, in order, and uncommented rule counts. */
-  chains: Map<string, { ids: string[]; foreign: number }>;
+  /**
+   * Owned chains (IR names) with the comment ids of their rules, in order, and uncommented rule
+   * counts; `counts` holds the rules' counters when the text carried them (`iptables-save -c`).
+   */
+  chains: Map<string, SavedChain>;
   hooks: LiveHook[];
 }
 
+export interface SavedChain {
+  ids: string[];
+  foreign: number;
+  counts?: Map<string, RuleCount>;
+}
+
 const HOOKS: Array<[Hook, string]> = Object.entries(BUILTIN) as Array<[Hook, string]>;
+/** `iptables-save -c` prefixes every rule with `[packets:bytes] `. */
+const COUNTER_RE = /^\[(\d+):(\d+)\]\s+/;
 const COMMENT_RE = /(?:^|\s)--comment\s+(?:"((?:[^"\\]|\\.)*)"|(\S+))/;
 
 /** commentOf extracts the value of a rule's comment match from an iptables-save line. */
@@ -29,12 +41,16 @@ export function commentOf(line: string): string | undefined {
 
 /** parseSave parses `iptables-save -t filter` output of one family. */
 export function parseSave(text: string, family: Family): SavedTable {
-  const chains = new Map<string, { ids: string[]; foreign: number }>();
+  const chains = new Map<string, SavedChain>();
   const builtinPos = new Map<string, number>();
   const hookInfo = new Map<Hook, { first: boolean; targets: string[] }>();
   let inFilter = false;
   for (const raw of text.split('\n')) {
-    const line = raw.trim();
+    let line = raw.trim();
+    // The counters are read, then cut off: nothing after this point sees them, so no comparison
+    // of rules can differ by traffic (providers/counters.ts).
+    const counter = COUNTER_RE.exec(line);
+    if (counter) line = line.slice(counter[0].length);
     if (line.startsWith('*')) {
       inFilter = line === '*filter';
       continue;
@@ -54,8 +70,14 @@ export function parseSave(text: string, family: Family): SavedTable {
     if (chain.startsWith(CHAIN_PREFIX)) {
       const c = chains.get(chain.slice(CHAIN_PREFIX.length)) ?? { ids: [], foreign: 0 };
       chains.set(chain.slice(CHAIN_PREFIX.length), c);
-      if (comment?.startsWith(COMMENT_PREFIX) && comment !== HOOK_COMMENT) c.ids.push(comment.slice(COMMENT_PREFIX.length));
-      else c.foreign++;
+      if (comment?.startsWith(COMMENT_PREFIX) && comment !== HOOK_COMMENT) {
+        const id = comment.slice(COMMENT_PREFIX.length);
+        c.ids.push(id);
+        if (counter) {
+          c.counts ??= new Map();
+          addCount(c.counts, id, { packets: Number(counter[1]), bytes: Number(counter[2]) });
+        }
+      } else c.foreign++;
       continue;
     }
     const hook = HOOKS.find(([, b]) => b === chain)?.[0];
@@ -240,6 +262,12 @@ export function buildLive(backend: BackendName, t4: SavedTable, t6: SavedTable, 
     if (c4 && c4.foreign === 0) kernel[4] = [...c4.ids];
     if (c6 && c6.foreign === 0) kernel[6] = [...c6.ids];
     KERNEL_IDS.set(lc, kernel);
+    if (c4?.counts || c6?.counts) {
+      // A family-neutral IR rule is one kernel rule per family: its count is their sum.
+      const counts = new Map<string, RuleCount>();
+      for (const c of [c4, c6]) for (const [id, n] of c?.counts ?? []) addCount(counts, id, n);
+      recordCounters(lc, counts);
+    }
     return lc;
   });
   return canonicalLive({ backend, sets, chains, hooks });

@@ -28,7 +28,9 @@ export function toolsFor(variant: IptablesVariant): IptablesTools {
   return {
     // -w: wait for the xtables lock instead of failing when another tool (kube-proxy, docker) holds it.
     restore: (f) => [bin(f, '-restore'), '--noflush', '-w', '5', ...extra],
-    save: (f) => [bin(f, '-save'), '-t', 'filter', ...extra],
+    // -c: each rule's packet and byte counters come with the rules (`microseg stats`); the reader
+    // takes them off before anything compares rules (providers/counters.ts).
+    save: (f) => [bin(f, '-save'), '-c', '-t', 'filter', ...extra],
     cmd: (f) => [bin(f, ''), ...extra],
     // -exist: create of an existing set with the same options, and destroy races, are not errors.
     ipsetRestore: ['ipset', '-exist', 'restore'],

@@ -11,6 +11,7 @@ import type { LiveChain, LiveHook, LiveRuleset } from '../types';
 import { ProviderError, canonicalLive, normaliseCidr, rangeToCidrs } from '../common';
 import { NFT_FAMILY, NFT_TABLE, irNameOf } from './names';
 import { COMMENT_PREFIX } from './render';
+import { addCount, recordCounters, type RuleCount } from '../counters';
 
 type Json = Record<string, unknown>;
 
@@ -63,6 +64,7 @@ export function parseNftTable(json: string, allBaseChains: readonly BaseChainInf
   const sets: AddressSet[] = [];
   const chains = new Map<string, LiveChain & { prio?: number }>();
   const handles = new Map<string, number[] | undefined>();
+  const counts = new Map<string, Map<string, RuleCount>>();
   const order: string[] = [];
   for (const item of doc.nftables ?? []) {
     if (item.set) {
@@ -88,7 +90,14 @@ export function parseNftTable(json: string, allBaseChains: readonly BaseChainInf
       if (!c) continue;
       const comment = typeof r.comment === 'string' ? r.comment : '';
       if (comment.startsWith(COMMENT_PREFIX)) {
-        c.ruleIds.push(comment.slice(COMMENT_PREFIX.length));
+        const id = comment.slice(COMMENT_PREFIX.length);
+        c.ruleIds.push(id);
+        const n = counterOf(r.expr);
+        if (n) {
+          const m = counts.get(c.name) ?? new Map<string, RuleCount>();
+          counts.set(c.name, m);
+          addCount(m, id, n);
+        }
         const h = handles.get(c.name);
         if (h && typeof r.handle === 'number') h.push(r.handle);
         else handles.set(c.name, undefined); // no handle in the JSON: positions unknown
@@ -99,6 +108,7 @@ export function parseNftTable(json: string, allBaseChains: readonly BaseChainInf
   const liveChains = [...chains.values()].map(({ prio: _prio, ...c }) => {
     const h = handles.get(c.name);
     if (h && h.length === c.ruleIds.length) RULE_HANDLES.set(c, h);
+    recordCounters(c, counts.get(c.name) ?? new Map());
     return c;
   });
   return canonicalLive({ backend: 'nftables', sets, chains: liveChains, hooks });
@@ -155,6 +165,16 @@ export function parseChainList(json: string): OwnChainList {
   }
   const baseChains = parseBaseChains(json);
   return { names: ours.map((c) => c.name), hooks: hooksOf(ours, baseChains), baseChains };
+}
+
+/** counterOf finds the anonymous `counter` statement of a rule's JSON expression list (nft prints its packets and bytes). */
+function counterOf(expr: unknown): RuleCount | undefined {
+  if (!Array.isArray(expr)) return undefined;
+  for (const e of expr) {
+    const c = (e as Json | null)?.counter as Json | undefined;
+    if (c && typeof c.packets === 'number' && typeof c.bytes === 'number') return { packets: c.packets, bytes: c.bytes };
+  }
+  return undefined;
 }
 
 function isHook(h: string): h is Hook {

@@ -286,6 +286,9 @@ function ruleTextOnce(rule: Rule, fam: Family | undefined): string {
   if (m.srcAddr) parts.push(`${ip(fam!)} saddr ${m.srcAddr}`);
   if (m.dstAddr) parts.push(`${ip(fam!)} daddr ${m.dstAddr}`);
   parts.push(...renderProtocol(rule, m));
+  // Every rule counts what it matched (`microseg stats`). The counter is kernel state, not part
+  // of the rule's identity: read-back keeps it out of LiveRuleset (providers/counters.ts).
+  parts.push('counter');
   parts.push(renderVerdict(rule.verdict, m));
   parts.push(`comment "${COMMENT_PREFIX}${rule.id}"`);
   return parts.join(' ');

@@ -19,6 +19,8 @@
  *
  * Core code: returns data, never prints. The caller holds or lets this take the state lock.
  */
+import { baselineAfterApply } from '../flows/baseline';
+import type { HostCounters } from '../flows/stats';
 import { randomUUID } from 'crypto';
 import { enforcerAddress, makeDiagnostic, withAddress, type Diagnostic, DiagnosticsError } from '../diagnostics';
 import type { DesiredRuleset } from '../compile/ir';
@@ -54,6 +56,8 @@ export interface HostOutcome {
   transactions: Transaction[];
   /** Fingerprint read back after a verified apply. */
   fingerprint?: string;
+  /** The rule counters as they stood when the apply verified the host (`stats --since-apply`, src/flows/baseline.ts). */
+  counters?: HostCounters;
   error?: string;
 }
 
@@ -310,6 +314,7 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
     ]);
     out.status = 'applied';
     out.fingerprint = live.fingerprint;
+    out.counters = baselineAfterApply(mine.some((t) => t.kind === 'full'), ctx.read?.live, live);
     return out;
   } catch (err) {
     const msg = (err as Error)?.message ?? String(err);

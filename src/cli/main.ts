@@ -16,6 +16,7 @@ import { validateCommand } from './commands/validate';
 import { planCommand } from './commands/plan';
 import { applyCommand } from './commands/apply';
 import { driftCommand } from './commands/drift';
+import { statsCommand } from './commands/stats';
 import { destroyCommand } from './commands/destroy';
 import { cleanupCommand } from './commands/cleanup';
 import { stateListCommand, stateRmCommand, stateShowCommand } from './commands/state';
@@ -172,6 +173,17 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
       .option('--json', 'print per host: missing, unexpected, changed')
       .option('--no-lock', 'do not take the state lock'),
   ).action(async (dir: string, opts) => setCode(await driftCommand(io, dir, opts, deps)));
+
+  addVarOptions(
+    program
+      .command('stats')
+      .description('read-only: per host and policy, the connections allowed and rejected (from rule counters), the namespace defaults\' counts and dead policies; exit 0, 1 error')
+      .argument('[dir]', 'configuration directory', '.')
+      .option('--json', 'print the versioned stats document')
+      .option('--since-apply', 'count from each host\'s last apply instead of from when its rules were created')
+      .option('--parallelism <n>', 'hosts read at once', '10')
+      .option('--target <enforcer>', 'only this enforcer (NAME or enforcer.NAME; repeatable)', collect),
+  ).action(async (dir: string, opts) => setCode(await statsCommand(io, dir, opts, deps)));
 
   reconcileOptions(
     program

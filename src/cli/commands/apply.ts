@@ -5,6 +5,7 @@
  * and refused if state or any host changed since it was made. Exit 0 on success or no changes,
  * 1 on any error or failed host.
  */
+import { recordApplied } from '../../flows/baseline';
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
@@ -86,6 +87,7 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
         fullReadBack: flags.fullReadBack,
         observer: view.observer(),
       });
+      await keepBaselines(view, dir, result);
       return view.finish(result, opts.destroy ? 'Destroy' : 'Apply');
     });
   } catch (e) {
@@ -113,9 +115,23 @@ async function applySavedPlan(io: Io, file: string, flags: ApplyFlags, connect?:
       fullReadBack: flags.fullReadBack,
       observer: view.observer(),
     });
+    await keepBaselines(view, dir, result);
     return view.finish(result, 'Apply');
   } catch (e) {
     return view.thrown(e);
+  }
+}
+
+/**
+ * keepBaselines records the counters apply saw on each host it changed, for `stats
+ * --since-apply`. The hosts are applied and state is written by now: a failure here only costs
+ * that view of the counters, so it is a note, not a failed apply.
+ */
+async function keepBaselines(view: { note(text: string): void }, dir: string, result: ApplyResult): Promise<void> {
+  try {
+    await recordApplied(dir, result.hosts);
+  } catch (e) {
+    view.note(`Could not record the rule counters for \`stats --since-apply\`: ${(e as Error).message}`);
   }
 }
 

@@ -127,7 +127,7 @@ describe.each(BACKENDS)('%s changes', (backend) => {
     if (nft) {
       expect(body(steps)).toEqual([
         expect.stringMatching(/^delete rule inet microseg mseg-pu-web-in handle \d+$/),
-        'add rule inet microseg mseg-pu-web-in ip saddr @mseg-peers-v4 tcp dport 23 accept comment "microseg:w-tail"',
+        'add rule inet microseg mseg-pu-web-in ip saddr @mseg-peers-v4 tcp dport 23 counter accept comment "microseg:w-tail"',
       ]);
     } else {
       expect(text(steps)).not.toMatch(/^:MSEG-pu-web-in/m);

@@ -70,15 +70,15 @@ describe('nftables rendering', () => {
   const sets = new Map<string, AddressSet>([['s4', { name: 's4', family: 4, elements: [] }]]);
   const r = (match: Rule['match'], verdict: Rule['verdict'] = { kind: 'accept' }, id = 'x1'): Rule => ({ id, match, verdict });
   it.each<[Rule, string]>([
-    [r({ protocol: 'tcp', dports: [{ from: 80, to: 80 }, { from: 8000, to: 8100 }] }), 'tcp dport { 80, 8000-8100 } accept comment "microseg:x1"'],
-    [r({ protocol: 'icmp', icmpType: 3, icmpCodes: [{ from: 0, to: 4 }, { from: 13, to: 13 }] }), 'meta nfproto ipv4 icmp type 3 icmp code { 0-4, 13 } accept comment "microseg:x1"'],
-    [r({ srcSet: { set: 's4', negate: true }, protocol: 'tcp' }, { kind: 'reject' }), 'ip saddr != @mseg-s4 meta l4proto tcp reject with tcp reset comment "microseg:x1"'],
-    [r({ protocol: 'udp' }, { kind: 'reject' }), 'meta l4proto udp reject comment "microseg:x1"'],
-    [r({ ctState: ['new'], protocol: 'sctp' }, { kind: 'log', group: 3, prefix: 'p: ' }), 'ct state new meta l4proto 132 log prefix "p: " group 3 comment "microseg:x1"'],
-    [r({ iif: 'eth0' }, { kind: 'return' }), 'iifname "eth0" return comment "microseg:x1"'],
+    [r({ protocol: 'tcp', dports: [{ from: 80, to: 80 }, { from: 8000, to: 8100 }] }), 'tcp dport { 80, 8000-8100 } counter accept comment "microseg:x1"'],
+    [r({ protocol: 'icmp', icmpType: 3, icmpCodes: [{ from: 0, to: 4 }, { from: 13, to: 13 }] }), 'meta nfproto ipv4 icmp type 3 icmp code { 0-4, 13 } counter accept comment "microseg:x1"'],
+    [r({ srcSet: { set: 's4', negate: true }, protocol: 'tcp' }, { kind: 'reject' }), 'ip saddr != @mseg-s4 meta l4proto tcp counter reject with tcp reset comment "microseg:x1"'],
+    [r({ protocol: 'udp' }, { kind: 'reject' }), 'meta l4proto udp counter reject comment "microseg:x1"'],
+    [r({ ctState: ['new'], protocol: 'sctp' }, { kind: 'log', group: 3, prefix: 'p: ' }), 'ct state new meta l4proto 132 counter log prefix "p: " group 3 comment "microseg:x1"'],
+    [r({ iif: 'eth0' }, { kind: 'return' }), 'iifname "eth0" counter return comment "microseg:x1"'],
     // excluded_interfaces' `veth+` (iptables' wildcard) is `veth*` in nft, where "veth+" names one literal interface.
-    [r({ iif: 'veth+' }, { kind: 'return' }), 'iifname "veth*" return comment "microseg:x1"'],
-    [r({ oif: 'tun+' }, { kind: 'return' }), 'oifname "tun*" return comment "microseg:x1"'],
+    [r({ iif: 'veth+' }, { kind: 'return' }), 'iifname "veth*" counter return comment "microseg:x1"'],
+    [r({ oif: 'tun+' }, { kind: 'return' }), 'oifname "tun*" counter return comment "microseg:x1"'],
   ])('%j', (rule, want) => expect(renderRule(rule, sets)).toBe(want));
 
   it.each<[Rule, RegExp]>([

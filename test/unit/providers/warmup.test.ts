@@ -21,7 +21,7 @@ describe('conntrackWarmup', () => {
         '# microseg changes for enforcer srv: start connection tracking before the first ruleset (nothing jumps here; the full sync replaces the table); everything else in table inet microseg is left as it is',
         'add table inet microseg',
         'add chain inet microseg mseg-in',
-        'add rule inet microseg mseg-in ct state { established, related } accept comment "microseg:conntrack-warmup"',
+        'add rule inet microseg mseg-in ct state { established, related } counter accept comment "microseg:conntrack-warmup"',
         '',
       ].join('\n'),
     });
