@@ -22,6 +22,7 @@ import { cleanupCommand } from './commands/cleanup';
 import { stateListCommand, stateRmCommand, stateShowCommand } from './commands/state';
 import { forceUnlockCommand } from './commands/force-unlock';
 import { showCommand } from './commands/show';
+import { caBundleCommand, caRotateCommand, caStatusCommand, tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from './commands/control';
 import { importCommand } from './commands/import';
 
 const EXIT_CODES_HELP = `
@@ -250,6 +251,39 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
     .option('--json', 'print the JSON document')
     .option('--dir <dir>', 'project directory for the state', '.')
     .action(async (planFile: string | undefined, opts) => setCode(await showCommand(io, planFile, opts)));
+
+  const controlOpts = (c: Command) =>
+    c
+      .option('--workspace <name>', 'workspace (default: MICROSEG_WORKSPACE or "default")')
+      .option('--schema <name>', 'PostgreSQL schema (default: MICROSEG_PG_SCHEMA or "microseg")')
+      .option('--json', 'print JSON');
+  const tokenCmd = program.command('token').description('agent registration tokens (PostgreSQL from PG_CONN_STR)');
+  controlOpts(
+    tokenCmd
+      .command('create')
+      .description('create a registration token and print it once on stdout (only its hash is kept)')
+      .argument('<name>', 'a name for the token (several tokens may share one)')
+      .option('--networks <cidrs>', 'comma-separated CIDRs registrations must come from (default: anywhere)')
+      .option('--quota <n>', 'how many enforcers may register with it (0: no limit)', '0')
+      .option('--validity <duration>', 'how long it can be used, e.g. 1h, 30m, 7d', '24h')
+      .option('--roles <roles>', 'comma-separated roles', 'enforcer'),
+  ).action(async (name: string, opts) => setCode(await tokenCreateCommand(io, name, opts)));
+  controlOpts(tokenCmd.command('list').description('list tokens (never their secrets)')).action(async (opts) => setCode(await tokenListCommand(io, opts)));
+  controlOpts(tokenCmd.command('revoke').description('revoke tokens by name or id').argument('<name-or-id>')).action(async (n: string, opts) =>
+    setCode(await tokenRevokeCommand(io, n, opts)),
+  );
+  const caCmd = program.command('ca').description("the control plane's certificate authority (key sealed with MICROSEG_CA_KEY)");
+  controlOpts(caCmd.command('status').description('CAs, their roles, and how many agents still hold certificates of a CA that no longer signs')).action(async (opts) =>
+    setCode(await caStatusCommand(io, opts)),
+  );
+  controlOpts(
+    caCmd
+      .command('rotate')
+      .description('stage a new CA beside the signing one (agents trust it, then renew, then the old one retires); exit 2 with --advance while waiting for agents')
+      .option('--advance', "take the rotation's next step if every agent is ready")
+      .option('--force', 'with --advance: take it even if some agents are not ready'),
+  ).action(async (opts) => setCode(await caRotateCommand(io, opts)));
+  controlOpts(caCmd.command('bundle').description('print the trust bundle (PEM) agents use as --ca-file')).action(async (opts) => setCode(await caBundleCommand(io, opts)));
 
   return program;
 }

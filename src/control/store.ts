@@ -1,0 +1,286 @@
+/**
+ * ControlStore keeps the control plane's records in the pg backend's database and schema: the CAs
+ * (keys sealed), registration tokens (secrets hashed) and the certificates issued to enforcers
+ * (with revocations). Every decision that spans replicas runs in one transaction with the rows it
+ * depends on locked, so two servers answering two registrations on one token at once cannot both
+ * take its last quota, and two servers starting on an empty database create one CA.
+ */
+import type { Pool, PoolClient } from 'pg';
+import {
+  caSecret,
+  createCa,
+  issueClientCertificate,
+  rotationStep,
+  startRotation,
+  trustBundle,
+  type AgentTrust,
+  type CaRecord,
+  type CaRole,
+  type IssuedCertificate,
+  type RotationStep,
+} from './ca';
+import { checkRegistration, type TokenDecision, type TokenRecord } from './tokens';
+
+/** Advisory lock key space of microseg ('mseg'), as the state backend uses it. */
+const ADVISORY_CLASS = 0x6d736567;
+
+/**
+ * CONTROL_MIGRATION is the control plane's tables, for the pg backend's ordered migration list.
+ * CAs are per database (one trust root for every workspace); tokens and certificates belong to a
+ * workspace, as enforcer names do.
+ */
+export const CONTROL_MIGRATION = {
+  name: 'control plane: CAs, registration tokens, enforcer certificates',
+  up: (s: string) => `
+    CREATE TABLE ${s}.control_cas (
+      id text PRIMARY KEY,
+      cert_pem text NOT NULL,
+      sealed_key jsonb NOT NULL,
+      role text NOT NULL CHECK (role IN ('signing', 'staged', 'previous', 'retired')),
+      created_at timestamptz NOT NULL
+    );
+    -- One signing CA at any time, whatever replica writes.
+    CREATE UNIQUE INDEX control_cas_one_signing ON ${s}.control_cas ((true)) WHERE role = 'signing';
+    CREATE TABLE ${s}.control_tokens (
+      workspace text NOT NULL,
+      id text PRIMARY KEY,
+      name text NOT NULL,
+      record jsonb NOT NULL,
+      secret_hash text NOT NULL,
+      created_at timestamptz NOT NULL
+    );
+    CREATE INDEX control_tokens_by_name ON ${s}.control_tokens (workspace, name);
+    CREATE TABLE ${s}.control_certs (
+      serial text PRIMARY KEY,
+      workspace text NOT NULL,
+      enforcer text NOT NULL,
+      ca_id text NOT NULL,
+      token_id text,
+      issued_at timestamptz NOT NULL,
+      not_after timestamptz NOT NULL,
+      revoked_at timestamptz,
+      revoke_reason text
+    );
+    CREATE INDEX control_certs_by_enforcer ON ${s}.control_certs (workspace, enforcer);
+    -- What each agent last said it trusts (CA ids), for the rotation's progress.
+    CREATE TABLE ${s}.control_agent_trust (
+      workspace text NOT NULL,
+      enforcer text NOT NULL,
+      trusts jsonb NOT NULL,
+      seen_at timestamptz NOT NULL,
+      PRIMARY KEY (workspace, enforcer)
+    );
+  `,
+};
+
+export type Registration =
+  | { ok: true; cert: IssuedCertificate; bundle: string; token: TokenRecord }
+  | Extract<TokenDecision, { ok: false }>;
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export class ControlStore {
+  private readonly q: string;
+
+  constructor(
+    private readonly pool: Pool,
+    readonly schema: string,
+    readonly workspace: string,
+  ) {
+    this.q = quoteIdent(schema);
+  }
+
+  private async tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  async cas(c: Pool | PoolClient = this.pool): Promise<CaRecord[]> {
+    const r = await c.query<{ id: string; cert_pem: string; sealed_key: CaRecord['key']; role: CaRole; created_at: Date }>(
+      `SELECT id, cert_pem, sealed_key, role, created_at FROM ${this.q}.control_cas ORDER BY created_at, id`,
+    );
+    return r.rows.map((x) => ({ id: x.id, certPem: x.cert_pem, key: x.sealed_key, role: x.role, createdAt: x.created_at.toISOString() }));
+  }
+
+  private async lockCas(c: PoolClient): Promise<void> {
+    await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ADVISORY_CLASS, `ca:${this.schema}`]);
+  }
+
+  private async writeCas(c: PoolClient, cas: readonly CaRecord[]): Promise<void> {
+    // Demote before promote: the one-signing index checks each statement.
+    const ordered = [...cas].sort((a, b) => (a.role === 'signing' ? 1 : 0) - (b.role === 'signing' ? 1 : 0));
+    for (const ca of ordered) {
+      await c.query(
+        `INSERT INTO ${this.q}.control_cas (id, cert_pem, sealed_key, role, created_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role`,
+        [ca.id, ca.certPem, JSON.stringify(ca.key), ca.role, ca.createdAt],
+      );
+    }
+  }
+
+  /** ensureCa returns the CAs, creating the first one if there is none (first start of the first replica). */
+  async ensureCa(now: Date, secret = caSecret()): Promise<{ cas: CaRecord[]; created: boolean }> {
+    return this.tx(async (c) => {
+      await this.lockCas(c);
+      const cas = await this.cas(c);
+      if (cas.length > 0) return { cas, created: false };
+      const ca = await createCa({ secret, now });
+      await this.writeCas(c, [ca]);
+      return { cas: [ca], created: true };
+    });
+  }
+
+  async bundle(): Promise<string> {
+    return trustBundle(await this.cas());
+  }
+
+  /** rotate stages a new CA (`microseg ca rotate`). */
+  async rotate(now: Date, secret = caSecret()): Promise<CaRecord[]> {
+    return this.tx(async (c) => {
+      await this.lockCas(c);
+      const next = await startRotation(await this.cas(c), secret, now);
+      await this.writeCas(c, next);
+      return next;
+    });
+  }
+
+  /** agentTrust lists the agents holding a live certificate, what they trust and which CA signed their newest certificate. */
+  async agentTrust(c: Pool | PoolClient = this.pool, now = new Date()): Promise<AgentTrust[]> {
+    const r = await c.query<{ enforcer: string; ca_id: string; trusts: string[] | null }>(
+      `SELECT DISTINCT ON (k.enforcer) k.enforcer, k.ca_id, t.trusts
+         FROM ${this.q}.control_certs k
+         LEFT JOIN ${this.q}.control_agent_trust t ON t.workspace = k.workspace AND t.enforcer = k.enforcer
+        WHERE k.revoked_at IS NULL AND k.not_after > $1
+        ORDER BY k.enforcer, k.issued_at DESC`,
+      [now],
+    );
+    return r.rows.map((x) => ({ enforcer: x.enforcer, certCaId: x.ca_id, trusts: x.trusts ?? [] }));
+  }
+
+  /** advanceRotation takes the rotation's next step if the fleet is ready (or `force`); any replica may call it. */
+  async advanceRotation(now: Date, force = false): Promise<RotationStep> {
+    return this.tx(async (c) => {
+      await this.lockCas(c);
+      const step = rotationStep(await this.cas(c), await this.agentTrust(c, now), force);
+      if (step.step === 'promote' || step.step === 'retire') await this.writeCas(c, step.cas);
+      return step;
+    });
+  }
+
+  async reportTrust(enforcer: string, trusts: string[], now: Date): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.q}.control_agent_trust (workspace, enforcer, trusts, seen_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (workspace, enforcer) DO UPDATE SET trusts = EXCLUDED.trusts, seen_at = EXCLUDED.seen_at`,
+      [this.workspace, enforcer, JSON.stringify(trusts), now],
+    );
+  }
+
+  // ---------------------------------------------------------------- tokens
+
+  async addToken(t: TokenRecord): Promise<void> {
+    const { secretHash, ...record } = t;
+    await this.pool.query(
+      `INSERT INTO ${this.q}.control_tokens (workspace, id, name, record, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [this.workspace, t.id, t.name, JSON.stringify(record), secretHash, t.createdAt],
+    );
+  }
+
+  private async tokenRows(c: Pool | PoolClient, where: string, args: unknown[], forUpdate = false): Promise<TokenRecord[]> {
+    const r = await c.query<{ record: Omit<TokenRecord, 'secretHash'>; secret_hash: string }>(
+      `SELECT record, secret_hash FROM ${this.q}.control_tokens WHERE workspace = $1 AND ${where} ORDER BY created_at, id${forUpdate ? ' FOR UPDATE' : ''}`,
+      [this.workspace, ...args],
+    );
+    return r.rows.map((x) => ({ ...x.record, secretHash: x.secret_hash }));
+  }
+
+  async tokens(): Promise<TokenRecord[]> {
+    return this.tokenRows(this.pool, 'true', []);
+  }
+
+  /** revokeTokens revokes the tokens with this name or id; returns how many it revoked. */
+  async revokeTokens(nameOrId: string, now: Date): Promise<number> {
+    return this.tx(async (c) => {
+      const ts = (await this.tokenRows(c, '(name = $2 OR id = $2)', [nameOrId], true)).filter((t) => !t.revokedAt);
+      for (const t of ts) await this.putToken(c, { ...t, revokedAt: now.toISOString() });
+      return ts.length;
+    });
+  }
+
+  private async putToken(c: PoolClient, t: TokenRecord): Promise<void> {
+    const { secretHash: _h, ...record } = t;
+    await c.query(`UPDATE ${this.q}.control_tokens SET record = $3 WHERE workspace = $1 AND id = $2`, [this.workspace, t.id, JSON.stringify(record)]);
+  }
+
+  /**
+   * register exchanges a token for a client certificate: the token row is locked for the
+   * decision, so quota and replay hold across replicas; the certificate is recorded in the same
+   * transaction, so a certificate exists only if its token use was counted.
+   */
+  async register(opts: { token: string; enforcer: string; address: string; csrPem: string; now: Date; validityMs: number; secret?: string }): Promise<Registration> {
+    const secret = opts.secret ?? caSecret();
+    return this.tx(async (c) => {
+      const id = /^mseg_([A-Za-z0-9-]{16})_/.exec(opts.token.trim())?.[1];
+      const rows = id ? await this.tokenRows(c, 'id = $2', [id], true) : [];
+      const d = checkRegistration(opts.token, (x) => rows.find((r) => r.id === x), opts.enforcer, opts.address, opts.now);
+      if (!d.ok) return d;
+      const cas = await this.cas(c);
+      const cert = await issueClientCertificate({ cas, secret, csrPem: opts.csrPem, enforcer: opts.enforcer, now: opts.now, validityMs: opts.validityMs });
+      await this.recordCert(c, opts.enforcer, cert, d.token.id, opts.now);
+      await this.putToken(c, d.token);
+      return { ok: true, cert, bundle: trustBundle(cas), token: d.token };
+    });
+  }
+
+  /** renew issues a new certificate to an enforcer already authenticated by its current one. */
+  async renew(opts: { enforcer: string; csrPem: string; now: Date; validityMs: number; secret?: string }): Promise<{ cert: IssuedCertificate; bundle: string }> {
+    const secret = opts.secret ?? caSecret();
+    return this.tx(async (c) => {
+      const cas = await this.cas(c);
+      const cert = await issueClientCertificate({ cas, secret, csrPem: opts.csrPem, enforcer: opts.enforcer, now: opts.now, validityMs: opts.validityMs });
+      await this.recordCert(c, opts.enforcer, cert, null, opts.now);
+      return { cert, bundle: trustBundle(cas) };
+    });
+  }
+
+  private async recordCert(c: PoolClient, enforcer: string, cert: IssuedCertificate, tokenId: string | null, now: Date): Promise<void> {
+    await c.query(
+      `INSERT INTO ${this.q}.control_certs (serial, workspace, enforcer, ca_id, token_id, issued_at, not_after) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [cert.serial, this.workspace, enforcer, cert.caId, tokenId, now, cert.notAfter],
+    );
+  }
+
+  /** revokeEnforcer revokes every certificate of an enforcer (decommission); returns the serials. */
+  async revokeEnforcer(enforcer: string, reason: string, now: Date): Promise<string[]> {
+    const r = await this.pool.query<{ serial: string }>(
+      `UPDATE ${this.q}.control_certs SET revoked_at = $3, revoke_reason = $4 WHERE workspace = $1 AND enforcer = $2 AND revoked_at IS NULL RETURNING serial`,
+      [this.workspace, enforcer, now, reason],
+    );
+    return r.rows.map((x) => x.serial).sort();
+  }
+
+  /**
+   * certStatus answers, for a presented certificate, whether this workspace issued it to that
+   * enforcer and has not revoked it. A certificate unknown to the database is refused too: it
+   * was issued by a CA key that should not exist elsewhere, or for another workspace.
+   */
+  async certStatus(serial: string, enforcer: string): Promise<'ok' | 'revoked' | 'unknown'> {
+    const r = await this.pool.query<{ revoked: boolean }>(
+      `SELECT revoked_at IS NOT NULL AS revoked FROM ${this.q}.control_certs WHERE serial = $1 AND workspace = $2 AND enforcer = $3`,
+      [serial, this.workspace, enforcer],
+    );
+    if (r.rows.length === 0) return 'unknown';
+    return r.rows[0].revoked ? 'revoked' : 'ok';
+  }
+}
