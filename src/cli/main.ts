@@ -248,7 +248,8 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
     .command('show')
     .description('show a saved plan, or without one the current state')
     .argument('[planfile]')
-    .option('--json', 'print the JSON document')
+    .option('--json', 'print the JSON document (same as --format json)')
+    .addOption(new Option('--format <format>', 'human, json, or markdown (a saved plan as a pull request comment)').choices(['human', 'json', 'markdown']))
     .option('--dir <dir>', 'project directory for the state', '.')
     .action(async (planFile: string | undefined, opts) => setCode(await showCommand(io, planFile, opts)));
 

@@ -1,5 +1,6 @@
 /**
- * show [PLANFILE]: render a saved plan (human, or `--json` = the plan document), or without a
+ * show [PLANFILE]: render a saved plan (human, `--json` = the plan document, `--format markdown`
+ * for a pull request comment), or without a
  * plan file the current state. Read-only; no host access. For a plan, the human view ends with
  * exactly what apply will run on each host: its transactions, serialised for their tools.
  */
@@ -9,11 +10,21 @@ import { makeDiagnostic } from '../../diagnostics';
 import type { Io } from '../io';
 import { planJson, renderPlanHuman, renderTransactionsHuman } from '../views/plan';
 import { renderStateSummary } from '../views/state';
+import { renderPlanMarkdown } from '../views/plan-markdown';
 import { viewFor } from '../views/view';
 
-export async function showCommand(io: Io, planFile: string | undefined, flags: { json?: boolean; dir?: string }): Promise<number> {
-  const view = viewFor(io, flags.json);
+export async function showCommand(io: Io, planFile: string | undefined, flags: { json?: boolean; format?: string; dir?: string }): Promise<number> {
+  const format = flags.format ?? (flags.json ? 'json' : 'human');
+  const view = viewFor(io, format === 'json');
   try {
+    if (format === 'markdown') {
+      if (planFile === undefined) {
+        return view.fail([makeDiagnostic('error', ApplyCodes.badFlag, '--format markdown needs a plan file', 'Save one with `microseg plan -out PLANFILE`, then run `microseg show PLANFILE --format markdown`.')]);
+      }
+      // The whole document on stdout, diagnostics included, so CI can post it as it is.
+      io.out(renderPlanMarkdown(await readPlanFile(planFile), planFile));
+      return 0;
+    }
     if (planFile !== undefined) {
       const plan = await readPlanFile(planFile);
       view.diagnostics(plan.diagnostics);

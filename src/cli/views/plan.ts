@@ -14,7 +14,7 @@ import { providerFor } from '../../../providers';
 import type { View } from './view';
 import { capList, plural, styleFor, type Style } from './style';
 
-const RESOURCE_SYMBOL: Record<ResourceChange['action'], string> = { create: '+', update: '~', delete: '-', replace: '-/+', noop: ' ' };
+export const RESOURCE_SYMBOL: Record<ResourceChange['action'], string> = { create: '+', update: '~', delete: '-', replace: '-/+', noop: ' ' };
 
 /**
  * configFailure reports a planRun that stopped at the configuration (no host contacted): every
@@ -66,7 +66,8 @@ export function renderPlanHuman(io: Io, plan: Plan, opts: { refreshOnly?: boolea
   io.out(lines.join('\n') + '\n');
 }
 
-function hostHeader(h: HostPlan, st: Style, refreshOnly: boolean): string {
+/** hostHeader is a host's one-line verdict (human and Markdown views). */
+export function hostHeader(h: HostPlan, st: Style, refreshOnly: boolean): string {
   const name = st.bold(`enforcer ${h.enforcer}`);
   const backend = st.dim(`(${h.backend}${h.previous_backend ? `, was ${h.previous_backend}` : ''})`);
   if (!h.reachable) {
@@ -90,7 +91,8 @@ function hostHeader(h: HostPlan, st: Style, refreshOnly: boolean): string {
   }
 }
 
-function hostLines(h: HostPlan, st: Style): string[] {
+/** hostLines lists a host's chain, rule, set, member and hook changes, drift and orphans. */
+export function hostLines(h: HostPlan, st: Style): string[] {
   const out: string[] = [];
   const creating = h.action === 'create';
   for (const c of h.chains) out.push(...chainLines(c, st, creating));
@@ -159,7 +161,8 @@ function explainLines(plan: Plan, st: Style): string[] {
   return out;
 }
 
-function planSummary(plan: Plan): string {
+/** planSummary is the plan's closing line: what apply would do, or that nothing changes. */
+export function planSummary(plan: Plan): string {
   const hosts = plan.hosts;
   const n = (a: HostPlan['action']) => hosts.filter((h) => h.action === a).length;
   const rc = plan.resource_changes;

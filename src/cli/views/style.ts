@@ -14,12 +14,14 @@ export interface Style {
 
 const wrap = (code: string) => (s: string) => `\x1b[${code}m${s}\x1b[0m`;
 
+const id = (s: string) => s;
+
+/** PLAIN styles nothing: for documents that are not terminals (Markdown, files). */
+export const PLAIN: Style = { green: id, yellow: id, red: id, bold: id, dim: id };
+
 /** styleFor returns colouring functions for a TTY and identity functions otherwise (also when NO_COLOR is set). */
 export function styleFor(io: Io): Style {
-  if (!io.isTTY || process.env.NO_COLOR) {
-    const id = (s: string) => s;
-    return { green: id, yellow: id, red: id, bold: id, dim: id };
-  }
+  if (!io.isTTY || process.env.NO_COLOR) return PLAIN;
   return { green: wrap('32'), yellow: wrap('33'), red: wrap('31'), bold: wrap('1'), dim: wrap('2') };
 }
 
