@@ -59,7 +59,8 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
       .command('validate')
       .description('check a configuration; exit 0 when valid (warnings allowed), 1 when invalid')
       .argument('[dir]', 'configuration directory (*.hcl or main.ts)', '.')
-      .option('--json', 'print {"valid", "diagnostics"} as JSON'),
+      .option('--json', 'print {"valid", "diagnostics"} as JSON (same as --format json)')
+      .addOption(new Option('--format <format>', 'human, json, or sarif (SARIF 2.1.0 for code scanning)').choices(['human', 'json', 'sarif'])),
   ).action(async (dir: string, opts) => setCode(await validateCommand(io, dir, opts)));
 
   addVarOptions(
@@ -107,7 +108,8 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
       .command('test')
       .description('check every expect block against the compiled rules; exit 0 when all pass, 1 when any fails')
       .argument('[dir]', 'configuration directory', '.')
-      .option('--json', 'print the results as JSON')
+      .option('--json', 'print the results as JSON (same as --format json)')
+      .addOption(new Option('--format <format>', 'human, json, or sarif (failing expectations and diagnostics as SARIF 2.1.0)').choices(['human', 'json', 'sarif']))
       .option('--live', 'also send every expectation as real packets through the sandbox (microseg sandbox up) and report any disagreement with the offline trace as a BUG line; needs root'),
   ).action(async (dir: string, opts) => setCode(await testCommand(io, dir, opts)));
 

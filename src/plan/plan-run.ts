@@ -18,7 +18,7 @@ import { interruptedHosts, type StateFile, type StateStore } from '../state';
 import { providerFor as providerOfBackend, type Connector } from '../../providers';
 import { expectedOf } from '../../providers/common';
 import type { LiveRuleset, Provider } from '../../providers/types';
-import { evaluateExpectations, explainChanges, type VerdictFlip } from '../trace';
+import { evaluateExpectations, explainChanges, type ExpectationResult, type VerdictFlip } from '../trace';
 import { hostDiff, unreachableHost } from './diff-host';
 import { managementLockout } from './lockout';
 import { makePlan } from './plan';
@@ -77,7 +77,7 @@ export async function planRun(dir: string, opts: PlanRunOptions): Promise<PlanRu
   if (!opts.destroy) {
     // Policy tests gate the plan like compile errors do: a change that breaks an expectation
     // never reaches a host.
-    const failing = expectationFailures(model, compiled.rulesets);
+    const failing = expectationFailures(evaluateExpectations(model, compiled.rulesets));
     if (failing.length > 0) {
       return { ...empty, model, diagnostics: [...configDiagnostics, ...failing, invalidConfig('Policy expectations fail')] };
     }
@@ -252,10 +252,13 @@ export async function planModel(
   return { plan, reads: byName, state, diagnostics };
 }
 
-/** expectationFailures turns every failing `expect` block into an error at the block. */
-function expectationFailures(model: Model, rulesets: readonly DesiredRuleset[]): Diagnostic[] {
+/**
+ * expectationFailures turns every failing `expect` block into an error at the block (plan and
+ * apply stop on them; `test --format sarif` reports them as findings).
+ */
+export function expectationFailures(results: readonly ExpectationResult[]): Diagnostic[] {
   const out: Diagnostic[] = [];
-  for (const r of evaluateExpectations(model, rulesets)) {
+  for (const r of results) {
     if (r.pass) continue;
     const got = r.actual === null ? 'could not be traced' : `got ${r.actual}${r.decided_by ? ` (decided by ${r.decided_by === 'default' ? 'the namespace default' : `policy ${r.decided_by}`})` : ''}`;
     const why = r.diagnostics.map((d) => d.summary).join('; ');
@@ -266,7 +269,7 @@ function expectationFailures(model: Model, rulesets: readonly DesiredRuleset[]):
         `Expectation "${r.name}" fails: ${r.from} → ${r.to} ${r.port} expected ${r.expected}, ${got}`,
         `${why ? `${why}. ` : ''}Fix the policies or the expectation; \`microseg test\` and \`microseg trace\` show the deciding rules.`,
       ),
-      ...(r.file ? { file: r.file, line: r.line } : {}),
+      ...(r.file ? { file: r.file, line: r.line, ...(r.column ? { column: r.column } : {}) } : {}),
     });
   }
   return out;

@@ -31,6 +31,7 @@ export interface ExpectationResult {
   /** Where the expect block is, to point a failing test at its source. */
   file?: string;
   line?: number;
+  column?: number;
   /** Why the connection could not be traced (unknown endpoint, bad port). */
   diagnostics: Diagnostic[];
 }
@@ -61,7 +62,7 @@ export function evaluateExpectations(model: Model, rulesets: Rulesets): Expectat
       decided_by: trace && trace.verdict !== 'depends' ? decidingPolicy(trace) : null,
       ...(trace?.depends_on ? { depends_on: trace.depends_on, cases: trace.cases } : {}),
       ...(trace ? { source: trace.source, destination: trace.destination } : {}),
-      ...(e.pos ? { file: e.pos.file, line: e.pos.line } : {}),
+      ...(e.pos ? { file: e.pos.file, line: e.pos.line, column: e.pos.column } : {}),
       diagnostics: diagnostics.map((d) => (d.file || !e.pos ? d : { ...d, file: e.pos.file, line: e.pos.line, column: e.pos.column })),
     };
   });

@@ -1,12 +1,15 @@
 import { runPipeline } from '../../pipeline';
 import type { Io } from '../io';
 import { countLine } from '../views/diagnostics';
-import { viewFor } from '../views/view';
+import { formatView } from '../views/format';
 import { parseVarFlags, type VarOptions } from './common';
 
-/** validate: exit 0 when valid (warnings allowed), 1 when any error was found. */
-export async function validateCommand(io: Io, dir: string, opts: VarOptions & { json?: boolean }): Promise<number> {
-  const view = viewFor(io, opts.json);
+/**
+ * validate: exit 0 when valid (warnings allowed), 1 when any error was found. `--format sarif`
+ * prints every diagnostic as a SARIF log instead (views/sarif.ts), with the same exit code.
+ */
+export async function validateCommand(io: Io, dir: string, opts: VarOptions & { json?: boolean; format?: string }): Promise<number> {
+  const view = formatView(io, opts);
   const { vars, diagnostics: varDiags } = parseVarFlags(opts.var);
   const p = varDiags.length ? undefined : await runPipeline(dir, { vars, varFiles: opts.varFile ?? [], env: process.env });
   const diagnostics = p?.diagnostics ?? varDiags;
