@@ -7,6 +7,7 @@
  * turns a RawConfig into a Model and reports problems at the positions recorded here.
  */
 import type { Diagnostic, SourcePos } from '../diagnostics';
+import type { Settings } from './settings';
 
 /** Value is an evaluated attribute value; HCL objects/maps and nested blocks become plain objects. */
 export type Value = string | number | boolean | null | Value[] | { [key: string]: Value };
@@ -68,6 +69,8 @@ export interface RawConfig {
   sources: Map<string, string>;
   /** Problems found while reading and evaluating (syntax, unknown references, ...). */
   diagnostics: Diagnostic[];
+  /** The `microseg { backend … }` settings (src/config/settings.ts); absent when they are invalid. */
+  settings?: Settings;
   /**
    * Resource types whose set of declared names is not fully known, because a declaration of that
    * type failed (a for_each or name that could not be computed, a block lost to a syntax error,

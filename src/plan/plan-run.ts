@@ -229,7 +229,7 @@ export async function planModel(
   });
 
   // A killed apply leaves a journal `begin` without `verified`: say so (the plan shows what is left).
-  const journal = await opts.store.readJournal().catch(() => []);
+  const journal = await opts.store.readJournal({ latestPerEnforcer: true }).catch(() => []);
   for (const u of interruptedHosts(journal)) {
     if (!byName.has(u.enforcer)) continue;
     diagnostics.push(

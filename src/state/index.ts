@@ -10,3 +10,17 @@ export { newState, withHost, withoutHost, ownedFromLive } from './state';
 export { atomicWriteFile, type AtomicWriteOptions } from './fsutil';
 export { isProcessAlive, describeHolder } from './lock';
 export { interruptedHosts, unfinishedHosts, parseJournal } from './journal';
+export { PgStateStore, ciJobUrl, type PgStateStoreOptions, type WriteStats } from './pg/store';
+export { MIGRATIONS, LATEST_SCHEMA_VERSION, migrate, type Migration } from './pg/migrations';
+export { maskConnStr, redact } from './pg/secrets';
+export {
+  openStateStore,
+  checkStateLocation,
+  selectedWorkspace,
+  checkWorkspaceName,
+  localStateDir,
+  DEFAULT_WORKSPACE,
+  WORKSPACE_FILE,
+  MIGRATED_SUFFIX,
+  type OpenedStore,
+} from './open';

@@ -26,6 +26,8 @@ export interface LocalStateStoreOptions {
   beforeRename?: AtomicWriteOptions['beforeRename'];
   /** The journal size past which taking the lock rotates it (default JOURNAL_MAX_BYTES). */
   journalMaxBytes?: number;
+  /** The state directory (backend "local" { path = ... }), default `DIR/.microseg`. */
+  stateDir?: string;
 }
 
 /** LocalStateStore keeps state, lock and journal in `DIR/.microseg/`. */
@@ -50,7 +52,7 @@ export class LocalStateStore implements StateStore {
     readonly dir: string,
     private readonly opts: LocalStateStoreOptions = {},
   ) {
-    this.stateDir = path.join(dir, STATE_DIR);
+    this.stateDir = opts.stateDir ?? path.join(dir, STATE_DIR);
     this.statePath = path.join(this.stateDir, 'state.json');
     this.backupPath = `${this.statePath}.backup`;
     this.lockPath = path.join(this.stateDir, 'state.lock');
@@ -206,6 +208,22 @@ export class LocalStateStore implements StateStore {
 
   async readJournal(): Promise<JournalEntry[]> {
     return readJournalFile(this.journalPath);
+  }
+
+  /** replace writes `state` as it is (serial kept), keeping the previous file as the backup. */
+  async replace(state: StateFile): Promise<void> {
+    await this.ensureDir();
+    try {
+      await atomicWriteFile(this.statePath, stateFileText(state), { backupPath: this.backupPath });
+      this.seen = { identity: identityOf(await fsp.stat(this.statePath, { bigint: true })), lineage: state.lineage, serial: state.serial };
+    } catch (e) {
+      this.seen = undefined;
+      throw ioError(`write ${this.statePath}`, e);
+    }
+  }
+
+  async close(): Promise<void> {
+    /* files only: nothing held open between calls */
   }
 
   private async ensureDir(): Promise<void> {

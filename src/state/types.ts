@@ -142,6 +142,13 @@ export interface LockInfo {
    */
   pid_start?: string;
   boot_id?: string;
+  /** The CI job running the holder, when the environment names one (GitHub Actions, GitLab CI, ...). */
+  ci_job_url?: string;
+  /**
+   * Set on a lock just taken when the previous holder's record was still there: that run ended
+   * without releasing (killed), and its journal entries say what it left unverified. pg only.
+   */
+  interrupted?: LockInfo;
 }
 
 /** LockOptions: how to wait for a lock held by someone else. */
@@ -190,6 +197,17 @@ export interface StateStore {
   forceUnlock(id: string): Promise<void>;
   /** Durably append one journal entry before returning. */
   journal(entry: JournalEntry): Promise<void>;
-  /** Every journal entry, oldest first; a torn last line (killed mid-write) is skipped. */
-  readJournal(): Promise<JournalEntry[]>;
+  /**
+   * Every journal entry, oldest first; a torn last line (killed mid-write) is skipped. With
+   * `latestPerEnforcer` a backend may return only each enforcer's last entry (all that plan's
+   * "interrupted run" check needs; the pg journal is a table that grows with every apply).
+   */
+  readJournal(opts?: { latestPerEnforcer?: boolean }): Promise<JournalEntry[]>;
+  /**
+   * Store exactly `state`, serial included (init -migrate-state, state push): the caller holds
+   * the lock and has checked lineage and serial against what is stored.
+   */
+  replace(state: StateFile): Promise<void>;
+  /** Release connections (the pg backend holds one for its session lock); idempotent. */
+  close(): Promise<void>;
 }

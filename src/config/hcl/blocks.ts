@@ -18,6 +18,7 @@ export const TOP_LEVEL_BLOCKS: ReadonlyMap<string, string> = new Map<string, str
   ['variable', 'variable "NAME" { ... }'],
   ['locals', 'locals { NAME = VALUE }'],
   ['output', 'output "NAME" { value = ... }'],
+  ['microseg', 'microseg { backend "pg" { ... } }'],
 ]);
 
 /**

@@ -6,6 +6,7 @@
  */
 import { type Diagnostic, DiagnosticSink, didYouMean, type SourcePos, sortDiagnostics } from '../../diagnostics';
 import type { RawConfig, RawResource, Value } from '../types';
+import { hclSettingsBlock, settingsFromRaw, type RawSettingsBlock } from '../settings';
 import type { Block, Body, Expr } from './ast';
 import { Codes } from './codes';
 import { unknownBlock } from './blocks';
@@ -132,6 +133,7 @@ export function evaluateHcl(files: { name: string; text: string }[], inputs: Hcl
   const nodes: NodeDecl[] = [];
   const nodeIds = new Map<string, NodeDecl>();
   const resourceOrder: string[] = [];
+  const settingsBlocks: RawSettingsBlock[] = [];
 
   const addNode = (n: NodeDecl, what: string): void => {
     const prev = nodeIds.get(n.id);
@@ -181,6 +183,10 @@ export function evaluateHcl(files: { name: string; text: string }[], inputs: Hcl
         for (const a of blk.body.attributes) {
           addNode({ id: `local.${a.name}`, kind: 'local', pos: a.namePos, exprs: [a.expr], expr: a.expr, order: nodes.length }, 'local value');
         }
+      } else if (blk.type === 'microseg') {
+        const shape: Diagnostic[] = [];
+        settingsBlocks.push(hclSettingsBlock(blk, shape));
+        for (const d of shape) b.diags.push(d);
       } else if (blk.type === 'output') {
         if (blk.labels.length !== 1) {
           b.err(Codes.invalidBlock, 'An output block needs exactly one label', 'Write: output "name" { value = ... }', blk.pos);
@@ -229,7 +235,10 @@ export function evaluateHcl(files: { name: string; text: string }[], inputs: Hcl
 
   const resources: RawResource[] = [];
   for (const id of resourceOrder) resources.push(...(b.instances.get(id) ?? []));
+  const settings = settingsFromRaw(settingsBlocks);
+  for (const d of settings.diagnostics) b.diags.push(d);
   const cfg: RawConfig = { resources, outputs: b.outputs, sources, diagnostics: sortDiagnostics(b.diags.result()) };
+  if (settings.settings) cfg.settings = settings.settings;
   if (b.incompleteTypes.size) cfg.incomplete = [...b.incompleteTypes].sort();
   return cfg;
 }

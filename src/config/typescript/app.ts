@@ -6,6 +6,7 @@
 import { Construct } from 'constructs';
 import type { Diagnostic, SourcePos } from '../../diagnostics';
 import type { RawConfig, RawResource, Value } from '../types';
+import { settingsFromRaw, tsSettingsBlock, type TsBackendProps } from '../settings';
 import { captureUserPos } from './callsite';
 import { APP_BRAND, isResource } from './resources';
 import { toValue, synthResource } from './synth';
@@ -18,6 +19,12 @@ export interface AppProps {
    * library code with no user frame on the stack). Defaults to where `new App()` was called.
    */
   readonly fallbackPos?: SourcePos;
+  /**
+   * Where state, lock and journal live, like HCL's `microseg { backend "pg" { ... } }`:
+   * `{ pg: { schemaName: 'microseg' } }` (connection string from PG_CONN_STR unless `connStr`),
+   * or `{ local: { path: '.microseg' } }`, the default.
+   */
+  readonly backend?: TsBackendProps;
 }
 
 /** The root construct of a configuration. */
@@ -25,10 +32,12 @@ export class App extends Construct {
   /** Where `new App()` was called. */
   readonly declaredAt: SourcePos;
   private readonly claimed = new Map<string, Set<string>>();
+  private readonly backend?: TsBackendProps;
 
   constructor(props: AppProps = {}) {
     super(undefined as unknown as Construct, '');
     this.declaredAt = props.fallbackPos ?? captureUserPos() ?? { file: '<typescript>', line: 1, column: 1 };
+    this.backend = props.backend;
     // Resources find the App through their root to claim their names (see resources.ts).
     Object.defineProperty(this, APP_BRAND, {
       value: { claim: (type: string, name: string): void => this.claim(type, name) },
@@ -59,7 +68,11 @@ export class App extends Construct {
         if (v !== undefined) outputs[c.outputName] = v;
       }
     }
-    return { resources, outputs, sources: new Map(), diagnostics };
+    const cfg: RawConfig = { resources, outputs, sources: new Map(), diagnostics };
+    const settings = settingsFromRaw(this.backend === undefined ? [] : [tsSettingsBlock(this.backend, this.declaredAt)]);
+    diagnostics.push(...settings.diagnostics);
+    if (settings.settings) cfg.settings = settings.settings;
+    return cfg;
   }
 
   private claim(type: string, name: string): void {

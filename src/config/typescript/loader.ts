@@ -176,6 +176,7 @@ export async function loadTypeScriptDir(dir: string, opts: LoadTypeScriptOptions
   for (const d of synth.diagnostics) if (d.file) d.file = displayName(path.resolve(d.file));
   cfg.resources = synth.resources;
   cfg.outputs = synth.outputs;
+  if (synth.settings) cfg.settings = synth.settings.backend.pos ? { backend: { ...synth.settings.backend, pos: rename(synth.settings.backend.pos) } } : synth.settings;
   cfg.diagnostics.push(...synth.diagnostics);
   return cfg;
 }
