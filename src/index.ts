@@ -41,3 +41,4 @@ export type {
 } from './config/typescript/resources';
 export type { RawConfig, RawResource, Value } from './config/types';
 export type { Diagnostic, SourcePos, Severity } from './diagnostics';
+export type { TsBackendProps } from './config/settings';

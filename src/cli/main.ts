@@ -19,11 +19,13 @@ import { driftCommand } from './commands/drift';
 import { statsCommand } from './commands/stats';
 import { destroyCommand } from './commands/destroy';
 import { cleanupCommand } from './commands/cleanup';
-import { stateListCommand, stateRmCommand, stateShowCommand } from './commands/state';
+import { stateListCommand, statePullCommand, statePushCommand, stateRmCommand, stateShowCommand } from './commands/state';
 import { forceUnlockCommand } from './commands/force-unlock';
 import { showCommand } from './commands/show';
 import { caBundleCommand, caRotateCommand, caStatusCommand, tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from './commands/control';
 import { importCommand } from './commands/import';
+import { initCommand } from './commands/init';
+import { workspaceDeleteCommand, workspaceListCommand, workspaceNewCommand, workspaceSelectCommand, workspaceShowCommand } from './commands/workspace';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -219,7 +221,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
       .option('--json', 'print the report as JSON'),
   ).action(async (opts) => setCode(await cleanupCommand(io, opts, deps)));
 
-  const stateCmd = program.command('state').description('inspect or edit the state (DIR/.microseg/state.json)');
+  const stateCmd = program.command('state').description('inspect, edit or move the state (in the configured backend: DIR/.microseg/state.json by default)');
   stateCmd
     .command('list')
     .description('list resource and host records')
@@ -238,6 +240,19 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
     .option('--dir <dir>', 'project directory', '.')
     .option('--lock-timeout <duration>', 'wait this long for the state lock', '0s')
     .action(async (address: string, opts) => setCode(await stateRmCommand(io, address, opts)));
+  stateCmd
+    .command('pull')
+    .description('print the stored state (any backend) as a state-file JSON document')
+    .option('--dir <dir>', 'project directory', '.')
+    .action(async (opts) => setCode(await statePullCommand(io, opts)));
+  stateCmd
+    .command('push')
+    .description('replace the stored state with FILE (refuses another lineage or a lower serial unless -force)')
+    .argument('<file>')
+    .option('--dir <dir>', 'project directory', '.')
+    .option('-f, --force', 'push even another lineage or a lower serial (also -force)')
+    .option('--lock-timeout <duration>', 'wait this long for the state lock', '0s')
+    .action(async (file: string, opts) => setCode(await statePushCommand(io, file, opts)));
 
   program
     .command('force-unlock')
@@ -245,6 +260,26 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
     .argument('<id>')
     .argument('[dir]', 'project directory', '.')
     .action(async (id: string, dir: string) => setCode(await forceUnlockCommand(io, id, dir)));
+
+  program
+    .command('init')
+    .description('prepare the configured state backend (pg: create the schema, run migrations); -migrate-state moves local state into it')
+    .argument('[dir]', 'configuration directory', '.')
+    .option('--migrate-state', 'copy DIR/.microseg/state.json into the configured backend (lineage and serial kept; the file is kept as state.json.migrated); also -migrate-state')
+    .option('--lock-timeout <duration>', 'wait this long for the state locks', '0s')
+    .action(async (dir: string, opts) => setCode(await initCommand(io, dir, opts)));
+
+  const ws = program.command('workspace').description('several states in one backend (pg): list, show, new, select, delete; MICROSEG_WORKSPACE overrides the selection');
+  ws.command('list').description('list workspaces; * marks the selected one').option('--dir <dir>', 'project directory', '.').action(async (opts) => setCode(await workspaceListCommand(io, opts)));
+  ws.command('show').description('print the selected workspace').option('--dir <dir>', 'project directory', '.').action(async (opts) => setCode(await workspaceShowCommand(io, opts)));
+  ws.command('new').description('create a workspace and select it').argument('<name>').option('--dir <dir>', 'project directory', '.').action(async (name: string, opts) => setCode(await workspaceNewCommand(io, name, opts)));
+  ws.command('select').description('select a workspace (written to DIR/.microseg/workspace)').argument('<name>').option('--dir <dir>', 'project directory', '.').action(async (name: string, opts) => setCode(await workspaceSelectCommand(io, name, opts)));
+  ws.command('delete')
+    .description('delete a workspace with its state and journal (refuses default, the selected one, and one whose state still records hosts unless -force)')
+    .argument('<name>')
+    .option('--dir <dir>', 'project directory', '.')
+    .option('-f, --force', 'delete even though its state still records hosts (their rules stay on them)')
+    .action(async (name: string, opts) => setCode(await workspaceDeleteCommand(io, name, opts)));
 
   program
     .command('show')
@@ -303,7 +338,9 @@ export async function main(argv: string[], io: Io = processIo, deps: CliDeps = {
   );
   try {
     // Terraform spells it `-out FILE`; commander would read that as `-o ut`.
-    await program.parseAsync(argv.map((a) => (a === '-out' ? '--out' : a.startsWith('-out=') ? `--out=${a.slice(5)}` : a)));
+    // Terraform's single-dash spellings: `-out FILE` (commander would read `-o ut`), `-force`, `-migrate-state`.
+    const long: Record<string, string> = { '-out': '--out', '-force': '--force', '-migrate-state': '--migrate-state' };
+    await program.parseAsync(argv.map((a) => long[a] ?? (a.startsWith('-out=') ? `--out=${a.slice(5)}` : a)));
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version end with exitCode 0; usage errors are exit 1.

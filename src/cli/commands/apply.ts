@@ -13,7 +13,8 @@ import { applyPlan, blockingErrors, type ApplyResult } from '../../apply';
 import { ApplyCodes, planRun, type PlanRunResult } from '../../plan';
 import { makeDiagnostic, type Diagnostic } from '../../diagnostics';
 import { hasChanges, readPlanFile, type Plan } from '../../plan';
-import { LocalStateStore, STATE_DIR } from '../../state';
+import { STATE_DIR } from '../../state';
+import { withBackend } from './backend';
 import type { CliDeps, Io } from '../io';
 import type { Connector } from '../../../providers';
 import { applyView } from '../views/apply';
@@ -57,11 +58,10 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
   const view = applyView(io, flags.json, command);
   const s = parseCommon(view, flags);
   if (!s) return 1;
-  const store = new LocalStateStore(dir);
   // A JSON run has no terminal to ask on: its stdout is the document.
   if (flags.json && !flags.autoApprove) return view.fail([jsonRefusal(command)]);
-  try {
-    return await withLock(store, command, s.lockTimeoutMs, true, async () => {
+  return withBackend(view, dir, { check: true }, ({ store }) =>
+    withLock(store, command, s.lockTimeoutMs, true, async () => {
       const r: PlanRunResult = await planRun(dir, {
         store,
         vars: s.vars,
@@ -89,10 +89,8 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
       });
       await keepBaselines(view, dir, result);
       return view.finish(result, opts.destroy ? 'Destroy' : 'Apply');
-    });
-  } catch (e) {
-    return view.thrown(e);
-  }
+    }, (t) => view.note(t)),
+  );
 }
 
 async function applySavedPlan(io: Io, file: string, flags: ApplyFlags, connect?: Connector): Promise<number> {
@@ -100,10 +98,8 @@ async function applySavedPlan(io: Io, file: string, flags: ApplyFlags, connect?:
   const s = parseCommon(view, flags);
   if (!s) return 1;
   const dir = flags.dir ?? (await projectDirFor(file));
-  const store = new LocalStateStore(dir);
-  let plan: Plan;
-  try {
-    plan = await readPlanFile(file);
+  return withBackend(view, dir, { check: true }, async ({ store }) => {
+    const plan: Plan = await readPlanFile(file);
     view.diagnostics(plan.diagnostics);
     if (blockingErrors(plan).length > 0) return view.refused('The saved plan has errors; nothing was applied.');
     const result = await applyPlan(plan, {
@@ -117,9 +113,7 @@ async function applySavedPlan(io: Io, file: string, flags: ApplyFlags, connect?:
     });
     await keepBaselines(view, dir, result);
     return view.finish(result, 'Apply');
-  } catch (e) {
-    return view.thrown(e);
-  }
+  });
 }
 
 /**

@@ -11,7 +11,8 @@ import { runPipeline } from '../../pipeline';
 import { kernelConnector } from '../../../providers';
 import { DiagnosticsError, makeDiagnostic } from '../../diagnostics';
 import { connectionRecord, describeConnection, type Connection } from '../../hosts';
-import { LocalStateStore } from '../../state';
+import { openStateStore } from '../../state';
+import { readSettings } from '../../config/read-settings';
 import type { CliDeps, Io } from '../io';
 import { renderCleanupReport } from '../views/apply';
 import { viewFor } from '../views/view';
@@ -71,6 +72,15 @@ async function enforcerConnection(dir: string, name: string, flags: VarOptions):
   const loaded = await runPipeline(dir, { vars, varFiles: flags.varFile }).catch(() => undefined);
   const e = loaded?.model?.enforcers.find((x) => x.name === name);
   if (e) return connectionRecord(e.connection);
-  const state = await new LocalStateStore(dir).load().catch(() => undefined);
-  return state?.hosts[name]?.connection;
+  // Break-glass: the state is only a fallback for the connection; no backend, no fallback.
+  const settings = (await readSettings(dir).catch(() => undefined))?.settings;
+  if (!settings) return undefined;
+  const opened = await openStateStore(dir, settings).catch(() => undefined);
+  if (!opened) return undefined;
+  try {
+    const state = await opened.store.load().catch(() => undefined);
+    return state?.hosts[name]?.connection;
+  } finally {
+    await opened.store.close();
+  }
 }

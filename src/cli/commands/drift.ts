@@ -5,7 +5,7 @@
  */
 import { planRun, type PlanRunResult } from '../../plan';
 import { hasDrift, hasErrors } from '../../plan';
-import { LocalStateStore } from '../../state';
+import { withBackend } from './backend';
 import type { CliDeps, Io } from '../io';
 import { driftJson, renderDriftHuman } from '../views/drift';
 import { parseCommon, withLock, type ReconcileFlags } from './plan';
@@ -16,15 +16,15 @@ export async function driftCommand(io: Io, dir: string, flags: ReconcileFlags & 
   const view = viewFor(io, flags.json);
   const s = parseCommon(view, flags);
   if (!s) return 1;
-  const store = new LocalStateStore(dir);
-  let r: PlanRunResult;
-  try {
-    r = await withLock(store, 'drift', s.lockTimeoutMs, flags.lock !== false, () =>
-      planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, connect: deps.connect }),
-    );
-  } catch (e) {
-    return view.thrown(e);
-  }
+  return withBackend(view, dir, { check: true }, async ({ store }) => {
+  const r: PlanRunResult = await withLock(
+    store,
+    'drift',
+    s.lockTimeoutMs,
+    flags.lock !== false,
+    () => planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, connect: deps.connect }),
+    (t) => view.note(t),
+  );
   if (!r.plan) return configFailure(view, r);
   const plan = r.plan;
   // Drift is about hosts: configuration warnings belong to `validate` and `plan`.
@@ -32,4 +32,5 @@ export async function driftCommand(io: Io, dir: string, flags: ReconcileFlags & 
   view.result((out) => renderDriftHuman(out, plan), () => driftJson(plan));
   if (hasErrors(plan)) return 1;
   return hasDrift(plan) ? 2 : 0;
+  });
 }

@@ -10,7 +10,8 @@ import { parseLockTimeout } from '../../apply';
 import { ApplyCodes, DEFAULT_PARALLELISM, planRun, type PlanRunResult } from '../../plan';
 import { makeDiagnostic, type Diagnostic } from '../../diagnostics';
 import { hasChanges, hasDrift, hasErrors, writePlanFile } from '../../plan';
-import { LocalStateStore, type LockInfo, type StateStore } from '../../state';
+import type { LockInfo, StateStore } from '../../state';
+import { withBackend } from './backend';
 import type { CliDeps, Io } from '../io';
 import { countLine } from '../views/diagnostics';
 import { configFailure, planJson, renderPlanHuman } from '../views/plan';
@@ -58,10 +59,21 @@ export function failWith(io: Io, e: unknown, json = false): number {
   return viewFor(io, json).thrown(e);
 }
 
-/** withLock runs `fn` holding the state lock (unless `use` is false), always releasing it. */
-export async function withLock<T>(store: StateStore, operation: string, timeoutMs: number, use: boolean, fn: () => Promise<T>): Promise<T> {
+/**
+ * withLock runs `fn` holding the state lock (unless `use` is false), always releasing it. `note`
+ * hears about a previous holder that ended without releasing (pg: killed; its session's lock went
+ * with it, its holder record did not).
+ */
+export async function withLock<T>(store: StateStore, operation: string, timeoutMs: number, use: boolean, fn: () => Promise<T>, note?: (text: string) => void): Promise<T> {
   let lock: LockInfo | undefined;
   if (use) lock = await store.acquireLock({ operation, timeoutMs });
+  if (lock?.interrupted && note) {
+    const p = lock.interrupted;
+    note(
+      `The previous holder of this workspace's lock ended without releasing it: ${p.who} (pid ${p.pid} on ${p.hostname}, "${p.operation}", since ${p.created}${p.ci_job_url ? `, ${p.ci_job_url}` : ''}), lock ID ${p.id}. ` +
+        'Its database session is gone, so the lock was taken over; any host it left unverified is reported below from the journal.',
+    );
+  }
   try {
     return await fn();
   } finally {
@@ -84,15 +96,15 @@ export async function planCommand(io: Io, dir: string, flags: PlanFlags, deps: C
   if (flags.refreshOnly && flags.out) {
     return view.fail([makeDiagnostic('error', ApplyCodes.badFlag, '-out cannot be combined with --refresh-only', 'A refresh-only plan shows drift; it has nothing for apply to execute.')]);
   }
-  const store = new LocalStateStore(dir);
-  let r: PlanRunResult;
-  try {
-    r = await withLock(store, 'plan', s.lockTimeoutMs, flags.lock !== false, () =>
-      planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, explain: flags.explain, connect: deps.connect }),
-    );
-  } catch (e) {
-    return view.thrown(e);
-  }
+  return withBackend(view, dir, { check: true }, async ({ store }) => {
+  const r: PlanRunResult = await withLock(
+    store,
+    'plan',
+    s.lockTimeoutMs,
+    flags.lock !== false,
+    () => planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, explain: flags.explain, connect: deps.connect }),
+    (t) => view.note(t),
+  );
   if (!r.plan) return configFailure(view, r);
   const plan = r.plan;
   view.diagnostics(r.diagnostics, r.sources);
@@ -110,4 +122,5 @@ export async function planCommand(io: Io, dir: string, flags: PlanFlags, deps: C
   }
   const changed = flags.refreshOnly ? hasDrift(plan) : hasChanges(plan);
   return flags.detailedExitcode && changed ? 2 : 0;
+  });
 }

@@ -5,7 +5,8 @@
  * exactly what apply will run on each host: its transactions, serialised for their tools.
  */
 import { ApplyCodes, readPlanFile } from '../../plan';
-import { LocalStateStore, stateFileText } from '../../state';
+import { stateFileText } from '../../state';
+import { withBackend } from './backend';
 import { makeDiagnostic } from '../../diagnostics';
 import type { Io } from '../io';
 import { planJson, renderPlanHuman, renderTransactionsHuman } from '../views/plan';
@@ -35,15 +36,16 @@ export async function showCommand(io: Io, planFile: string | undefined, flags: {
       }, () => planJson(plan));
       return 0;
     }
-    const store = new LocalStateStore(flags.dir ?? '.');
-    const state = await store.load();
-    if (!state) {
-      return view.fail([
-        makeDiagnostic('error', ApplyCodes.noState, `No state at ${store.description}`, 'Nothing was applied from this directory yet, or --dir names another project.'),
-      ]);
-    }
-    view.result((out) => renderStateSummary(out, state), () => stateFileText(state));
-    return 0;
+    return await withBackend(view, flags.dir ?? '.', {}, async ({ store }) => {
+      const state = await store.load();
+      if (!state) {
+        return view.fail([
+          makeDiagnostic('error', ApplyCodes.noState, `No state at ${store.description}`, 'Nothing was applied from this directory yet, or --dir names another project.'),
+        ]);
+      }
+      view.result((out) => renderStateSummary(out, state), () => stateFileText(state));
+      return 0;
+    });
   } catch (e) {
     return view.thrown(e);
   }

@@ -1,39 +1,46 @@
 /**
- * state list | show ADDR | rm ADDR: look at and edit microseg's record. Addresses are resource
- * addresses (`network_policy.web-db`) or host records (`host.<enforcer>`). `rm` only forgets: it
- * never touches a host (use `destroy` or `cleanup` for that), and takes the state lock.
+ * state list | show ADDR | rm ADDR | pull | push FILE: look at, edit and move microseg's record,
+ * in whichever backend the configuration in --dir selects (and the selected workspace).
+ * Addresses are resource addresses (`network_policy.web-db`) or host records (`host.<enforcer>`).
+ * `rm` only forgets: it never touches a host (use `destroy` or `cleanup` for that), and takes the
+ * state lock. `pull` prints the state document; `push` replaces the stored state with a file's,
+ * refusing another lineage or a lower serial unless -force.
  */
-import { withoutHost, LocalStateStore, type StateFile } from '../../state';
+import { promises as fsp } from 'fs';
+import { makeDiagnostic } from '../../diagnostics';
+import { parseStateText, stateFileText, StateCodes, withoutHost, type StateFile, type StateStore } from '../../state';
+import { DiagnosticsError } from '../../diagnostics';
 import type { Io } from '../io';
 import { hostAddress, renderStateHost, renderStateList, renderStateResource } from '../views/state';
-import { failWith, withLock } from './plan';
+import { viewFor } from '../views/view';
+import { withBackend } from './backend';
+import { withLock } from './plan';
 import { parseLockTimeout } from '../../apply';
 
 export interface StateFlags {
   dir?: string;
   lockTimeout?: string;
+  force?: boolean;
 }
 
-async function loadOrSay(io: Io, store: LocalStateStore): Promise<StateFile | undefined> {
+async function loadOrSay(io: Io, store: StateStore): Promise<StateFile | undefined> {
   const state = await store.load();
   if (!state) io.err(`No state at ${store.description}: nothing has been applied from this directory.\n`);
   return state;
 }
 
 export async function stateListCommand(io: Io, flags: StateFlags): Promise<number> {
-  try {
-    const state = await loadOrSay(io, new LocalStateStore(flags.dir ?? '.'));
+  return withBackend(viewFor(io, false), flags.dir ?? '.', {}, async ({ store }) => {
+    const state = await loadOrSay(io, store);
     if (!state) return 1;
     renderStateList(io, state);
     return 0;
-  } catch (e) {
-    return failWith(io, e);
-  }
+  });
 }
 
 export async function stateShowCommand(io: Io, address: string, flags: StateFlags): Promise<number> {
-  try {
-    const state = await loadOrSay(io, new LocalStateStore(flags.dir ?? '.'));
+  return withBackend(viewFor(io, false), flags.dir ?? '.', {}, async ({ store }) => {
+    const state = await loadOrSay(io, store);
     if (!state) return 1;
     const host = hostName(state, address);
     if (host !== undefined) {
@@ -47,9 +54,7 @@ export async function stateShowCommand(io: Io, address: string, flags: StateFlag
     }
     renderStateResource(io, r);
     return 0;
-  } catch (e) {
-    return failWith(io, e);
-  }
+  });
 }
 
 export async function stateRmCommand(io: Io, address: string, flags: StateFlags): Promise<number> {
@@ -58,9 +63,8 @@ export async function stateRmCommand(io: Io, address: string, flags: StateFlags)
     io.err(`error: invalid --lock-timeout "${flags.lockTimeout}"\n`);
     return 1;
   }
-  const store = new LocalStateStore(flags.dir ?? '.');
-  try {
-    return await withLock(store, 'state rm', timeout, true, async () => {
+  return withBackend(viewFor(io, false), flags.dir ?? '.', {}, ({ store }) =>
+    withLock(store, 'state rm', timeout, true, async () => {
       const state = await loadOrSay(io, store);
       if (!state) return 1;
       const host = hostName(state, address);
@@ -74,10 +78,57 @@ export async function stateRmCommand(io: Io, address: string, flags: StateFlags)
       await store.save(next);
       io.out(`Removed ${address} from state. Nothing on any host was changed${host !== undefined ? '; the host keeps its rules until `microseg cleanup` removes them' : ''}.\n`);
       return 0;
-    });
-  } catch (e) {
-    return failWith(io, e);
+    }),
+  );
+}
+
+/** state pull: the stored state as the state-file document on stdout (exit 1 when there is none). */
+export async function statePullCommand(io: Io, flags: StateFlags): Promise<number> {
+  return withBackend(viewFor(io, false), flags.dir ?? '.', {}, async ({ store }) => {
+    const state = await loadOrSay(io, store);
+    if (!state) return 1;
+    io.out(stateFileText(state));
+    return 0;
+  });
+}
+
+/**
+ * state push FILE: replace the stored state with FILE's, under the lock. Refused (MSEG8440)
+ * without -force when FILE is of another lineage or has a lower serial than what is stored. A
+ * serial higher than the stored one is kept; an equal or (forced) lower one is stored as the
+ * stored serial + 1, so a plan saved against the replaced state is refused, never applied to it.
+ */
+export async function statePushCommand(io: Io, file: string, flags: StateFlags): Promise<number> {
+  const view = viewFor(io, false);
+  const timeout = parseLockTimeout(flags.lockTimeout ?? '0s');
+  if (timeout === undefined) {
+    io.err(`error: invalid --lock-timeout "${flags.lockTimeout}"\n`);
+    return 1;
   }
+  let pushed: StateFile;
+  try {
+    pushed = parseStateText(await fsp.readFile(file, 'utf8'), file);
+  } catch (e) {
+    if (DiagnosticsError.isInstance(e)) return view.thrown(e);
+    return view.fail([makeDiagnostic('error', StateCodes.pushUnreadable, `Cannot read ${file}`, (e as Error).message)]);
+  }
+  return withBackend(view, flags.dir ?? '.', {}, ({ store }) =>
+    withLock(store, 'state push', timeout, true, async () => {
+      const current = await store.load();
+      const problems: string[] = [];
+      if (current && current.lineage !== pushed.lineage) problems.push(`${file} has lineage ${pushed.lineage}; the stored state has lineage ${current.lineage} (another project's state, or one re-created from scratch).`);
+      if (current && current.lineage === pushed.lineage && pushed.serial < current.serial) problems.push(`${file} has serial ${pushed.serial}, older than the stored serial ${current.serial}: pushing it would forget what later runs recorded about the hosts.`);
+      if (problems.length && !flags.force) {
+        return view.fail([
+          makeDiagnostic('error', StateCodes.pushRefused, `Refusing to push ${file} over the stored state`, `${problems.join('\n')}\nNothing was written. Use -force only if you are sure the file is the truth about every host.`),
+        ]);
+      }
+      const serial = current && pushed.serial <= current.serial ? current.serial + 1 : pushed.serial;
+      await store.replace({ ...pushed, serial });
+      io.out(`Pushed ${file} to ${store.description} (lineage ${pushed.lineage}, serial ${serial}).\n`);
+      return 0;
+    }),
+  );
 }
 
 /** hostName resolves `host.NAME` (or a bare enforcer name that is not a resource address) to a host record. */

@@ -138,7 +138,7 @@ describe('Terraform, Nomad and Packer blocks', () => {
     expect(cfg.diagnostics[2].detail).toMatch(/^resource "aws_instance" "x" \{ \.\.\. \} is a Terraform block\. microseg reads every \*\.hcl/);
     expect(cfg.diagnostics[5].detail).toMatch(/^job "web" \{ \.\.\. \} is a Nomad block/);
     expect(cfg.diagnostics[6].detail).toMatch(/is a Packer block/);
-    expect(cfg.diagnostics[0].detail).toMatch(/microseg's blocks are: namespace, enforcer, .*, variable, locals, output\.$/);
+    expect(cfg.diagnostics[0].detail).toMatch(/microseg's blocks are: namespace, enforcer, .*, variable, locals, output, microseg\.$/);
     expect(cfg.resources).toEqual([]);
   });
 
