@@ -17,20 +17,20 @@ export async function driftCommand(io: Io, dir: string, flags: ReconcileFlags & 
   const s = parseCommon(view, flags);
   if (!s) return 1;
   return withBackend(view, dir, { check: true }, async ({ store }) => {
-  const r: PlanRunResult = await withLock(
-    store,
-    'drift',
-    s.lockTimeoutMs,
-    flags.lock !== false,
-    () => planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, connect: deps.connect }),
-    (t) => view.note(t),
-  );
-  if (!r.plan) return configFailure(view, r);
-  const plan = r.plan;
-  // Drift is about hosts: configuration warnings belong to `validate` and `plan`.
-  view.diagnostics(r.diagnostics.filter((d) => d.severity === 'error' || d.code.startsWith('MSEG8')), r.sources);
-  view.result((out) => renderDriftHuman(out, plan), () => driftJson(plan));
-  if (hasErrors(plan)) return 1;
-  return hasDrift(plan) ? 2 : 0;
+    const r: PlanRunResult = await withLock(
+      store,
+      'drift',
+      s.lockTimeoutMs,
+      flags.lock !== false,
+      () => planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, connect: deps.connect }),
+      (t) => view.note(t),
+    );
+    if (!r.plan) return configFailure(view, r);
+    const plan = r.plan;
+    // Drift is about hosts: configuration warnings belong to `validate` and `plan`.
+    view.diagnostics(r.diagnostics.filter((d) => d.severity === 'error' || d.code.startsWith('MSEG8')), r.sources);
+    view.result((out) => renderDriftHuman(out, plan), () => driftJson(plan));
+    if (hasErrors(plan)) return 1;
+    return hasDrift(plan) ? 2 : 0;
   });
 }

@@ -18,14 +18,14 @@ export async function importCommand(io: Io, enforcer: string, dir: string, flags
   if (!s) return 1;
   // The configured backend (local or pg, selected workspace): the state that is adopted into.
   return withBackend(view, dir, { check: true }, async ({ store }) => {
-  const r: ImportResult = await withLock(store, 'import', s.lockTimeoutMs, true, () =>
-    importHost(dir, enforcer, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, connect: deps.connect }),
-  );
-  if (r.diagnostics.some((d) => d.code === ApplyCodes.invalidConfig)) return configFailure(view, r);
-  if (!r.imported) return view.fail(r.diagnostics, `Enforcer "${r.enforcer}" was not imported; the state is unchanged.`, r.sources);
-  view.diagnostics(r.diagnostics, r.sources);
-  const imported = r.imported;
-  view.result((out) => renderImportHuman(out, r.enforcer, imported, store.description), () => ({ enforcer: r.enforcer, imported, diagnostics: [] }));
-  return 0;
+    const r: ImportResult = await withLock(store, 'import', s.lockTimeoutMs, true, () =>
+      importHost(dir, enforcer, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, connect: deps.connect }),
+    );
+    if (r.diagnostics.some((d) => d.code === ApplyCodes.invalidConfig)) return configFailure(view, r);
+    if (!r.imported) return view.fail(r.diagnostics, `Enforcer "${r.enforcer}" was not imported; the state is unchanged.`, r.sources);
+    view.diagnostics(r.diagnostics, r.sources);
+    const imported = r.imported;
+    view.result((out) => renderImportHuman(out, r.enforcer, imported, store.description), () => ({ enforcer: r.enforcer, imported, diagnostics: [] }));
+    return 0;
   });
 }

@@ -97,30 +97,30 @@ export async function planCommand(io: Io, dir: string, flags: PlanFlags, deps: C
     return view.fail([makeDiagnostic('error', ApplyCodes.badFlag, '-out cannot be combined with --refresh-only', 'A refresh-only plan shows drift; it has nothing for apply to execute.')]);
   }
   return withBackend(view, dir, { check: true }, async ({ store }) => {
-  const r: PlanRunResult = await withLock(
-    store,
-    'plan',
-    s.lockTimeoutMs,
-    flags.lock !== false,
-    () => planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, explain: flags.explain, connect: deps.connect }),
-    (t) => view.note(t),
-  );
-  if (!r.plan) return configFailure(view, r);
-  const plan = r.plan;
-  view.diagnostics(r.diagnostics, r.sources);
-  view.result(
-    (out) => renderPlanHuman(out, plan, { refreshOnly: flags.refreshOnly, explain: flags.explain }),
-    () => planJson(plan),
-  );
-  if (hasErrors(plan)) {
-    view.note(`The plan has errors: ${countLine(plan.diagnostics)}.${flags.out ? ` ${flags.out} was not written.` : ''}`);
-    return 1;
-  }
-  if (flags.out) {
-    await writePlanFile(flags.out, plan);
-    view.say(`Saved the plan to ${flags.out}. Apply exactly this plan with \`microseg apply ${flags.out}\`.`);
-  }
-  const changed = flags.refreshOnly ? hasDrift(plan) : hasChanges(plan);
-  return flags.detailedExitcode && changed ? 2 : 0;
+    const r: PlanRunResult = await withLock(
+      store,
+      'plan',
+      s.lockTimeoutMs,
+      flags.lock !== false,
+      () => planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, explain: flags.explain, connect: deps.connect }),
+      (t) => view.note(t),
+    );
+    if (!r.plan) return configFailure(view, r);
+    const plan = r.plan;
+    view.diagnostics(r.diagnostics, r.sources);
+    view.result(
+      (out) => renderPlanHuman(out, plan, { refreshOnly: flags.refreshOnly, explain: flags.explain }),
+      () => planJson(plan),
+    );
+    if (hasErrors(plan)) {
+      view.note(`The plan has errors: ${countLine(plan.diagnostics)}.${flags.out ? ` ${flags.out} was not written.` : ''}`);
+      return 1;
+    }
+    if (flags.out) {
+      await writePlanFile(flags.out, plan);
+      view.say(`Saved the plan to ${flags.out}. Apply exactly this plan with \`microseg apply ${flags.out}\`.`);
+    }
+    const changed = flags.refreshOnly ? hasDrift(plan) : hasChanges(plan);
+    return flags.detailedExitcode && changed ? 2 : 0;
   });
 }
