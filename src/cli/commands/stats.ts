@@ -4,7 +4,7 @@
  * the configuration is invalid or a host could not be read.
  */
 import { readStats } from '../../flows/read';
-import { LocalStateStore } from '../../state';
+import { withBackend } from './backend';
 import type { CliDeps, Io } from '../io';
 import { renderStatsHuman, statsJson } from '../views/stats';
 import { viewFor } from '../views/view';
@@ -23,8 +23,9 @@ export async function statsCommand(io: Io, dir: string, flags: StatsFlags, deps:
   if (!s) return 1;
   const loaded = await loadCompiled(view, dir, flags);
   if (!loaded) return 1;
-  try {
-    const state = await new LocalStateStore(dir).load();
+  // State from the configured backend (local or pg, selected workspace).
+  return withBackend(view, dir, {}, async ({ store }) => {
+    const state = await store.load();
     const baselines = flags.sinceApply ? await readBaselines(dir) : undefined;
     const report = await readStats({
       model: loaded.model,
@@ -37,7 +38,5 @@ export async function statsCommand(io: Io, dir: string, flags: StatsFlags, deps:
     });
     view.result((out) => renderStatsHuman(out, report), () => statsJson(report));
     return report.hosts.some((h) => h.error) ? 1 : 0;
-  } catch (e) {
-    return view.thrown(e);
-  }
+  });
 }
