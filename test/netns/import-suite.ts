@@ -15,7 +15,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { CliDeps } from '../../src/cli/io';
-import { LocalStateStore } from '../../src/state';
+import { LocalStateStore, withHost } from '../../src/state';
 import type { Plan } from '../../src/plan';
 import type { BackendName } from '../../providers/types';
 import { BASE, NODES, cliWith, configHcl, netnsEnv, type ReconcileEnv } from './reconcile-suite';
@@ -75,6 +75,33 @@ export function defineImportSuite(backend: BackendName, tag: string, env: Reconc
       const { code, plan } = await planJson(a);
       expect(code).toBe(0);
       expect(elsewhere(plan)).toEqual([]);
+    });
+
+    it('in A, an object on a known host that nothing claims is an orphan, not MSEG8250; a forgotten host record is MSEG8250', async () => {
+      fs.writeFileSync(path.join(a, 'main.hcl'), configHcl(env, backend, { ...BASE, hosts: HOSTS, extraPolicy: true }));
+      expect((await cli('apply', a, '--auto-approve')).code).toBe(0);
+      fs.writeFileSync(path.join(a, 'main.hcl'), configHcl(env, backend, { ...BASE, hosts: HOSTS }));
+      // The extra policy's set on web, dropped from web's record: the host is known, the set unclaimed.
+      const gone = (await planJson(a)).plan.hosts.find((h) => h.enforcer === 'web')!.sets.filter((x) => x.action === 'delete').map((x) => x.name);
+      expect(gone.length).toBeGreaterThan(0);
+      const store = new LocalStateStore(a);
+      const st = (await store.load())!;
+      const web = st.hosts.web;
+      await store.save(withHost(st, 'web', { ...web, owned: { ...web.owned, sets: web.owned.sets.filter((x) => !gone.includes(x.name)) } }));
+      const orphaned = (await planJson(a)).plan;
+      expect(orphaned.hosts.find((h) => h.enforcer === 'web')!.orphans).toEqual(gone.map((name) => ({ kind: 'set', name })));
+      expect(elsewhere(orphaned)).toEqual([]);
+      // Without web's record at all, the same host is one the state does not know.
+      expect((await cli('state', 'rm', 'host.web', '--dir', a)).code).toBe(0);
+      const forgotten = (await planJson(a)).plan;
+      expect(elsewhere(forgotten)).toEqual(['enforcer.web']);
+      // Adopted again, it is compared like any known host: apply removes what the configuration lost.
+      const imported = await cli('import', 'web', a, '--json');
+      expect(imported.code).toBe(0);
+      expect(JSON.parse(imported.out).imported).toMatchObject({ host_action: 'update', resources_recorded: false });
+      expect((await cli('apply', a, '--auto-approve')).code).toBe(0);
+      expect((await planJson(a)).code).toBe(0);
+      expect(await connectivity()).toEqual(ENFORCED);
     });
 
     it('a copy of the configuration in B, with no state, warns that every host holds objects its state does not know', async () => {
