@@ -3,13 +3,14 @@
  * with `--full`, then bench/README.md's results section and plots regenerated from
  * bench/results/*.json.
  *
- * Usage: npm run bench [-- --full] [-- --only apply,incremental,fleet,compile,packet,garbage] [-- --no-report]
+ * Usage: npm run bench [-- --full] [-- --only apply,incremental,fleet,compile,packet,garbage,cidr] [-- --no-report]
  *
  * The kernel benchmarks (apply, incremental, fleet, packet) need root: they create network
  * namespaces (addresses in 198.18.0.0/15), and always delete them. Without root they are
  * skipped with the reason recorded; compile runs anywhere.
  */
 import { runApplyOverhead } from './apply-overhead';
+import { runCidrContainment } from './cidr-containment';
 import { runCompileScale } from './compile-scale';
 import { runFleetPlan } from './fleet-plan';
 import { runIncremental } from './incremental';
@@ -25,6 +26,7 @@ export const ITEMS: Record<string, (o: BenchOptions) => Promise<Result<unknown>>
   compile: runCompileScale as (o: BenchOptions) => Promise<Result<unknown>>,
   packet: runPacketCost as (o: BenchOptions) => Promise<Result<unknown>>,
   garbage: runParseGarbage as (o: BenchOptions) => Promise<Result<unknown>>,
+  cidr: runCidrContainment as (o: BenchOptions) => Promise<Result<unknown>>,
 };
 
 async function main(argv: string[]): Promise<number> {

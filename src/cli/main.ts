@@ -4,7 +4,7 @@
  * 0 success / no changes, 1 error, 2 changes or drift present (plan --detailed-exitcode, drift).
  */
 import { Command, CommanderError, Option } from 'commander';
-import { MICROSEG_VERSION } from '../version';
+import { PACKAGE_VERSION } from '../version';
 import { Io, processIo, type CliDeps } from './io';
 import { inspectCommand } from './commands/inspect';
 import { migrateCommand } from './commands/migrate';
@@ -50,7 +50,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
   program
     .name('microseg')
     .description('Identity-based microsegmentation as code: tag-based policies compiled to iptables/ipset or nftables.')
-    .version(MICROSEG_VERSION)
+    .version(PACKAGE_VERSION)
     .addHelpText('after', EXIT_CODES_HELP)
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .exitOverride()

@@ -98,7 +98,7 @@ export interface Enforcer extends ResourceBase {
   kind: 'enforcer';
   connection: Connection;
   backend: Backend;
-  /** Semver of the enforcer software; defaults to microseg's own version. */
+  /** Semver of the enforcer software; defaults to ENFORCER_CAPABILITY_VERSION (src/version.ts), not the package release. */
   version: string;
   tags: string[];
   ebpf: boolean;

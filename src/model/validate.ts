@@ -47,7 +47,7 @@ import type {
   TagExpression,
 } from './types';
 import { ID_KEYS, ROOT_NAMESPACE } from './types';
-import { MICROSEG_VERSION } from '../version';
+import { ENFORCER_CAPABILITY_VERSION } from '../version';
 
 type Path = Array<string | number>;
 type Body = { [key: string]: Value };
@@ -670,7 +670,7 @@ class Validator {
         );
       }
     }
-    let version = MICROSEG_VERSION;
+    let version = ENFORCER_CAPABILITY_VERSION;
     if (d.version !== undefined) {
       const clean = semver.valid(d.version);
       if (clean) version = clean;
@@ -681,7 +681,7 @@ class Validator {
           res,
           ['version'],
           `Invalid version ${quote(d.version)}`,
-          `version is the enforcer software's semantic version MAJOR.MINOR.PATCH, for example ${quote(coerced ? coerced.version : MICROSEG_VERSION)}.`,
+          `version is the enforcer software's semantic version MAJOR.MINOR.PATCH, for example ${quote(coerced ? coerced.version : ENFORCER_CAPABILITY_VERSION)}.`,
         );
       }
     }

@@ -4,7 +4,7 @@ import { enforcerAddress, makeDiagnostic, withAddress, type Diagnostic } from '.
 import type { Resource } from '../model/types';
 import type { Connection } from '../hosts/connection';
 import type { StateFile } from '../state/types';
-import { MICROSEG_VERSION } from '../version';
+import { PACKAGE_VERSION } from '../version';
 import { PlanCodes } from './codes';
 import { diffResources } from './resources';
 import { PLAN_FORMAT_VERSION, type HostPlan, type Plan } from './types';
@@ -51,7 +51,7 @@ export function makePlan(input: MakePlanInput): Plan {
   }
   return {
     format_version: PLAN_FORMAT_VERSION,
-    microseg_version: MICROSEG_VERSION,
+    microseg_version: PACKAGE_VERSION,
     created_at: (input.now ?? new Date()).toISOString(),
     lineage: input.state?.lineage ?? '',
     serial: input.state?.serial ?? 0,

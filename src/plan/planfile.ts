@@ -9,7 +9,7 @@ import { promises as fsp } from 'fs';
 import { DiagnosticsError, makeDiagnostic, type Diagnostic } from '../diagnostics';
 import { atomicWriteFile } from '../state/fsutil';
 import type { StateFile } from '../state/types';
-import { MICROSEG_VERSION } from '../version';
+import { PACKAGE_VERSION } from '../version';
 import { PlanCodes } from './codes';
 import { PLAN_FORMAT_VERSION, type Plan } from './types';
 import { providerFor } from '../../providers';
@@ -113,8 +113,8 @@ export function checkPlanFresh(
     ];
   }
   const reasons: string[] = [];
-  if (plan.microseg_version !== MICROSEG_VERSION) {
-    reasons.push(`the plan was made by microseg ${plan.microseg_version}; this is microseg ${MICROSEG_VERSION}`);
+  if (plan.microseg_version !== PACKAGE_VERSION) {
+    reasons.push(`the plan was made by microseg ${plan.microseg_version}; this is microseg ${PACKAGE_VERSION}`);
   }
   if (!state && plan.lineage !== '') reasons.push(`the state (serial ${plan.serial}) no longer exists`);
   else if (state && plan.lineage === '') reasons.push(`a state was created since the plan (now serial ${state.serial})`);

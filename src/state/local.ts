@@ -9,7 +9,7 @@
 import { promises as fsp, type BigIntStats } from 'fs';
 import * as path from 'path';
 import { DiagnosticsError, makeDiagnostic } from '../diagnostics';
-import { MICROSEG_VERSION } from '../version';
+import { PACKAGE_VERSION } from '../version';
 import { StateCodes } from './codes';
 import { atomicWriteFile, sweepTempFiles, type AtomicWriteOptions } from './fsutil';
 import { appendJournal, readJournalFile, rotateJournal } from './journal';
@@ -148,7 +148,7 @@ export class LocalStateStore implements StateStore {
       ...state,
       version: STATE_VERSION,
       serial: state.serial + 1,
-      microseg_version: MICROSEG_VERSION,
+      microseg_version: PACKAGE_VERSION,
       resources: [...state.resources].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
     };
     try {

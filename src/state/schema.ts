@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { DiagnosticsError, makeDiagnostic } from '../diagnostics';
-import { MICROSEG_VERSION } from '../version';
+import { PACKAGE_VERSION } from '../version';
 import { StateCodes } from './codes';
 import type { Connection } from '../hosts/connection';
 import { STATE_VERSION, type ConnectionRecord, type StateFile } from './types';
@@ -84,7 +84,7 @@ export function parseStateText(text: string, file: string): StateFile {
           StateCodes.versionTooNew,
           `State file ${file} uses format version ${version}, newer than this microseg supports (${STATE_VERSION})`,
           `It was written by microseg ${typeof writer === 'string' ? writer : '(unknown version)'}; this is microseg ` +
-            `${MICROSEG_VERSION}. Upgrade microseg to at least that version. Do not edit or delete the state ` +
+            `${PACKAGE_VERSION}. Upgrade microseg to at least that version. Do not edit or delete the state ` +
             'file: an older microseg could not tell which objects on the hosts it owns.',
         ),
       ],

@@ -4,12 +4,12 @@
  */
 import { randomUUID } from 'crypto';
 import type { Family, Hook } from '../compile/ir';
-import { MICROSEG_VERSION } from '../version';
+import { PACKAGE_VERSION } from '../version';
 import { STATE_VERSION, type StateFile, type StateHost, type StateOwned } from './types';
 
 /** newState is an empty state with a fresh lineage; serial 0 means "never written". */
 export function newState(lineage: string = randomUUID()): StateFile {
-  return { version: STATE_VERSION, serial: 0, lineage, microseg_version: MICROSEG_VERSION, resources: [], hosts: {} };
+  return { version: STATE_VERSION, serial: 0, lineage, microseg_version: PACKAGE_VERSION, resources: [], hosts: {} };
 }
 
 /** withHost returns `state` with `enforcer`'s record replaced by `host`. */

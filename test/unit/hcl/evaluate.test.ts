@@ -370,8 +370,8 @@ describe('resources', () => {
   });
 });
 
-describe('performance', () => {
-  test('a generated 10,000-policy configuration parses and evaluates quickly', () => {
+describe('a large configuration', () => {
+  test('a generated 10,000-policy configuration parses and evaluates whole (its time is bench item 4, bench/compile-scale.ts)', () => {
     const out: string[] = ['variable "ns" {\n  default = "/bench"\n}\nlocals {\n  common = ["env=prod"]\n}\n'];
     for (let e = 0; e < 50; e++) out.push(`enforcer "host-${e}" {\n  connection {\n    type  = "netns"\n    netns = "b${e}"\n  }\n}\n`);
     for (let p = 0; p < 10000; p++) {
@@ -381,17 +381,8 @@ describe('performance', () => {
     }
     const text = out.join('');
     expect(text.length).toBeGreaterThan(2_000_000);
-    evaluateHcl([{ name: 'warm.hcl', text: out.slice(0, 200).join('') }], {});
-    let best = Infinity;
-    for (let i = 0; i < 2; i++) {
-      const t0 = Date.now();
-      const cfg = evaluateHcl([{ name: 'bench.hcl', text }], {});
-      best = Math.min(best, Date.now() - t0);
-      expect(cfg.diagnostics).toEqual([]);
-      expect(cfg.resources).toHaveLength(10050);
-    }
-    // About 0.3-0.5 s on an idle machine. The bound only catches super-linear regressions
-    // (quadratic behaviour at this size takes minutes), because CI cores are shared.
-    expect(best).toBeLessThan(5000);
+    const cfg = evaluateHcl([{ name: 'bench.hcl', text }], {});
+    expect(cfg.diagnostics).toEqual([]);
+    expect(cfg.resources).toHaveLength(10050);
   });
 });

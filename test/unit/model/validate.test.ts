@@ -1,6 +1,6 @@
 import type { Diagnostic } from '../../../src/diagnostics';
 import { validateConfig } from '../../../src/model/validate';
-import { MICROSEG_VERSION } from '../../../src/version';
+import { ENFORCER_CAPABILITY_VERSION } from '../../../src/version';
 import { cfg, fleet, FILE, line, res } from './helpers';
 
 const NOW = new Date('2027-01-01T00:00:00Z');
@@ -43,7 +43,7 @@ describe('validateConfig: valid configurations and defaults', () => {
       pos: { file: FILE, line: 101, column: 1 },
       connection: { type: 'ssh', host: '10.0.0.5', user: 'root', port: 22, strictHostKeyChecking: true },
       backend: 'auto',
-      version: MICROSEG_VERSION,
+      version: ENFORCER_CAPABILITY_VERSION,
       tags: [],
       ebpf: false,
       hostProtection: false,
@@ -670,18 +670,10 @@ describe('validateConfig: speed', () => {
       );
     }
     const raw = cfg(...rs);
-    // Best of three warm runs: other test files share the two cores, so one run can be unlucky.
-    validateConfig(raw);
-    let ms = Infinity;
-    let r = validateConfig(raw);
-    for (let k = 0; k < 3; k++) {
-      const t = process.hrtime.bigint();
-      r = validateConfig(raw);
-      ms = Math.min(ms, Number(process.hrtime.bigint() - t) / 1e6);
-    }
+    // Behaviour only: its time is bench item 4 (bench/compile-scale.ts), never asserted in a test.
+    const r = validateConfig(raw);
     expect(errors(r.diagnostics)).toEqual([]);
     expect(warnings(r.diagnostics)).toHaveLength(1000);
     expect(r.model!.networkPolicies).toHaveLength(10000);
-    expect(ms).toBeLessThan(1000);
   });
 });

@@ -21,7 +21,7 @@ import {
   type Plan,
 } from '../../../src/plan';
 import { newState, withHost, type StateFile } from '../../../src/state';
-import { MICROSEG_VERSION } from '../../../src/version';
+import { PACKAGE_VERSION } from '../../../src/version';
 import { desiredWeb, liveOf, stateOf, withChain } from './fixtures';
 
 function ns(name: string, over: Partial<Namespace> = {}): Namespace {
@@ -102,7 +102,7 @@ describe('makePlan, hasChanges, hasDrift', () => {
     const state = appliedState();
     const p = planFixture(state);
     expect(p.format_version).toBe(PLAN_FORMAT_VERSION);
-    expect(p.microseg_version).toBe(MICROSEG_VERSION);
+    expect(p.microseg_version).toBe(PACKAGE_VERSION);
     expect(p.created_at).toBe('2025-02-03T04:05:06.000Z');
     expect(p.lineage).toBe(state.lineage);
     expect(p.serial).toBe(4);
@@ -226,7 +226,7 @@ describe('checkPlanFresh', () => {
     const ds = checkPlanFresh({ ...plan, microseg_version: '0.0.1' }, { ...state, serial: 9 }, { 'web-1': 'x' });
     expect(ds).toHaveLength(1);
     expect(ds[0].detail!.split('\n').filter((l) => l.startsWith('- '))).toHaveLength(3);
-    expect(ds[0].detail).toContain(`made by microseg 0.0.1; this is microseg ${MICROSEG_VERSION}`);
+    expect(ds[0].detail).toContain(`made by microseg 0.0.1; this is microseg ${PACKAGE_VERSION}`);
   });
 
   it('a different lineage is its own error', () => {

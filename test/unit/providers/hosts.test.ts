@@ -17,11 +17,11 @@ describe('LocalHost', () => {
     expect(r.stderr).toMatch(/not found/);
   });
   it('kills a command past its timeout and rejects with a HostCommandError', async () => {
-    const t0 = Date.now();
-    const err = await host.run(['sleep', '5'], { timeoutMs: 200 }).catch((e: unknown) => e);
+    // sleep 100000 outlives the test's own timeout: only the kill lets this test finish at all,
+    // so no wall-clock bound is needed to prove it happened.
+    const err = await host.run(['sleep', '100000'], { timeoutMs: 200 }).catch((e: unknown) => e);
     expect(HostCommandError.isInstance(err)).toBe(true);
     expect((err as HostCommandError).kind).toBe('timeout');
-    expect(Date.now() - t0).toBeLessThan(3000);
   });
 });
 
