@@ -130,6 +130,7 @@ export const hostFor: HostFactory = (connection) => {
         privateKeyFile: connection.privateKeyFile,
         knownHostsFile: connection.knownHostsFile,
         strictHostKeyChecking: connection.strictHostKeyChecking,
+        connectTimeoutS: connection.connectTimeoutS,
       });
     default: {
       const never: never = connection;

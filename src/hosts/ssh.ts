@@ -30,6 +30,7 @@
  */
 import { runBatch, shellQuote } from './batch';
 import { HostCommandError, runProcess, DEFAULT_TIMEOUT_MS, type RunOptions } from './exec';
+import { DEFAULT_CONNECT_TIMEOUT_S, sshHostProblem, sshUserProblem } from './connection';
 import type { CommandResult, Host } from './types';
 
 /** SshHostOptions configure one ssh connection. */
@@ -46,7 +47,7 @@ export interface SshHostOptions {
   knownHostsFile?: string;
   /** `true`: refuse a host whose key is not in known_hosts (production). `false`: accept any key. */
   strictHostKeyChecking: boolean;
-  /** Seconds to wait for the TCP connection and handshake; default 10 (bounded by the run timeout). */
+  /** Seconds to wait for the TCP connection and handshake (ConnectTimeout); default 10, bounded by the run timeout. */
   connectTimeoutS?: number;
   /**
    * The client command, default `['ssh']`. Tests run the client inside a network namespace with
@@ -94,11 +95,16 @@ export class SshHost implements Host {
 
   constructor(readonly options: SshHostOptions) {
     const { host, user } = options;
-    // A leading '-' would be parsed by ssh as an option (option injection, CVE-2017-1000117 style).
-    if (!host || host.startsWith('-') || /[\s@'"\\]/.test(host)) throw new Error(`invalid ssh host ${JSON.stringify(host)}`);
-    if (!/^[A-Za-z0-9._][A-Za-z0-9._-]*$/.test(user)) throw new Error(`invalid ssh user ${JSON.stringify(user)}`);
+    // Validation reports these at the attribute's line; this is the transport's own guard, for
+    // connections that come from a state file or a caller (option injection, CVE-2017-1000117 style).
+    const hostProblem = sshHostProblem(host);
+    if (hostProblem) throw new Error(`invalid ssh host ${JSON.stringify(host)}: ${hostProblem}`);
+    const userProblem = sshUserProblem(user);
+    if (userProblem) throw new Error(`invalid ssh user ${JSON.stringify(user)}: ${userProblem}`);
     this.port = options.port ?? 22;
     if (!Number.isInteger(this.port) || this.port < 1 || this.port > 65535) throw new Error(`invalid ssh port ${options.port}`);
+    const ct = options.connectTimeoutS;
+    if (ct !== undefined && (!Number.isInteger(ct) || ct < 1)) throw new Error(`invalid ssh connect timeout ${ct}: a whole number of seconds, at least 1`);
     this.destination = `${user}@${host}`;
     this.description = `ssh ${this.destination}:${this.port}`;
   }
@@ -107,7 +113,7 @@ export class SshHost implements Host {
   sshArgv(argv: readonly string[], timeoutMs = DEFAULT_TIMEOUT_MS): string[] {
     if (argv.length === 0) throw new Error('empty argv');
     const o = this.options;
-    const connect = Math.max(1, Math.min(o.connectTimeoutS ?? 10, Math.ceil(timeoutMs / 1000)));
+    const connect = Math.max(1, Math.min(o.connectTimeoutS ?? DEFAULT_CONNECT_TIMEOUT_S, Math.ceil(timeoutMs / 1000)));
     const known = o.knownHostsFile ?? (o.strictHostKeyChecking ? undefined : '/dev/null');
     return [
       ...(o.sshCommand ?? ['ssh']),
@@ -118,8 +124,11 @@ export class SshHost implements Host {
       '-o', 'LogLevel=ERROR',
       ...(o.privateKeyFile ? ['-o', 'IdentitiesOnly=yes', '-i', o.privateKeyFile] : []),
       '-p', String(this.port),
-      this.destination,
+      // `--` ends ssh's options BEFORE the destination: whatever the destination holds, ssh cannot
+      // read it as an option, and (OpenSSH re-parses options after the destination unless `--`
+      // came first) nothing after it can be either; the remote line follows as the command.
       '--',
+      this.destination,
       remoteCommandLine(argv),
     ];
   }

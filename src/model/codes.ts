@@ -81,4 +81,12 @@ export const CODES = {
   hostPuWithoutProtection: 'MSEG3083',
   /** Warning: ssh connection with strict_host_key_checking = false. */
   hostKeyCheckingOff: 'MSEG3084',
+  /** An ssh `host` that is not a host name or IP address (a leading `-`, shell or ssh-option characters). */
+  invalidSshHost: 'MSEG3090',
+  /** An ssh `user` that is not a POSIX user name. */
+  invalidSshUser: 'MSEG3091',
+  /** An ssh `connect_timeout` that is not a whole number of seconds (1–300) or such a duration. */
+  invalidConnectTimeout: 'MSEG3092',
+  /** Two enforcers that reach the same host (same netns, same ssh host and port, or both local). */
+  sameHost: 'MSEG3093',
 } as const;

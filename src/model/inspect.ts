@@ -7,6 +7,7 @@
  * addresses (they differ between front ends), and output objects with sorted keys.
  */
 import type { Connection, Lifecycle, Model, Resource, ServicePort, TagExpression, CidrEntry } from './types';
+import { DEFAULT_CONNECT_TIMEOUT_S } from '../hosts/connection';
 import { allResources } from './resources';
 
 /** INSPECT_FORMAT_VERSION changes whenever the document's shape changes incompatibly. */
@@ -49,6 +50,7 @@ function connection(c: Connection): Json {
         private_key_file: opt(c.privateKeyFile),
         known_hosts_file: opt(c.knownHostsFile),
         strict_host_key_checking: c.strictHostKeyChecking,
+        connect_timeout: c.connectTimeoutS ?? DEFAULT_CONNECT_TIMEOUT_S,
       };
     default: {
       const never: never = c;

@@ -40,6 +40,8 @@ export const ConnectionSchema = z.discriminatedUnion('type', [
     private_key_file: z.string().min(1).optional(),
     known_hosts_file: z.string().min(1).optional(),
     strict_host_key_checking: z.boolean().default(true),
+    // Seconds, or a duration string ("30s", "1m"); checked and converted in validate.ts.
+    connect_timeout: z.union([z.number(), z.string()]).optional(),
   }),
 ]);
 
@@ -157,6 +159,7 @@ export const EXAMPLES: Readonly<Record<string, string>> = {
   port: 'port = 22',
   private_key_file: 'private_key_file = "~/.ssh/id_ed25519"',
   known_hosts_file: 'known_hosts_file = "~/.ssh/known_hosts"',
+  connect_timeout: 'connect_timeout = "30s"',
   strict_host_key_checking: 'strict_host_key_checking = true',
   backend: 'backend = "auto"',
   version: 'version = "3.14.0"',

@@ -48,6 +48,14 @@ import type {
 } from './types';
 import { ID_KEYS, ROOT_NAMESPACE } from './types';
 import { ENFORCER_CAPABILITY_VERSION } from '../version';
+import { DEFAULT_CONNECT_TIMEOUT_S, describeConnection, hostKey, sshHostProblem, sshUserProblem } from '../hosts/connection';
+
+/**
+ * MAX_CONNECT_TIMEOUT_S caps connect_timeout: ssh's ConnectTimeout is also bounded by each
+ * command's own timeout (30 s by default), and an unreachable host that keeps a plan waiting
+ * minutes is a hang, not patience.
+ */
+const MAX_CONNECT_TIMEOUT_S = 300;
 
 type Path = Array<string | number>;
 type Body = { [key: string]: Value };
@@ -541,9 +549,14 @@ class Validator {
         break;
       }
       case 'processing_unit':
-      case 'enforcer':
         this.tags(res, body.tags);
         break;
+      case 'enforcer': {
+        this.tags(res, body.tags);
+        const c = body.connection;
+        if (c !== null && typeof c === 'object' && !Array.isArray(c) && (c as { type?: unknown }).type === 'ssh') this.sshChecks(res, c as { host?: unknown });
+        break;
+      }
       default:
         break;
     }
@@ -651,6 +664,90 @@ class Validator {
     }
   }
 
+  /**
+   * sshChecks reports a bad ssh host, user or connect_timeout at its own attribute, and returns
+   * connect_timeout in seconds when it is given and valid. It also runs when the connection block
+   * failed its schema elsewhere (say port = 0), so one run shows every problem; values of the wrong
+   * type or empty are the schema's to report.
+   */
+  private sshChecks(res: RawResource, c: { host?: unknown; user?: unknown; connect_timeout?: unknown }): number | undefined {
+    const hostProblem = typeof c.host === 'string' && c.host !== '' ? sshHostProblem(c.host) : undefined;
+    if (hostProblem) {
+      this.error(
+        CODES.invalidSshHost,
+        res,
+        ['connection', 'host'],
+        `Invalid ssh host ${quote(c.host as string)} for enforcer ${quote(res.name)}: ${hostProblem}`,
+        'host must be a host name (letters, digits, "-", "_" and ".", for example "web-1.example.com") or an IP address ("198.51.100.7", "2001:db8::7" without brackets). It is handed to ssh, so it may not start with "-" or carry spaces, quotes, "$", "@", ":" or other shell characters; user and port have attributes of their own.',
+      );
+    }
+    const userProblem = typeof c.user === 'string' && c.user !== '' ? sshUserProblem(c.user) : undefined;
+    if (userProblem) {
+      this.error(
+        CODES.invalidSshUser,
+        res,
+        ['connection', 'user'],
+        `Invalid ssh user ${quote(c.user as string)} for enforcer ${quote(res.name)}: ${userProblem}`,
+        'user must be a POSIX user name: up to 32 letters, digits, ".", "_" and "-", not starting with "-", for example "root" or "deploy".',
+      );
+    }
+    const t = c.connect_timeout;
+    if (typeof t !== 'number' && typeof t !== 'string') return undefined;
+    const seconds = this.connectTimeout(t);
+    if (seconds === undefined) {
+      this.error(
+        CODES.invalidConnectTimeout,
+        res,
+        ['connection', 'connect_timeout'],
+        `Invalid connect_timeout ${JSON.stringify(t)} for enforcer ${quote(res.name)}`,
+        `connect_timeout is how long ssh waits to connect: whole seconds from 1 to ${MAX_CONNECT_TIMEOUT_S}, as a number (30) or a duration ("30s", "1m", "1m30s"). The default is ${DEFAULT_CONNECT_TIMEOUT_S}.`,
+      );
+    }
+    return seconds;
+  }
+
+  /**
+   * sameHost: two enforcers that reach one host (same netns, same ssh host and port after
+   * normalisation, or both local) would each own `table inet microseg` / the MSEG- chains there,
+   * and every apply of one would wipe the other's rules. An error at every declaration of the
+   * group, each naming the others, so whichever one the user looks at explains itself.
+   */
+  private sameHost(): void {
+    const groups = new Map<string, Parsed<Enforcer>[]>();
+    for (const e of this.enforcers) {
+      const key = hostKey(e.value.connection);
+      groups.set(key, [...(groups.get(key) ?? []), e]);
+    }
+    for (const group of groups.values()) {
+      if (group.length < 2) continue;
+      for (const { res, value } of group) {
+        const others = group.filter((o) => o.value !== value);
+        const path: Path = value.connection.type === 'netns' ? ['connection', 'netns'] : value.connection.type === 'ssh' ? ['connection', 'host'] : ['connection', 'type'];
+        this.error(
+          CODES.sameHost,
+          res,
+          path,
+          `Enforcer ${quote(value.name)} reaches the same host as ${others.map((o) => `enforcer ${quote(o.value.name)}`).join(', ')} (${describeConnection(value.connection)})`,
+          `${others.map((o) => `enforcer ${quote(o.value.name)} is declared at ${where(posAt(o.res, path))}`).join('; ')}. ` +
+            'Each host is programmed by one enforcer: microseg owns one table and one set of chains per host, so every apply of one enforcer would remove the rules of the other. ' +
+            'Keep one enforcer per host and give it all the processing units of that host.',
+        );
+      }
+    }
+  }
+
+  /** connectTimeout reads connect_timeout as whole seconds (a number or "1m30s"), or undefined when it is not one in range. */
+  private connectTimeout(v: number | string): number | undefined {
+    let s: number;
+    if (typeof v === 'number') s = v;
+    else {
+      const m = /^(?:(\d+)m)?(?:(\d+)s)?$/.exec(v.trim());
+      if (!m || (m[1] === undefined && m[2] === undefined)) return undefined;
+      s = Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0);
+    }
+    return Number.isInteger(s) && s >= 1 && s <= MAX_CONNECT_TIMEOUT_S ? s : undefined;
+  }
+
   private enforcer(res: RawResource, d: Bodies['enforcer'], base: Base): Enforcer {
     let connection: Connection;
     const c = d.connection;
@@ -658,6 +755,8 @@ class Validator {
     else if (c.type === 'netns') connection = { type: 'netns', netns: c.netns };
     else {
       connection = { type: 'ssh', host: c.host, user: c.user, port: c.port, strictHostKeyChecking: c.strict_host_key_checking };
+      const timeout = this.sshChecks(res, c);
+      if (timeout !== undefined) connection.connectTimeoutS = timeout;
       if (c.private_key_file !== undefined) connection.privateKeyFile = c.private_key_file;
       if (c.known_hosts_file !== undefined) connection.knownHostsFile = c.known_hosts_file;
       if (!c.strict_host_key_checking) {
@@ -963,6 +1062,8 @@ class Validator {
         );
       }
     }
+
+    this.sameHost();
 
     const enforcerNames = this.names('enforcer');
     const addressOwner = new Map<string, { pu: string; pos: SourcePos }>();

@@ -27,6 +27,7 @@ const connection = z.discriminatedUnion('type', [
     private_key_file: z.string().optional(),
     known_hosts_file: z.string().optional(),
     strict_host_key_checking: z.boolean(),
+    connect_timeout: z.number().int().positive().optional(),
   }),
 ]);
 
@@ -118,6 +119,7 @@ export function connectionFromRecord(r: ConnectionRecord): Connection {
   const c: Connection = { type: 'ssh', host: r.host, user: r.user, port: r.port, strictHostKeyChecking: r.strict_host_key_checking };
   if (r.private_key_file !== undefined) c.privateKeyFile = r.private_key_file;
   if (r.known_hosts_file !== undefined) c.knownHostsFile = r.known_hosts_file;
+  if (r.connect_timeout !== undefined) c.connectTimeoutS = r.connect_timeout;
   return c;
 }
 
@@ -127,6 +129,7 @@ export function connectionToRecord(c: Connection): ConnectionRecord {
   const r: ConnectionRecord = { type: 'ssh', host: c.host, user: c.user, port: c.port, strict_host_key_checking: c.strictHostKeyChecking };
   if (c.privateKeyFile !== undefined) r.private_key_file = c.privateKeyFile;
   if (c.knownHostsFile !== undefined) r.known_hosts_file = c.knownHostsFile;
+  if (c.connectTimeoutS !== undefined) r.connect_timeout = c.connectTimeoutS;
   return r;
 }
 

@@ -75,6 +75,8 @@ export type ConnectionRecord =
       private_key_file?: string;
       known_hosts_file?: string;
       strict_host_key_checking: boolean;
+      /** Seconds; absent in state written before connect_timeout existed (then the default applies). */
+      connect_timeout?: number;
     };
 
 /** StateSet is an owned set as read back after the last successful apply. */

@@ -201,6 +201,20 @@ describeAsRoot(
       expect(HostCommandError.isInstance(t) && t.kind).toBe('timeout');
     });
 
+    it('gives up connecting after connect_timeout (ssh ConnectTimeout), not the kernel\'s minutes of SYN retries', async () => {
+      // The server drops SYNs to one port, so only ConnectTimeout can end the attempt: without it
+      // ssh waits out the kernel's SYN retries (over two minutes) and the test's own timeout fails it.
+      await must(['ip', 'netns', 'exec', NS_SRV, 'nft', 'add table inet msegtest; add chain inet msegtest in { type filter hook input priority 0; }; add rule inet msegtest in tcp dport 2299 drop']);
+      try {
+        const err = await host({ port: 2299, connectTimeoutS: 2 }).run(['true'], { timeoutMs: 600_000 }).catch((e: unknown) => e);
+        expect(SshConnectionError.isInstance(err)).toBe(true);
+        expect((err as SshConnectionError).stderr).toMatch(/timed out/i);
+        expect((err as SshConnectionError).argv).toContain('ConnectTimeout=2');
+      } finally {
+        await runProcess(['ip', 'netns', 'exec', NS_SRV, 'nft', 'delete', 'table', 'inet', 'msegtest']);
+      }
+    });
+
     it('the nftables provider applies and reads back through SshHost', async () => {
       const provider = new NftablesProvider();
       const h = host();

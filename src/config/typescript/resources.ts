@@ -52,6 +52,8 @@ export type ConnectionProps =
       readonly privateKeyFile?: string;
       readonly knownHostsFile?: string;
       readonly strictHostKeyChecking?: boolean;
+      /** Seconds (a number) or a duration such as "30s" or "1m" that ssh waits to connect; default 10. */
+      readonly connectTimeout?: number | string;
     };
 
 export interface NamespaceProps extends CommonProps {

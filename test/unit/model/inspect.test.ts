@@ -37,6 +37,7 @@ describe('inspectJson', () => {
                   private_key_file: null,
                   known_hosts_file: null,
                   strict_host_key_checking: true,
+                  connect_timeout: 10,
                 },
                 backend: 'auto',
                 version: '3.14.0',

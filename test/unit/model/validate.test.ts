@@ -151,8 +151,8 @@ describe('validateConfig: valid configurations and defaults', () => {
 
   it('sorts every resource list by name', () => {
     const r = run(
-      res('enforcer', 'z', { connection: { type: 'local' } }),
-      res('enforcer', 'B', { connection: { type: 'local' } }),
+      res('enforcer', 'z', { connection: { type: 'netns', netns: 'z' } }),
+      res('enforcer', 'B', { connection: { type: 'netns', netns: 'B' } }),
       res('enforcer', 'a', { connection: { type: 'local' } }),
     );
     expect(r.model!.enforcers.map((e) => e.name)).toEqual(['B', 'a', 'z']);
@@ -196,7 +196,7 @@ describe('validateConfig: unknown types, attributes and blocks', () => {
     expect(d).toMatchObject({
       code: 'MSEG3002',
       summary: 'Unknown attribute "portt" in the connection block',
-      detail: 'Did you mean "port"? connection accepts: type, host, user, port, private_key_file, known_hosts_file, strict_host_key_checking.',
+      detail: 'Did you mean "port"? connection accepts: type, host, user, port, private_key_file, known_hosts_file, strict_host_key_checking, connect_timeout.',
       line: 50 + 3,
     });
   });

@@ -174,7 +174,12 @@ expect "a-around-b" {
     expect(outside.diagnostics).toEqual([
       expect.objectContaining({ severity: 'error', code: 'MSEG9501', summary: 'Processing unit "b" has address 10.0.0.2, outside the sandbox range 198.18.0.0/15' }),
     ]);
-    const clash = planSandbox(await model(hclDir(HOSTS('connection {\n type = "netns"\n netns = "n1"\n}'))));
+    // Validation refuses two enforcers on one namespace (MSEG3093, at both); the sandbox keeps its
+    // own check for models that did not come through validation.
+    const refused = await loadAndValidate(hclDir(HOSTS('connection {\n type = "netns"\n netns = "n1"\n}')), {});
+    expect(refused.diagnostics.filter((d) => d.severity === 'error').map((d) => d.code)).toEqual(['MSEG3093', 'MSEG3093']);
+    const valid = await model(hclDir(HOSTS()));
+    const clash = planSandbox({ ...valid, enforcers: valid.enforcers.map((e) => (e.name === 'h2' ? { ...e, connection: { type: 'netns' as const, netns: 'n1' } } : e)) });
     expect(clash.plan).toBeUndefined();
     expect(clash.diagnostics[0]).toMatchObject({ code: 'MSEG9502', summary: expect.stringContaining('enforcer "h1" uses too') });
     const reserved = planSandbox(await model(hclDir(HOSTS('connection {\n type = "netns"\n netns = "mseg-sbx-br"\n}'))));

@@ -65,7 +65,10 @@ enforcer "h1" {
 }
 enforcer "h2" {
   namespace = "/t"
-  connection { type = "local" }
+  connection {
+    type  = "netns"
+    netns = "h2"
+  }
 }
 processing_unit "a" {
   namespace = "/t"
