@@ -20,7 +20,7 @@ import * as path from 'path';
 import { pathToFileURL } from 'url';
 import type * as Sarif from 'sarif';
 import { DiagnosticsError, limitPerFile, sortDiagnostics, type Diagnostic } from '../../diagnostics';
-import { MICROSEG_VERSION } from '../../version';
+import { PACKAGE_VERSION } from '../../version';
 import type { Io } from '../io';
 import type { View } from './view';
 
@@ -61,7 +61,7 @@ export function sarifLog(ds: readonly Diagnostic[], cwd: string = process.cwd())
     version: '2.1.0',
     runs: [
       {
-        tool: { driver: { name: 'microseg', version: MICROSEG_VERSION, rules } },
+        tool: { driver: { name: 'microseg', version: PACKAGE_VERSION, rules } },
         originalUriBaseIds: { SRCROOT: { uri: pathToFileURL(cwd.endsWith(path.sep) ? cwd : cwd + path.sep).href } },
         results,
       },

@@ -11,7 +11,7 @@ import * as path from 'path';
 import { createTwoFilesPatch } from 'diff';
 import { planRun, writePlanFile, type Plan } from '../../../src/plan';
 import { LocalStateStore } from '../../../src/state';
-import { MICROSEG_VERSION } from '../../../src/version';
+import { PACKAGE_VERSION } from '../../../src/version';
 import { renderPlanMarkdown, MAX_CHARS } from '../../../src/cli/views/plan-markdown';
 import { BASE, NODES, cliWith, configHcl } from '../../netns/reconcile-suite';
 import { fakeEnv } from '../fake/reconcile-env';
@@ -52,7 +52,7 @@ describe('show PLANFILE --format markdown', () => {
     expect(r.code).toBe(0);
     expect(r.err).toBe('');
     // The version would make every release rewrite the golden file.
-    const got = r.out.split(planFile).join('pr.plan').split(`microseg ${MICROSEG_VERSION} `).join('microseg VERSION ');
+    const got = r.out.split(planFile).join('pr.plan').split(`microseg ${PACKAGE_VERSION} `).join('microseg VERSION ');
     if (process.env.UPDATE_GOLDEN === '1' || !fs.existsSync(GOLDEN)) {
       fs.mkdirSync(path.dirname(GOLDEN), { recursive: true });
       fs.writeFileSync(GOLDEN, got);
