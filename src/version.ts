@@ -32,3 +32,10 @@ export const PACKAGE_VERSION: string = readPackageVersion();
 
 /** ENFORCER_CAPABILITY_VERSION is the enforcer level microseg compiles for: an undeclared enforcer `version`. */
 export const ENFORCER_CAPABILITY_VERSION = '3.14.0';
+
+/**
+ * MICROSEG_VERSION is the old name of PACKAGE_VERSION, kept so code written against it still
+ * means the release. It is never the default enforcer version: that is ENFORCER_CAPABILITY_VERSION.
+ * @deprecated use PACKAGE_VERSION.
+ */
+export const MICROSEG_VERSION = PACKAGE_VERSION;

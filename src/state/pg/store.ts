@@ -23,7 +23,7 @@ import type { Client, ClientConfig } from 'pg';
 import { canonicalJson } from '../../canonical-json';
 import { DiagnosticsError, makeDiagnostic } from '../../diagnostics';
 import type { Model } from '../../model/types';
-import { MICROSEG_VERSION } from '../../version';
+import { PACKAGE_VERSION } from '../../version';
 import { StateCodes } from '../codes';
 import { currentWho, describeHolder } from '../lock';
 import { connectionFromRecord, connectionToRecord } from '../schema';
@@ -128,7 +128,7 @@ export class PgStateStore implements StateStore {
     const config: ClientConfig = {
       connectionString: this.opts.connStr,
       connectionTimeoutMillis: this.opts.connectTimeoutMs ?? 10_000,
-      application_name: `microseg ${MICROSEG_VERSION}`,
+      application_name: `microseg ${PACKAGE_VERSION}`,
       keepAlive: true,
     };
     const { Client: PgClient } = await import('pg');
@@ -157,7 +157,7 @@ export class PgStateStore implements StateStore {
               'error',
               StateCodes.schemaTooNew,
               `Schema "${this.schema}" was migrated by a newer microseg (schema version ${r.tooNew}, this microseg knows ${LATEST_SCHEMA_VERSION})`,
-              `This is microseg ${MICROSEG_VERSION}. Upgrade it; an older microseg could not tell which objects on the hosts it owns.`,
+              `This is microseg ${PACKAGE_VERSION}. Upgrade it; an older microseg could not tell which objects on the hosts it owns.`,
             ),
           ],
           'user',
@@ -314,7 +314,7 @@ export class PgStateStore implements StateStore {
               'error',
               StateCodes.versionTooNew,
               `State of workspace "${this.workspace}" uses format version ${w.format_version}, newer than this microseg supports (${STATE_VERSION})`,
-              `It was written by microseg ${w.microseg_version ?? '(unknown version)'}; this is microseg ${MICROSEG_VERSION}. Upgrade microseg.`,
+              `It was written by microseg ${w.microseg_version ?? '(unknown version)'}; this is microseg ${PACKAGE_VERSION}. Upgrade microseg.`,
             ),
           ],
           'user',
@@ -340,7 +340,7 @@ export class PgStateStore implements StateStore {
         resources.push(rec);
         snap.resources.set(r.address, canonicalJson(rec));
       }
-      const state: StateFile = { version: STATE_VERSION, serial: Number(w.serial), lineage: w.lineage, microseg_version: w.microseg_version ?? MICROSEG_VERSION, resources, hosts };
+      const state: StateFile = { version: STATE_VERSION, serial: Number(w.serial), lineage: w.lineage, microseg_version: w.microseg_version ?? PACKAGE_VERSION, resources, hosts };
       if (w.has_model) {
         const model: Record<string, unknown> = { outputs: w.outputs ?? {} };
         for (const k of MODEL_KINDS) model[k] = [];
@@ -367,7 +367,7 @@ export class PgStateStore implements StateStore {
       ...state,
       version: STATE_VERSION,
       serial: state.serial + 1,
-      microseg_version: MICROSEG_VERSION,
+      microseg_version: PACKAGE_VERSION,
       resources: [...state.resources].sort((a, b) => cmp(a.address, b.address)),
     };
     await this.write(next, { expect: { lineage: state.lineage, serial: state.serial } });
