@@ -19,6 +19,18 @@ import { cli } from './reconcile-suite';
 const SCHEMA = 'e2e';
 const ADDR: Record<string, string> = { a: '198.18.0.71', b: '198.18.0.72', c: '198.18.0.73' };
 
+/** localFiles: every file under DIR/.microseg with its size and mtime (to prove nothing was written). */
+function localFiles(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const d = path.join(dir, '.microseg');
+  if (!fs.existsSync(d)) return out;
+  for (const f of fs.readdirSync(d)) {
+    const st = fs.statSync(path.join(d, f));
+    out[f] = `${st.size}:${st.mtimeMs}`;
+  }
+  return out;
+}
+
 function config(topo: Topology, enforcers: string[], ports: string[], backend = `microseg {\n  backend "pg" {\n    schema_name = "${SCHEMA}"\n  }\n}\n`): string {
   const hcl = [backend, 'namespace "/p" {\n  default_incoming_action = "reject"\n  default_outgoing_action = "reject"\n}'];
   for (const n of enforcers) {
@@ -90,7 +102,9 @@ describeAsRoot(
 
       write(A, config(topo, ['a', 'b'], ['tcp/80']));
       expect((await cli('plan', A, '--detailed-exitcode')).code).toBe(0);
-      for (const d of [A, B]) expect(fs.existsSync(path.join(d, '.microseg'))).toBe(false);
+      // No state, lock or journal file: they are in PostgreSQL. (apply keeps its counter baselines,
+      // observations for `stats --since-apply`, in .microseg/counters.json whatever the backend.)
+      for (const d of [A, B]) for (const f of ['state.json', 'state.json.backup', 'state.lock', 'journal.jsonl']) expect(fs.existsSync(path.join(d, '.microseg', f))).toBe(false);
       expect(Number(pg.psql(`SELECT count(*) FROM ${SCHEMA}.hosts`))).toBe(2);
     }, 300_000);
 
@@ -174,6 +188,7 @@ describeAsRoot(
     it('a wrong password or a stopped server: exit 1, no password, no host touched, nothing written locally', async () => {
       write(B, config(topo, ['a', 'b'], ['tcp/80', 'tcp/82']));
       const before = { a: await ruleset('a'), b: await ruleset('b') };
+      const localBefore = localFiles(B);
       process.env.PG_CONN_STR = pg.connStrWith({ password: 'WrongPassw0rd' });
       try {
         for (const cmd of [['plan', B], ['apply', B, '--auto-approve']]) {
@@ -200,7 +215,7 @@ describeAsRoot(
         await pg.start();
       }
       expect({ a: await ruleset('a'), b: await ruleset('b') }).toEqual(before);
-      expect(fs.existsSync(path.join(B, '.microseg'))).toBe(false);
+      expect(localFiles(B)).toEqual(localBefore);
     }, 300_000);
 
     it('PostgreSQL restarted between plan -out and apply: the saved plan is applied, state whole', async () => {
