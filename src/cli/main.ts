@@ -22,6 +22,7 @@ import { cleanupCommand } from './commands/cleanup';
 import { stateListCommand, statePullCommand, statePushCommand, stateRmCommand, stateShowCommand } from './commands/state';
 import { forceUnlockCommand } from './commands/force-unlock';
 import { showCommand } from './commands/show';
+import { serverCommand } from './commands/server';
 import { caBundleCommand, caRotateCommand, caStatusCommand, tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from './commands/control';
 import { importCommand } from './commands/import';
 import { initCommand } from './commands/init';
@@ -321,6 +322,14 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
       .option('--advance', "take the rotation's next step if every agent is ready")
       .option('--force', 'with --advance: take it even if some agents are not ready'),
   ).action(async (opts) => setCode(await caRotateCommand(io, opts)));
+  program
+    .command('server')
+    .description('the agent-mode control plane: HTTPS with mutual TLS, state in PostgreSQL (PG_CONN_STR), CA key sealed with MICROSEG_CA_KEY; runs until SIGTERM')
+    .requiredOption('--listen <addr:port>', 'address and port to listen on')
+    .option('--san <names>', 'extra comma-separated DNS names or addresses for the server certificate')
+    .option('--workspace <name>', 'workspace (default: MICROSEG_WORKSPACE or "default")')
+    .option('--schema <name>', 'PostgreSQL schema (default: MICROSEG_PG_SCHEMA or "microseg")')
+    .action(async (opts) => setCode(await serverCommand(io, opts)));
   controlOpts(caCmd.command('bundle').description('print the trust bundle (PEM) agents use as --ca-file')).action(async (opts) => setCode(await caBundleCommand(io, opts)));
 
   return program;

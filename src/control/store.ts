@@ -5,6 +5,7 @@
  * depends on locked, so two servers answering two registrations on one token at once cannot both
  * take its last quota, and two servers starting on an empty database create one CA.
  */
+import { createHash } from 'crypto';
 import type { Pool, PoolClient } from 'pg';
 import {
   caSecret,
@@ -62,6 +63,24 @@ export const CONTROL_MIGRATION = {
       revoke_reason text
     );
     CREATE INDEX control_certs_by_enforcer ON ${s}.control_certs (workspace, enforcer);
+    -- The desired ruleset per enforcer, as typed data (the compiled IR and the transactions an
+    -- agent runs), never shell text; etag changes with every publish.
+    CREATE TABLE ${s}.control_rulesets (
+      workspace text NOT NULL,
+      enforcer text NOT NULL,
+      etag text NOT NULL,
+      desired jsonb NOT NULL,
+      published_at timestamptz NOT NULL,
+      PRIMARY KEY (workspace, enforcer)
+    );
+    -- What each agent last reported (applied etag, live fingerprint, drift).
+    CREATE TABLE ${s}.control_reports (
+      workspace text NOT NULL,
+      enforcer text NOT NULL,
+      report jsonb NOT NULL,
+      seen_at timestamptz NOT NULL,
+      PRIMARY KEY (workspace, enforcer)
+    );
     -- What each agent last said it trusts (CA ids), for the rotation's progress.
     CREATE TABLE ${s}.control_agent_trust (
       workspace text NOT NULL,
@@ -268,6 +287,55 @@ export class ControlStore {
       [this.workspace, enforcer, now, reason],
     );
     return r.rows.map((x) => x.serial).sort();
+  }
+
+  // ---------------------------------------------------------------- rulesets and reports
+
+  /** publish stores an enforcer's desired ruleset (typed data); returns its etag, the hash of its canonical content. */
+  async publish(enforcer: string, desired: unknown, now: Date): Promise<string> {
+    const body = JSON.stringify(desired);
+    const etag = createHash('sha256').update(body).digest('hex').slice(0, 32);
+    await this.pool.query(
+      `INSERT INTO ${this.q}.control_rulesets (workspace, enforcer, etag, desired, published_at) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (workspace, enforcer) DO UPDATE SET etag = EXCLUDED.etag, desired = EXCLUDED.desired, published_at = EXCLUDED.published_at`,
+      [this.workspace, enforcer, etag, body, now],
+    );
+    return etag;
+  }
+
+  async etag(enforcer: string): Promise<string | undefined> {
+    const r = await this.pool.query<{ etag: string }>(`SELECT etag FROM ${this.q}.control_rulesets WHERE workspace = $1 AND enforcer = $2`, [this.workspace, enforcer]);
+    return r.rows[0]?.etag;
+  }
+
+  async ruleset(enforcer: string): Promise<{ etag: string; desired: unknown; publishedAt: string } | undefined> {
+    const r = await this.pool.query<{ etag: string; desired: unknown; published_at: Date }>(
+      `SELECT etag, desired, published_at FROM ${this.q}.control_rulesets WHERE workspace = $1 AND enforcer = $2`,
+      [this.workspace, enforcer],
+    );
+    const x = r.rows[0];
+    return x ? { etag: x.etag, desired: x.desired, publishedAt: x.published_at.toISOString() } : undefined;
+  }
+
+  async report(enforcer: string, report: Record<string, unknown>, now: Date): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.q}.control_reports (workspace, enforcer, report, seen_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (workspace, enforcer) DO UPDATE SET report = EXCLUDED.report, seen_at = EXCLUDED.seen_at`,
+      [this.workspace, enforcer, JSON.stringify(report), now],
+    );
+  }
+
+  async reports(): Promise<Array<{ enforcer: string; report: Record<string, unknown>; seenAt: string }>> {
+    const r = await this.pool.query<{ enforcer: string; report: Record<string, unknown>; seen_at: Date }>(
+      `SELECT enforcer, report, seen_at FROM ${this.q}.control_reports WHERE workspace = $1 ORDER BY enforcer`,
+      [this.workspace],
+    );
+    return r.rows.map((x) => ({ enforcer: x.enforcer, report: x.report, seenAt: x.seen_at.toISOString() }));
+  }
+
+  /** ping checks the database answers (readiness). */
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
   }
 
   /**

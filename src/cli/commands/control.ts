@@ -17,7 +17,7 @@ export interface ControlFlags {
 }
 
 /** asDiagnostics turns the control plane's coded errors into diagnostics; anything else propagates as a bug. */
-function asDiagnostics(e: unknown): unknown {
+export function asControlDiagnostics(e: unknown): unknown {
   if (e instanceof CaError || e instanceof TokenError || e instanceof ControlOpenError) {
     return new DiagnosticsError([makeDiagnostic('error', e.code, e.message)]);
   }
@@ -31,7 +31,7 @@ async function withControl(io: Io, flags: ControlFlags, fn: (c: ControlConnectio
     c = await openControl({ env, schema: flags.schema, workspace: flags.workspace });
     return await fn(c);
   } catch (e) {
-    return view.thrown(asDiagnostics(e));
+    return view.thrown(asControlDiagnostics(e));
   } finally {
     await c?.close();
   }

@@ -1,0 +1,223 @@
+/**
+ * The control plane's HTTPS server (Node's https; mutual TLS for agents). Every answer comes from
+ * PostgreSQL, so any number of replicas can serve one fleet: the only thing a replica holds is its
+ * own TLS key and certificate.
+ *
+ *   GET  /healthz            the process is up (no client certificate needed)
+ *   GET  /readyz             the database answers (no client certificate needed)
+ *   GET  /v1/ca              the trust bundle (no client certificate needed: it is public)
+ *   POST /v1/register        {token, enforcer, csr} → {cert, bundle}; the token is the credential
+ *   POST /v1/renew           {csr} → {cert, bundle}; the client certificate is the credential
+ *   GET  /v1/ruleset         the caller's own desired ruleset; ETag / If-None-Match → 304;
+ *                            `?wait=SECONDS` long-polls (bounded) until it changes
+ *   POST /v1/report          {etag, status, fingerprint, drift, trusts} from the caller
+ *
+ * TLS asks every client for a certificate but lets the handshake finish without one
+ * (`rejectUnauthorized: false`) because registration happens before an agent has one; every route
+ * but the four public ones then refuses a connection whose certificate TLS did not authorise, and
+ * checks it again against the database (revoked, retired CA, issued to this workspace). The
+ * enforcer a request acts for is always the one its certificate names, never a parameter.
+ */
+import * as https from 'https';
+import type { IncomingMessage, ServerResponse } from 'http';
+import type { TLSSocket } from 'tls';
+import { caSecret, checkClientCertificate, generateKeys, issueServerCertificate, privateKeyPem, trustBundle, type CaRecord } from './ca';
+import type { ControlStore } from './store';
+
+const MAX_BODY = 64 * 1024;
+const MAX_WAIT_S = 60;
+
+export interface ControlServerOptions {
+  store: ControlStore;
+  host: string;
+  port: number;
+  /** Extra names/addresses for the server certificate (the listen host is always in it). */
+  san?: string[];
+  secret?: string;
+  /** Client certificate validity (default 24 h). */
+  certValidityMs?: number;
+  /** How often a long-poll re-reads the database (default 1 s). */
+  pollMs?: number;
+  log?: (line: string) => void;
+  now?: () => Date;
+}
+
+export interface ControlServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+  /** Re-read the CAs and reissue this replica's TLS certificate (after a rotation step). */
+  reloadTls(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new HttpError(413, 'MSEG9830', `request body over ${MAX_BODY} bytes`));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => {
+      try {
+        const v = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+        resolve(v as Record<string, unknown>);
+      } catch {
+        reject(new HttpError(400, 'MSEG9830', 'the request body is not a JSON object'));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+function str(body: Record<string, unknown>, key: string, max = 16_384): string {
+  const v = body[key];
+  if (typeof v !== 'string' || v === '' || v.length > max) throw new HttpError(400, 'MSEG9830', `"${key}" must be a non-empty string`);
+  return v;
+}
+
+const ENFORCER_NAME = /^[A-Za-z0-9_.:@/-]{1,200}$/;
+
+export async function startControlServer(opts: ControlServerOptions): Promise<ControlServer> {
+  const store = opts.store;
+  const secret = opts.secret ?? caSecret();
+  const now = opts.now ?? (() => new Date());
+  const log = opts.log ?? (() => undefined);
+  const validityMs = opts.certValidityMs ?? 24 * 3_600_000;
+  const pollMs = opts.pollMs ?? 1000;
+
+  const tlsMaterial = async () => {
+    const { cas } = await store.ensureCa(now(), secret);
+    const keys = await generateKeys();
+    const cert = await issueServerCertificate({ cas, secret, publicKey: keys.publicKey, hosts: [opts.host, ...(opts.san ?? [])], now: now(), validityMs: 30 * 24 * 3_600_000 });
+    return { key: await privateKeyPem(keys.privateKey), cert: cert.certPem, ca: trustBundle(cas), cas };
+  };
+  let material = await tlsMaterial();
+
+  /** authenticate returns the enforcer the request's client certificate is bound to, or throws 401/403. */
+  const authenticate = async (req: IncomingMessage, cas: readonly CaRecord[]): Promise<{ enforcer: string; serial: string; caId: string }> => {
+    const sock = req.socket as TLSSocket;
+    const peer = sock.getPeerCertificate();
+    if (!peer || !peer.raw) throw new HttpError(401, 'MSEG9831', 'a client certificate is required (register with a token first)');
+    if (!sock.authorized) throw new HttpError(401, 'MSEG9831', `the client certificate is not trusted: ${String(sock.authorizationError)}`);
+    const check = await checkClientCertificate(new Uint8Array(peer.raw), cas, () => false, now());
+    if (!check.ok) throw new HttpError(401, 'MSEG9831', `the client certificate is refused (${check.reason}): ${check.detail}`);
+    const status = await store.certStatus(check.serial, check.enforcer);
+    if (status !== 'ok') throw new HttpError(401, 'MSEG9832', `the client certificate of ${check.enforcer} is ${status === 'revoked' ? 'revoked' : 'not one this workspace issued'}`);
+    return { enforcer: check.enforcer, serial: check.serial, caId: check.caId };
+  };
+
+  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    const text = body === undefined ? '' : JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+    res.end(text);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'https://x');
+    const route = `${req.method} ${url.pathname}`;
+    if (route === 'GET /healthz') return send(res, 200, { ok: true });
+    if (route === 'GET /readyz') {
+      try {
+        await store.ping();
+        return send(res, 200, { ok: true });
+      } catch {
+        return send(res, 503, { ok: false, code: 'MSEG9833', error: 'the database does not answer' });
+      }
+    }
+    // Every authenticated decision reads the CAs afresh: another replica may have rotated them.
+    const cas = await store.cas();
+    if (route === 'GET /v1/ca') return send(res, 200, { bundle: trustBundle(cas), cas: cas.filter((c) => c.role !== 'retired').map((c) => ({ id: c.id, role: c.role })) });
+    if (route === 'POST /v1/register') {
+      const body = await readBody(req);
+      const enforcer = str(body, 'enforcer', 200);
+      if (!ENFORCER_NAME.test(enforcer)) throw new HttpError(400, 'MSEG9830', 'invalid enforcer name');
+      const r = await store.register({ token: str(body, 'token', 200), enforcer, address: req.socket.remoteAddress ?? '', csrPem: str(body, 'csr'), now: now(), validityMs, secret });
+      if (!r.ok) {
+        // The reason goes to the agent (it logs it); the token never goes to our log.
+        log(`registration of ${enforcer} from ${req.socket.remoteAddress} refused: ${r.code} ${r.reason}`);
+        return send(res, 403, { ok: false, code: r.code, reason: r.reason, error: r.message });
+      }
+      log(`registered ${enforcer} from ${req.socket.remoteAddress}: certificate ${r.cert.serial}`);
+      return send(res, 200, { ok: true, cert: r.cert.certPem, serial: r.cert.serial, not_after: r.cert.notAfter, bundle: r.bundle });
+    }
+    const who = await authenticate(req, cas);
+    if (route === 'POST /v1/renew') {
+      const body = await readBody(req);
+      const r = await store.renew({ enforcer: who.enforcer, csrPem: str(body, 'csr'), now: now(), validityMs, secret });
+      log(`renewed ${who.enforcer}: certificate ${r.cert.serial} from CA ${r.cert.caId.slice(0, 12)}`);
+      return send(res, 200, { ok: true, cert: r.cert.certPem, serial: r.cert.serial, not_after: r.cert.notAfter, bundle: r.bundle });
+    }
+    if (route === 'GET /v1/ruleset') {
+      const known = req.headers['if-none-match']?.replace(/^W\//, '').replace(/"/g, '');
+      const wait = Math.min(MAX_WAIT_S, Math.max(0, Number(url.searchParams.get('wait') ?? 0) || 0));
+      const deadline = Date.now() + wait * 1000;
+      let etag = await store.etag(who.enforcer);
+      while (known !== undefined && etag === known && Date.now() < deadline && !req.socket.destroyed) {
+        await new Promise((r) => setTimeout(r, pollMs));
+        etag = await store.etag(who.enforcer);
+      }
+      if (etag === undefined) return send(res, 404, { ok: false, code: 'MSEG9834', error: `nothing is published for enforcer ${who.enforcer} yet` });
+      if (etag === known) return send(res, 304, undefined, { etag: `"${etag}"` });
+      const rs = await store.ruleset(who.enforcer);
+      if (!rs) return send(res, 404, { ok: false, code: 'MSEG9834', error: `nothing is published for enforcer ${who.enforcer} yet` });
+      return send(res, 200, { enforcer: who.enforcer, etag: rs.etag, published_at: rs.publishedAt, desired: rs.desired, signing_ca: cas.find((c) => c.role === 'signing')?.id }, { etag: `"${rs.etag}"` });
+    }
+    if (route === 'POST /v1/report') {
+      const body = await readBody(req);
+      const trusts = Array.isArray(body.trusts) ? body.trusts.filter((t): t is string => typeof t === 'string') : [];
+      await store.report(who.enforcer, { ...body, cert_serial: who.serial, cert_ca: who.caId }, now());
+      if (trusts.length) await store.reportTrust(who.enforcer, trusts, now());
+      return send(res, 200, { ok: true });
+    }
+    throw new HttpError(404, 'MSEG9835', `no route ${route}`);
+  };
+
+  const server = https.createServer(
+    { key: material.key, cert: material.cert, ca: material.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+    (req, res) => {
+      handle(req, res).catch((e: unknown) => {
+        if (res.headersSent) return res.destroy();
+        if (e instanceof HttpError) return send(res, e.status, { ok: false, code: e.code, error: e.message });
+        log(`internal error on ${req.method} ${req.url}: ${(e as Error).message}`);
+        send(res, 500, { ok: false, code: 'MSEG9836', error: 'internal error (see the server log)' });
+      });
+    },
+  );
+  server.headersTimeout = 20_000;
+  server.requestTimeout = (MAX_WAIT_S + 30) * 1000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  const hostInUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return {
+    url: `https://${hostInUrl}:${port}`,
+    port,
+    reloadTls: async () => {
+      material = await tlsMaterial();
+      server.setSecureContext({ key: material.key, cert: material.cert, ca: material.ca });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
