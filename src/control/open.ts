@@ -3,9 +3,8 @@
  * password out of everything said about it.
  */
 import { Pool } from 'pg';
-import { CONTROL_MIGRATION, ControlStore } from './store';
-
-const ADVISORY_CLASS = 0x6d736567;
+import { migrate } from '../state/pg/migrations';
+import { ControlStore } from './store';
 
 export class ControlOpenError extends Error {
   constructor(
@@ -33,28 +32,16 @@ function safeDecode(s: string): string {
 }
 
 /**
- * ensureControlSchema creates the control plane's tables when missing, under a transaction-scoped
- * advisory lock so replicas starting together create them once.
- * TODO(pg): CONTROL_MIGRATION moves into the state backend's ordered migration list when that
- * lands in main; this creation step then becomes its `migrate`.
+ * ensureControlSchema brings the schema up to date through the state backend's migrations (the
+ * control plane's tables are its migration 2), refusing a schema newer than this microseg.
  */
 export async function ensureControlSchema(pool: Pool, schema: string): Promise<void> {
-  const q = `"${schema.replace(/"/g, '""')}"`;
-  const exists = await pool.query<{ r: string | null }>('SELECT to_regclass($1) AS r', [`${q}.control_cas`]);
-  if (exists.rows[0].r) return;
   const c = await pool.connect();
   try {
-    await c.query('BEGIN');
-    await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ADVISORY_CLASS, `migrate:${schema}`]);
-    const again = await c.query<{ r: string | null }>('SELECT to_regclass($1) AS r', [`${q}.control_cas`]);
-    if (!again.rows[0].r) {
-      await c.query(`CREATE SCHEMA IF NOT EXISTS ${q}`);
-      await c.query(CONTROL_MIGRATION.up(q));
+    const r = await migrate(c, schema);
+    if ('tooNew' in r) {
+      throw new ControlOpenError('MSEG9823', `schema ${schema} is at version ${r.tooNew}, newer than this microseg understands: upgrade microseg`);
     }
-    await c.query('COMMIT');
-  } catch (e) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw e;
   } finally {
     c.release();
   }
@@ -82,6 +69,7 @@ export async function openControl(opts: { env?: NodeJS.ProcessEnv; schema?: stri
     await ensureControlSchema(pool, schema);
   } catch (e) {
     await pool.end().catch(() => undefined);
+    if (e instanceof ControlOpenError) throw e;
     throw new ControlOpenError('MSEG9822', `cannot open the control plane's database: ${redactConnStr((e as Error).message, connStr)}`);
   }
   return { store: new ControlStore(pool, schema, workspace), close: () => pool.end() };

@@ -3,7 +3,8 @@
  * (keys sealed), registration tokens (secrets hashed) and the certificates issued to enforcers
  * (with revocations). Every decision that spans replicas runs in one transaction with the rows it
  * depends on locked, so two servers answering two registrations on one token at once cannot both
- * take its last quota, and two servers starting on an empty database create one CA.
+ * take its last quota, and two servers starting on an empty database create one CA. The tables
+ * are the state backend's migration 2 (src/state/pg/migrations.ts).
  */
 import { createHash } from 'crypto';
 import type { Pool, PoolClient } from 'pg';
@@ -20,85 +21,13 @@ import {
   type IssuedCertificate,
   type RotationStep,
 } from './ca';
+import { ADVISORY_CLASS, quoteIdent } from '../state/pg/migrations';
 import { checkRegistration, type TokenDecision, type TokenRecord } from './tokens';
 
-/** Advisory lock key space of microseg ('mseg'), as the state backend uses it. */
-const ADVISORY_CLASS = 0x6d736567;
-
-/**
- * CONTROL_MIGRATION is the control plane's tables, for the pg backend's ordered migration list.
- * CAs are per database (one trust root for every workspace); tokens and certificates belong to a
- * workspace, as enforcer names do.
- */
-export const CONTROL_MIGRATION = {
-  name: 'control plane: CAs, registration tokens, enforcer certificates',
-  up: (s: string) => `
-    CREATE TABLE ${s}.control_cas (
-      id text PRIMARY KEY,
-      cert_pem text NOT NULL,
-      sealed_key jsonb NOT NULL,
-      role text NOT NULL CHECK (role IN ('signing', 'staged', 'previous', 'retired')),
-      created_at timestamptz NOT NULL
-    );
-    -- One signing CA at any time, whatever replica writes.
-    CREATE UNIQUE INDEX control_cas_one_signing ON ${s}.control_cas ((true)) WHERE role = 'signing';
-    CREATE TABLE ${s}.control_tokens (
-      workspace text NOT NULL,
-      id text PRIMARY KEY,
-      name text NOT NULL,
-      record jsonb NOT NULL,
-      secret_hash text NOT NULL,
-      created_at timestamptz NOT NULL
-    );
-    CREATE INDEX control_tokens_by_name ON ${s}.control_tokens (workspace, name);
-    CREATE TABLE ${s}.control_certs (
-      serial text PRIMARY KEY,
-      workspace text NOT NULL,
-      enforcer text NOT NULL,
-      ca_id text NOT NULL,
-      token_id text,
-      issued_at timestamptz NOT NULL,
-      not_after timestamptz NOT NULL,
-      revoked_at timestamptz,
-      revoke_reason text
-    );
-    CREATE INDEX control_certs_by_enforcer ON ${s}.control_certs (workspace, enforcer);
-    -- The desired ruleset per enforcer, as typed data (the compiled IR and the transactions an
-    -- agent runs), never shell text; etag changes with every publish.
-    CREATE TABLE ${s}.control_rulesets (
-      workspace text NOT NULL,
-      enforcer text NOT NULL,
-      etag text NOT NULL,
-      desired jsonb NOT NULL,
-      published_at timestamptz NOT NULL,
-      PRIMARY KEY (workspace, enforcer)
-    );
-    -- What each agent last reported (applied etag, live fingerprint, drift).
-    CREATE TABLE ${s}.control_reports (
-      workspace text NOT NULL,
-      enforcer text NOT NULL,
-      report jsonb NOT NULL,
-      seen_at timestamptz NOT NULL,
-      PRIMARY KEY (workspace, enforcer)
-    );
-    -- What each agent last said it trusts (CA ids), for the rotation's progress.
-    CREATE TABLE ${s}.control_agent_trust (
-      workspace text NOT NULL,
-      enforcer text NOT NULL,
-      trusts jsonb NOT NULL,
-      seen_at timestamptz NOT NULL,
-      PRIMARY KEY (workspace, enforcer)
-    );
-  `,
-};
 
 export type Registration =
   | { ok: true; cert: IssuedCertificate; bundle: string; token: TokenRecord }
   | Extract<TokenDecision, { ok: false }>;
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
 
 export class ControlStore {
   private readonly q: string;

@@ -5,7 +5,8 @@
  */
 import { Pool } from 'pg';
 import { createCsr, generateKeys, signingCa } from '../../src/control/ca';
-import { CONTROL_MIGRATION, ControlStore } from '../../src/control/store';
+import { ensureControlSchema } from '../../src/control/open';
+import { ControlStore } from '../../src/control/store';
 import { newToken, parseToken } from '../../src/control/tokens';
 import { describeWithPg, startPgCluster, type PgCluster } from '../support/pg-cluster';
 
@@ -24,7 +25,10 @@ describeWithPg('control store on PostgreSQL', () => {
 
   beforeAll(async () => {
     pg = await startPgCluster();
-    pg.psql(`CREATE SCHEMA microseg; ${CONTROL_MIGRATION.up('"microseg"')}`);
+    const setup = new Pool({ connectionString: pg.connStr, max: 1 });
+    await ensureControlSchema(setup, 'microseg');
+    await setup.end();
+    pg.psql(`INSERT INTO microseg.workspaces (name) VALUES ('staging'), ('rot')`);
   }, 180_000);
   afterAll(async () => {
     await Promise.all(pools.map((p) => p.end()));

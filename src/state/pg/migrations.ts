@@ -83,8 +83,71 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'control plane (agent mode): CAs, registration tokens, enforcer certificates, rulesets, reports',
+    // CAs are per database (one trust root for every workspace); tokens, certificates, rulesets
+    // and reports belong to a workspace, as enforcer names do. Written by src/control/store.ts.
+    up: (s) => `
+    CREATE TABLE ${s}.control_cas (
+      id text PRIMARY KEY,
+      cert_pem text NOT NULL,
+      sealed_key jsonb NOT NULL,
+      role text NOT NULL CHECK (role IN ('signing', 'staged', 'previous', 'retired')),
+      created_at timestamptz NOT NULL
+    );
+    -- One signing CA at any time, whatever replica writes.
+    CREATE UNIQUE INDEX control_cas_one_signing ON ${s}.control_cas ((true)) WHERE role = 'signing';
+    CREATE TABLE ${s}.control_tokens (
+      workspace text NOT NULL REFERENCES ${s}.workspaces (name) ON DELETE CASCADE,
+      id text PRIMARY KEY,
+      name text NOT NULL,
+      record jsonb NOT NULL,
+      secret_hash text NOT NULL,
+      created_at timestamptz NOT NULL
+    );
+    CREATE INDEX control_tokens_by_name ON ${s}.control_tokens (workspace, name);
+    CREATE TABLE ${s}.control_certs (
+      serial text PRIMARY KEY,
+      workspace text NOT NULL REFERENCES ${s}.workspaces (name) ON DELETE CASCADE,
+      enforcer text NOT NULL,
+      ca_id text NOT NULL,
+      token_id text,
+      issued_at timestamptz NOT NULL,
+      not_after timestamptz NOT NULL,
+      revoked_at timestamptz,
+      revoke_reason text
+    );
+    CREATE INDEX control_certs_by_enforcer ON ${s}.control_certs (workspace, enforcer);
+    -- The desired ruleset per enforcer, as typed data (the compiled IR and the transactions an
+    -- agent runs), never shell text; etag changes with every publish.
+    CREATE TABLE ${s}.control_rulesets (
+      workspace text NOT NULL REFERENCES ${s}.workspaces (name) ON DELETE CASCADE,
+      enforcer text NOT NULL,
+      etag text NOT NULL,
+      desired jsonb NOT NULL,
+      published_at timestamptz NOT NULL,
+      PRIMARY KEY (workspace, enforcer)
+    );
+    -- What each agent last reported (applied etag, live fingerprint, drift).
+    CREATE TABLE ${s}.control_reports (
+      workspace text NOT NULL REFERENCES ${s}.workspaces (name) ON DELETE CASCADE,
+      enforcer text NOT NULL,
+      report jsonb NOT NULL,
+      seen_at timestamptz NOT NULL,
+      PRIMARY KEY (workspace, enforcer)
+    );
+    -- What each agent last said it trusts (CA ids), for the rotation's progress.
+    CREATE TABLE ${s}.control_agent_trust (
+      workspace text NOT NULL REFERENCES ${s}.workspaces (name) ON DELETE CASCADE,
+      enforcer text NOT NULL,
+      trusts jsonb NOT NULL,
+      seen_at timestamptz NOT NULL,
+      PRIMARY KEY (workspace, enforcer)
+    );
+  `,
+  },
 ];
-
 /** LATEST_SCHEMA_VERSION is what this microseg needs (and the newest it understands). */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
