@@ -7,6 +7,7 @@ set -euo pipefail
 declare -A PKG_FOR=(
   [iptables]=iptables [nft]=nftables [ipset]=ipset [ip]=iproute2 [socat]=socat
   [nc]=netcat-openbsd [ping]=iputils-ping [sshd]=openssh-server [ssh]=openssh-client
+  [script]=bsdutils
 )
 missing=()
 for cmd in "${!PKG_FOR[@]}"; do

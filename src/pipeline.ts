@@ -10,6 +10,7 @@ import { loadConfig } from './config/load';
 import type { Diagnostic } from './diagnostics';
 import { validateConfig } from './model/validate';
 import type { Model } from './model/types';
+import type { ProgressSink } from './progress';
 
 export interface PipelineOptions {
   vars?: Record<string, string>;
@@ -19,6 +20,8 @@ export interface PipelineOptions {
   compile?: boolean;
   /** The instant schedules and expirations are judged at (compile). */
   now?: Date;
+  /** Told as files are parsed and when validation starts (a terminal shows it; see src/progress.ts). */
+  progress?: ProgressSink;
 }
 
 /** PipelineStage is how far a configuration got: `done` means every requested stage passed. */
@@ -41,7 +44,8 @@ const hasErrors = (ds: readonly Diagnostic[]) => ds.some((d) => d.severity === '
 
 /** runPipeline loads `dir` and runs the stages `opts` asks for. Never throws for the configuration's sake. */
 export async function runPipeline(dir: string, opts: PipelineOptions = {}): Promise<PipelineResult> {
-  const raw = await loadConfig(dir, { vars: opts.vars ?? {}, varFiles: opts.varFiles ?? [], env: opts.env ?? process.env });
+  const raw = await loadConfig(dir, { vars: opts.vars ?? {}, varFiles: opts.varFiles ?? [], env: opts.env ?? process.env, progress: opts.progress });
+  opts.progress?.({ phase: 'validate', done: 0, total: raw.resources.length });
   // Validated even after syntax or evaluation errors, so one run reports every problem: what
   // failed is marked unknown, and validation skips only the checks that depend on it.
   const { model, diagnostics } = validateConfig(raw);

@@ -72,6 +72,8 @@ export interface ApplyResult {
 
 /** ApplyObserver receives progress events (views print them; tests capture transactions). */
 export interface ApplyObserver {
+  /** The hosts this run will go through, before the first starts (for a progress count). */
+  hostsPlanned?(enforcers: readonly string[]): void;
   hostStart?(enforcer: string, action: HostPlan['action']): void;
   transaction?(enforcer: string, txs: readonly Transaction[]): void;
   hostDone?(outcome: HostOutcome): void;
@@ -161,6 +163,7 @@ async function applyLocked(plan: Plan, opts: ApplyOptions): Promise<ApplyResult>
   };
 
   const diagnostics: Diagnostic[] = [];
+  opts.observer?.hostsPlanned?.(plan.hosts.map((h) => h.enforcer));
   const outcomes = await mapLimit(plan.hosts, parallelism, async (hp): Promise<HostOutcome> => {
     const outcome = await applyHost(hp, plan, {
       store,

@@ -15,12 +15,15 @@ export interface Io {
   err(text: string): void;
   /** Whether stdout is a terminal (colour, prompts). */
   isTTY: boolean;
+  /** Whether stderr is a terminal: progress of long work is drawn there only then (views/progress.ts). */
+  errIsTTY?: boolean;
 }
 
 export const processIo: Io = {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
   isTTY: Boolean(process.stdout.isTTY),
+  errIsTTY: Boolean(process.stderr.isTTY),
 };
 
 /** BufferIo collects output, for tests and for commands that must print nothing on error. */
@@ -28,6 +31,7 @@ export class BufferIo implements Io {
   stdout = '';
   stderr = '';
   isTTY = false;
+  errIsTTY = false;
   out(t: string): void {
     this.stdout += t;
   }

@@ -9,12 +9,15 @@ import { makeDiagnostic } from '../diagnostics';
 import type { RawConfig } from './types';
 import { loadHclDir } from './hcl';
 import { readInputFile } from './read-file';
+import type { ProgressSink } from '../progress';
 
 /** LoadOptions carries the variable inputs of the CLI (`--var`, `--var-file`, environment). */
 export interface LoadOptions {
   vars?: Record<string, string>;
   varFiles?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Told as each HCL file is parsed. */
+  progress?: ProgressSink;
 }
 
 function emptyConfig(): RawConfig {

@@ -12,6 +12,7 @@ import type { DesiredRuleset } from '../compile/ir';
 import { enforcerAddress, makeDiagnostic, withAddress, type Diagnostic } from '../diagnostics';
 import type { Model, Resource } from '../model/types';
 import { runPipeline } from '../pipeline';
+import type { ProgressSink } from '../progress';
 import { connectionRecord, type Connection } from '../hosts/connection';
 import { mapLimit } from '../hosts/pool';
 import { interruptedHosts, type StateFile, type StateStore } from '../state';
@@ -44,6 +45,8 @@ export interface PlanRunOptions {
   env?: NodeJS.ProcessEnv;
   /** Also list the connections whose verdict this plan flips, against the last applied model. */
   explain?: boolean;
+  /** Told as files are parsed and hosts are read (src/progress.ts). */
+  progress?: ProgressSink;
 }
 
 /** PlanRunResult: `plan` is absent when the configuration failed (then no host was contacted). */
@@ -61,7 +64,7 @@ export interface PlanRunResult {
 /** planRun plans `dir` against state and the live hosts. */
 export async function planRun(dir: string, opts: PlanRunOptions): Promise<PlanRunResult> {
   const now = opts.now ?? new Date();
-  const p = await runPipeline(dir, { vars: opts.vars, varFiles: opts.varFiles, env: opts.env, compile: true, now });
+  const p = await runPipeline(dir, { vars: opts.vars, varFiles: opts.varFiles, env: opts.env, compile: true, now, progress: opts.progress });
   const empty = { reads: new Map<string, HostRead>(), state: undefined, sources: p.sources };
   if (!p.model || !p.compiled) {
     return { ...empty, diagnostics: [...p.diagnostics, invalidConfig('The configuration is invalid')] };
@@ -128,7 +131,7 @@ export async function planModel(
 
   // Probing is deferred: capabilities only matter for hosts apply will write to, and a no-op plan
   // over a large fleet should cost one read per host (bench/noop-plan.ts).
-  const reads = await refresh(chosen, { parallelism: opts.parallelism, connect: opts.connect, probe: false });
+  const reads = await refresh(chosen, { parallelism: opts.parallelism, connect: opts.connect, probe: false, progress: opts.progress });
   const byName = new Map(reads.map((r) => [r.enforcer, r] as const));
   const hosts: HostPlan[] = [];
   const toProbe: Array<{ read: HostRead; want: DesiredRuleset; hp: HostPlan }> = [];

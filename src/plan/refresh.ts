@@ -8,6 +8,7 @@
  * (`reachable: false` + a reason), never an exception: one dead host must not stop the plan of the
  * others.
  */
+import type { ProgressSink } from '../progress';
 import type { DesiredRuleset } from '../compile/ir';
 import type { Backend } from '../model/types';
 import type { Connection } from '../hosts/connection';
@@ -59,12 +60,20 @@ export interface RefreshOptions {
   connect?: Connector;
   /** Probe capabilities while reading (default false: plan probes only hosts apply will change). */
   probe?: boolean;
+  /** Told as each host's read finishes. */
+  progress?: ProgressSink;
 }
 
 /** refresh reads every target; the result is in target order. Never rejects for a host's sake. */
 export async function refresh(targets: readonly RefreshTarget[], opts: RefreshOptions = {}): Promise<HostRead[]> {
   const connect = opts.connect ?? kernelConnector();
-  return mapLimit(targets, opts.parallelism ?? DEFAULT_PARALLELISM, (t) => readOne(t, connect, opts.probe ?? false));
+  let done = 0;
+  opts.progress?.({ phase: 'refresh', done, total: targets.length });
+  return mapLimit(targets, opts.parallelism ?? DEFAULT_PARALLELISM, async (t) => {
+    const read = await readOne(t, connect, opts.probe ?? false);
+    opts.progress?.({ phase: 'refresh', done: ++done, total: targets.length, item: t.enforcer });
+    return read;
+  });
 }
 
 async function readOne(t: RefreshTarget, connect: Connector, probe: boolean): Promise<HostRead> {

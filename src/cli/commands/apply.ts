@@ -20,6 +20,7 @@ import type { Connector } from '../../../providers';
 import { applyView } from '../views/apply';
 import { countLine } from '../views/diagnostics';
 import { configFailure } from '../views/plan';
+import { terminalProgress } from '../views/progress';
 import type { View } from '../views/view';
 import { parseCommon, withLock, type ReconcileFlags } from './plan';
 
@@ -62,15 +63,22 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
   if (flags.json && !flags.autoApprove) return view.fail([jsonRefusal(command)]);
   return withBackend(view, dir, { check: true }, ({ store }) =>
     withLock(store, command, s.lockTimeoutMs, true, async () => {
-      const r: PlanRunResult = await planRun(dir, {
-        store,
-        vars: s.vars,
-        varFiles: s.varFiles,
-        parallelism: s.parallelism,
-        targets: flags.target,
-        destroy: opts.destroy,
-        connect: opts.connect,
-      });
+      const progress = terminalProgress(io, flags.json);
+      let r: PlanRunResult;
+      try {
+        r = await planRun(dir, {
+          store,
+          vars: s.vars,
+          varFiles: s.varFiles,
+          parallelism: s.parallelism,
+          targets: flags.target,
+          destroy: opts.destroy,
+          connect: opts.connect,
+          progress: progress.report,
+        });
+      } finally {
+        progress.clear();
+      }
       if (!r.plan) return configFailure(view, r);
       const plan = r.plan;
       view.diagnostics(r.diagnostics, r.sources);

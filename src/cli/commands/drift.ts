@@ -3,6 +3,7 @@
  * Exit 0 = no drift, 2 = drift (or orphans) present, 1 = error (invalid configuration, a host
  * that could not be read, lock held).
  */
+import { terminalProgress } from '../views/progress';
 import { planRun, type PlanRunResult } from '../../plan';
 import { hasDrift, hasErrors } from '../../plan';
 import { withBackend } from './backend';
@@ -16,15 +17,24 @@ export async function driftCommand(io: Io, dir: string, flags: ReconcileFlags & 
   const view = viewFor(io, flags.json);
   const s = parseCommon(view, flags);
   if (!s) return 1;
+  const progress = terminalProgress(io, flags.json);
   return withBackend(view, dir, { check: true }, async ({ store }) => {
-    const r: PlanRunResult = await withLock(
-      store,
-      'drift',
-      s.lockTimeoutMs,
-      flags.lock !== false,
-      () => planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, connect: deps.connect }),
-      (t) => view.note(t),
-    );
+    let r: PlanRunResult;
+    try {
+      r = await withLock(
+        store,
+        'drift',
+        s.lockTimeoutMs,
+        flags.lock !== false,
+        () => planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, connect: deps.connect, progress: progress.report }),
+        (t) => {
+          progress.clear();
+          view.note(t);
+        },
+      );
+    } finally {
+      progress.clear();
+    }
     if (!r.plan) return configFailure(view, r);
     const plan = r.plan;
     // Drift is about hosts: configuration warnings belong to `validate` and `plan`.

@@ -6,6 +6,7 @@
  * Also the shared wiring of the reconciler commands (apply, drift, destroy, state, ...): flag
  * parsing, the state lock, and turning thrown diagnostics into exit code 1.
  */
+import { terminalProgress } from '../views/progress';
 import { parseLockTimeout } from '../../apply';
 import { ApplyCodes, DEFAULT_PARALLELISM, planRun, type PlanRunResult } from '../../plan';
 import { makeDiagnostic, type Diagnostic } from '../../diagnostics';
@@ -96,15 +97,24 @@ export async function planCommand(io: Io, dir: string, flags: PlanFlags, deps: C
   if (flags.refreshOnly && flags.out) {
     return view.fail([makeDiagnostic('error', ApplyCodes.badFlag, '-out cannot be combined with --refresh-only', 'A refresh-only plan shows drift; it has nothing for apply to execute.')]);
   }
+  const progress = terminalProgress(io, flags.json);
   return withBackend(view, dir, { check: true }, async ({ store }) => {
-    const r: PlanRunResult = await withLock(
-      store,
-      'plan',
-      s.lockTimeoutMs,
-      flags.lock !== false,
-      () => planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, explain: flags.explain, connect: deps.connect }),
-      (t) => view.note(t),
-    );
+    let r: PlanRunResult;
+    try {
+      r = await withLock(
+        store,
+        'plan',
+        s.lockTimeoutMs,
+        flags.lock !== false,
+        () => planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, explain: flags.explain, connect: deps.connect, progress: progress.report }),
+        (t) => {
+          progress.clear();
+          view.note(t);
+        },
+      );
+    } finally {
+      progress.clear();
+    }
     if (!r.plan) return configFailure(view, r);
     const plan = r.plan;
     view.diagnostics(r.diagnostics, r.sources);

@@ -12,15 +12,30 @@ import { viewFor, type View } from './view';
 import { providerFor } from '../../../providers';
 import { diagnosticsJson } from './diagnostics';
 import { plural, styleFor } from './style';
+import { terminalProgress, type TerminalProgress } from './progress';
 
-/** applyProgress is an ApplyObserver that prints one line per host event. */
-export function applyProgress(io: Io): ApplyObserver {
+/**
+ * applyProgress is an ApplyObserver that prints one line per host event, and on a terminal keeps
+ * a count of hosts done on stderr (erased around each printed line, so the two never mix).
+ */
+export function applyProgress(io: Io, progress: TerminalProgress = terminalProgress(io, true)): ApplyObserver {
   const st = styleFor(io);
+  let total = 0;
+  let done = 0;
+  const print = (line: string, item?: string) => {
+    progress.clear();
+    if (line) io.out(line);
+    if (done < total) progress.report({ phase: 'apply', done, total, item });
+  };
   return {
-    hostStart: (e, action) => io.out(`${st.bold(e)}: ${action === 'delete' ? 'decommissioning' : action === 'create' ? 'programming' : 'updating'}…\n`),
+    hostsPlanned: (es) => {
+      total = es.length;
+      print('');
+    },
+    hostStart: (e, action) => print(`${st.bold(e)}: ${action === 'delete' ? 'decommissioning' : action === 'create' ? 'programming' : 'updating'}…\n`, e),
     hostDone: (o: HostOutcome) => {
-      if (o.action === 'noop' && o.status === 'unchanged') return;
-      io.out(`${st.bold(o.enforcer)}: ${outcomeText(o, st)}\n`);
+      done++;
+      print(o.action === 'noop' && o.status === 'unchanged' ? '' : `${st.bold(o.enforcer)}: ${outcomeText(o, st)}\n`, o.enforcer);
     },
   };
 }
@@ -126,7 +141,7 @@ export function applyView(io: Io, json: boolean | undefined, command: 'apply' | 
     plan: (plan: Plan) => {
       if (!base.json) renderPlanHuman(io, plan);
     },
-    observer: () => (base.json ? undefined : applyProgress(io)),
+    observer: () => (base.json ? undefined : applyProgress(io, terminalProgress(io, base.json))),
     refused(closing: string): number {
       base.note(closing);
       if (base.json) base.result(() => undefined, doc(undefined, false));

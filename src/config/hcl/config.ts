@@ -4,6 +4,7 @@
  * in dependency order (a reference graph sorted with Tarjan's algorithm, so cycles are found and
  * named instead of overflowing the stack). It is pure: files and inputs come in as data.
  */
+import type { ProgressSink } from '../../progress';
 import { type Diagnostic, DiagnosticSink, didYouMean, type SourcePos, sortDiagnostics } from '../../diagnostics';
 import type { RawConfig, RawResource, Value } from '../types';
 import { hclSettingsBlock, settingsFromRaw, type RawSettingsBlock } from '../settings';
@@ -30,6 +31,8 @@ export interface HclInputs {
    * unknown, so references that may point into them are not reported as undeclared.
    */
   unreadable?: string[];
+  /** Told as each file is parsed (a large directory shows progress on a terminal). */
+  progress?: ProgressSink;
 }
 
 export const ENV_PREFIX = 'MICROSEG_VAR_';
@@ -146,7 +149,8 @@ export function evaluateHcl(files: { name: string; text: string }[], inputs: Hcl
   };
 
   if (inputs.unreadable?.length) b.lostTopLevel('');
-  for (const f of sorted) {
+  for (const [i, f] of sorted.entries()) {
+    inputs.progress?.({ phase: 'parse', done: i, total: sorted.length, item: f.name });
     sources.set(f.name, f.text);
     const parsed = parseHcl(f.name, f.text);
     b.diags.push(...parsed.diagnostics);

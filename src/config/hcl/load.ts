@@ -7,6 +7,7 @@ import * as path from 'path';
 import type { Diagnostic } from '../../diagnostics';
 import type { RawConfig } from '../types';
 import { maxFileBytes, readInputFile } from '../read-file';
+import type { ProgressSink } from '../../progress';
 import { Codes } from './codes';
 import { evaluateHcl, type HclInputs } from './config';
 
@@ -15,6 +16,7 @@ export interface LoadHclOptions {
   vars?: Record<string, string>;
   varFiles?: string[];
   env?: NodeJS.ProcessEnv;
+  progress?: ProgressSink;
 }
 
 /** isHclFile says whether a directory entry belongs to an HCL configuration. */
@@ -78,7 +80,7 @@ export function loadHclDir(dir: string, opts: LoadHclOptions = {}): RawConfig {
       else diags.push({ ...r.diagnostic, detail: `${r.diagnostic.detail ?? ''}${r.diagnostic.code === Codes.readError ? '. Check the --var-file path.' : ''}` });
     }
   }
-  const inputs: HclInputs = { vars: opts.vars ?? {}, varFiles, env: opts.env ?? {}, unreadable };
+  const inputs: HclInputs = { vars: opts.vars ?? {}, varFiles, env: opts.env ?? {}, unreadable, progress: opts.progress };
   const cfg = evaluateHcl(files, inputs);
   cfg.diagnostics.unshift(...diags);
   return cfg;
