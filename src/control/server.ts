@@ -40,6 +40,12 @@ export interface ControlServerOptions {
   pollMs?: number;
   log?: (line: string) => void;
   now?: () => Date;
+  /**
+   * How often this replica checks the CAs (default 10 s): it takes a rotation's next step when the
+   * agents are ready (any replica may; the step is one locked transaction) and reloads its TLS
+   * context when the CAs changed, whoever changed them.
+   */
+  caCheckMs?: number;
 }
 
 export interface ControlServer {
@@ -107,6 +113,8 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     return { key: await privateKeyPem(keys.privateKey), cert: cert.certPem, ca: trustBundle(cas), cas };
   };
   let material = await tlsMaterial();
+  const caState = (cas: readonly CaRecord[]) => cas.map((c) => `${c.id}:${c.role}`).join(',');
+  let loaded = caState(material.cas);
 
   /** authenticate returns the enforcer the request's client certificate is bound to, or throws 401/403. */
   const authenticate = async (req: IncomingMessage, cas: readonly CaRecord[]): Promise<{ enforcer: string; serial: string; caId: string }> => {
@@ -153,14 +161,14 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
         return send(res, 403, { ok: false, code: r.code, reason: r.reason, error: r.message });
       }
       log(`registered ${enforcer} from ${req.socket.remoteAddress}: certificate ${r.cert.serial}`);
-      return send(res, 200, { ok: true, cert: r.cert.certPem, serial: r.cert.serial, not_after: r.cert.notAfter, bundle: r.bundle });
+      return send(res, 200, { ok: true, cert: r.cert.certPem, serial: r.cert.serial, ca_id: r.cert.caId, not_after: r.cert.notAfter, bundle: r.bundle });
     }
     const who = await authenticate(req, cas);
     if (route === 'POST /v1/renew') {
       const body = await readBody(req);
       const r = await store.renew({ enforcer: who.enforcer, csrPem: str(body, 'csr'), now: now(), validityMs, secret });
       log(`renewed ${who.enforcer}: certificate ${r.cert.serial} from CA ${r.cert.caId.slice(0, 12)}`);
-      return send(res, 200, { ok: true, cert: r.cert.certPem, serial: r.cert.serial, not_after: r.cert.notAfter, bundle: r.bundle });
+      return send(res, 200, { ok: true, cert: r.cert.certPem, serial: r.cert.serial, ca_id: r.cert.caId, not_after: r.cert.notAfter, bundle: r.bundle });
     }
     if (route === 'GET /v1/ruleset') {
       const known = req.headers['if-none-match']?.replace(/^W\//, '').replace(/"/g, '');
@@ -206,16 +214,36 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     server.listen(opts.port, opts.host, () => resolve());
   });
   const port = (server.address() as { port: number }).port;
+  const reloadTls = async () => {
+    material = await tlsMaterial();
+    loaded = caState(material.cas);
+    server.setSecureContext({ key: material.key, cert: material.cert, ca: material.ca });
+  };
+  let checking = false;
+  const timer = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    (async () => {
+      const step = await store.advanceRotation(now());
+      if (step.step === 'promote') log('CA rotation: every agent trusts the new CA; it signs now');
+      if (step.step === 'retire') log('CA rotation: every agent renewed; the old CA is retired');
+      if (caState(await store.cas()) !== loaded) {
+        await reloadTls();
+        log('CAs changed: TLS certificate and trust bundle reloaded');
+      }
+    })()
+      .catch((e: unknown) => log(`CA check failed (will retry): ${(e as Error).message}`))
+      .finally(() => (checking = false));
+  }, opts.caCheckMs ?? 10_000);
+  timer.unref();
   const hostInUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   return {
     url: `https://${hostInUrl}:${port}`,
     port,
-    reloadTls: async () => {
-      material = await tlsMaterial();
-      server.setSecureContext({ key: material.key, cert: material.cert, ca: material.ca });
-    },
+    reloadTls,
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(timer);
         server.close(() => resolve());
         server.closeAllConnections();
       }),
