@@ -26,6 +26,8 @@ import { evaluateHcl } from '../src/config/hcl';
 import { validateConfig } from '../src/model/validate';
 import { providerFor, type BackendName, type LiveRuleset, type ScriptStep } from '../providers';
 import { parseNftTable } from '../providers/nftables';
+import { listedExpr } from '../providers/nftables/body';
+import { ruleFamily } from '../providers/common';
 import { buildLive, parseSave, renderTable } from '../providers/iptables';
 import { generateHcl, type ScaleSpec } from './generate';
 
@@ -91,12 +93,13 @@ export function simulatedRead(backend: BackendName, desired: DesiredRuleset): Li
     const T = { family: 'inet', table: 'microseg' };
     const items: unknown[] = [{ table: { family: 'inet', name: 'microseg', handle: 1 } }];
     let handle = 2;
+    const sets = new Map(desired.sets.map((s) => [s.name, s] as const));
     for (const s of desired.sets) {
       items.push({ set: { ...T, name: `mseg-${s.name}`, type: s.family === 4 ? 'ipv4_addr' : 'ipv6_addr', comment: s.comment, elem: s.elements.map((e) => ({ prefix: { addr: e.split('/')[0], len: Number(e.split('/')[1]) } })) } });
     }
     for (const c of desired.chains) {
       items.push({ chain: { ...T, name: `mseg-${c.name}`, handle: handle++, ...(c.hook ? { type: 'filter', hook: c.hook, prio: 0 } : {}) } });
-      for (const r of c.rules) items.push({ rule: { ...T, chain: `mseg-${c.name}`, handle: handle++, comment: `microseg:${r.id}`, expr: [] } });
+      for (const r of c.rules) items.push({ rule: { ...T, chain: `mseg-${c.name}`, handle: handle++, comment: `microseg:${r.id}`, expr: listedExpr(r, ruleFamily(r, sets)) } });
     }
     return parseNftTable(JSON.stringify({ nftables: items }));
   }

@@ -42,6 +42,16 @@ export interface LiveChain {
    * chain exists in both; a chain found in only one is drift. Absent for nftables (inet chains).
    */
   families?: Array<4 | 6>;
+  /**
+   * What each owned kernel rule does, in kernel order, one entry per kernel rule: `<id> <body>`
+   * (iptables: `ipv4|ipv6 <id> <body>`, IPv4 rules first; a split rule's parts keep their
+   * `<id>#k/n`). The body is the rule's match and verdict in the provider's normal form, read from
+   * what the kernel lists back (comment and counter values left out) and, for expected(), built
+   * from the IR to the same form. A rule whose comment was kept while its match or verdict was
+   * replaced by hand differs here and nowhere else. Absent: the reader did not carry bodies (an
+   * old plan or state file), and rules compare by id alone.
+   */
+  rules?: string[];
 }
 
 /** LiveHook says whether our jump from a builtin chain exists and is the first rule there. */
@@ -151,6 +161,12 @@ export interface RuleDiff {
   removed: string[];
   /** The rules both sides hold are in another order. */
   reordered: boolean;
+  /**
+   * Rule ids both sides hold whose kernel rules differ (LiveChain.rules): another match or
+   * verdict under the same comment, or (iptables) a rule gone from one family only. Empty when
+   * either side carries no bodies.
+   */
+  changed: string[];
 }
 
 /**

@@ -30,6 +30,7 @@ import { traceHost, type Packet, type TraceVerdict } from '../../src/trace/trace
 import { ProviderError, checkName, checkRuleId } from '../common';
 import type { Connector, Firewall, FirewallHost } from '../firewall';
 import { renderRuleSpecs } from '../iptables/render';
+import { listedExpr } from '../nftables/body';
 import { providerFor } from '../registry';
 import type { Op, Transaction, TxObject } from '../transaction';
 import type { BackendName, Capabilities, LiveRuleset, PartialLive, ReadScope } from '../types';
@@ -187,6 +188,30 @@ export class FakeHost {
   nftDeleteRule(chain: string, id: string): void {
     const c = this.kernel.nft?.chains.get(chain) ?? refuse(`no chain ${chain}`);
     c.rules = c.rules.filter((r) => r.comment !== `microseg:${id}`);
+  }
+
+  /**
+   * setVerdict replaces the verdict of owned rule `id` in chain `chain`, keeping its comment and
+   * match, as `nft replace rule ... handle H <match> <verdict> comment "microseg:<id>"` or
+   * `iptables -R CHAIN n <spec> -j <target>` would: on nftables, or on one family of an iptables
+   * variant (every part of a split rule).
+   */
+  setVerdict(where: 'nftables' | { variant: 'nft' | 'legacy'; family: Family }, chain: string, id: string, verdict: Rule['verdict']): void {
+    const mine = (r: KRule) => r.comment === `microseg:${id}` || (r.comment ?? '').startsWith(`microseg:${id}#`);
+    if (where === 'nftables') {
+      const c = this.kernel.nft?.chains.get(chain) ?? refuse(`no chain ${chain}`);
+      const hits = c.rules.filter(mine);
+      if (hits.length === 0) refuse(`no rule ${id} in ${chain}`);
+      for (const r of hits) r.rule = { ...r.rule, verdict: clone(verdict) };
+      return;
+    }
+    const hits = this.xtList(where.variant, where.family, chain).filter(mine);
+    if (hits.length === 0) refuse(`no rule ${id} in ${chain}`);
+    const target = verdict.kind === 'accept' ? 'ACCEPT' : verdict.kind === 'drop' ? 'DROP' : verdict.kind === 'return' ? 'RETURN' : refuse(`setVerdict: ${verdict.kind} is not modelled`);
+    for (const r of hits) {
+      r.rule = { ...r.rule, verdict: clone(verdict) };
+      r.spec = r.spec!.replace(/ -j .*$/, ` -j ${target}`);
+    }
   }
 
   /** nftInsertRule puts a rule without a comment (an admin's) first in an owned chain. */
@@ -651,9 +676,17 @@ function nftItems(t: NftTable, only: { chain?: string; set?: string } = {}): unk
   for (const [name, c] of t.chains) {
     if (only.set !== undefined || (only.chain !== undefined && only.chain !== name)) continue;
     items.push({ chain: { ...T, name: `mseg-${name}`, handle: 2, ...(c.hook ? { type: 'filter', hook: c.hook, prio: 0, policy: 'accept' } : {}) } });
-    for (const r of c.rules) items.push({ rule: { ...T, chain: `mseg-${name}`, handle: r.handle, ...(r.comment ? { comment: r.comment } : {}), expr: r.comment ? [{ counter: { packets: 0, bytes: 0 } }] : [] } });
+    for (const r of c.rules) items.push({ rule: { ...T, chain: `mseg-${name}`, handle: r.handle, ...(r.comment ? { comment: r.comment } : {}), expr: r.comment ? [{ counter: { packets: 0, bytes: 0 } }, ...nftExpr(r.rule, t)] : nftExpr(r.rule, t) } });
   }
   return items;
+}
+
+/** nftExpr is the `expr` nft lists for a rule of the fake's table (body.ts listedExpr, with the rule's family from its sets). */
+function nftExpr(r: Rule, t: NftTable): unknown[] {
+  const m = r.match;
+  const setFam = (n?: string) => (n ? t.sets.get(n)?.family : undefined);
+  const addrFam = (a?: string) => (a ? (a.includes(':') ? 6 : 4) : undefined);
+  return listedExpr(r, m.family ?? setFam(m.srcSet?.set) ?? setFam(m.dstSet?.set) ?? addrFam(m.srcAddr) ?? addrFam(m.dstAddr) ?? (m.protocol === 'icmpv6' ? 6 : undefined));
 }
 
 function nftChainList(k: Kernel, h: FakeHost): unknown[] {

@@ -92,7 +92,8 @@ export function planIptablesChanges(backend: BackendName, desired: DesiredRulese
     const edits: Array<{ chain: string; ops: EditOps }> = [];
     for (const c of rewrite) {
       const d = changed.get(c.name)!;
-      const ops = d.action !== 'create' ? editChain(c, d.live, family, sets) : undefined;
+      // A rule whose body differs under the same id cannot be fixed by edits chosen by id: rewrite the chain.
+      const ops = d.action !== 'create' && d.rules.changed.length === 0 ? editChain(c, d.live, family, sets) : undefined;
       if (ops === undefined) {
         whole.push(c);
         tx.add('add', { type: 'chain', name: c.name });
@@ -143,7 +144,7 @@ export function planIptablesChanges(backend: BackendName, desired: DesiredRulese
 function rewrites(c: ChainDiff): boolean {
   if (c.action === 'create') return true;
   if (c.action === 'delete') return false;
-  return c.rules.added.length > 0 || c.rules.removed.length > 0 || c.rules.reordered || c.foreignRules > 0 || c.missingFamilies.length > 0;
+  return c.rules.added.length > 0 || c.rules.removed.length > 0 || c.rules.changed.length > 0 || c.rules.reordered || c.foreignRules > 0 || c.missingFamilies.length > 0;
 }
 
 interface EditOps {

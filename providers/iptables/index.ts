@@ -8,7 +8,7 @@ import type { CommandResult, Host } from '../../src/hosts/types';
 import type { BackendName, Capabilities, ChangePlan, LiveHook, LiveRuleset, ObjectDiff, PartialLive, PartialRead, Provider, ReadScope, ScriptStep } from '../types';
 import type { Transaction } from '../transaction';
 import { IR_NAME, ProviderError, canonicalLive, conntrackWarmupChain, ruleFamily } from '../common';
-import { buildLive, mergeFamilies, parseIpsetSave, parseListRules, parseNftChainNames, parseSave } from './read';
+import { buildLive, iptBody, mergeFamilies, parseIpsetSave, parseListRules, parseNftChainNames, parseSave, ruleEntries } from './read';
 import { BUILTIN, chainName, setName } from './names';
 import { TABLE_OF, checkIptablesOp, cleanupTransactions, fullSyncTransactions, ipsetScript, newIptTx, renderRuleSpecs, restoreScript } from './render';
 
@@ -258,13 +258,18 @@ export class IptablesProvider implements Provider {
     const hooks: LiveHook[] = [];
     const chains = desired.chains.map((c) => {
       const ids = { 4: [] as string[], 6: [] as string[] };
+      const kernel = { 4: { ids: [] as string[], bodies: [] as string[] }, 6: { ids: [] as string[], bodies: [] as string[] } };
       for (const r of c.rules) {
         const fam = ruleFamily(r, sets);
         for (const f of [4, 6] as const) {
           if (fam !== undefined && fam !== f) continue;
           // Validate exactly like rendering does, so expected() fails where renderFull would.
-          renderRuleSpecs(r, f, sets);
+          const specs = renderRuleSpecs(r, f, sets);
           ids[f].push(r.id);
+          specs.forEach((spec, i) => {
+            kernel[f].ids.push(specs.length === 1 ? r.id : `${r.id}#${i + 1}/${specs.length}`);
+            kernel[f].bodies.push(iptBody(spec));
+          });
         }
       }
       if (c.hook) for (const family of [4, 6] as const) hooks.push({ hook: c.hook, family, present: true, first: true, count: 1, targets: [c.name] });
@@ -274,6 +279,7 @@ export class IptablesProvider implements Provider {
         ruleIds: mergeFamilies(ids[4], ids[6]),
         foreignRules: 0,
         families: [4, 6] as Array<4 | 6>,
+        rules: [...ruleEntries(4, kernel[4]), ...ruleEntries(6, kernel[6])],
       };
     });
     return canonicalLive({

@@ -15,15 +15,18 @@ import { addCount, recordCounters, type RuleCount } from '../counters';
 /** SavedTable is the owned part of one family's table filter. */
 export interface SavedTable {
   /**
-   * Owned chains (IR names) with the comment ids of their rules, in order, and uncommented rule
-   * counts; `counts` holds the rules' counters when the text carried them (`iptables-save -c`).
+   * Owned chains (IR names) with the comment ids of their rules, in order, the normal form of each
+   * of those rules (iptBody, parallel to `ids`), and uncommented rule counts; `counts` holds the
+   * rules' counters when the text carried them (`iptables-save -c`).
    */
   chains: Map<string, SavedChain>;
   hooks: LiveHook[];
 }
 
+/** SavedChain is one owned chain of one family as iptables-save lists it. */
 export interface SavedChain {
   ids: string[];
+  bodies: string[];
   foreign: number;
   counts?: Map<string, RuleCount>;
 }
@@ -37,6 +40,84 @@ const COMMENT_RE = /(?:^|\s)--comment\s+(?:"((?:[^"\\]|\\.)*)"|(\S+))/;
 export function commentOf(line: string): string | undefined {
   const m = COMMENT_RE.exec(line);
   return m ? (m[1] ?? m[2]) : undefined;
+}
+
+/**
+ * iptBody is the normal form of one rule spec (what follows `-A CHAIN`), as iptables-save lists
+ * it and as renderRuleSpecs writes it: its words, quotes removed, without the comment match and
+ * without counters (`-c P B` or a leading `[P:B]`; counter values are never drift), addresses as
+ * canonical CIDRs and conntrack states sorted. The renderer
+ * writes matches in the order and spelling iptables-save prints them back (the real-kernel suites
+ * check read-back equals expected()), so one function normalises both sides.
+ */
+export function iptBody(spec: string): string {
+  const words = splitWords(spec);
+  const out: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (i === 0 && /^\[\d+:\d+\]$/.test(w)) continue;
+    if (w === '-c' || w === '--set-counters') {
+      i += 2;
+      continue;
+    }
+    if (w === '-m' && words[i + 1] === 'comment' && words[i + 2] === '--comment') {
+      i += 3;
+      continue;
+    }
+    if (w === '--comment') {
+      i += 1;
+      continue;
+    }
+    out.push(w);
+    // iptables-save prints addresses with their mask (`198.18.0.10/32`) where the renderer may
+    // write a bare host, and conntrack states in the kernel's bit order: fold both to one spelling.
+    const next = words[i + 1];
+    if (next === undefined) continue;
+    if (w === '-s' || w === '-d') {
+      out.push(cidrOrSelf(next));
+      i++;
+    } else if (w === '--ctstate') {
+      out.push(next.split(',').sort().join(','));
+      i++;
+    }
+  }
+  return out.join(' ');
+}
+
+function cidrOrSelf(x: string): string {
+  try {
+    return normaliseCidr(x);
+  } catch {
+    return x;
+  }
+}
+
+/** splitWords splits a rule spec into words as a shell would (double quotes, backslash escapes inside them). */
+function splitWords(spec: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let inWord = false;
+  let quoted = false;
+  for (let i = 0; i < spec.length; i++) {
+    const ch = spec[i];
+    if (quoted) {
+      if (ch === '\\' && i + 1 < spec.length) cur += spec[++i];
+      else if (ch === '"') quoted = false;
+      else cur += ch;
+    } else if (ch === '"') {
+      quoted = true;
+      inWord = true;
+    } else if (/\s/.test(ch)) {
+      if (inWord) out.push(cur);
+      cur = '';
+      inWord = false;
+    } else {
+      cur += ch;
+      inWord = true;
+    }
+  }
+  if (inWord) out.push(cur);
+  return out;
 }
 
 /** parseSave parses `iptables-save -t filter` output of one family. */
@@ -60,7 +141,7 @@ export function parseSave(text: string, family: Family): SavedTable {
     if (!inFilter || line === '' || line.startsWith('#') || line === 'COMMIT') continue;
     if (line.startsWith(':')) {
       const name = line.slice(1).split(/\s+/)[0];
-      if (name.startsWith(CHAIN_PREFIX)) chains.set(name.slice(CHAIN_PREFIX.length), chains.get(name.slice(CHAIN_PREFIX.length)) ?? { ids: [], foreign: 0 });
+      if (name.startsWith(CHAIN_PREFIX)) chains.set(name.slice(CHAIN_PREFIX.length), chains.get(name.slice(CHAIN_PREFIX.length)) ?? { ids: [], bodies: [], foreign: 0 });
       continue;
     }
     const m = /^-A\s+(\S+)\s*(.*)$/.exec(line);
@@ -68,7 +149,7 @@ export function parseSave(text: string, family: Family): SavedTable {
     const [, chain, rest] = m;
     const comment = commentOf(rest);
     if (chain.startsWith(CHAIN_PREFIX)) {
-      const c = chains.get(chain.slice(CHAIN_PREFIX.length)) ?? { ids: [], foreign: 0 };
+      const c = chains.get(chain.slice(CHAIN_PREFIX.length)) ?? { ids: [], bodies: [], foreign: 0 };
       chains.set(chain.slice(CHAIN_PREFIX.length), c);
       if (comment?.startsWith(COMMENT_PREFIX) && comment !== HOOK_COMMENT) {
         const id = comment.slice(COMMENT_PREFIX.length);
@@ -77,6 +158,7 @@ export function parseSave(text: string, family: Family): SavedTable {
           c.counts ??= new Map();
           addCount(c.counts, id, { packets: Number(counter[1]), bytes: Number(counter[2]) });
         }
+        c.bodies.push(iptBody(rest));
       } else c.foreign++;
       continue;
     }
@@ -240,6 +322,11 @@ export function kernelIdsOf(chain: LiveChain): Partial<Record<Family, readonly s
   return KERNEL_IDS.get(chain);
 }
 
+/** ruleEntries are LiveChain.rules entries of one family's chain: `ipv4|ipv6 <id> <body>`. */
+export function ruleEntries(family: Family, c: { ids: readonly string[]; bodies: readonly string[] } | undefined): string[] {
+  return (c?.ids ?? []).map((id, i) => `ipv${family} ${id} ${c!.bodies[i]}`);
+}
+
 /** buildLive combines both families' tables and the sets into one canonical LiveRuleset. */
 export function buildLive(backend: BackendName, t4: SavedTable, t6: SavedTable, sets: AddressSet[]): LiveRuleset {
   const hooks = [...t4.hooks, ...t6.hooks];
@@ -255,6 +342,7 @@ export function buildLive(backend: BackendName, t4: SavedTable, t6: SavedTable, 
       ruleIds: mergeFamilies(collapseParts(c4?.ids ?? []), collapseParts(c6?.ids ?? [])),
       foreignRules: (c4?.foreign ?? 0) + (c6?.foreign ?? 0),
       families,
+      rules: [...ruleEntries(4, c4), ...ruleEntries(6, c6)],
     };
     const hook = hooks.find((h) => h.targets?.includes(name))?.hook;
     if (hook) lc.hook = hook;

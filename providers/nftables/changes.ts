@@ -95,7 +95,8 @@ export function planNftChanges(desired: DesiredRuleset, diff: ObjectDiff): Chang
   // when no rule has to enter in the middle; otherwise (and for new chains) it is written whole.
   const edited = new Map<string, { deletes: number[]; appends: Chain['rules'] }>();
   for (const c of changedChains) {
-    const e = editChain(chains.get(c.name)!, c.live);
+    // A rule whose body differs under the same id cannot be fixed by edits chosen by id: the chain is rewritten whole.
+    const e = c.rules.changed.length > 0 ? undefined : editChain(chains.get(c.name)!, c.live);
     if (e) edited.set(c.name, e);
   }
   const changedNames = new Set(changedChains.map((c) => c.name));

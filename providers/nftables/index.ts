@@ -13,6 +13,7 @@ import { NFT_FAMILY, NFT_TABLE, nftName } from './names';
 import { TABLE_ABSENT, emptyLive, parseBaseChains, parseChainList, parseNftTable } from './read';
 import { checkNftOp, fullSyncTransaction, nftScript, renderNftScript } from './render';
 import { nftCleanup, nftWarmup, planNftChanges } from './changes';
+import { bodyOfRule } from './body';
 
 export { nftName, irNameOf, NFT_TABLE, NFT_FAMILY, NFT_PREFIX } from './names';
 export { renderNftScript, renderRule, nftScript, COMMENT_PREFIX } from './render';
@@ -180,6 +181,7 @@ export class NftablesProvider implements Provider {
         ...(c.hook ? { hook: c.hook } : {}),
         ruleIds: c.rules.map((r) => r.id),
         foreignRules: 0,
+        rules: c.rules.map((r) => `${r.id} ${bodyOfRule(r, ruleFamily(r, sets))}`),
       })),
       hooks: desired.chains
         .filter((c) => c.hook)

@@ -1,8 +1,10 @@
 /**
  * Reading table inet microseg back from `nft -j list table inet microseg` into a LiveRuleset.
  *
- * Only the table's own objects are read. Rule ids come only from `microseg:<id>` comments: rule
- * bodies are never parsed (PRACTICES 7), because their JSON shape changes between nft versions.
+ * Only the table's own objects are read. Rule ids come only from `microseg:<id>` comments. Rule
+ * bodies are read into a normal form (body.ts) only to compare them with what the IR renders:
+ * the id names a rule, the body says what it does, and a hand-replaced body under our comment is
+ * drift. The form folds the spellings nft versions vary in; anything else is a difference.
  * Set elements are normalised to canonical CIDRs, since nft prints a single address without
  * `/32`, a prefix as {prefix:{addr,len}} and any interval that is not one prefix as a range.
  */
@@ -12,6 +14,7 @@ import { ProviderError, canonicalLive, normaliseCidr, rangeToCidrs } from '../co
 import { NFT_FAMILY, NFT_TABLE, irNameOf } from './names';
 import { COMMENT_PREFIX } from './render';
 import { addCount, recordCounters, type RuleCount } from '../counters';
+import { bodyOfExpr } from './body';
 
 type Json = Record<string, unknown>;
 
@@ -75,7 +78,7 @@ export function parseNftTable(json: string, allBaseChains: readonly BaseChainInf
       const c = item.chain as Json;
       if (c.table !== NFT_TABLE || c.family !== NFT_FAMILY) continue;
       const name = irNameOf(String(c.name));
-      const lc: LiveChain & { prio?: number } = { name, ruleIds: [], foreignRules: 0 };
+      const lc: LiveChain & { prio?: number } = { name, ruleIds: [], foreignRules: 0, rules: [] };
       if (typeof c.hook === 'string' && isHook(c.hook)) {
         lc.hook = c.hook;
         lc.prio = typeof c.prio === 'number' ? c.prio : 0;
@@ -98,6 +101,7 @@ export function parseNftTable(json: string, allBaseChains: readonly BaseChainInf
           counts.set(c.name, m);
           addCount(m, id, n);
         }
+        c.rules!.push(`${id} ${bodyOfExpr(r.expr)}`);
         const h = handles.get(c.name);
         if (h && typeof r.handle === 'number') h.push(r.handle);
         else handles.set(c.name, undefined); // no handle in the JSON: positions unknown

@@ -18,7 +18,7 @@ import type { BackendName, LiveChain, LiveRuleset, ObjectDiff } from '../../prov
 import { providerFor } from '../../providers';
 import type { StateChain, StateHost, StateSet } from '../state/types';
 import { PlanCodes } from './codes';
-import { commonOrderDiffers, diffObjects, hookKey, multisetDiff, type Claims } from './object-diff';
+import { compareRules, diffObjects, hookKey, ruleIdOf, type Claims } from './object-diff';
 import type { ChainChange, DriftItem, HookChange, HostAction, HostPlan, OrphanItem, SetChange } from './types';
 
 const FAMILIES: readonly Family[] = [4, 6];
@@ -67,10 +67,10 @@ export function hostPlanOf(enforcer: string, desired: boolean, diff: ObjectDiff,
   }
   const chains: ChainChange[] = [];
   for (const c of diff.chains) {
-    if (c.action === 'create') chains.push({ name: c.name, action: 'create', rules_added: [...c.want.ruleIds], rules_removed: [], reordered: false, foreign_rules_removed: 0 });
+    if (c.action === 'create') chains.push({ name: c.name, action: 'create', rules_added: [...c.want.ruleIds], rules_removed: [], reordered: false, rules_changed: [], foreign_rules_removed: 0 });
     else if (c.action === 'delete') {
-      if (c.claimed) chains.push({ name: c.name, action: 'delete', rules_added: [], rules_removed: [...c.live.ruleIds], reordered: false, foreign_rules_removed: c.live.foreignRules });
-    } else chains.push({ name: c.name, action: c.action, rules_added: c.rules.added, rules_removed: c.rules.removed, reordered: c.rules.reordered, foreign_rules_removed: c.foreignRules });
+      if (c.claimed) chains.push({ name: c.name, action: 'delete', rules_added: [], rules_removed: [...c.live.ruleIds], reordered: false, rules_changed: [], foreign_rules_removed: c.live.foreignRules });
+    } else chains.push({ name: c.name, action: c.action, rules_added: c.rules.added, rules_removed: c.rules.removed, reordered: c.rules.reordered, rules_changed: c.rules.changed, foreign_rules_removed: c.foreignRules });
   }
   const hooks: HookChange[] = diff.hooks
     .filter((h) => h.action !== 'delete' || h.claimed)
@@ -80,7 +80,7 @@ export function hostPlanOf(enforcer: string, desired: boolean, diff: ObjectDiff,
     ...diff.sets.flatMap((s): OrphanItem[] => (s.action === 'delete' && !s.claimed ? [{ kind: 'set', name: s.name }] : [])),
     ...diff.hooks.flatMap((h): OrphanItem[] => (h.action === 'delete' && !h.claimed ? [{ kind: 'hook', name: hookKey(h.hook, h.family) }] : [])),
   ].sort((a, b) => cmp(a.kind, b.kind) || cmp(a.name, b.name));
-  const drift = stateHost ? findDrift(stateHost, live) : [];
+  const drift = stateHost ? findDrift(stateHost, live, diff.want) : [];
 
   const changed = sets.length + chains.length + hooks.length + orphans.length > 0;
   const backendChanged = stateHost !== undefined && stateHost.backend !== live.backend;
@@ -160,10 +160,11 @@ function claimsOf(stateHost: StateHost | undefined): Claims {
 // ---------------------------------------------------------------------------------------------
 // Drift: live vs what state says was applied.
 
-function findDrift(stateHost: StateHost, live: LiveRuleset): DriftItem[] {
+function findDrift(stateHost: StateHost, live: LiveRuleset, want: LiveRuleset | undefined): DriftItem[] {
   const out: DriftItem[] = [];
   const liveChains = new Map(live.chains.map((c) => [c.name, c] as const));
-  for (const was of stateHost.owned.chains) out.push(...chainDrift(was, liveChains.get(was.name)));
+  const wantChains = new Map((want?.chains ?? []).map((c) => [c.name, c] as const));
+  for (const was of stateHost.owned.chains) out.push(...chainDrift(was, liveChains.get(was.name), wantChains.get(was.name)));
   const liveSets = new Map(live.sets.map((s) => [s.name, s] as const));
   for (const was of stateHost.owned.sets) out.push(...setDrift(was, liveSets.get(was.name)));
   const liveHooks = new Map(live.hooks.map((h) => [hookKey(h.hook, h.family), h] as const));
@@ -187,7 +188,13 @@ function findDrift(stateHost: StateHost, live: LiveRuleset): DriftItem[] {
   return out;
 }
 
-function chainDrift(was: StateChain, have: LiveChain | undefined): DriftItem[] {
+/**
+ * chainDrift compares a chain state recorded with the live one. Rule bodies come from state; a
+ * state written before bodies were recorded borrows them from the expectation (`want`) for the
+ * ids both hold, which is sound because a rule id is the hash of its chain, match and verdict:
+ * whatever the configuration says now, the rule with that id does one thing.
+ */
+function chainDrift(was: StateChain, have: LiveChain | undefined, want: LiveChain | undefined): DriftItem[] {
   const object = `chain ${was.name}`;
   if (!have) return [{ kind: 'chain-missing', object, detail: `chain ${was.name} with ${was.ruleIds.length} rule(s) is gone` }];
   const out: DriftItem[] = [];
@@ -196,15 +203,25 @@ function chainDrift(was: StateChain, have: LiveChain | undefined): DriftItem[] {
   if (have.ruleIds.length === 0 && was.ruleIds.length > 0) {
     out.push({ kind: 'chain-flushed', object, detail: `all ${was.ruleIds.length} microseg rule(s) are gone` });
   } else {
-    const { added, removed } = multisetDiff(was.ruleIds, have.ruleIds);
+    // The same comparison as plan's (compareRules), with what state recorded as the wanted side.
+    const bodies = was.rules ?? want?.rules;
+    const { added, removed, changed, reordered } = compareRules({ name: was.name, ruleIds: was.ruleIds, foreignRules: 0, ...(bodies ? { rules: bodies } : {}) }, have);
     for (const id of removed) out.push({ kind: 'rule-unexpected', object: `rule ${id} in ${object}`, detail: `rule ${id} is present but was not applied by microseg` });
     for (const id of added) out.push({ kind: 'rule-missing', object: `rule ${id} in ${object}`, detail: `rule ${id} was applied and is gone` });
-    if (commonOrderDiffers(was.ruleIds, have.ruleIds)) {
+    for (const id of changed) out.push({ kind: 'rule-changed', object: `rule ${id} in ${object}`, detail: ruleChangeDetail(id, bodies ?? [], have.rules ?? []) });
+    if (reordered) {
       out.push({ kind: 'rules-reordered', object, detail: `applied order ${was.ruleIds.join(',')}; live order ${have.ruleIds.join(',')}` });
     }
   }
   if (have.foreignRules > 0) out.push(foreignDrift(have));
   return out;
+}
+
+/** ruleChangeDetail says what rule `id` did when applied and what it does now, kernel rule by kernel rule. */
+function ruleChangeDetail(id: string, was: readonly string[], have: readonly string[]): string {
+  const of = (xs: readonly string[]) => xs.filter((e) => ruleIdOf(e) === id);
+  const show = (xs: string[]) => (xs.length === 0 ? '(nothing)' : xs.join(' | '));
+  return `rule ${id} was applied as ${show(of(was))}; the kernel now holds ${show(of(have))}`;
 }
 
 function foreignDrift(c: LiveChain): DriftItem {

@@ -7,8 +7,8 @@
  * the providers' change planners (Provider.changes), and the objects apply re-reads after a delta
  * (readScopeOf). Apply's verification runs it once more, on the read-back, and wants it empty.
  *
- * Objects are compared by name; a chain's rules by compareRules (today the `microseg:<id>` of
- * each rule, a hash of chain, match and verdict: rule bodies are not read back). Objects a merged
+ * Objects are compared by name; a chain's rules by compareRules: by the `microseg:<id>` of each
+ * rule, and by what each kernel rule does as the kernel lists it back (LiveChain.rules). Objects a merged
  * read-back shares with `want` (mergePartial) are skipped by identity.
  */
 import type { AddressSet, Family, Hook } from '../compile/ir';
@@ -124,19 +124,56 @@ function diffChains(want: LiveRuleset | undefined, live: LiveRuleset, claims: Cl
       const rules = compareRules(w, l);
       const missingFamilies = familyGap(w, l);
       const hookChanged = (w.hook ?? null) !== (l.hook ?? null);
-      const differs = hookChanged || rules.added.length || rules.removed.length || rules.reordered || l.foreignRules > 0 || missingFamilies.length > 0;
+      const differs = hookChanged || rules.added.length || rules.removed.length || rules.changed.length || rules.reordered || l.foreignRules > 0 || missingFamilies.length > 0;
       return differs ? { action: hookChanged ? 'replace' : 'update', name: w.name, want: w, live: l, rules, hookChanged, foreignRules: l.foreignRules, missingFamilies } : undefined;
     },
   });
 }
 
 /**
- * compareRules compares the rules of a wanted and a live chain. Today a rule is its id; this is
- * where a comparison of rule bodies (match and verdict read back) belongs when reads carry them.
+ * compareRules compares the rules of a wanted and a live chain: by id (added, removed,
+ * reordered), then, when both sides carry them, by what each kernel rule does (LiveChain.rules):
+ * an id both sides hold whose kernel rules differ is `changed`. Comparing the entries (not only
+ * the merged ids) is what sees a family-neutral iptables rule deleted from one family, and a rule
+ * whose comment was kept while its verdict was replaced. The same entries in another order (a
+ * per-family order the merged ids hide) are `reordered`.
  */
 export function compareRules(want: LiveChain, live: LiveChain): RuleDiff {
   const { added, removed } = multisetDiff(want.ruleIds, live.ruleIds);
-  return { added, removed, reordered: commonOrderDiffers(want.ruleIds, live.ruleIds) };
+  let reordered = commonOrderDiffers(want.ruleIds, live.ruleIds);
+  const changed: string[] = [];
+  if (want.rules && live.rules) {
+    const w = entriesById(want.rules);
+    const l = entriesById(live.rules);
+    const skip = new Set([...added, ...removed]);
+    for (const id of new Set(want.ruleIds)) {
+      if (skip.has(id) || !l.has(id) || !w.has(id)) continue;
+      if (!sameList(w.get(id) ?? [], l.get(id) ?? [])) changed.push(id);
+    }
+    // The same kernel rules in another order within a family (merged iptables ids can hide it).
+    if (!reordered && changed.length === 0 && !sameList(want.rules, live.rules) && sameList([...want.rules].sort(), [...live.rules].sort())) reordered = true;
+  }
+  return { added, removed, reordered, changed };
+}
+
+/** ruleIdOf is the IR rule id of a LiveChain.rules entry (its family prefix and part suffix dropped). */
+export function ruleIdOf(entry: string): string {
+  const words = entry.split(' ');
+  const id = words[0] === 'ipv4' || words[0] === 'ipv6' ? words[1] : words[0];
+  return id.replace(/#\d+\/\d+$/, '');
+}
+
+/** entriesById groups LiveChain.rules entries by IR rule id, sorted within each id (family order is free). */
+function entriesById(rules: readonly string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const e of rules) {
+    const id = ruleIdOf(e);
+    const list = out.get(id) ?? [];
+    list.push(e);
+    out.set(id, list);
+  }
+  for (const list of out.values()) list.sort();
+  return out;
 }
 
 function diffHooks(want: LiveRuleset | undefined, live: LiveRuleset, claims: Claims): HookDiff[] {

@@ -148,6 +148,8 @@ export interface ChainChange {
   rules_removed: string[];
   /** The rules both sides have are in a different order. */
   reordered: boolean;
+  /** Rule ids both sides have whose match or verdict differs (as the kernel lists them back), rewritten. */
+  rules_changed: string[];
   /** Rules without a microseg comment in this owned chain, which the rewrite removes. */
   foreign_rules_removed: number;
 }
@@ -166,6 +168,8 @@ export interface HookChange {
  * DriftKind is a kind of change made outside microseg, found by comparing live with state:
  * - `rule-missing` / `rule-unexpected`  a rule id state recorded is gone / one it did not record is there
  * - `rules-reordered`      the recorded rules are all there but in another order
+ * - `rule-changed`         a recorded rule id is there but does something else (match or verdict
+ *                          replaced under the same comment, or on iptables gone from one family)
  * - `chain-flushed`        a chain state recorded with rules is empty (`iptables -F` by hand)
  * - `chain-missing`        a recorded chain is gone (or, for iptables, gone from one family)
  * - `hook-missing` / `hook-not-first` / `hook-duplicated`  our jump from a base chain
@@ -176,6 +180,7 @@ export type DriftKind =
   | 'rule-missing'
   | 'rule-unexpected'
   | 'rules-reordered'
+  | 'rule-changed'
   | 'chain-flushed'
   | 'chain-missing'
   | 'hook-missing'

@@ -36,7 +36,7 @@ const stateHost = z.object({
   connection,
   owned: z.object({
     sets: z.array(z.object({ name: z.string(), family, elements: z.array(z.string()) })),
-    chains: z.array(z.object({ name: z.string(), hook: hook.optional(), ruleIds: z.array(z.string()) })),
+    chains: z.array(z.object({ name: z.string(), hook: hook.optional(), ruleIds: z.array(z.string()), rules: z.array(z.string()).optional() })),
     hooks: z.array(z.object({ hook, family })),
   }),
   fingerprint: z.string(),

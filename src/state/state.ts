@@ -30,7 +30,7 @@ export function withoutHost(state: StateFile, enforcer: string): StateFile {
  */
 export interface OwnedRead {
   sets: ReadonlyArray<{ name: string; family: Family; elements: readonly string[] }>;
-  chains: ReadonlyArray<{ name: string; hook?: Hook; ruleIds: readonly string[] }>;
+  chains: ReadonlyArray<{ name: string; hook?: Hook; ruleIds: readonly string[]; rules?: readonly string[] }>;
   hooks: ReadonlyArray<{ hook: Hook; family: Family; present: boolean }>;
 }
 
@@ -43,7 +43,7 @@ export function ownedFromLive(live: OwnedRead): StateOwned {
     sets: [...live.sets]
       .map((s) => ({ name: s.name, family: s.family, elements: [...s.elements] }))
       .sort((a, b) => cmp(a.name, b.name)),
-    chains: live.chains.map((c) => (c.hook ? { name: c.name, hook: c.hook, ruleIds: [...c.ruleIds] } : { name: c.name, ruleIds: [...c.ruleIds] })),
+    chains: live.chains.map((c) => ({ name: c.name, ...(c.hook ? { hook: c.hook } : {}), ruleIds: [...c.ruleIds], ...(c.rules ? { rules: [...c.rules] } : {}) })),
     hooks: live.hooks.filter((h) => h.present).map((h) => ({ hook: h.hook, family: h.family })),
   };
 }

@@ -91,6 +91,11 @@ export interface StateChain {
   name: string;
   hook?: Hook;
   ruleIds: string[];
+  /**
+   * What each kernel rule did when read back (providers' LiveChain.rules), for drift to see a rule
+   * replaced under the same comment. Absent in state written before bodies were read.
+   */
+  rules?: string[];
 }
 
 /** StateHook is one `microseg:hook` jump (or nft base chain) microseg installed. */

@@ -21,6 +21,7 @@ const GROUP: Record<DriftKind, 'missing' | 'unexpected' | 'changed'> = {
   'foreign-rule-in-owned-chain': 'unexpected',
   'hook-duplicated': 'unexpected',
   'rules-reordered': 'changed',
+  'rule-changed': 'changed',
   'hook-not-first': 'changed',
   'set-member-changed': 'changed',
 };

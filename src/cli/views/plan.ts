@@ -111,6 +111,7 @@ function chainLines(c: ChainChange, st: Style, brief: boolean): string[] {
   const what: string[] = [];
   if (c.rules_added.length) what.push(`+${plural(c.rules_added.length, 'rule')}`);
   if (c.rules_removed.length) what.push(`-${plural(c.rules_removed.length, 'rule')}`);
+  if (c.rules_changed?.length) what.push(`~${plural(c.rules_changed.length, 'rule')} changed`);
   if (c.reordered) what.push('reordered');
   if (c.foreign_rules_removed) what.push(`${plural(c.foreign_rules_removed, 'foreign rule')} removed`);
   const sym = c.action === 'replace' ? st.yellow('-/+') : st.yellow('~');
@@ -118,6 +119,7 @@ function chainLines(c: ChainChange, st: Style, brief: boolean): string[] {
   if (!brief) {
     for (const id of capList(c.rules_added)) out.push(`    ${st.green('+')} rule ${id}`);
     for (const id of capList(c.rules_removed)) out.push(`    ${st.red('-')} rule ${id}`);
+    for (const id of capList(c.rules_changed ?? [])) out.push(`    ${st.yellow('~')} rule ${id} (match or verdict differs from the configuration)`);
   }
   return out;
 }

@@ -89,19 +89,19 @@ describe('diffHost: rules in one chain', () => {
 
   it('a rule added changes only that chain', () => {
     expect(diffHost(withPu(['p1', 'p2', 'p4', 'p3']), live, state)).toEqual(
-      quiet({ action: 'update', chains: [{ name: 'pu-web', action: 'update', rules_added: ['p4'], rules_removed: [], reordered: false, foreign_rules_removed: 0 }] }),
+      quiet({ action: 'update', chains: [{ name: 'pu-web', action: 'update', rules_added: ['p4'], rules_removed: [], reordered: false, rules_changed: [], foreign_rules_removed: 0 }] }),
     );
   });
 
   it('a rule removed changes only that chain', () => {
     expect(diffHost(withPu(['p1', 'p3']), live, state).chains).toEqual([
-      { name: 'pu-web', action: 'update', rules_added: [], rules_removed: ['p2'], reordered: false, foreign_rules_removed: 0 },
+      { name: 'pu-web', action: 'update', rules_added: [], rules_removed: ['p2'], reordered: false, rules_changed: [], foreign_rules_removed: 0 },
     ]);
   });
 
   it('rules reordered change only that chain, with reordered=true', () => {
     const p = diffHost(withPu(['p2', 'p1', 'p3']), live, state);
-    expect(p.chains).toEqual([{ name: 'pu-web', action: 'update', rules_added: [], rules_removed: [], reordered: true, foreign_rules_removed: 0 }]);
+    expect(p.chains).toEqual([{ name: 'pu-web', action: 'update', rules_added: [], rules_removed: [], reordered: true, rules_changed: [], foreign_rules_removed: 0 }]);
     expect(p.sets).toEqual([]);
     expect(p.hooks).toEqual([]);
   });
@@ -109,15 +109,15 @@ describe('diffHost: rules in one chain', () => {
   it('a new chain is created with all its rules, and a chain state owns but desired drops is deleted', () => {
     const d = desiredWeb({ chains: [base.chains[0], base.chains[1], chain('pu-api', ['a1', 'a2'])] });
     expect(diffHost(d, live, state).chains).toEqual([
-      { name: 'pu-api', action: 'create', rules_added: ['a1', 'a2'], rules_removed: [], reordered: false, foreign_rules_removed: 0 },
-      { name: 'pu-web', action: 'delete', rules_added: [], rules_removed: ['p1', 'p2', 'p3'], reordered: false, foreign_rules_removed: 0 },
+      { name: 'pu-api', action: 'create', rules_added: ['a1', 'a2'], rules_removed: [], reordered: false, rules_changed: [], foreign_rules_removed: 0 },
+      { name: 'pu-web', action: 'delete', rules_added: [], rules_removed: ['p1', 'p2', 'p3'], reordered: false, rules_changed: [], foreign_rules_removed: 0 },
     ]);
   });
 
   it('a chain whose hook changes is replaced', () => {
     const d = desiredWeb({ chains: [chain('in', ['i-est', 'i-web'], 'forward'), base.chains[1], base.chains[2]] });
     const p = diffHost(d, live, state);
-    expect(p.chains).toEqual([{ name: 'in', action: 'replace', rules_added: [], rules_removed: [], reordered: false, foreign_rules_removed: 0 }]);
+    expect(p.chains).toEqual([{ name: 'in', action: 'replace', rules_added: [], rules_removed: [], reordered: false, rules_changed: [], foreign_rules_removed: 0 }]);
     expect(p.hooks).toEqual([
       { hook: 'forward', family: 4, action: 'create', reason: 'missing' },
       { hook: 'forward', family: 6, action: 'create', reason: 'missing' },
@@ -129,7 +129,7 @@ describe('diffHost: rules in one chain', () => {
   it('a rule id present twice on the host is removed once', () => {
     const dup = withChain(live, 'pu-web', (c) => ({ ...c, ruleIds: ['p1', 'p2', 'p2', 'p3'] }));
     const p = diffHost(base, dup, state);
-    expect(p.chains).toEqual([{ name: 'pu-web', action: 'update', rules_added: [], rules_removed: ['p2'], reordered: false, foreign_rules_removed: 0 }]);
+    expect(p.chains).toEqual([{ name: 'pu-web', action: 'update', rules_added: [], rules_removed: ['p2'], reordered: false, rules_changed: [], foreign_rules_removed: 0 }]);
     expect(p.drift).toEqual([{ kind: 'rule-unexpected', object: 'rule p2 in chain pu-web', detail: 'rule p2 is present but was not applied by microseg' }]);
   });
 });
@@ -177,7 +177,7 @@ describe('diffHost: drift in chains', () => {
     const live = withChain(applied, 'pu-web', (c) => ({ ...c, ruleIds: [] }));
     const p = diffHost(d, live, state);
     expect(p.drift).toEqual([{ kind: 'chain-flushed', object: 'chain pu-web', detail: 'all 3 microseg rule(s) are gone' }]);
-    expect(p.chains).toEqual([{ name: 'pu-web', action: 'update', rules_added: ['p1', 'p2', 'p3'], rules_removed: [], reordered: false, foreign_rules_removed: 0 }]);
+    expect(p.chains).toEqual([{ name: 'pu-web', action: 'update', rules_added: ['p1', 'p2', 'p3'], rules_removed: [], reordered: false, rules_changed: [], foreign_rules_removed: 0 }]);
   });
 
   it('a chain deleted by hand is chain-missing drift and is created again', () => {
@@ -194,21 +194,21 @@ describe('diffHost: drift in chains', () => {
       { kind: 'rule-unexpected', object: 'rule zz in chain pu-web', detail: 'rule zz is present but was not applied by microseg' },
       { kind: 'rule-missing', object: 'rule p2 in chain pu-web', detail: 'rule p2 was applied and is gone' },
     ]);
-    expect(p.chains).toEqual([{ name: 'pu-web', action: 'update', rules_added: ['p2'], rules_removed: ['zz'], reordered: false, foreign_rules_removed: 0 }]);
+    expect(p.chains).toEqual([{ name: 'pu-web', action: 'update', rules_added: ['p2'], rules_removed: ['zz'], reordered: false, rules_changed: [], foreign_rules_removed: 0 }]);
   });
 
   it('rules reordered by hand are rules-reordered drift', () => {
     const live = withChain(applied, 'in', (c) => ({ ...c, ruleIds: ['i-web', 'i-est'] }));
     const p = diffHost(d, live, state);
     expect(p.drift).toEqual([{ kind: 'rules-reordered', object: 'chain in', detail: 'applied order i-est,i-web; live order i-web,i-est' }]);
-    expect(p.chains).toEqual([{ name: 'in', action: 'update', rules_added: [], rules_removed: [], reordered: true, foreign_rules_removed: 0 }]);
+    expect(p.chains).toEqual([{ name: 'in', action: 'update', rules_added: [], rules_removed: [], reordered: true, rules_changed: [], foreign_rules_removed: 0 }]);
   });
 
   it('a foreign rule in an owned chain is drift, and the rewrite removes it', () => {
     const live = withChain(applied, 'in', (c) => ({ ...c, foreignRules: 1 }));
     const p = diffHost(d, live, state);
     expect(p.drift).toEqual([{ kind: 'foreign-rule-in-owned-chain', object: 'chain in', detail: '1 rule(s) without a microseg comment' }]);
-    expect(p.chains).toEqual([{ name: 'in', action: 'update', rules_added: [], rules_removed: [], reordered: false, foreign_rules_removed: 1 }]);
+    expect(p.chains).toEqual([{ name: 'in', action: 'update', rules_added: [], rules_removed: [], reordered: false, rules_changed: [], foreign_rules_removed: 1 }]);
   });
 
   it('iptables: a chain present in iptables but gone from ip6tables (provider projection with families)', () => {
@@ -217,7 +217,7 @@ describe('diffHost: drift in chains', () => {
     const p = diffHost(d, live, stateOf(expected), { expected });
     expect(p.backend).toBe('iptables-nft');
     expect(p.drift).toEqual([{ kind: 'chain-missing', object: 'chain pu-web', detail: 'missing in ipv6' }]);
-    expect(p.chains).toEqual([{ name: 'pu-web', action: 'update', rules_added: [], rules_removed: [], reordered: false, foreign_rules_removed: 0 }]);
+    expect(p.chains).toEqual([{ name: 'pu-web', action: 'update', rules_added: [], rules_removed: [], reordered: false, rules_changed: [], foreign_rules_removed: 0 }]);
     expect(diffHost(d, expected, stateOf(expected), { expected }).action).toBe('noop');
   });
 });
@@ -254,7 +254,7 @@ describe('diffHost: orphans', () => {
     expect(p.action).toBe('create');
     expect(p.drift).toEqual([]);
     expect(p.orphans).toEqual([{ kind: 'chain', name: 'pu-old' }]);
-    expect(p.chains).toEqual([{ name: 'pu-web', action: 'update', rules_added: ['p2', 'p3'], rules_removed: [], reordered: false, foreign_rules_removed: 0 }]);
+    expect(p.chains).toEqual([{ name: 'pu-web', action: 'update', rules_added: ['p2', 'p3'], rules_removed: [], reordered: false, rules_changed: [], foreign_rules_removed: 0 }]);
   });
 });
 

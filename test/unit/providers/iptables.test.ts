@@ -44,8 +44,8 @@ describe('iptables read-back', () => {
   it('reads only owned chains and hooks, ids from comments, hook position and targets', () => {
     const t = parseSave(SAVE, 4);
     expect([...t.chains.entries()]).toEqual([
-      ['in', { ids: ['a', 'b#1/2', 'b#2/2'], foreign: 1 }],
-      ['empty', { ids: [], foreign: 0 }],
+      ['in', { ids: ['a', 'b#1/2', 'b#2/2'], bodies: ['-j ACCEPT', '-p tcp -m multiport --dports 1,2 -j ACCEPT', '-p tcp -m multiport --dports 3 -j ACCEPT'], foreign: 1 }],
+      ['empty', { ids: [], bodies: [], foreign: 0 }],
     ]);
     expect(t.hooks).toEqual([
       { hook: 'input', family: 4, present: true, first: false, count: 2, targets: ['in', 'old'] },

@@ -21,9 +21,17 @@ const doc = {
     { set: { ...T, name: 'mseg-v6', type: 'ipv6_addr', flags: ['interval'], elem: [{ prefix: { addr: '2001:2::', len: 48 } }, '2001:3::1'] } },
     { chain: { ...T, name: 'mseg-in', handle: 2, type: 'filter', hook: 'input', prio: 0, policy: 'accept' } },
     { chain: { ...T, name: 'handmade', handle: 3 } },
-    { rule: { ...T, chain: 'mseg-in', handle: 4, comment: 'microseg:r1', expr: [] } },
+    {
+      rule: {
+        ...T,
+        chain: 'mseg-in',
+        handle: 4,
+        comment: 'microseg:r1',
+        expr: [{ match: { op: 'in', left: { ct: { key: 'state' } }, right: ['related', 'established'] } }, { counter: { packets: 5, bytes: 300 } }, { accept: null }],
+      },
+    },
     { rule: { ...T, chain: 'mseg-in', handle: 5, expr: [{ accept: null }] } },
-    { rule: { ...T, chain: 'mseg-in', handle: 6, comment: 'microseg:r2', expr: [] } },
+    { rule: { ...T, chain: 'mseg-in', handle: 6, comment: 'microseg:r2', expr: [{ match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'tcp' } }, { reject: { type: 'tcp reset' } }] } },
     { rule: { family: 'ip', table: 'other', chain: 'x', handle: 7, comment: 'microseg:zzz', expr: [] } },
   ],
 };
@@ -36,9 +44,10 @@ describe('nftables read-back', () => {
       { name: 'v6', family: 6, elements: ['2001:2::/48', '2001:3::1/128'] },
     ]);
     expect(live.chains).toEqual([
-      { name: 'in', hook: 'input', ruleIds: ['r1', 'r2'], foreignRules: 1 },
+      // Bodies in normal form: counter values left out, ct states sorted, protocols as numbers.
+      { name: 'in', hook: 'input', ruleIds: ['r1', 'r2'], foreignRules: 1, rules: ['r1 ct state established,related; counter; accept', 'r2 l4proto == 6; reject tcp-reset'] },
       // A chain someone added to our table by hand is reported under a name no IR name can equal.
-      { name: 'nft:handmade', ruleIds: [], foreignRules: 0 },
+      { name: 'nft:handmade', ruleIds: [], foreignRules: 0, rules: [] },
     ]);
     expect(live.hooks).toEqual([
       { hook: 'input', family: 4, present: true, first: true, count: 1, targets: ['in'] },
