@@ -214,6 +214,18 @@ export class FakeHost {
     }
   }
 
+  /** nftRuleIds lists the comment ids of an owned chain's rules, in order. */
+  nftRuleIds(chain: string): string[] {
+    const c = this.kernel.nft?.chains.get(chain) ?? refuse(`no chain ${chain}`);
+    return c.rules.flatMap((r) => (r.comment?.startsWith('microseg:') ? [r.comment.slice('microseg:'.length)] : []));
+  }
+
+  /** nftVerdict is the verdict of owned rule `id` of chain `chain`. */
+  nftVerdict(chain: string, id: string): Rule['verdict'] {
+    const c = this.kernel.nft?.chains.get(chain) ?? refuse(`no chain ${chain}`);
+    return clone((c.rules.find((r) => r.comment === `microseg:${id}`) ?? refuse(`no rule ${id} in ${chain}`)).rule.verdict);
+  }
+
   /** nftInsertRule puts a rule without a comment (an admin's) first in an owned chain. */
   nftInsertRule(chain: string, rule: Rule): void {
     const c = this.kernel.nft?.chains.get(chain) ?? refuse(`no chain ${chain}`);

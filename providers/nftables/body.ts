@@ -8,8 +8,8 @@
  * The form is a list of statements, `; `-joined, with the spellings nft varies between listings
  * folded to one: protocols, ICMP types and codes as numbers (nft prints names back for what the
  * renderer writes as numbers), sets of values sorted, addresses as canonical CIDRs. Left out on
- * both sides: the comment (it is the id), counter values (never drift; a `counter` statement
- * itself is kept), and `meta nfproto` matches, because nft drops them from a listing wherever a
+ * both sides: the comment (it is the id), `counter` statements and their values (they never change
+ * what a rule does, so they are never drift), and `meta nfproto` matches, because nft drops them from a listing wherever a
  * later expression implies the family (`meta nfproto ipv6 icmpv6 type 128` lists back as
  * `icmpv6 type echo-request`, and even `meta nfproto ipv4 meta l4proto tcp reject with tcp reset`
  * lists back without it on nft 1.0.6), so whether they show depends on the nft version, not on the
@@ -73,7 +73,8 @@ function statementOf(st: unknown): string | undefined {
     case 'jump':
       return `jump ${String((v as Json)?.target)}`;
     case 'counter':
-      return 'counter';
+      // Counters never change what a rule does; their values (and whether a rule counts) are not drift.
+      return '';
     case 'reject': {
       const r = (v ?? {}) as Json;
       if (r.type === 'tcp reset') return 'reject tcp-reset';

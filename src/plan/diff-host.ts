@@ -201,7 +201,8 @@ function chainDrift(was: StateChain, have: LiveChain | undefined, want: LiveChai
   const gap = missingFamilies(have);
   if (gap.length) out.push({ kind: 'chain-missing', object, detail: `missing in ${gap.map(familyName).join(' and ')}` });
   if (have.ruleIds.length === 0 && was.ruleIds.length > 0) {
-    out.push({ kind: 'chain-flushed', object, detail: `all ${was.ruleIds.length} microseg rule(s) are gone` });
+    const ids = was.ruleIds.length > 10 ? `${was.ruleIds.slice(0, 10).join(', ')}, …` : was.ruleIds.join(', ');
+    out.push({ kind: 'chain-flushed', object, detail: `all ${was.ruleIds.length} microseg rule(s) are gone: ${ids}` });
   } else {
     // The same comparison as plan's (compareRules), with what state recorded as the wanted side.
     const bodies = was.rules ?? want?.rules;

@@ -169,6 +169,21 @@ export interface ReconcileEnv {
   inputRules(node: string): Promise<string[]>;
   /** Make `node` disappear, like `ip netns del`. */
   removeHost(node: string): Promise<void>;
+  /** Every owned kernel rule on `node`: IR chain name, comment id (`<id>` or `<id>#k/n`), and on iptables its family. */
+  ownedRules(node: string): Promise<OwnedKernelRule[]>;
+  /**
+   * tamperRule changes one owned kernel rule by hand: `delete` removes it, `verdict` replaces its
+   * verdict (accept becomes drop, anything else accept) keeping its match and comment, as
+   * `nft replace rule ... handle H` or `iptables -R CHAIN n` would.
+   */
+  tamperRule(node: string, rule: OwnedKernelRule, how: 'delete' | 'verdict'): Promise<void>;
+}
+
+/** OwnedKernelRule is one kernel rule microseg wrote (ReconcileEnv.ownedRules). */
+export interface OwnedKernelRule {
+  chain: string;
+  id: string;
+  family?: 4 | 6;
 }
 
 const OWNED = /MSEG-|mseg-|microseg/;
@@ -255,6 +270,51 @@ export function netnsEnv(backend: BackendName): ReconcileEnv {
     },
     inputRules: async (node) => (await ipt(node, 4, ['-S', 'INPUT'])).split('\n').filter(Boolean),
     removeHost: async (node) => void (await runProcess(['ip', 'netns', 'del', topo.nsName(node)])),
+    async ownedRules(node) {
+      const out: OwnedKernelRule[] = [];
+      if (iptables) {
+        for (const fam of [4, 6] as const) {
+          for (const l of (await ipt(node, fam, ['-S'])).split('\n')) {
+            const m = /^-A MSEG-(\S+) .*--comment "?microseg:([^"\s]+)"?/.exec(l);
+            if (m) out.push({ chain: m[1], id: m[2], family: fam });
+          }
+        }
+      } else {
+        let chain = '';
+        for (const l of (await topo.mustExec(node, ['nft', 'list', 'table', 'inet', 'microseg'])).split('\n')) {
+          const c = /^\s*chain mseg-(\S+) \{/.exec(l);
+          if (c) chain = c[1];
+          const m = /comment "microseg:([^"]+)"\s*$/.exec(l);
+          if (m && chain) out.push({ chain, id: m[1] });
+        }
+      }
+      return out;
+    },
+    async tamperRule(node, r, how) {
+      if (iptables) {
+        const fam = r.family ?? 4;
+        const lines = (await ipt(node, fam, ['-S', kname(r.chain)])).split('\n').filter((l) => l.startsWith('-A '));
+        const n = lines.findIndex((l) => l.includes(`"microseg:${r.id}"`));
+        if (n < 0) throw new Error(`rule ${r.id} not in ${kname(r.chain)} (ipv${fam})`);
+        if (how === 'delete') return void (await ipt(node, fam, ['-D', kname(r.chain), String(n + 1)]));
+        const spec = lines[n].replace(/^-A \S+ /, '');
+        const target = / -j ACCEPT$/.test(spec) ? 'DROP' : 'ACCEPT';
+        // The spec as iptables -S prints it is shell-quoted (the comment): let sh split it.
+        const bin = `${fam === 4 ? 'iptables' : 'ip6tables'}-${variant}`;
+        await topo.mustExec(node, ['sh', '-c', `${bin} ${x.join(' ')} -R ${kname(r.chain)} ${n + 1} ${spec.replace(/ -j .*$/, ` -j ${target}`)}`]);
+        return;
+      }
+      const listing = await topo.mustExec(node, ['nft', '-a', 'list', 'chain', 'inet', 'microseg', kname(r.chain)]);
+      const line = listing.split('\n').find((l) => l.includes(`comment "microseg:${r.id}"`));
+      if (!line) throw new Error(`rule ${r.id} not in ${kname(r.chain)}`);
+      const handle = /# handle (\d+)/.exec(line)![1];
+      if (how === 'delete') return void (await topo.mustExec(node, ['nft', 'delete', 'rule', 'inet', 'microseg', kname(r.chain), 'handle', handle]));
+      const stmt = line.replace(/\s*comment "microseg:[^"]+".*$/, '').trim();
+      const verdict = /(?:^|\s)(accept|drop|return|reject(?: with .*)?|jump \S+)$/.exec(stmt);
+      if (!verdict) throw new Error(`no verdict found in: ${line}`);
+      const body = `${stmt.slice(0, stmt.length - verdict[1].length).trim()} ${verdict[1] === 'accept' ? 'drop' : 'accept'}`.trim();
+      await topo.mustExec(node, ['nft', 'replace', 'rule', 'inet', 'microseg', kname(r.chain), 'handle', handle, ...body.split(' '), 'comment', `"microseg:${r.id}"`]);
+    },
   };
 }
 

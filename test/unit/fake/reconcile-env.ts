@@ -9,7 +9,7 @@ import type { Rule } from '../../../src/compile/ir';
 import { FakeFirewall, type FakeHost } from '../../../providers/fake';
 import type { BackendName } from '../../../providers/types';
 import type { NodeSpec, TcpResult } from '../../netns/harness';
-import type { ReconcileEnv } from '../../netns/reconcile-suite';
+import type { OwnedKernelRule, ReconcileEnv } from '../../netns/reconcile-suite';
 
 const accept = (id: string, match: Rule['match'] = {}): Rule => ({ id, match, verdict: { kind: 'accept' } });
 
@@ -99,5 +99,41 @@ export function fakeEnv(backend: BackendName): ReconcileEnv & { fake: () => Fake
     },
     inputRules: async (node) => ['-P INPUT ACCEPT', ...host(node).xtRules(variant, 4, 'INPUT')],
     removeHost: async (node) => fake.removeHost(nsName(node)),
+    async ownedRules(node) {
+      const h = host(node);
+      const out: OwnedKernelRule[] = [];
+      if (!iptables) {
+        for (const l of h.owned()) {
+          const m = /^nft chain (\S+) /.exec(l);
+          if (m) for (const id of h.nftRuleIds(m[1])) out.push({ chain: m[1], id });
+        }
+        return out;
+      }
+      for (const fam of [4, 6] as const) {
+        for (const l of h.owned()) {
+          const m = new RegExp(`^${variant} v${fam} chain MSEG-(\\S+) `).exec(l);
+          if (!m) continue;
+          for (const r of h.xtRules(variant, fam, m[1])) {
+            const c = /"microseg:([^"]+)"/.exec(r);
+            if (c) out.push({ chain: m[1], id: c[1], family: fam });
+          }
+        }
+      }
+      return out;
+    },
+    async tamperRule(node, r, how) {
+      const h = host(node);
+      if (!iptables) {
+        if (how === 'delete') return h.nftDeleteRule(r.chain, r.id);
+        const was = h.nftVerdict(r.chain, r.id);
+        return h.setVerdict('nftables', r.chain, r.id, was.kind === 'accept' ? { kind: 'drop' } : { kind: 'accept' });
+      }
+      const fam = r.family ?? 4;
+      const rules = h.xtRules(variant, fam, r.chain);
+      const n = rules.findIndex((l) => l.includes(`"microseg:${r.id}"`));
+      if (n < 0) throw new Error(`rule ${r.id} not in ${r.chain}`);
+      if (how === 'delete') return h.xtDeleteRule(variant, fam, r.chain, n + 1);
+      h.setVerdict({ variant, family: fam }, r.chain, r.id.replace(/#\d+\/\d+$/, ''), / -j ACCEPT$/.test(rules[n]) ? { kind: 'drop' } : { kind: 'accept' });
+    },
   };
 }

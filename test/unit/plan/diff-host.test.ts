@@ -176,7 +176,7 @@ describe('diffHost: drift in chains', () => {
   it('a chain flushed by hand is chain-flushed drift and its rules are re-added', () => {
     const live = withChain(applied, 'pu-web', (c) => ({ ...c, ruleIds: [] }));
     const p = diffHost(d, live, state);
-    expect(p.drift).toEqual([{ kind: 'chain-flushed', object: 'chain pu-web', detail: 'all 3 microseg rule(s) are gone' }]);
+    expect(p.drift).toEqual([{ kind: 'chain-flushed', object: 'chain pu-web', detail: 'all 3 microseg rule(s) are gone: p1, p2, p3' }]);
     expect(p.chains).toEqual([{ name: 'pu-web', action: 'update', rules_added: ['p1', 'p2', 'p3'], rules_removed: [], reordered: false, rules_changed: [], foreign_rules_removed: 0 }]);
   });
 
