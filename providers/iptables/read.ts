@@ -11,6 +11,7 @@ import { ProviderError, canonicalLive, normaliseCidr } from '../common';
 import { BUILTIN, CHAIN_PREFIX, HOOK_COMMENT, SET_PREFIX } from './names';
 import { COMMENT_PREFIX } from './render';
 import { addCount, recordCounters, type RuleCount } from '../counters';
+import { OTHER_PROTOCOLS } from '../../src/model/protocols';
 
 /** SavedTable is the owned part of one family's table filter. */
 export interface SavedTable {
@@ -46,7 +47,7 @@ export function commentOf(line: string): string | undefined {
  * iptBody is the normal form of one rule spec (what follows `-A CHAIN`), as iptables-save lists
  * it and as renderRuleSpecs writes it: its words, quotes removed, without the comment match and
  * without counters (`-c P B` or a leading `[P:B]`; counter values are never drift), addresses as
- * canonical CIDRs and conntrack states sorted. The renderer
+ * canonical CIDRs, conntrack states sorted, protocols by number, a target's options sorted. The renderer
  * writes matches in the order and spelling iptables-save prints them back (the real-kernel suites
  * check read-back equals expected()), so one function normalises both sides.
  */
@@ -79,9 +80,27 @@ export function iptBody(spec: string): string {
     } else if (w === '--ctstate') {
       out.push(next.split(',').sort().join(','));
       i++;
+    } else if (w === '-p') {
+      // The renderer writes rarer protocols by number; iptables-save names them from /etc/protocols.
+      out.push(next in OTHER_PROTOCOLS ? String(OTHER_PROTOCOLS[next]) : next);
+      i++;
+    } else if (w === '-j') {
+      // A target's options come back in the target's own order (NFLOG: prefix before group).
+      out.push(next, ...targetOptions(words.slice(i + 2)));
+      break;
     }
   }
-  return out.join(' ');
+  return out.map((w) => (/[\s"]/.test(w) || w === '' ? JSON.stringify(w) : w)).join(' ');
+}
+
+/** targetOptions sorts a target's `--option value` pairs by option (values are one word each, after quote removal). */
+function targetOptions(words: readonly string[]): string[] {
+  const pairs: string[][] = [];
+  for (let i = 0; i < words.length; i++) {
+    if (words[i].startsWith('--') && i + 1 < words.length && !words[i + 1].startsWith('--')) pairs.push([words[i], words[++i]]);
+    else pairs.push([words[i]]);
+  }
+  return pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).flat();
 }
 
 function cidrOrSelf(x: string): string {

@@ -41,7 +41,9 @@ describe('iptBody', () => {
   it('drops the comment and counters, unquotes, and folds address masks and conntrack state order', () => {
     const saved = '[12:3456] -s 198.18.0.10/32 -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "microseg:abc" -j NFLOG --nflog-prefix "a b" --nflog-group 3';
     const rendered = '-s 198.18.0.10 -m conntrack --ctstate ESTABLISHED,RELATED -m comment --comment "microseg:abc" -j NFLOG --nflog-prefix "a b" --nflog-group 3';
-    expect(iptBody(saved)).toBe('-s 198.18.0.10/32 -m conntrack --ctstate ESTABLISHED,RELATED -j NFLOG --nflog-prefix a b --nflog-group 3');
+    expect(iptBody(saved)).toBe('-s 198.18.0.10/32 -m conntrack --ctstate ESTABLISHED,RELATED -j NFLOG --nflog-group 3 --nflog-prefix "a b"');
+    // iptables-save names rarer protocols and prints NFLOG's prefix first; the renderer writes a number and the group first.
+    expect(iptBody('-p gre -j NFLOG --nflog-prefix "x " --nflog-group 7')).toBe(iptBody('-p 47 -j NFLOG --nflog-group 7 --nflog-prefix "x "'));
     expect(iptBody(rendered)).toBe(iptBody(saved));
     expect(iptBody('-c 5 300 -p tcp -m comment --comment "microseg:x" -j ACCEPT')).toBe('-p tcp -j ACCEPT');
     expect(iptBody('-p tcp -j ACCEPT')).not.toBe(iptBody('-p tcp -j REJECT --reject-with tcp-reset'));
