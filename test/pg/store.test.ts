@@ -26,7 +26,7 @@ function host(i: number, fingerprint = `fp-${i}`): StateHost {
   return {
     backend: 'nftables',
     connection: { type: 'netns', netns: `ns-${i}` },
-    owned: { sets: [{ name: `s${i}`, family: 'ip', elements: ['198.18.0.1'] }], chains: [{ name: 'in', hook: 'input', ruleIds: ['r1', 'r2'] }], hooks: [{ hook: 'input', family: 'inet' }] },
+    owned: { sets: [{ name: `s${i}`, family: 4, elements: ['198.18.0.1'] }], chains: [{ name: 'in', hook: 'input', ruleIds: ['r1', 'r2'] }], hooks: [{ hook: 'input', family: 4 }] },
     fingerprint,
     status: 'applied',
     updated_at: '2026-01-01T00:00:00.000Z',

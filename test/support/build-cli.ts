@@ -19,6 +19,8 @@ export function buildOnce(): { root: string; mainJs: string } {
     cwd: REPO,
     stdio: 'ignore',
   });
+  // src/version.ts reads the release from the package.json above it.
+  fs.copyFileSync(path.join(REPO, 'package.json'), path.join(root, 'package.json'));
   const mainJs = path.join(root, 'src/cli/main.js');
   if (!fs.existsSync(mainJs)) throw new Error(`tsc did not produce ${mainJs}`);
   built = { root, mainJs };

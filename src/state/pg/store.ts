@@ -80,7 +80,8 @@ export class PgStateStore implements StateStore {
   private connecting?: Promise<Client>;
   private lost?: Error;
   private queue: Promise<unknown> = Promise.resolve();
-  private snap?: Snapshot;
+  /** What is stored, as of the last load or save; built on first need (a plan loads and never saves). */
+  private snap?: Snapshot | (() => Snapshot);
   private held?: LockInfo;
 
   constructor(private readonly opts: PgStateStoreOptions) {
@@ -326,33 +327,33 @@ export class PgStateStore implements StateStore {
       const modelRows = w.has_model
         ? (await c.query<{ kind: string; name: string; ord: number; item: string }>(`SELECT kind, name, ord, item::text AS item FROM ${this.q}.model_items WHERE workspace = $1`, [this.workspace])).rows
         : [];
-      const snap: Snapshot = { lineage: w.lineage, serial: Number(w.serial), hosts: new Map(), resources: new Map(), model: new Map(), head: '' };
       const hosts: StateFile['hosts'] = {};
       for (const r of hostRows.sort((a, b) => cmp(a.enforcer, b.enforcer))) {
         const rec = JSON.parse(r.record) as Omit<StateHost, 'connection'> & { connection: ConnectionRecord };
-        const host: StateHost = { ...rec, connection: connectionFromRecord(rec.connection) };
-        hosts[r.enforcer] = host;
-        snap.hosts.set(r.enforcer, canonicalJson(rec));
+        hosts[r.enforcer] = { ...rec, connection: connectionFromRecord(rec.connection) };
       }
       const resources: StateResource[] = [];
-      for (const r of resRows.sort((a, b) => cmp(a.address, b.address))) {
-        const rec = JSON.parse(r.record) as StateResource;
-        resources.push(rec);
-        snap.resources.set(r.address, canonicalJson(rec));
-      }
+      for (const r of resRows.sort((a, b) => cmp(a.address, b.address))) resources.push(JSON.parse(r.record) as StateResource);
       const state: StateFile = { version: STATE_VERSION, serial: Number(w.serial), lineage: w.lineage, microseg_version: w.microseg_version ?? PACKAGE_VERSION, resources, hosts };
       if (w.has_model) {
         const model: Record<string, unknown> = { outputs: w.outputs ?? {} };
         for (const k of MODEL_KINDS) model[k] = [];
         for (const r of modelRows.sort((a, b) => cmp(a.kind, b.kind) || cmp(a.name, b.name) || a.ord - b.ord)) {
-          const item = JSON.parse(r.item);
-          ((model[r.kind] ??= []) as unknown[]).push(item);
-          snap.model.set(modelKey(r.kind, r.name, r.ord), canonicalJson(item));
+          ((model[r.kind] ??= []) as unknown[]).push(JSON.parse(r.item));
         }
         state.applied_model = model as unknown as Model;
       }
-      snap.head = headOf(state);
-      this.snap = snap;
+      // What the rows hold, for the next save's diff: built from the rows' text (not from `state`,
+      // which the caller may change in place) when a save first needs it. Building it is a third
+      // of a 1,000-host load, and a plan never saves.
+      const head = headOf(state);
+      this.snap = () => {
+        const snap: Snapshot = { lineage: w.lineage!, serial: Number(w.serial), hosts: new Map(), resources: new Map(), model: new Map(), head };
+        for (const r of hostRows) snap.hosts.set(r.enforcer, canonicalJson(JSON.parse(r.record)));
+        for (const r of resRows) snap.resources.set(r.address, canonicalJson(JSON.parse(r.record)));
+        for (const r of modelRows) snap.model.set(modelKey(r.kind, r.name, r.ord), canonicalJson(JSON.parse(r.item)));
+        return snap;
+      };
       return state;
     });
   }
@@ -414,7 +415,8 @@ export class PgStateStore implements StateStore {
           }
         }
         // What is stored now: our snapshot when it is of the stored serial, else read from the rows.
-        const base = stored && this.snap && this.snap.lineage === stored.lineage && this.snap.serial === stored.serial ? this.snap : stored ? await this.readSnapshot(c) : emptySnapshot();
+        const snap = typeof this.snap === 'function' ? (this.snap = this.snap()) : this.snap;
+        const base = stored && snap && snap.lineage === stored.lineage && snap.serial === stored.serial ? snap : stored ? await this.readSnapshot(c) : emptySnapshot();
         const want = snapshotOf(next);
         const stats: WriteStats = { rows: 0, bytes: 0 };
         const hostRecords = new Map(Object.entries(next.hosts).map(([e, h]) => [e, { ...h, connection: connectionToRecord(h.connection) }] as const));
