@@ -76,7 +76,7 @@ export class IptablesProvider implements Provider {
     // `-m NAME --help` loads the userspace extension only; it proves the match can be written.
     // Kernel-side support is proven at apply time by the restore itself and the read-back.
     let comments = true;
-    for (const [match, label] of [['comment', 'comment match'], ['set', 'set match'], ['multiport', 'multiport match'], ['conntrack', 'conntrack match']] as const) {
+    for (const [match, label] of [['comment', 'comment match'], ['set', 'set match'], ['multiport', 'multiport match'], ['conntrack', 'conntrack match'], ['limit', 'limit match']] as const) {
       const r = await host.run([...this.tools.cmd(4), '-m', match, '--help']);
       if (r.code !== 0) {
         missing.push(label);

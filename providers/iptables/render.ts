@@ -383,10 +383,20 @@ function renderRuleSpecsOnce(rule: Rule, family: Family, sets: ReadonlyMap<strin
   if ((p === 'icmp' || p === 'icmpv6') && m.icmpType !== undefined) variants = icmpVariants(p, m.icmpType, m.icmpCodes, rule);
 
   const tail = renderTarget(rule.verdict, family, p);
+  // A log rule's rate limit is a match: the rule's counter then counts the records it sent.
+  const lim = rule.verdict.kind === 'log' && rule.verdict.limit ? [limitMatch(rule.verdict.limit, rule)] : [];
   return variants.map((v, i) => {
     const id = variants.length === 1 ? rule.id : `${rule.id}#${i + 1}/${variants.length}`;
-    return [...head, ...(v ? [v] : []), `-m comment --comment "${COMMENT_PREFIX}${id}"`, tail].join(' ');
+    return [...head, ...(v ? [v] : []), ...lim, `-m comment --comment "${COMMENT_PREFIX}${id}"`, tail].join(' ');
   });
+}
+
+/** limitMatch is a log rule's rate limit (`-m limit`, per rule; burst in packets). */
+function limitMatch(l: { perSecond: number; burst: number }, rule: Rule): string {
+  if (!Number.isInteger(l.perSecond) || l.perSecond < 1 || !Number.isInteger(l.burst) || l.burst < 1 || l.burst > 10000) {
+    throw new ProviderError(`rule ${rule.id}: invalid log limit ${l.perSecond}/second burst ${l.burst}`, 'tool');
+  }
+  return `-m limit --limit ${l.perSecond}/sec --limit-burst ${l.burst}`;
 }
 
 function protoArg(p: string, rule: Rule): string {

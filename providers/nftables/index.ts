@@ -50,7 +50,7 @@ const PARTIAL_READ_CONCURRENCY = 4;
 const PROBE_SCRIPT = `table inet microseg-probe {
 	set s { type ipv4_addr; flags interval; comment "c"; elements = { 198.18.0.0/15 } }
 	chain c { type filter hook input priority filter; policy accept;
-		ip saddr @s tcp dport { 1, 2-3 } ct state new log prefix "p" group 1 comment "microseg:probe"
+		ip saddr @s tcp dport { 1, 2-3 } ct state new limit rate 50/second burst 100 packets counter log prefix "p" group 1 comment "microseg:probe"
 		icmp type 8 icmp code { 0-1 } reject
 		meta l4proto tcp reject with tcp reset
 	}

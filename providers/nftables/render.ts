@@ -288,6 +288,9 @@ function ruleTextOnce(rule: Rule, fam: Family | undefined): string {
   parts.push(...renderProtocol(rule, m));
   // Every rule counts what it matched (`microseg stats`). The counter is kernel state, not part
   // of the rule's identity: read-back keeps it out of LiveRuleset (providers/counters.ts).
+  // The limit goes before the counter, so a log rule counts the records it sent: the verdict
+  // rule's count minus it is what the limit suppressed.
+  if (rule.verdict.kind === 'log' && rule.verdict.limit) parts.push(limitText(rule.verdict.limit, rule));
   parts.push('counter');
   parts.push(renderVerdict(rule.verdict, m));
   parts.push(`comment "${COMMENT_PREFIX}${rule.id}"`);
@@ -323,6 +326,14 @@ function renderProtocol(rule: Rule, m: Match): string[] {
   if (num === undefined || num > 255) throw new ProviderError(`rule ${rule.id}: unknown protocol ${p}`, 'tool');
   // By number: a host's /etc/protocols may lack the name (minimal container images do).
   return [`meta l4proto ${num}`];
+}
+
+/** limitText is a log rule's rate limit (packets per second, burst in packets). */
+function limitText(l: { perSecond: number; burst: number }, rule: Rule): string {
+  if (!Number.isInteger(l.perSecond) || l.perSecond < 1 || !Number.isInteger(l.burst) || l.burst < 1) {
+    throw new ProviderError(`rule ${rule.id}: invalid log limit ${l.perSecond}/second burst ${l.burst}`, 'tool');
+  }
+  return `limit rate ${l.perSecond}/second burst ${l.burst} packets`;
 }
 
 function checkByte(n: number, rule: Rule): void {

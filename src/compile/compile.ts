@@ -49,8 +49,11 @@ import type { AddressSet, Chain, DesiredRuleset, Family, Match, Rule, RuleOrigin
 import {
   DISPATCH_CHAINS,
   LOG_GROUP,
+  LOG_LIMIT,
   canonicalJson,
+  defaultHash,
   logPrefix,
+  policyHash,
   puChainName,
   ruleIdOfJson,
   setName,
@@ -116,7 +119,7 @@ interface Ctx {
   peerCache: Map<NetworkPolicy, Partial<Record<'i' | 'o', PeerResolution>>>;
   /** Address intervals of each PU / external network per family, parsed once however many policies select it. */
   intervalCache: Map<ProcessingUnit | ExternalNetwork, Record<Family, Interval[]>>;
-  policyParts: Map<NetworkPolicy, PolicyParts>;
+  policyParts: Map<NetworkPolicy, Record<string, PolicyParts>>;
   /**
    * Peer set members by set key. The key says what the set stands for (scope, expression, ports),
    * which determines its members, so policies that differ only in name or action share them.
@@ -452,13 +455,14 @@ function puChain(
     }
   }
 
+  const local = namespaceDefaults(ctx.model.namespaces, pu.namespace);
   const main = newSection();
   const fallback = newSection();
   // Only the policies that apply to this PU in this direction (ctx.localPolicies), in policy order.
   for (const pol of ctx.localPolicies.get(pu)?.[dir] ?? []) {
     const peerNeg = dir === 'i' ? pol.negateSubject : pol.negateObject;
     const section = pol.fallback ? fallback : main;
-    const parts = policyParts(ctx, pol);
+    const parts = policyParts(ctx, pol, dir, local.observationEnabled);
 
     const resolved = peerGroups(ctx, pol, dir);
     for (const n of resolved.ineffective) {
@@ -491,9 +495,15 @@ function puChain(
   }
   out.push(...flatten(main), ...flatten(fallback));
 
-  const defaults = namespaceDefaults(ctx.model.namespaces, pu.namespace);
-  const action = dir === 'i' ? defaults.incoming : defaults.outgoing;
-  out.push({ match: {}, verdict: { kind: action === 'allow' ? 'accept' : 'reject' }, origin: { kind: 'default', namespace: pu.namespace, action } });
+  const action = dir === 'i' ? local.incoming : local.outgoing;
+  // Audit mode rejects nothing: the default reject logs what it would refuse and lets it through.
+  const audit = local.observationEnabled && action === 'reject';
+  const origin: RuleOrigin = { kind: 'default', namespace: pu.namespace, action, ...(audit ? { observation: true } : {}) };
+  if (audit || local.logsEnabled) {
+    const tag = audit ? 'ODR' : action === 'allow' ? 'DA' : 'DR';
+    out.push({ match: {}, verdict: { kind: 'log', group: LOG_GROUP, prefix: logPrefix(defaultHash(pu.namespace), tag, dir), limit: { ...LOG_LIMIT } }, origin });
+  }
+  out.push({ match: {}, verdict: { kind: action === 'allow' || audit ? 'accept' : 'reject' }, origin });
   return out;
 }
 
@@ -503,22 +513,32 @@ function puChain(
  */
 interface PolicyParts {
   origin: RuleOrigin;
+  /** Only logs (observation policy, or a reject policy on a PU of a namespace in audit mode). */
+  observe: boolean;
   /** The log rule's verdict (observation, or logs_enabled), if any. */
   log?: Verdict;
   /** accept / reject; none for `continue` and observation policies. */
   verdict?: Verdict;
 }
 
-/** policyParts builds (once per policy, memoised in ctx.policyParts) what emitPolicy emits. */
-function policyParts(ctx: Ctx, pol: NetworkPolicy): PolicyParts {
-  const cached = ctx.policyParts.get(pol);
+/**
+ * policyParts builds (once per policy, direction and audit mode, memoised in ctx.policyParts) what
+ * emitPolicy emits. On a PU whose namespace is in audit mode (observation_enabled) a reject policy
+ * only logs `OR` (would-reject): nothing is refused there.
+ */
+function policyParts(ctx: Ctx, pol: NetworkPolicy, dir: 'i' | 'o', auditNamespace: boolean): PolicyParts {
+  const memo = ctx.policyParts.get(pol) ?? {};
+  ctx.policyParts.set(pol, memo);
+  const key = `${dir}${auditNamespace ? 'a' : ''}`;
+  const cached = memo[key];
   if (cached) return cached;
   const letter = pol.action === 'allow' ? 'A' : pol.action === 'reject' ? 'R' : 'C';
-  const logTag = pol.observationEnabled ? `O${letter}` : pol.logsEnabled ? letter : undefined;
-  const parts: PolicyParts = { origin: { kind: 'policy', policy: pol.name, namespace: pol.namespace } };
-  if (logTag !== undefined) parts.log = { kind: 'log', group: LOG_GROUP, prefix: logPrefix(pol, logTag) };
-  if (!pol.observationEnabled && pol.action !== 'continue') parts.verdict = { kind: pol.action === 'allow' ? 'accept' : 'reject' };
-  ctx.policyParts.set(pol, parts);
+  const observe = pol.observationEnabled || (auditNamespace && pol.action === 'reject');
+  const logTag = observe ? `O${letter}` : pol.logsEnabled ? letter : undefined;
+  const parts: PolicyParts = { origin: { kind: 'policy', policy: pol.name, namespace: pol.namespace }, observe };
+  if (logTag !== undefined) parts.log = { kind: 'log', group: LOG_GROUP, prefix: logPrefix(policyHash(pol), logTag, dir), limit: { ...LOG_LIMIT } };
+  if (!observe && pol.action !== 'continue') parts.verdict = { kind: pol.action === 'allow' ? 'accept' : 'reject' };
+  memo[key] = parts;
   return parts;
 }
 
@@ -528,8 +548,10 @@ function policyParts(ctx: Ctx, pol: NetworkPolicy): PolicyParts {
  */
 function emitPolicy(section: Section, pol: NetworkPolicy, parts: PolicyParts, match: Match): void {
   const { origin, log, verdict } = parts;
-  if (pol.observationEnabled) {
-    section.observations.push({ match, verdict: log!, origin });
+  if (parts.observe) {
+    // An audited reject logs where the reject would have decided (before the allows), so a
+    // connection an allow also matches is still recorded as the reject it would have met.
+    (pol.observationEnabled ? section.observations : section.rejects).push({ match, verdict: log!, origin });
     return;
   }
   const bucket = pol.action === 'allow' ? section.allows : pol.action === 'reject' ? section.rejects : section.continueLogs;

@@ -70,7 +70,18 @@ export type Verdict =
   | { kind: 'drop' }
   | { kind: 'return' }
   | { kind: 'jump'; chain: string }
-  | { kind: 'log'; group: number; prefix: string };
+  | { kind: 'log'; group: number; prefix: string; limit?: LogLimit };
+
+/**
+ * LogLimit rate-limits a log rule (per rule, in packets per second with a burst), so a flood of
+ * connections cannot flood the host's log path; the rule's verdict twin still decides every
+ * packet. Records the limit suppresses are counted (`microseg flows`: the verdict rule's counter
+ * minus the log rule's).
+ */
+export interface LogLimit {
+  perSecond: number;
+  burst: number;
+}
 
 /**
  * Rule is one firewall rule. `id` is a short stable hash of (chain, match, verdict) that providers
@@ -88,7 +99,8 @@ export interface Rule {
 /** RuleOrigin explains why a rule exists; the tracer reports it as "which rule and which policy". */
 export type RuleOrigin =
   | { kind: 'policy'; policy: string; namespace: string }
-  | { kind: 'default'; namespace: string; action: 'allow' | 'reject' }
+  /** `observation`: the namespace is in audit mode, so a default `reject` only logs and accepts. */
+  | { kind: 'default'; namespace: string; action: 'allow' | 'reject'; observation?: boolean }
   | { kind: 'established' }
   | { kind: 'neighbor-discovery' }
   | { kind: 'loopback' }

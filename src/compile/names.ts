@@ -16,6 +16,13 @@ export const MAX_NAME = 23;
 /** LOG_GROUP is the NFLOG group every microseg log rule sends to (one group so one collector reads all). */
 export const LOG_GROUP = 42;
 
+/**
+ * LOG_LIMIT is every log rule's rate limit: 50 records a second per rule, bursts of 100. Each rule
+ * has its own budget (nft `limit` and iptables `-m limit` keep state per rule), so a flood that
+ * one rule logs does not silence another rule's records.
+ */
+export const LOG_LIMIT = { perSecond: 50, burst: 100 } as const;
+
 /** DISPATCH_CHAINS are the two hooked chains: `in` (hook input) and `out` (hook output). */
 export const DISPATCH_CHAINS = { input: 'in', output: 'out' } as const;
 
@@ -83,11 +90,19 @@ export function policyHash(p: { namespace: string; name: string }): string {
   return sha256hex(`${p.namespace}\u0000${p.name}`).slice(0, 8);
 }
 
+/** defaultHash is 8 hex identifying a namespace's default in log prefixes (never equal to a policy's: another preimage). */
+export function defaultHash(namespace: string): string {
+  return sha256hex(`default\u0000${namespace}`).slice(0, 8);
+}
+
 /**
- * logPrefix is `mseg:<policy hash8>:<tag>`, at most 16 chars (iptables LOG allows 29). The tag
- * says what the log means: `A` allow, `R` reject, `C` continue; observation rules prefix `O`
- * (`OA`, `OR`, `OC`) because they record what a policy WOULD do without doing it.
+ * logPrefix is `mseg:<hash8>:<tag>:<i|o>`, at most 18 chars (the NFLOG prefix allows 63). The
+ * hash names the policy (policyHash) or the namespace default (defaultHash); the tag says what the
+ * record means: `A` allow, `R` reject, `C` continue, `DA`/`DR` the default allowing/rejecting;
+ * observation (audit) rules prefix `O` (`OA`, `OR`, `OC`, `ODR`) because they record what would
+ * happen without doing it; the last letter is the chain's direction (ingress `i`, egress `o`), so a
+ * record says which side of the connection logged it. src/flows/records.ts reads it back.
  */
-export function logPrefix(p: { namespace: string; name: string }, tag: string): string {
-  return `mseg:${policyHash(p)}:${tag}`;
+export function logPrefix(hash8: string, tag: string, dir: 'i' | 'o'): string {
+  return `mseg:${hash8}:${tag}:${dir}`;
 }

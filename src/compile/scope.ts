@@ -23,7 +23,12 @@ export function isWithin(ns: string, scope: string, descendants: boolean): boole
 export function namespaceDefaults(
   namespaces: readonly Namespace[],
   ns: string,
-): { incoming: DefaultAction; outgoing: DefaultAction } {
+): { incoming: DefaultAction; outgoing: DefaultAction; logsEnabled: boolean; observationEnabled: boolean } {
   const n = namespaces.find((x) => x.name === ns);
-  return { incoming: n?.defaultIncomingAction ?? 'reject', outgoing: n?.defaultOutgoingAction ?? 'reject' };
+  return {
+    incoming: n?.defaultIncomingAction ?? 'reject',
+    outgoing: n?.defaultOutgoingAction ?? 'reject',
+    logsEnabled: n?.logsEnabled ?? false,
+    observationEnabled: n?.observationEnabled ?? false,
+  };
 }

@@ -67,6 +67,8 @@ export function attributes(r: Resource): { [k: string]: Json } {
         description: opt(r.description),
         default_incoming_action: r.defaultIncomingAction,
         default_outgoing_action: r.defaultOutgoingAction,
+        logs_enabled: r.logsEnabled,
+        observation_enabled: r.observationEnabled,
         lifecycle: lifecycle(r.lifecycle),
       };
     case 'enforcer':

@@ -50,6 +50,8 @@ export const NamespaceSchema = z.strictObject({
   description: z.string().optional(),
   default_incoming_action: z.enum(['reject', 'allow']).default('reject'),
   default_outgoing_action: z.enum(['reject', 'allow']).default('reject'),
+  logs_enabled: bool,
+  observation_enabled: bool,
 });
 
 export const EnforcerSchema = z.strictObject({

@@ -89,6 +89,13 @@ export interface Namespace extends ResourceBase {
   description?: string;
   defaultIncomingAction: DefaultAction;
   defaultOutgoingAction: DefaultAction;
+  /** Log the default's decisions (NFLOG / nft log group, rate-limited): traffic no policy decided. */
+  logsEnabled: boolean;
+  /**
+   * Audit mode: on the PUs of this namespace nothing is rejected; what a reject policy or the
+   * default reject would refuse is logged as `would-reject` and let through.
+   */
+  observationEnabled: boolean;
 }
 
 /** Connection is how microseg reaches an enforcer host: one shape everywhere (src/hosts/connection.ts). */

@@ -600,6 +600,8 @@ class Validator {
       pos: res.pos,
       defaultIncomingAction: data.default_incoming_action,
       defaultOutgoingAction: data.default_outgoing_action,
+      logsEnabled: data.logs_enabled,
+      observationEnabled: data.observation_enabled,
     };
     if (data.description !== undefined) value.description = data.description;
     this.namespaces.push({ res, value });

@@ -141,6 +141,7 @@ export function missingCapabilities(desired: DesiredRuleset, caps: Capabilities 
       if (m.dports && m.dports.length > 0) need.add('multiport match');
       if (m.ctState && m.ctState.length > 0) need.add('conntrack match');
       if (r.verdict.kind === 'log') need.add('NFLOG target');
+      if (r.verdict.kind === 'log' && r.verdict.limit) need.add('limit match');
       if (r.verdict.kind === 'reject') need.add('REJECT target');
     }
   }

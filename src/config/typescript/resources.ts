@@ -60,6 +60,8 @@ export interface NamespaceProps extends CommonProps {
   readonly description?: string;
   readonly defaultIncomingAction?: DefaultAction;
   readonly defaultOutgoingAction?: DefaultAction;
+  readonly logsEnabled?: boolean;
+  readonly observationEnabled?: boolean;
 }
 
 export interface EnforcerProps extends CommonProps {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { compile, CODES, LOG_GROUP, puChainName } from '../../../src/compile';
+import { LOG_LIMIT } from '../../../src/compile/names';
 import type { DesiredRuleset, Rule } from '../../../src/compile/ir';
 import type { Model } from '../../../src/model/types';
 import { checkRuleset } from '../../../providers/fake/firewall';
@@ -166,7 +167,7 @@ describe('policy evaluation', () => {
     expect(t.verdict).toBe('reject'); // continue carries no verdict → fallback reject decides
     expect(t.source?.trace.origin).toEqual({ kind: 'policy', policy: 'fb-reject', namespace: '/' });
     expect(t.source?.trace.logged.map((r) => (r.verdict as { prefix: string }).prefix)).toEqual([
-      expect.stringMatching(/^mseg:[0-9a-f]{8}:C$/),
+      expect.stringMatching(/^mseg:[0-9a-f]{8}:C:o$/),
     ]);
     expect(trace({ src: DB, dst: WEB }).verdict).toBe('accept'); // only fallback allow matches
     const rules = chain(host('h2'), puChainName({ namespace: '/', name: 'db' }, 'i')).rules;
@@ -200,7 +201,7 @@ describe('policy evaluation', () => {
     expect(t.verdict).toBe('reject');
     expect(t.source?.trace.origin?.kind).toBe('default');
     expect(t.source?.trace.logged).toHaveLength(1);
-    expect(t.source?.trace.logged[0].verdict).toEqual({ kind: 'log', group: LOG_GROUP, prefix: expect.stringMatching(/^mseg:[0-9a-f]{8}:OA$/) });
+    expect(t.source?.trace.logged[0].verdict).toEqual({ kind: 'log', group: LOG_GROUP, prefix: expect.stringMatching(/^mseg:[0-9a-f]{8}:OA:o$/), limit: LOG_LIMIT });
     const rules = policyRules(host('h2'), puChainName({ namespace: '/', name: 'db' }, 'i'));
     expect(rules.every((r) => r.verdict.kind === 'log')).toBe(true);
   });
@@ -211,7 +212,7 @@ describe('policy evaluation', () => {
     expect(rules.map((r) => r.verdict.kind)).toEqual(['log', 'accept', 'log', 'accept']);
     expect(rules[0].match).toEqual(rules[1].match);
     const prefix = (rules[0].verdict as { prefix: string }).prefix;
-    expect(prefix).toMatch(/^mseg:[0-9a-f]{8}:A$/);
+    expect(prefix).toMatch(/^mseg:[0-9a-f]{8}:A:i$/);
     expect(prefix.length).toBeLessThanOrEqual(29);
     const t = trace({ src: WEB, dst: DB });
     expect(t.destination?.trace.logged).toEqual([rules[0]]);

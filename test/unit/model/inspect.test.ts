@@ -68,6 +68,8 @@ describe('inspectJson', () => {
                 description: 'Acme',
                 default_incoming_action: 'reject',
                 default_outgoing_action: 'reject',
+                logs_enabled: false,
+                observation_enabled: false,
                 lifecycle: { prevent_destroy: false },
               },
             },

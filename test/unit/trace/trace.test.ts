@@ -41,7 +41,7 @@ describe('traceFlow on the quickstart', () => {
     expect(t.source.reason).toMatch(/rejected by policy "no-web-to-db"; reject beats allow: policy "backend-to-db" also matches/);
     expect(ruleById(qs.rulesets, 'web-1', t.source.chain!, t.source.beats!.rule_id)?.verdict).toEqual({ kind: 'accept' });
     // logs_enabled: the log rule of the same policy is hit before the reject
-    expect(t.source.logged).toEqual([expect.objectContaining({ policy: 'no-web-to-db', observation: false, prefix: expect.stringMatching(/:R$/) })]);
+    expect(t.source.logged).toEqual([expect.objectContaining({ policy: 'no-web-to-db', observation: false, prefix: expect.stringMatching(/:R:o$/) })]);
     // the destination would reject too, but the packet never gets there
     expect(t.destination).toMatchObject({ verdict: 'reject', policy: 'no-web-to-db', reached: false });
     expect(decidingPolicy(t)).toBe('no-web-to-db');
