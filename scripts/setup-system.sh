@@ -8,6 +8,7 @@ declare -A PKG_FOR=(
   [iptables]=iptables [nft]=nftables [ipset]=ipset [ip]=iproute2 [socat]=socat
   [nc]=netcat-openbsd [ping]=iputils-ping [sshd]=openssh-server [ssh]=openssh-client
   [script]=bsdutils
+  [ulogd]=ulogd2
 )
 missing=()
 for cmd in "${!PKG_FOR[@]}"; do
@@ -15,6 +16,10 @@ for cmd in "${!PKG_FOR[@]}"; do
     missing+=("${PKG_FOR[$cmd]}")
   fi
 done
+# The flow-log collector (ulogd2) writes JSON through a plugin packaged apart.
+if ! compgen -G "/usr/lib/*/ulogd/ulogd_output_JSON.so" >/dev/null && ! [ -e /usr/lib/ulogd/ulogd_output_JSON.so ]; then
+  missing+=(ulogd2-json)
+fi
 # The pg state backend's tests start throwaway clusters with Debian's server binaries (not on PATH).
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)

@@ -17,6 +17,7 @@ import { planCommand } from './commands/plan';
 import { applyCommand } from './commands/apply';
 import { driftCommand } from './commands/drift';
 import { statsCommand } from './commands/stats';
+import { collectorCommand, flowsCommand } from './commands/flows';
 import { destroyCommand } from './commands/destroy';
 import { cleanupCommand } from './commands/cleanup';
 import { stateListCommand, statePullCommand, statePushCommand, stateRmCommand, stateShowCommand } from './commands/state';
@@ -190,6 +191,28 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
       .option('--parallelism <n>', 'hosts read at once', '10')
       .option('--target <enforcer>', 'only this enforcer (NAME or enforcer.NAME; repeatable)', collect),
   ).action(async (dir: string, opts) => setCode(await statsCommand(io, dir, opts, deps)));
+
+  addVarOptions(
+    program
+      .command('flows')
+      .description('the connections the log rules recorded (logs_enabled policies and namespaces, observation and audit would-be verdicts): time src(identity) → dst(identity) port verdict policy; exit 0, 1 error')
+      .argument('[dir]', 'configuration directory', '.')
+      .option('--enforcer <name>', 'only this enforcer (repeatable)', collect)
+      .option('--follow', 'keep printing new records until interrupted')
+      .option('--json', 'print the flows document (with --follow: one record per line)'),
+  ).action(async (dir: string, opts) => setCode(await flowsCommand(io, dir, opts, deps)));
+
+  const collector = program.command('collector').description('the per-host NFLOG collector (ulogd2) that flows reads');
+  for (const action of ['start', 'stop', 'status'] as const) {
+    addVarOptions(
+      collector
+        .command(action)
+        .description(`${action} the collector on every enforcer (or --enforcer), inside its network namespace or over its connection`)
+        .argument('[dir]', 'configuration directory', '.')
+        .option('--enforcer <name>', 'only this enforcer (repeatable)', collect)
+        .option('--json', 'print JSON'),
+    ).action(async (dir: string, opts) => setCode(await collectorCommand(io, action, dir, opts)));
+  }
 
   reconcileOptions(
     program

@@ -43,6 +43,8 @@ export interface DefaultCount {
   namespace: string;
   direction: Direction;
   action: 'allow' | 'reject';
+  /** The namespace is in audit mode: a `reject` default let these connections through (would-reject). */
+  observation?: boolean;
   connections: number;
   uncounted: number;
 }
@@ -129,8 +131,10 @@ export function tallyHost(
       const c = counts?.get(rule.id);
       const n = c ? Math.max(0, c.packets - since(base?.get(rule.id), c)) : 0;
       if (o.kind === 'default') {
+        // The default's log rule (logs_enabled, audit) sees the same packets as its verdict rule.
+        if (rule.verdict.kind === 'log') continue;
         const key = `${o.namespace}\u0000${direction}`;
-        const d = defaults.get(key) ?? { namespace: o.namespace, direction, action: o.action, connections: 0, uncounted: 0 };
+        const d = defaults.get(key) ?? { namespace: o.namespace, direction, action: o.action, ...(o.observation ? { observation: true } : {}), connections: 0, uncounted: 0 };
         defaults.set(key, d);
         d.connections += n;
         if (!c) d.uncounted++;

@@ -26,7 +26,8 @@ export function renderStatsHuman(io: Io, r: StatsReport): void {
     }
     for (const d of h.defaults) {
       const n = String(d.connections) + (d.uncounted ? ' (uncounted)' : '');
-      rows.push([`default of namespace ${d.namespace}`, d.direction, d.action === 'allow' ? n : '0', d.action === 'reject' ? n : '0', '-', '-']);
+      if (d.observation) rows.push([`default of namespace ${d.namespace} (audit)`, d.direction, '0', '0', '-', n]);
+      else rows.push([`default of namespace ${d.namespace}`, d.direction, d.action === 'allow' ? n : '0', d.action === 'reject' ? n : '0', '-', '-']);
     }
     for (const line of table(rows)) io.out(`  ${line}\n`);
     if (h.missing_rules > 0) io.out(`  ${st.yellow(`${plural(h.missing_rules, 'wanted rule')} not on the host (see microseg plan); not counted`)}\n`);

@@ -1,0 +1,73 @@
+/**
+ * flows: the connections the log rules recorded (policy and namespace-default logs, observation
+ * and audit would-be verdicts), resolved to identities and policies; collector: start, stop or
+ * check the per-host NFLOG collector (ulogd2) they come from. Read-only on the firewall.
+ * Exit 0, or 1 when the configuration is invalid or a host could not be read.
+ */
+import { collectorAction, readFlows, selectEnforcers } from '../../flows/flows';
+import { makeDiagnostic } from '../../diagnostics';
+import type { CliDeps, Io } from '../io';
+import { renderCollectorHuman, renderFlowsHuman } from '../views/flows';
+import { viewFor } from '../views/view';
+import { loadCompiled } from './trace';
+import type { VarOptions } from './common';
+
+export interface FlowsFlags extends VarOptions {
+  enforcer?: string[];
+  follow?: boolean;
+  json?: boolean;
+  interval?: string;
+}
+
+/** FLOWS_CODES: flows helper range MSEG9700–9799. */
+export const FlowsCodes = { unknownEnforcer: 'MSEG9700', hostFailed: 'MSEG9701', badFlag: 'MSEG9702' } as const;
+
+export async function flowsCommand(io: Io, dir: string, flags: FlowsFlags, deps: CliDeps = {}, stop?: AbortSignal): Promise<number> {
+  const view = viewFor(io, flags.json);
+  const loaded = await loadCompiled(view, dir, flags);
+  if (!loaded) return 1;
+  const { unknown } = selectEnforcers(loaded.model, flags.enforcer);
+  if (unknown.length) return view.fail(unknown.map((n) => makeDiagnostic('error', FlowsCodes.unknownEnforcer, `No enforcer "${n}" in the configuration`, 'Name an enforcer block of this configuration.')));
+  const base = { model: loaded.model, rulesets: loaded.compiled.rulesets, enforcers: flags.enforcer, connect: deps.connect };
+  const first = await readFlows(base);
+  const failed = first.hosts.filter((h) => h.error);
+  if (!flags.follow) {
+    view.result((out) => renderFlowsHuman(out, first), () => ({ ...first }));
+    return failed.length ? 1 : 0;
+  }
+  // --follow: print what is there, then poll each host from where it left off (records only:
+  // one small `tail -c` per host and interval) until interrupted.
+  const intervalMs = Number(flags.interval ?? 1000);
+  const emit = (recs: typeof first.records) => {
+    for (const r of recs) io.out(flags.json ? JSON.stringify(r) + '\n' : '');
+    if (!flags.json) renderFlowsHuman(io, { ...first, records: recs }, { summary: false });
+  };
+  emit(first.records);
+  const offsets = new Map(first.hosts.map((h) => [h.enforcer, h.next] as const));
+  const signal = stop ?? abortOnSigint();
+  while (!signal.aborted) {
+    await new Promise((res) => setTimeout(res, intervalMs));
+    if (signal.aborted) break;
+    const next = await readFlows({ ...base, offsets, counters: false });
+    for (const h of next.hosts) if (!h.error) offsets.set(h.enforcer, h.next);
+    emit(next.records);
+  }
+  return 0;
+}
+
+function abortOnSigint(): AbortSignal {
+  const c = new AbortController();
+  process.once('SIGINT', () => c.abort());
+  return c.signal;
+}
+
+export async function collectorCommand(io: Io, action: 'start' | 'stop' | 'status', dir: string, flags: FlowsFlags): Promise<number> {
+  const view = viewFor(io, flags.json);
+  const loaded = await loadCompiled(view, dir, flags);
+  if (!loaded) return 1;
+  const { unknown } = selectEnforcers(loaded.model, flags.enforcer);
+  if (unknown.length) return view.fail(unknown.map((n) => makeDiagnostic('error', FlowsCodes.unknownEnforcer, `No enforcer "${n}" in the configuration`, 'Name an enforcer block of this configuration.')));
+  const rows = await collectorAction(loaded.model, action, flags.enforcer);
+  view.result((out) => renderCollectorHuman(out, rows), () => ({ format_version: 1, hosts: rows }));
+  return rows.some((r) => r.error) ? 1 : 0;
+}
