@@ -24,7 +24,7 @@ import type { HostCounters } from '../flows/stats';
 import { randomUUID } from 'crypto';
 import { enforcerAddress, makeDiagnostic, withAddress, type Diagnostic, DiagnosticsError } from '../diagnostics';
 import type { DesiredRuleset } from '../compile/ir';
-import { checkPlanFresh, describeOwned, diffObjects, ownsAnything, PlanCodes, problemsOf, type HostPlan, type Plan } from '../plan';
+import { checkPlanFresh, checkPlanIntegrity, planRun, describeOwned, diffObjects, ownsAnything, PlanCodes, problemsOf, type HostPlan, type Plan } from '../plan';
 import {
   newState,
   ownedFromLive,
@@ -133,12 +133,32 @@ async function applyLocked(plan: Plan, opts: ApplyOptions): Promise<ApplyResult>
   let state: StateFile | undefined = await store.load();
   let reads = opts.reads ?? new Map<string, HostRead>();
   if (opts.savedPlan) {
-    const fresh = await refresh(
-      plan.hosts
-        .filter((h) => h.reachable)
-        .map((h) => ({ enforcer: h.enforcer, connection: plan.connections[h.enforcer], backend: h.backend, stateBackend: h.previous_backend ?? h.backend })),
-      { parallelism, connect, probe: false },
-    );
+    // A saved plan is planned again from the configuration it records (which also reads every
+    // host once): apply runs it only when that gives the same transactions and desired rulesets,
+    // so a plan file edited by hand cannot reach a host (checkPlanIntegrity).
+    const source = plan.source;
+    if (!source) {
+      throw new DiagnosticsError(
+        [makeDiagnostic('error', PlanCodes.planNoSource, 'Saved plan does not say which configuration it was made from', 'Its integrity cannot be checked, so it is refused and no host was changed. Run `microseg plan -out` again with this microseg.')],
+        'user',
+      );
+    }
+    const again = await planRun(source.dir, { store, vars: source.vars, varFiles: source.var_files, targets: source.targets, destroy: source.destroy, parallelism, connect });
+    if (!again.plan) {
+      const errors = again.diagnostics.filter((d) => d.severity === 'error');
+      throw new DiagnosticsError(
+        [
+          makeDiagnostic(
+            'error',
+            PlanCodes.planSourceInvalid,
+            `The configuration the saved plan was made from (${source.dir}) does not plan now`,
+            `${errors.map((d) => `- ${d.code} ${d.summary}${d.file ? ` (${d.file}:${d.line}:${d.column})` : ''}`).join('\n')}\nThe plan cannot be checked against it, so it is refused and no host was changed.`,
+          ),
+        ],
+        'user',
+      );
+    }
+    const fresh = [...again.reads.values()];
     const fps = new Map<string, string>();
     const previous = new Map<string, string>();
     for (const r of fresh) {
@@ -147,6 +167,8 @@ async function applyLocked(plan: Plan, opts: ApplyOptions): Promise<ApplyResult>
     }
     const stale = checkPlanFresh(plan, state, fps, previous);
     if (stale.length > 0) throw new DiagnosticsError(stale, 'user');
+    const tampered = checkPlanIntegrity(plan, again.plan);
+    if (tampered.length > 0) throw new DiagnosticsError(tampered, 'user');
     reads = new Map(fresh.map((r) => [r.enforcer, r] as const));
   }
 

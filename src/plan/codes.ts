@@ -12,6 +12,12 @@ export const PlanCodes = {
   stalePlan: 'MSEG8112',
   /** The saved plan was made against a different state (lineage). */
   planLineageMismatch: 'MSEG8113',
+  /** A saved plan differs from what its configuration plans now: edited by hand (or made elsewhere); refused. */
+  planTampered: 'MSEG8130',
+  /** A saved plan does not say which configuration it was made from, so it cannot be checked; refused. */
+  planNoSource: 'MSEG8131',
+  /** The configuration a saved plan was made from no longer loads or compiles; refused. */
+  planSourceInvalid: 'MSEG8132',
   /** A change would replace a resource whose lifecycle has prevent_destroy. */
   preventDestroy: 'MSEG8120',
 } as const;

@@ -35,7 +35,7 @@ export { diffObjects, readScopeOf, problemsOf, isEmptyDiff, compareRules, NO_CLA
 export { planTransactions, ownsAnything, describeOwned, bytesOf, changesFor, scriptsOf, type PlannedTransactions } from './transactions';
 export { diffResources, modelResources, resourceRecord, attributesDigest } from './resources';
 export { makePlan, hasChanges, hasDrift, hasErrors, type MakePlanInput } from './plan';
-export { writePlanFile, readPlanFile, parsePlanText, checkPlanFresh } from './planfile';
+export { writePlanFile, readPlanFile, parsePlanText, checkPlanFresh, checkPlanIntegrity } from './planfile';
 export { ApplyCodes } from './reconciler-codes';
 export { refresh, missingCapabilities, DEFAULT_PARALLELISM, type HostRead, type RefreshTarget, type RefreshOptions } from './refresh';
 export { planRun, planModel, ownedCounts, expectationFailures, type PlanRunOptions, type PlanRunResult } from './plan-run';

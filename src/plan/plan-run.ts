@@ -7,6 +7,7 @@
  * decommissioned; if it cannot be reached it is `cleanup-pending`, which every plan shows again
  * until a cleanup succeeds.
  */
+import * as path from 'path';
 import { compile } from '../compile';
 import type { DesiredRuleset } from '../compile/ir';
 import { enforcerAddress, makeDiagnostic, withAddress, type Diagnostic } from '../diagnostics';
@@ -88,6 +89,13 @@ export async function planRun(dir: string, opts: PlanRunOptions): Promise<PlanRu
   const state = await opts.store.load();
   const result = await planModel(model, compiled.rulesets, state, opts);
   if (!opts.destroy) result.plan.model = model;
+  result.plan.source = {
+    dir: path.resolve(dir),
+    vars: { ...(opts.vars ?? {}) },
+    var_files: (opts.varFiles ?? []).map((f) => path.resolve(f)),
+    targets: [...(opts.targets ?? [])],
+    destroy: opts.destroy === true,
+  };
   if (opts.explain) result.plan.explain = explainAgainstState(state, model, compiled.rulesets, now);
   // Host-level compile diagnostics are carried by makePlan (from each desired ruleset).
   return { ...result, model, sources: p.sources, diagnostics: [...configDiagnostics, ...result.plan.diagnostics] };

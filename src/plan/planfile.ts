@@ -11,7 +11,7 @@ import { atomicWriteFile } from '../state/fsutil';
 import type { StateFile } from '../state/types';
 import { PACKAGE_VERSION } from '../version';
 import { PlanCodes } from './codes';
-import { PLAN_FORMAT_VERSION, type Plan } from './types';
+import { PLAN_FORMAT_VERSION, type HostPlan, type Plan } from './types';
 import { providerFor } from '../../providers';
 import type { Transaction } from '../../providers/transaction';
 
@@ -141,4 +141,89 @@ export function checkPlanFresh(
 
 function unreadable(file: string, why: string): DiagnosticsError {
   return new DiagnosticsError([makeDiagnostic('error', PlanCodes.planFileUnreadable, `Cannot use plan file ${file}`, why)], 'user');
+}
+
+/**
+ * checkPlanIntegrity compares a saved plan with `again`, the plan its recorded source
+ * (Plan.source) gives now against the same state and hosts, and says why the saved one may not be
+ * applied, or [] when every field that drives apply is identical: desired rulesets, connections,
+ * model and resource changes, and per host its action, backend, fingerprints, blocks,
+ * transactions and read scope. A plan file is plain JSON a person can edit (say, one rule
+ * `accept` everything); apply runs only transactions the configuration itself plans. UI-only
+ * fields (the per-object lists, drift, diagnostics, created_at) are not compared: apply ignores
+ * them. Run after checkPlanFresh, which explains a changed state or host better.
+ */
+export function checkPlanIntegrity(saved: Plan, again: Plan, file = 'the saved plan'): Diagnostic[] {
+  const diffs: string[] = [];
+  const differ = (what: string, a: unknown, b: unknown) => {
+    if (canonicalJson(a) !== canonicalJson(b)) diffs.push(what);
+  };
+  const enforcers = [...new Set([...Object.keys(saved.desired ?? {}), ...Object.keys(again.desired)])].sort();
+  for (const e of enforcers) {
+    const a = saved.desired?.[e];
+    const b = again.desired[e];
+    if (!a || !b) differ(`desired ruleset of enforcer "${e}" (${a ? 'the configuration has none' : 'missing from the plan file'})`, a, b);
+    else {
+      differ(`sets of enforcer "${e}"`, a.sets, b.sets);
+      const chains = [...new Set([...(a.chains ?? []).map((c) => c.name), ...b.chains.map((c) => c.name)])].sort();
+      for (const c of chains) differ(`rules of chain ${c} of enforcer "${e}"`, a.chains?.find((x) => x.name === c), b.chains.find((x) => x.name === c));
+      const { sets: _s, chains: _c, ...restA } = a;
+      const { sets: _s2, chains: _c2, ...restB } = b;
+      differ(`desired ruleset of enforcer "${e}"`, restA, restB);
+    }
+  }
+  differ('connections', saved.connections, again.connections);
+  // Source positions in the model name files as the command line spelled the directory; where
+  // apply runs from may spell it differently, and positions never change what is applied.
+  if (canonicalJson(saved.model ?? null, ['pos']) !== canonicalJson(again.model ?? null, ['pos'])) diffs.push('model');
+  differ('resource changes', saved.resource_changes, again.resource_changes);
+  const hostKey = (h: HostPlan) => ({
+    enforcer: h.enforcer,
+    backend: h.backend,
+    previous_backend: h.previous_backend ?? null,
+    action: h.action,
+    reachable: h.reachable,
+    live_fingerprint: h.live_fingerprint,
+    previous_fingerprint: h.previous_fingerprint ?? null,
+    blocked_by: h.blocked_by ?? null,
+    read_scope: h.read_scope ?? null,
+  });
+  const names = [...new Set([...saved.hosts.map((h) => h.enforcer), ...again.hosts.map((h) => h.enforcer)])].sort();
+  for (const n of names) {
+    const a = saved.hosts.find((h) => h.enforcer === n);
+    const b = again.hosts.find((h) => h.enforcer === n);
+    if (!a || !b) {
+      diffs.push(`enforcer "${n}" (${a ? 'not planned by the configuration' : 'missing from the plan file'})`);
+      continue;
+    }
+    differ(`what apply does to enforcer "${n}"`, hostKey(a), hostKey(b));
+    differ(`transactions of enforcer "${n}"`, a.transactions ?? [], b.transactions ?? []);
+  }
+  if (diffs.length === 0) return [];
+  const shown = diffs.slice(0, 10).map((d) => `- ${d}`);
+  if (diffs.length > 10) shown.push(`- and ${diffs.length - 10} more`);
+  return [
+    makeDiagnostic(
+      'error',
+      PlanCodes.planTampered,
+      'Saved plan does not match its configuration',
+      `${file} is not what the configuration in ${saved.source?.dir ?? '(unknown)'} plans against the same state and hosts:\n${shown.join('\n')}\n` +
+        'The file was edited after `microseg plan -out`, or the configuration, its variables or a time-dependent policy ' +
+        '(schedule, expiration) changed since. Nothing was applied and no host was changed. Run `microseg plan -out` again and review the new plan.',
+    ),
+  ];
+}
+
+/** canonicalJson is JSON with object keys sorted, so equal data compares equal whatever its key order. */
+export function canonicalJson(v: unknown, omit: readonly string[] = []): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(
+          Object.keys(x as object)
+            .filter((k) => !omit.includes(k))
+            .sort()
+            .map((k) => [k, (x as Record<string, unknown>)[k]]),
+        )
+      : x,
+  );
 }

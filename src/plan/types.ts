@@ -3,7 +3,7 @@
  * it contains no prose and no colours: views (human, `--json`) render it.
  *
  * Which fields drive apply (Terraform's plans/action.go distinction): apply consults ONLY
- * `format_version`, `microseg_version`, `lineage`, `serial`, `desired`, `connections`, and per host
+ * `format_version`, `microseg_version`, `lineage`, `serial`, `desired`, `connections`, `source`, and per host
  * `enforcer`, `backend`, `previous_backend`, `action`, `reachable`, `live_fingerprint`,
  * `previous_fingerprint`, `blocked_by`, `transactions` and `read_scope`.
  * Every other field describes the change for people and CI checks and is UI only: apply runs the
@@ -235,4 +235,20 @@ export interface Plan {
   model?: Model;
   /** With `plan --explain`: connections whose verdict this plan flips (UI only). */
   explain?: VerdictFlip[];
+  /**
+   * How the plan was made: the configuration directory (absolute), input variables, variable
+   * files, targets and destroy. Apply-driving for a saved plan: `apply FILE` plans again from it
+   * and refuses the file unless what apply would run is identical (planfile.ts checkPlanIntegrity),
+   * so a hand-edited plan file cannot change what reaches a host.
+   */
+  source?: PlanSource;
+}
+
+/** PlanSource is what a plan was computed from, for recomputing it (Plan.source). */
+export interface PlanSource {
+  dir: string;
+  vars: Record<string, string>;
+  var_files: string[];
+  targets: string[];
+  destroy: boolean;
 }

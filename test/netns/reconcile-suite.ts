@@ -517,6 +517,32 @@ export function defineReconcileSuite(backend: BackendName, tag: string, env: Rec
 
         // A fresh plan is applied exactly (without a prompt: the saved plan is the approval) ...
         expect((await cli('plan', dir, '-out', file)).code).toBe(0);
+        // ... but not a copy edited by hand so every reject accepts (desired rulesets and
+        // transactions alike): apply plans again from the configuration, refuses, touches no host.
+        const forged = JSON.parse(fs.readFileSync(file, 'utf8')) as Plan;
+        let edits = 0;
+        const accept = (r: { verdict: { kind: string } } | undefined) => {
+          if (r?.verdict.kind === 'reject') {
+            r.verdict = { kind: 'accept' };
+            edits++;
+          }
+        };
+        for (const d of Object.values(forged.desired)) for (const c of d.chains) for (const r of c.rules) accept(r);
+        for (const h of forged.hosts) for (const tx of h.transactions ?? []) for (const [, o] of tx.ops) accept((o as { rule?: { verdict: { kind: string } } }).rule);
+        expect(edits).toBeGreaterThan(0);
+        const forgedFile = path.join(path.dirname(file), 'forged.plan');
+        fs.writeFileSync(forgedFile, JSON.stringify(forged));
+        // Counter values move with any packet (IPv6 neighbour discovery); the rules must not.
+        const owned = async () => (await Promise.all(NODES.map((n) => ownedOn(n.name)))).map((ls) => ls.map((l) => l.replace(/counter packets \d+ bytes \d+/, 'counter')));
+        const hostsBefore = await owned();
+        const serialBefore = (await store().load())!.serial;
+        const refused = await cli('apply', forgedFile);
+        expect(refused.code).toBe(1);
+        expect(refused.err).toMatch(/Saved plan does not match its configuration \[MSEG8130\]/);
+        expect(refused.err).toMatch(/Nothing was applied and no host was changed/);
+        expect(await owned()).toEqual(hostsBefore);
+        expect((await store().load())!.serial).toBe(serialBefore);
+        expect(await env.tcpConnect('web', '198.18.0.13', 5432)).toBe('refused');
         const ok = await cli('apply', file);
         expect(ok.err).toBe('');
         expect(ok.code).toBe(0);

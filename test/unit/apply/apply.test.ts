@@ -155,12 +155,14 @@ describe('applyPlan refusals', () => {
     await store.unlock(held);
   });
 
-  it('refuses a saved plan whose host can no longer be read back or whose state moved', async () => {
+  it('refuses a saved plan that does not record the configuration it was made from, before building any host', async () => {
+    // Stale and forged saved plans (MSEG8112, MSEG8130) are refused in the reconcile suite
+    // (test/netns/reconcile-suite.ts), which plans from a configuration as the CLI does.
     const store = new LocalStateStore(dir);
     const unreachable = () => ({ description: 'netns gone', run: () => Promise.reject(new HostUnreachableError('netns gone', 'gone')) });
     const e = await thrown(applyPlan(planWith(), { store, savedPlan: true, connect: kernelConnector(unreachable) }));
-    expect(e.diagnostics[0].code).toBe('MSEG8112');
-    expect(e.diagnostics[0].detail).toMatch(/could not be read back now/);
+    expect(e.diagnostics[0].code).toBe('MSEG8131');
+    expect(e.diagnostics[0].detail).toMatch(/refused and no host was changed/);
     // The lock was released on the way out.
     const again = await store.acquireLock({ operation: 'x', timeoutMs: 0 });
     await store.unlock(again);
