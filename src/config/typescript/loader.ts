@@ -18,13 +18,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { createJiti } from 'jiti';
 import type { Diagnostic, SourcePos } from '../../diagnostics';
 import { makeDiagnostic } from '../../diagnostics';
-import * as api from '../../index';
 import { readInputFile } from '../read-file';
 import type { RawConfig } from '../types';
-import { App } from './app';
+import { runProgram, type SerializedError } from './program';
 import { isLibraryFile, parseStack } from './callsite';
 import { refinePositions, SourceIndex } from './source-positions';
 import { typeCheck } from './typecheck';
@@ -36,6 +34,12 @@ export const TS_CODES = {
   thrown: 'MSEG4003',
   notAnApp: 'MSEG4004',
   otherCopy: 'MSEG4005',
+  /** The program called process.exit (or its worker ended with a non-zero code) before exporting an App. */
+  exited: 'MSEG0030',
+  /** The program did not finish within the time limit (MICROSEG_TS_TIMEOUT). */
+  timedOut: 'MSEG0031',
+  /** The program's event loop drained with the default export never settled. */
+  neverSettled: 'MSEG0032',
   invalidValue: 'MSEG4101',
 } as const;
 
@@ -45,6 +49,8 @@ export interface LoadTypeScriptOptions {
    * per load for callers that have already checked, e.g. an editor.
    */
   typeCheck?: boolean;
+  /** How long the program may run (default: MICROSEG_TS_TIMEOUT, else 60 s). */
+  timeoutMs?: number;
 }
 
 /** ENTRY is the file `microseg` resolves to: src/index.ts (ts-jest) or dist/src/index.js (built). */
@@ -109,62 +115,78 @@ export async function loadTypeScriptDir(dir: string, opts: LoadTypeScriptOptions
     if (errors.some((d) => d.severity === 'error')) return cfg;
   }
 
-  let app: unknown;
-  try {
-    const jiti = createJiti(mainAbs, {
-      alias: { microseg: entry.runtime },
-      virtualModules: { microseg: api },
-      // Re-evaluate the user's files on every load (tests, watch loops) and write no cache
-      // files into the user's tree.
-      moduleCache: false,
-      fsCache: false,
-      interopDefault: true,
-    });
-    const mod = await jiti.import<Record<string, unknown>>(mainAbs);
-    let exported: unknown = mod && typeof mod === 'object' && 'default' in mod ? mod.default : mod;
-    if (typeof exported === 'function') exported = await (exported as () => unknown)();
-    app = exported;
-  } catch (e) {
-    cfg.diagnostics.push(thrownDiagnostic(e, mainAbs, displayName, isUserFile, absDir));
-    readReported(cfg.diagnostics);
-    return cfg;
+  // The program runs isolated (program.ts): an exit, a hang, a throw or anything but an App is
+  // a diagnostic at the file, never the end of microseg.
+  const outcome = await runProgram({ mainAbs, runtime: entry.runtime }, opts.timeoutMs);
+  const atMain = { file: mainName, line: 1, column: 1 };
+  switch (outcome.kind) {
+    case 'thrown':
+      cfg.diagnostics.push(thrownDiagnostic(outcome.error, mainAbs, displayName, isUserFile, absDir));
+      readReported(cfg.diagnostics);
+      return cfg;
+    case 'other-copy':
+      cfg.diagnostics.push(
+        makeDiagnostic(
+          'error',
+          TS_CODES.otherCopy,
+          `The App exported by "${mainName}" comes from another copy of microseg`,
+          `Import the API as \`import { App } from "microseg"\`, not by file path, so the program and microseg share one copy (this one is ${entry.runtime}).`,
+          atMain,
+        ),
+      );
+      return cfg;
+    case 'not-an-app':
+      cfg.diagnostics.push(
+        makeDiagnostic(
+          'error',
+          TS_CODES.notAnApp,
+          `The default export of "${mainName}" is not a microseg App`,
+          `It is ${outcome.description}. Write \`export default app\` (an \`new App()\` from "microseg") or a function that returns the App.`,
+          atMain,
+        ),
+      );
+      return cfg;
+    case 'exit': {
+      const pos = userFrame(outcome.stack, displayName, isUserFile, absDir, 1) ?? atMain;
+      cfg.diagnostics.push(
+        makeDiagnostic(
+          'error',
+          TS_CODES.exited,
+          `"${mainName}" ended the process (exit code ${outcome.code}) instead of exporting an App`,
+          'A TypeScript configuration must not call process.exit: microseg runs it and needs its App back. Throw an Error to report a problem; it becomes a diagnostic at its line.',
+          pos,
+        ),
+      );
+      readReported(cfg.diagnostics);
+      return cfg;
+    }
+    case 'timeout':
+      cfg.diagnostics.push(
+        makeDiagnostic(
+          'error',
+          TS_CODES.timedOut,
+          `"${mainName}" did not produce an App within ${outcome.ms / 1000} s`,
+          'The program was stopped. It loops, or waits for something that never comes (a promise that never settles, a timer, a socket). ' +
+            'If it is only slow, raise the limit with MICROSEG_TS_TIMEOUT (e.g. MICROSEG_TS_TIMEOUT=120s).',
+          atMain,
+        ),
+      );
+      return cfg;
+    case 'no-result':
+      cfg.diagnostics.push(
+        makeDiagnostic(
+          'error',
+          TS_CODES.neverSettled,
+          `"${mainName}" finished without producing an App`,
+          'Its default export (or the promise the exported function returned) never settled, and nothing else was left to run. Resolve the promise with the App, or export the App directly.',
+          atMain,
+        ),
+      );
+      return cfg;
+    case 'synth':
+      break;
   }
-
-  if (App.isApp(app) && !(app instanceof App)) {
-    // Cannot happen through "microseg" (pinned above); it means main.ts imported another copy of
-    // the package by path, whose resources this loader's validation would not recognise.
-    cfg.diagnostics.push(
-      makeDiagnostic(
-        'error',
-        TS_CODES.otherCopy,
-        `The App exported by "${mainName}" comes from another copy of microseg`,
-        `Import the API as \`import { App } from "microseg"\`, not by file path, so the program and microseg share one copy (this one is ${entry.runtime}).`,
-        { file: mainName, line: 1, column: 1 },
-      ),
-    );
-    return cfg;
-  }
-  if (!(app instanceof App)) {
-    cfg.diagnostics.push(
-      makeDiagnostic(
-        'error',
-        TS_CODES.notAnApp,
-        `The default export of "${mainName}" is not a microseg App`,
-        `It is ${describe(app)}. Write \`export default app\` (an \`new App()\` from "microseg") or a function that returns the App.`,
-        { file: mainName, line: 1, column: 1 },
-      ),
-    );
-    return cfg;
-  }
-
-  let synth: RawConfig;
-  try {
-    synth = app.synth();
-  } catch (e) {
-    cfg.diagnostics.push(thrownDiagnostic(e, mainAbs, displayName, isUserFile, absDir));
-    readReported(cfg.diagnostics);
-    return cfg;
-  }
+  const synth = outcome;
 
   const index = new SourceIndex((file) => readSource(file));
   const rename = (p: SourcePos): SourcePos => ({ ...p, file: displayName(path.resolve(p.file)) });
@@ -193,22 +215,19 @@ function isOurs(abs: string): boolean {
  * transpiler carries its location in `loc` instead of the stack.
  */
 function thrownDiagnostic(
-  e: unknown,
+  e: SerializedError,
   mainAbs: string,
   displayName: (abs: string) => string,
   isUserFile: (abs: string) => boolean,
   absDir: string,
 ): Diagnostic {
-  const err = e as { message?: unknown; stack?: unknown; loc?: { line?: number; column?: number }; name?: unknown };
-  const message = typeof err?.message === 'string' ? err.message : String(e);
-  const name = typeof err?.name === 'string' ? err.name : 'Error';
+  const message = e.message;
+  const name = e.name;
   let pos: SourcePos | undefined;
-  if (err?.loc && typeof err.loc.line === 'number') {
-    pos = { file: displayName(mainAbs), line: err.loc.line, column: (err.loc.column ?? 0) + 1 };
+  if (e.loc && typeof e.loc.line === 'number') {
+    pos = { file: displayName(mainAbs), line: e.loc.line, column: (e.loc.column ?? 0) + 1 };
   } else {
-    const frames = parseStack(typeof err?.stack === 'string' ? err.stack : undefined).filter((f) => isUserFile(path.resolve(f.file)));
-    const frame = frames.find((f) => path.resolve(f.file).startsWith(absDir + path.sep)) ?? frames[0];
-    if (frame) pos = { file: displayName(path.resolve(frame.file)), line: frame.line, column: frame.column };
+    pos = userFrame(e.stack, displayName, isUserFile, absDir, 0);
   }
   const summary = `${name}: ${message.split('\n')[0]}`;
   const detail = [
@@ -218,9 +237,15 @@ function thrownDiagnostic(
   return makeDiagnostic('error', TS_CODES.thrown, summary, detail, pos ?? { file: displayName(mainAbs), line: 1, column: 1 });
 }
 
-function describe(v: unknown): string {
-  if (v === undefined) return 'undefined (is there an `export default`?)';
-  if (v === null) return 'null';
-  if (typeof v === 'object') return `an object with keys ${JSON.stringify(Object.keys(v as object).slice(0, 5))}`;
-  return `a ${typeof v}`;
+/** userFrame is the innermost stack frame in the user's directory (else any user frame), skipping `skip` frames of our own. */
+function userFrame(
+  stack: string | undefined,
+  displayName: (abs: string) => string,
+  isUserFile: (abs: string) => boolean,
+  absDir: string,
+  skip: number,
+): SourcePos | undefined {
+  const frames = parseStack(stack).slice(skip).filter((f) => isUserFile(path.resolve(f.file)));
+  const frame = frames.find((f) => path.resolve(f.file).startsWith(absDir + path.sep)) ?? frames[0];
+  return frame ? { file: displayName(path.resolve(frame.file)), line: frame.line, column: frame.column } : undefined;
 }

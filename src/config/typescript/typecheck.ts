@@ -9,8 +9,8 @@
  *
  * Speed: only the user's files, lib.es2022 and our small public API are in the program (about
  * half a second cold). @types/node alone would triple that, so it is added only when the first
- * pass shows the program needs it (`process`, `require`, `import "fs"`) and the user's directory
- * can resolve it. Library source files are cached for the life of the process, so a second check
+ * pass shows the program needs it (`process`, `require`, `import "fs"`): the user's own copy when
+ * their directory resolves one, else microseg's. Library source files are cached for the life of the process, so a second check
  * (tests, a watch loop) re-parses only the user's files.
  */
 import * as fs from 'fs';
@@ -110,11 +110,20 @@ function toDiagnostic(d: ts.Diagnostic, displayName: (abs: string) => string): D
   });
 }
 
-/** resolveNodeTypes finds @types/node from the user's directory upwards, if it is installed. */
+/**
+ * resolveNodeTypes finds @types/node from the user's directory upwards (the version they chose),
+ * else microseg's own (a dependency for this reason): the MSEG0004 hint tells users to read inputs
+ * from process.env, which must type-check in a directory that has no node_modules at all.
+ */
 function resolveNodeTypes(fromDir: string): string | undefined {
   for (let dir = fromDir; ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, 'node_modules', '@types', 'node', 'index.d.ts');
     if (fs.existsSync(candidate)) return candidate;
-    if (path.dirname(dir) === dir) return undefined;
+    if (path.dirname(dir) === dir) break;
+  }
+  try {
+    return require.resolve('@types/node/index.d.ts');
+  } catch {
+    return undefined;
   }
 }
