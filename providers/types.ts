@@ -80,6 +80,24 @@ export interface LiveRuleset {
   hooks: LiveHook[];
   /** Stable hash of the canonical owned state, for refusing stale saved plans. */
   fingerprint: string;
+  /**
+   * What a full read also learned about the host (providers/host-facts.ts), not owned state: not
+   * in the fingerprint, absent from expectations and partial reads, and absent when unreadable.
+   */
+  facts?: HostFacts;
+}
+
+/** HostFacts: the host's own addresses and its bridges' filtering (providers/host-facts.ts). */
+export interface HostFacts {
+  /** Every address on every interface, both families, as `ip` prints them. */
+  addresses: string[];
+  /** Linux bridges and their own subnets (`addr/prefix`), sorted by name. */
+  bridges: Array<{ name: string; subnets: string[] }>;
+  /**
+   * br_netfilter's net.bridge.bridge-nf-call-iptables / -ip6tables; undefined when
+   * /proc/sys/net/bridge is absent (br_netfilter not loaded: bridged traffic skips every IP hook).
+   */
+  bridgeNetfilter?: { ipv4: boolean; ipv6: boolean };
 }
 
 /** ReadScope names owned objects, by IR name, whose live state a partial read re-reads. */

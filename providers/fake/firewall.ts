@@ -124,6 +124,15 @@ export interface FakeHostOptions {
   available?: BackendName[];
   /** What each backend's probe reports missing (default nothing). */
   missing?: Partial<Record<BackendName, string[]>>;
+  /**
+   * The host's own addresses, as `ip -j -d addr show` lists them (providers/host-facts.ts).
+   * Unset: `ip` is not modelled (exit 127), so plan cannot place PUs from the host and says so.
+   */
+  addresses?: string[];
+  /** Linux bridges (name and own subnets) the host has, for the bridged-PU check. */
+  bridges?: Array<{ name: string; subnets: string[] }>;
+  /** net.bridge.bridge-nf-call-iptables / -ip6tables; unset: /proc/sys/net/bridge is absent. */
+  bridgeNetfilter?: { ipv4: boolean; ipv6: boolean };
 }
 
 /** FakeHost is one host's firewall state, and the tamper API tests use to make drift. */
@@ -658,6 +667,23 @@ class ReadHost implements Host {
       const rules = chain?.startsWith('MSEG-') ? t.chains.get(chain.slice(5)) : undefined;
       if (!rules) return fail(`${tool} v1.8.9 (${variant === 'nft' ? 'nf_tables' : 'legacy'}): chain \`${chain}' in table \`filter' is incompatible, use 'nft' tool.\nNo chain/target/match by that name.`);
       return ok([`-N ${chain}`, ...rules.map((r) => `-A ${chain} ${r.spec}`)].join('\n') + '\n');
+    }
+    if (tool === 'ip' && a.join(' ') === 'ip -j -d addr show' && this.h.options.addresses) {
+      const o = this.h.options;
+      const entry = (ifname: string, addrs: string[], kind?: string) => ({
+        ifname,
+        ...(kind ? { linkinfo: { info_kind: kind } } : {}),
+        addr_info: addrs.map((x) => {
+          const [local, len] = x.split('/');
+          return { family: local.includes(':') ? 'inet6' : 'inet', local, prefixlen: Number(len ?? (local.includes(':') ? 128 : 32)) };
+        }),
+      });
+      return ok(JSON.stringify([entry('eth0', o.addresses!), ...(o.bridges ?? []).map((b) => entry(b.name, b.subnets, 'bridge'))]));
+    }
+    if (tool === 'cat' && a.length === 2 && a[1].startsWith('/proc/sys/net/bridge/')) {
+      const sw = this.h.options.bridgeNetfilter;
+      if (!sw) return fail(`cat: ${a[1]}: No such file or directory`);
+      return ok(`${(a[1].endsWith('ip6tables') ? sw.ipv6 : sw.ipv4) ? 1 : 0}\n`);
     }
     if (tool === 'ipset' && a[1] === 'save') {
       if (!this.h.available('iptables-nft') && !this.h.available('iptables-legacy')) return fail('ipset: command not found', 127);

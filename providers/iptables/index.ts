@@ -4,6 +4,7 @@
  */
 import type { AddressSet, DesiredRuleset, Family } from '../../src/compile/ir';
 import { runAll } from '../../src/hosts/batch';
+import { HOST_FACT_ARGVS, parseHostFacts } from '../host-facts';
 import type { CommandResult, Host } from '../../src/hosts/types';
 import type { BackendName, Capabilities, ChangePlan, LiveHook, LiveRuleset, ObjectDiff, PartialLive, PartialRead, Provider, ReadScope, ScriptStep } from '../types';
 import type { Transaction } from '../transaction';
@@ -160,7 +161,8 @@ export class IptablesProvider implements Provider {
    * round trip where the host offers it (runAll), judged in that order.
    */
   async read(host: Host): Promise<LiveRuleset> {
-    const [save4, save6, ipset] = await runAll(host, [this.tools.save(4), this.tools.save(6), this.tools.ipsetSave]);
+    const [save4, save6, ipset, ...factResults] = await runAll(host, [this.tools.save(4), this.tools.save(6), this.tools.ipsetSave, ...HOST_FACT_ARGVS]);
+    const facts = parseHostFacts(factResults);
     const tables = [];
     for (const [f, r] of [[4, save4], [6, save6]] as const) {
       if (r.code !== 0) {
@@ -174,7 +176,8 @@ export class IptablesProvider implements Provider {
     }
     // No ipset binary means no sets can exist that we made; probe reports the missing tool.
     if (ipset.code !== 0 && ipset.code !== 127) throw new ProviderError(`ipset save failed on ${host.description}: ${ipset.stderr.trim()}`, 'kernel');
-    return buildLive(this.backend, tables[0], tables[1], ipset.code === 0 ? parseIpsetSave(ipset.stdout) : []);
+    const live = buildLive(this.backend, tables[0], tables[1], ipset.code === 0 ? parseIpsetSave(ipset.stdout) : []);
+    return facts ? { ...live, facts } : live;
   }
 
   /**

@@ -5,6 +5,7 @@
  */
 import type { AddressSet, DesiredRuleset } from '../../src/compile/ir';
 import { runAll } from '../../src/hosts/batch';
+import { HOST_FACT_ARGVS, parseHostFacts } from '../host-facts';
 import type { CommandResult, Host } from '../../src/hosts/types';
 import type { Capabilities, ChangePlan, LiveChain, LiveRuleset, ObjectDiff, PartialLive, PartialRead, Provider, ReadScope, ScriptStep } from '../types';
 import type { Transaction } from '../transaction';
@@ -121,15 +122,18 @@ export class NftablesProvider implements Provider {
    * than a second one would.
    */
   async read(host: Host): Promise<LiveRuleset> {
-    const [r, chains] = await runAll(host, [
+    const [r, chains, ...factResults] = await runAll(host, [
       ['nft', '-j', 'list', 'table', NFT_FAMILY, NFT_TABLE],
       ['nft', '-j', 'list', 'chains'],
+      ...HOST_FACT_ARGVS,
     ]);
+    const facts = parseHostFacts(factResults);
+    const withFacts = (live: LiveRuleset): LiveRuleset => (facts ? { ...live, facts } : live);
     if (r.code !== 0) {
-      if (TABLE_ABSENT.test(r.stderr)) return emptyLive();
+      if (TABLE_ABSENT.test(r.stderr)) return withFacts(emptyLive());
       throw new ProviderError(`nft list table failed on ${host.description}: ${r.stderr.trim()}`, 'kernel');
     }
-    return parseNftTable(r.stdout, chains.code === 0 ? parseBaseChains(chains.stdout) : []);
+    return withFacts(parseNftTable(r.stdout, chains.code === 0 ? parseBaseChains(chains.stdout) : []));
   }
 
   /**

@@ -25,4 +25,10 @@ export const CODES = {
   NAME_COLLISION: 'MSEG6010',
   /** error: an enforcer `version` is not a semantic version. */
   BAD_VERSION: 'MSEG6011',
+  /** error: a PU pinned placement = "local" whose addresses the enforcer host does not hold (plan, host-scoped). */
+  LOCAL_ADDRESS_NOT_HELD: 'MSEG6020',
+  /** error: a PU pinned placement = "forwarded" with an address the enforcer host holds. */
+  FORWARDED_ADDRESS_HELD: 'MSEG6021',
+  /** warning: an unpinned PU with some addresses the host holds (so it is local) and some it does not. */
+  MIXED_PLACEMENT: 'MSEG6022',
 } as const;

@@ -24,8 +24,24 @@
  * Only traffic whose local address is a PU address on this host is dispatched, so traffic of
  * non-PU addresses and loopback (127.0.0.0/8, ::1 — never dispatched, see MSEG6007) is untouched.
  * Traffic between two PUs on the same host crosses `out` for the sender and `in` for the
- * receiver, so both ends enforce. Forwarded (routed/bridged) traffic is out of scope for now: no
- * forward chain is emitted, so containers behind a bridge are not yet covered.
+ * receiver, so both ends enforce.
+ *
+ * Forwarded PUs (workloads behind the host, src/compile/placement.ts) get the same two chains with
+ * the same rules in the same order, except that every `accept` is a `return` ("microseg does not
+ * refuse it"): on the forward path one packet must pass the sender's egress AND the receiver's
+ * ingress inside ONE hook, and an iptables ACCEPT (or nft accept) in the first would end the hook
+ * before the second is consulted. Returning instead lets the dispatch chain go on; the hook's own
+ * policy and the host's other forwarding rules (Docker's, the admin's) then decide as they would
+ * without microseg, so microseg only ever narrows what the host forwards. Dispatch:
+ *
+ *   chain `fwd` (hook forward): src == forwarded addr → jump its egress; then
+ *                               dst == forwarded addr → jump its ingress
+ *   chain `in`:  src == forwarded addr → its egress (a workload talking to the host itself), first
+ *   chain `out`: dst == forwarded addr → its ingress (the host talking to a workload), first
+ *
+ * The forwarded rules come first in `in`/`out` because a local PU's chain accepts, which would end
+ * the hook before the workload's side were consulted. Bridged traffic reaches the forward hook
+ * only through br_netfilter (net.bridge.bridge-nf-call-iptables/ip6tables), which plan checks.
  *
  * An enforcer with no local PUs gets an empty ruleset (no sets, no chains, hence no hooks): a host
  * microseg has nothing to enforce on carries no footprint at all.
@@ -44,6 +60,7 @@ import type {
   ProcessingUnit,
 } from '../model/types';
 import { policyActive } from './activity';
+import { placePu, type HostAddresses, type PuPlacement } from './placement';
 import { CODES } from './codes';
 import type { AddressSet, Chain, DesiredRuleset, Family, Match, Rule, RuleOrigin, Verdict } from './ir';
 import {
@@ -64,6 +81,11 @@ import { isWithin, namespaceDefaults } from './scope';
 /** CompileOptions: `now` decides expiry and schedules (never the machine clock). */
 export interface CompileOptions {
   now: Date;
+  /**
+   * The addresses each enforcer host holds, read at plan time (src/compile/placement.ts). Hosts
+   * absent here (and every host offline) place unpinned PUs `local`.
+   */
+  hostAddresses?: HostAddresses;
 }
 
 export interface CompileResult {
@@ -161,7 +183,7 @@ export function compile(model: Model, opts: CompileOptions): CompileResult {
     membersKeyCache: new Map(),
   };
   indexLocalPolicies(ctx);
-  const rulesets = model.enforcers.map((e) => compileHost(ctx, e));
+  const rulesets = model.enforcers.map((e) => compileHost(ctx, e, opts.hostAddresses?.get(e.name)));
   for (const r of rulesets) global.push(...r.diagnostics);
   return { rulesets, diagnostics: dedupeDiagnostics(global) };
 }
@@ -271,7 +293,7 @@ class SetRegistry {
   }
 }
 
-function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
+function compileHost(ctx: Ctx, enf: Enforcer, held: readonly string[] | undefined): DesiredRuleset {
   const diags: Diagnostic[] = [];
   const locals = ctx.model.processingUnits
     .filter((p) => p.enforcer === enf.name)
@@ -294,6 +316,12 @@ function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
   const drafts = new Map<string, Draft[]>();
   const dispatchIn: Draft[] = [];
   const dispatchOut: Draft[] = [];
+  // Forwarded PUs' dispatch (module comment): their rules go first in `in`/`out`.
+  const fwdEgress: Draft[] = [];
+  const fwdIngress: Draft[] = [];
+  const toHostEgress: Draft[] = [];
+  const fromHostIngress: Draft[] = [];
+  const placements: PuPlacement[] = [];
   const owner = new Map<string, ProcessingUnit>();
   // Which PU and direction each chain belongs to (the first PU, if two collide), for the chain comments.
   const chainOf = new Map<string, { pu: ProcessingUnit; dir: 'ingress' | 'egress' }>();
@@ -302,6 +330,10 @@ function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
   for (const pu of locals) {
     const inName = puChainName(pu, 'i');
     const outName = puChainName(pu, 'o');
+    const placed = placePu(pu, held, enf.address);
+    placements.push(placed.placement);
+    diags.push(...placed.diagnostics);
+    const forwarded = placed.placement.placement === 'forwarded';
     for (const n of [inName, outName]) {
       if (drafts.has(n)) {
         diags.push(makeDiagnostic('error', CODES.NAME_COLLISION, `Chain name ${n} collides on ${enf.address}`,
@@ -328,11 +360,25 @@ function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
         continue;
       }
       owner.set(a, pu);
-      dispatchIn.push({ match: { family, dstAddr: a }, verdict: { kind: 'jump', chain: inName }, origin: { kind: 'dispatch', pu: pu.name } });
-      dispatchOut.push({ match: { family, srcAddr: a }, verdict: { kind: 'jump', chain: outName }, origin: { kind: 'dispatch', pu: pu.name } });
+      const origin: RuleOrigin = { kind: 'dispatch', pu: pu.name };
+      const toIngress: Draft = { match: { family, dstAddr: a }, verdict: { kind: 'jump', chain: inName }, origin };
+      const toEgress: Draft = { match: { family, srcAddr: a }, verdict: { kind: 'jump', chain: outName }, origin };
+      if (forwarded) {
+        fwdEgress.push(toEgress);
+        fwdIngress.push(toIngress);
+        toHostEgress.push(toEgress);
+        fromHostIngress.push(toIngress);
+      } else {
+        dispatchIn.push(toIngress);
+        dispatchOut.push(toEgress);
+      }
     }
-    drafts.set(inName, puChain(ctx, enf, profile, pu, 'i', sets, diags, old, versionReported));
-    drafts.set(outName, puChain(ctx, enf, profile, pu, 'o', sets, diags, old, versionReported));
+    const chainsOf = (dir: 'i' | 'o') => {
+      const ds = puChain(ctx, enf, profile, pu, dir, sets, diags, old, versionReported);
+      return forwarded ? ds.map(passInsteadOfAccept) : ds;
+    };
+    drafts.set(inName, chainsOf('i'));
+    drafts.set(outName, chainsOf('o'));
   }
 
   const { names, sets: finalSets } = sets.finish();
@@ -377,8 +423,16 @@ function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
     }
     return rules;
   };
-  chains.push({ name: DISPATCH_CHAINS.input, hook: 'input', rules: finalize(DISPATCH_CHAINS.input, dispatchIn), comment: 'dispatch to PU ingress chains' });
-  chains.push({ name: DISPATCH_CHAINS.output, hook: 'output', rules: finalize(DISPATCH_CHAINS.output, dispatchOut), comment: 'dispatch to PU egress chains' });
+  chains.push({ name: DISPATCH_CHAINS.input, hook: 'input', rules: finalize(DISPATCH_CHAINS.input, [...toHostEgress, ...dispatchIn]), comment: 'dispatch to PU ingress chains' });
+  chains.push({ name: DISPATCH_CHAINS.output, hook: 'output', rules: finalize(DISPATCH_CHAINS.output, [...fromHostIngress, ...dispatchOut]), comment: 'dispatch to PU egress chains' });
+  if (fwdEgress.length > 0) {
+    chains.push({
+      name: DISPATCH_CHAINS.forward,
+      hook: 'forward',
+      rules: finalize(DISPATCH_CHAINS.forward, [...fwdEgress, ...fwdIngress]),
+      comment: 'dispatch forwarded traffic to workload egress then ingress chains',
+    });
+  }
   const puChains = [...drafts.entries()].sort((a, b) => cmp(a[0], b[0]));
   for (const [name, ds] of puChains) {
     const { pu, dir } = chainOf.get(name)!;
@@ -391,8 +445,18 @@ function compileHost(ctx: Ctx, enf: Enforcer): DesiredRuleset {
       if (r.match.dstSet) referenced.add(r.match.dstSet.set);
     }
   const outSets = [...finalSets.values()].filter((s) => referenced.has(s.name)).sort((a, b) => cmp(a.name, b.name));
-  return { enforcer: enf.name, sets: outSets, chains, diagnostics: dedupeDiagnostics(diags) };
+  return { enforcer: enf.name, sets: outSets, chains, diagnostics: dedupeDiagnostics(diags), placements };
 }
+
+/**
+ * passInsteadOfAccept turns a forwarded PU's accept into `return` (module comment: the other end's
+ * chain must still be consulted in the same hook). Shared drafts stay untouched: a new draft is
+ * made only where the verdict changes.
+ */
+function passInsteadOfAccept(d: Draft): Draft {
+  return d.verdict.kind === 'accept' ? { match: d.match, verdict: PASS, origin: d.origin } : d;
+}
+const PASS: Verdict = { kind: 'return' };
 
 /**
  * needsTcpResetTwin: finalize puts a TCP-only copy (`{ ...match, protocol: 'tcp' }`) in front of a reject that matches every protocol, so TCP is

@@ -13,6 +13,7 @@
  */
 import type { Diagnostic } from '../diagnostics';
 import type { PortRange } from '../model/types';
+import type { PuPlacement } from './placement';
 
 export type Family = 4 | 6;
 
@@ -134,4 +135,9 @@ export interface DesiredRuleset {
   chains: Chain[];
   /** Warnings and errors found while compiling this host (ineffective rules, old enforcer, ...). */
   diagnostics: Diagnostic[];
+  /**
+   * Where each of the host's PUs is enforced (src/compile/placement.ts), sorted like its PU
+   * chains. Absent on a host without PUs. Not a kernel object: plan shows it, trace follows it.
+   */
+  placements?: PuPlacement[];
 }

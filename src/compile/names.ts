@@ -23,8 +23,11 @@ export const LOG_GROUP = 42;
  */
 export const LOG_LIMIT = { perSecond: 50, burst: 100 } as const;
 
-/** DISPATCH_CHAINS are the two hooked chains: `in` (hook input) and `out` (hook output). */
-export const DISPATCH_CHAINS = { input: 'in', output: 'out' } as const;
+/**
+ * DISPATCH_CHAINS are the hooked chains: `in` (hook input), `out` (hook output) and `fwd` (hook
+ * forward, only on hosts with forwarded PUs: workloads behind the host).
+ */
+export const DISPATCH_CHAINS = { input: 'in', output: 'out', forward: 'fwd' } as const;
 
 /**
  * sha256hex hashes a string; all names and ids use it so they are stable across Node versions.

@@ -89,4 +89,6 @@ export const CODES = {
   invalidConnectTimeout: 'MSEG3092',
   /** Two enforcers that reach the same host (same netns, same ssh host and port, or both local). */
   sameHost: 'MSEG3093',
+  /** A host processing unit pinned to placement = "forwarded". */
+  hostPuForwarded: 'MSEG3100',
 } as const;

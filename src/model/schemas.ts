@@ -78,6 +78,7 @@ export const ProcessingUnitSchema = z.strictObject({
   addresses: strings.default([]),
   tags: z.unknown().optional(),
   type: z.enum(['workload', 'host']).default('workload'),
+  placement: z.enum(['local', 'forwarded']).optional(),
 });
 
 export const ExternalNetworkSchema = z.strictObject({
@@ -203,5 +204,6 @@ export const EXAMPLES: Readonly<Record<string, string>> = {
   iif: 'iif = "eth0"',
   oif: 'oif = "eth0"',
   'processing_unit.type': 'type = "host"',
+  placement: 'placement = "forwarded"',
   'expect.port': 'port = "tcp/443"',
 };

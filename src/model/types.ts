@@ -127,6 +127,12 @@ export interface ProcessingUnit extends ResourceBase {
   /** Normalised single addresses (no mask), IPv4 and IPv6. */
   addresses: string[];
   type: 'workload' | 'host';
+  /**
+   * Where the PU's traffic is enforced, when the configuration pins it: `local` (the host's own
+   * stack, input/output) or `forwarded` (a workload behind the host: forward path). Unpinned, the
+   * enforcer host's own addresses decide at plan time (src/compile/placement.ts).
+   */
+  placement?: 'local' | 'forwarded';
   tags: string[];
   /** tags plus the implicit `$identity=processingunit`, `$name`, `$namespace`, `$enforcer`; sorted. */
   identity: string[];

@@ -868,7 +868,11 @@ class Validator {
       `${ID_KEYS.namespace}=${base.namespace}`,
       `${ID_KEYS.enforcer}=${d.enforcer}`,
     ].sort();
-    return { kind: 'processing_unit', ...base, enforcer: d.enforcer, addresses, type: d.type, tags, identity };
+    if (d.type === 'host' && d.placement === 'forwarded') {
+      this.error(CODES.hostPuForwarded, res, ['placement'], `Host processing unit ${quote(res.name)} cannot be placed "forwarded"`,
+        'A host processing unit stands for the enforcer host itself, whose traffic crosses input/output, never the forward path. Remove placement or set type = "workload".');
+    }
+    return { kind: 'processing_unit', ...base, enforcer: d.enforcer, addresses, type: d.type, ...(d.placement ? { placement: d.placement } : {}), tags, identity };
   }
 
   private externalNetwork(res: RawResource, d: Bodies['external_network'], base: Base): ExternalNetwork {

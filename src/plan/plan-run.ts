@@ -29,6 +29,7 @@ import { ApplyCodes } from './reconciler-codes';
 import { DEFAULT_PARALLELISM, missingCapabilities, refresh, type HostRead, type RefreshTarget } from './refresh';
 import { modelResources } from './resources';
 import { ownsAnything, planTransactions } from './transactions';
+import { bridgeProblems, placeFromFacts } from './placement';
 import type { BlockReason, HostPlan, Plan } from './types';
 
 export interface PlanRunOptions {
@@ -87,7 +88,7 @@ export async function planRun(dir: string, opts: PlanRunOptions): Promise<PlanRu
     }
   }
   const state = await opts.store.load();
-  const result = await planModel(model, compiled.rulesets, state, opts);
+  const result = await planModel(model, compiled.rulesets, state, { ...opts, now });
   if (!opts.destroy) result.plan.model = model;
   result.plan.source = {
     dir: path.resolve(dir),
@@ -141,6 +142,13 @@ export async function planModel(
   // over a large fleet should cost one read per host (bench/noop-plan.ts).
   const reads = await refresh(chosen, { parallelism: opts.parallelism, connect: opts.connect, probe: false, progress: opts.progress });
   const byName = new Map(reads.map((r) => [r.enforcer, r] as const));
+  if (!opts.destroy) {
+    // The hosts' own addresses came with their rules (one round trip): they decide placement.
+    const facts = new Map(reads.filter((r) => r.live && desired[r.enforcer]).map((r) => [r.enforcer, r.live!.facts] as const));
+    const placed = placeFromFacts(model, desired, facts, { now: opts.now ?? new Date() });
+    Object.assign(desired, placed.desired);
+    diagnostics.push(...placed.diagnostics);
+  }
   const hosts: HostPlan[] = [];
   const toProbe: Array<{ read: HostRead; want: DesiredRuleset; hp: HostPlan }> = [];
   const connections: { [e: string]: Connection } = {};
@@ -164,6 +172,20 @@ export async function planModel(
       diagnostics.push(addressed);
       blocks.push({ code: d.code, enforcer: e, summary: d.summary });
     };
+    if (want) {
+      const unseen = bridgeProblems(model, want, read.live.facts);
+      if (unseen.length > 0) {
+        blockWith(
+          makeDiagnostic(
+            'error',
+            ApplyCodes.bridgeUnfiltered,
+            `Enforcer "${e}" cannot enforce its bridged processing units: ${unseen.map((u) => `${u.pu} (${u.address} on ${u.bridge})`).join(', ')}`,
+            `${[...new Set(unseen.map((u) => u.why))].join('; ')}, so traffic switched between ports of that bridge never reaches the forward hook where microseg enforces it. ` +
+              'microseg never changes a sysctl itself: load br_netfilter and set net.bridge.bridge-nf-call-iptables=1 (and -ip6tables=1 for IPv6) on the host, as Docker does, then plan again. The host was not touched.',
+          ),
+        );
+      }
+    }
     let expected: LiveRuleset | undefined;
     if (want) {
       try {
@@ -207,6 +229,7 @@ export async function planModel(
       hp.previous_fingerprint = read.previous.live.fingerprint;
       if (blocks.length === 0) hp.transactions = [...(hp.transactions ?? []), ...providerOfBackend(read.previous.backend).cleanup(read.previous.live, e)];
     }
+    if (want?.placements && want.placements.length > 0) hp.placements = want.placements;
     if (blocks.length > 0) block(hp, blocks);
     hosts.push(hp);
     if (want && hp.action !== 'noop' && !hp.blocked_by) toProbe.push({ read, want, hp });

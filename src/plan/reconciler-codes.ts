@@ -41,4 +41,11 @@ export const ApplyCodes = {
   badArgument: 'MSEG8218',
   /** A host could not be used for break-glass cleanup. */
   cleanupUnreachable: 'MSEG8219',
+  /**
+   * Forwarded PUs sit on a Linux bridge of the host, whose switched traffic skips the IP forward
+   * hook: br_netfilter is absent or net.bridge.bridge-nf-call-iptables/-ip6tables is 0 there.
+   */
+  bridgeUnfiltered: 'MSEG8260',
+  /** The host's own addresses could not be read, so unpinned PUs could not be placed from them. */
+  hostFactsUnread: 'MSEG8261',
 } as const;

@@ -12,6 +12,7 @@
  */
 import type { Diagnostic } from '../diagnostics';
 import type { DesiredRuleset, Family, Hook } from '../compile/ir';
+import type { PuPlacement } from '../compile/placement';
 import type { BackendName, HookChangeReason, ReadScope } from '../../providers/types';
 import type { Transaction } from '../../providers/transaction';
 import type { Connection } from '../hosts/connection';
@@ -110,6 +111,11 @@ export interface HostPlan {
    * verify it (apply-driving). Absent when nothing is sent as a delta.
    */
   read_scope?: ReadScope;
+  /**
+   * Where each processing unit of the host is enforced (UI only): `local` (input/output) or
+   * `forwarded` (forward path), and what decided it (src/compile/placement.ts).
+   */
+  placements?: PuPlacement[];
 }
 
 /**

@@ -40,7 +40,8 @@ import {
 } from '../model/intervals';
 import { interfaceMatches, interfaceNameProblem, interfaceOfPattern } from '../model/interfaces';
 import type { Model, ProcessingUnit } from '../model/types';
-import { traceHost, type Packet, type TraceResult } from './tracer';
+import { placementOf, sideHook, sideView, traceHost, type Packet, type TraceResult } from './tracer';
+import { puChainName } from '../compile/names';
 import { CODES } from './codes';
 import {
   endpointAddress,
@@ -106,7 +107,8 @@ export type FlowVerdict = 'allow' | 'reject' | 'depends';
 
 /** SideTrace is one host's part of the connection (JSON field names are the CLI's). */
 export interface SideTrace {
-  hook: 'output' | 'input';
+  /** The hook walked: output/input for a local PU; forward (or input/output toward the host itself) for a forwarded one. */
+  hook: Hook;
   /** The enforcer whose ruleset was walked; absent when the endpoint has no enforcer. */
   enforcer?: string;
   /** The processing unit on this side, if the address is one. */
@@ -502,7 +504,10 @@ function concreteCases(
 ): { cases: Array<Omit<Case, 'from' | 'to'>>; local: boolean } {
   const srcPu = from.pu !== undefined ? model.processingUnits.find((p) => p.name === from.pu) : undefined;
   const dstPu = to.pu !== undefined ? model.processingUnits.find((p) => p.name === to.pu) : undefined;
-  const local = srcPu !== undefined && dstPu !== undefined && srcPu.enforcer === dstPu.enforcer;
+  // Two PUs of one host's own stack talk over `lo`; a workload behind the host does not.
+  const sameRs = srcPu ? getRuleset(rulesets, srcPu.enforcer) : undefined;
+  const local =
+    srcPu !== undefined && dstPu !== undefined && srcPu.enforcer === dstPu.enforcer && placementOf(sameRs, srcPu) === 'local' && placementOf(sameRs, dstPu) === 'local';
   const base: Packet = {
     src: from.address,
     dst: to.address,
@@ -526,8 +531,8 @@ function concreteCases(
   const oif = known1(srcOpts);
   const iif = known1(dstOpts);
   const packet: PacketInfo = { ...packetInfo, ...(oif !== undefined ? { oif } : {}), ...(iif !== undefined ? { iif } : {}), ...(local ? { local: true as const } : {}) };
-  let srcGroups = groupSide(srcOpts, (o) => traceSide(model, rulesets, 'output', from, srcPu, to.address, { ...base, ...(o.name !== undefined ? { oif: o.name } : {}) }, true));
-  let dstGroups = groupSide(dstOpts, (o) => traceSide(model, rulesets, 'input', to, dstPu, from.address, { ...base, ...(o.name !== undefined ? { iif: o.name } : {}) }, true));
+  let srcGroups = groupSide(srcOpts, (o) => traceSide(model, rulesets, 'source', from, srcPu, to.address, { ...base, ...(o.name !== undefined ? { oif: o.name } : {}) }, true));
+  let dstGroups = groupSide(dstOpts, (o) => traceSide(model, rulesets, 'destination', to, dstPu, from.address, { ...base, ...(o.name !== undefined ? { iif: o.name } : {}) }, true));
   // An end whose interface changes its own outcome but never the connection's (the other end
   // rejects anyway, or both outcomes let it through) is not a condition worth listing.
   const fate = (s: SideTrace, d: SideTrace) => s.verdict === 'reject' || d.verdict === 'reject';
@@ -682,13 +687,16 @@ function traceSide(...args: Parameters<typeof explainSide>): SideTrace {
 function explainSide(
   model: Model,
   rulesets: Rulesets,
-  hook: 'output' | 'input',
+  end: 'source' | 'destination',
   self: EndpointInfo,
   pu: ProcessingUnit | undefined,
   peer: string,
   packet: Packet,
   reached: boolean,
 ): SideTrace {
+  const peerPu = findPuByAddress(model, peer);
+  const ownRs = pu ? getRuleset(rulesets, pu.enforcer) : undefined;
+  const hook: Hook = pu ? sideHook(ownRs, pu, peerPu, end) : end === 'source' ? 'output' : 'input';
   const base = { hook, reached, logged: [] as LoggedRule[] };
   if (!pu) {
     const reason =
@@ -697,7 +705,7 @@ function explainSide(
         : `${self.address} is no processing unit's address, so microseg does not touch this side`;
     return { ...base, verdict: 'untouched', policy: null, reason };
   }
-  const rs = getRuleset(rulesets, pu.enforcer);
+  const rs = ownRs ? sideView(ownRs, puChainName(pu, end === 'source' ? 'o' : 'i')) : undefined;
   if (!rs) {
     return {
       ...base,
@@ -713,12 +721,12 @@ function explainSide(
   const observed = logged.filter((l) => l.observation && l.policy !== null).map((l) => `"${l.policy}"`);
   const tail = observed.length ? `; observed by ${observed.join(', ')} (observation only logs)` : '';
   if (t.verdict === 'untouched') {
-    return { ...side, verdict: 'untouched', policy: null, reason: untouchedReason(model, pu, peer, hook === 'input' ? packet.iif : packet.oif, t) + tail };
+    return { ...side, verdict: 'untouched', policy: null, reason: untouchedReason(model, pu, peer, end === 'destination' ? packet.iif : packet.oif, t) + tail };
   }
   const verdict: SideVerdict = t.verdict === 'accept' ? 'allow' : 'reject';
   const decided = { ...side, verdict, ...(t.origin ? { origin: t.origin.kind } : {}), rule_id: t.rule!.id, chain: t.chain! };
   const origin = t.origin;
-  const dir = hook === 'output' ? 'outgoing' : 'incoming';
+  const dir = end === 'source' ? 'outgoing' : 'incoming';
   switch (origin?.kind) {
     case 'policy': {
       const pol = model.networkPolicies.find((p) => p.name === origin.policy && p.namespace === origin.namespace);
@@ -787,6 +795,14 @@ function untouchedReason(model: Model, pu: ProcessingUnit, peer: string, iface: 
     }
   }
   return `no microseg rule decided on enforcer ${pu.enforcer}: the host's own rules decide`;
+}
+
+/** findPuByAddress: the processing unit holding `addr`, if any. */
+function findPuByAddress(model: Model, addr: string): ProcessingUnit | undefined {
+  const fam = addressFamily(addr);
+  if (fam === undefined) return undefined;
+  const n = addressToBigint(addr, fam);
+  return model.processingUnits.find((p) => p.addresses.some((a) => addressFamily(a) === fam && addressToBigint(a, fam) === n));
 }
 
 function famText(fs: Family[]): string {

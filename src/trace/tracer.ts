@@ -8,6 +8,7 @@ import { addressFamily, addressToBigint, cidrToInterval, type Interval } from '.
 import { interfaceMatches } from '../model/interfaces';
 import type { ProcessingUnit } from '../model/types';
 import type { AddressSet, DesiredRuleset, Family, Hook, Match, Rule, RuleOrigin } from '../compile/ir';
+import { puChainName } from '../compile/names';
 
 /** Packet is the first packet of a connection (or a later one, with `ctState`). */
 export interface Packet {
@@ -120,6 +121,7 @@ export function traceHost(ruleset: DesiredRuleset, packet: Packet, hook: Hook): 
   const ix = new Index(ruleset);
   const logged: Rule[] = [];
   const path: string[] = [];
+  let passed: TraceResult | undefined;
   const run = (chainName: string, depth: number): TraceResult | undefined => {
     if (depth > MAX_JUMP_DEPTH) throw new Error(`jump depth over ${MAX_JUMP_DEPTH} at ${chainName}`);
     const chain = ix.chains.get(chainName);
@@ -133,6 +135,9 @@ export function traceHost(ruleset: DesiredRuleset, packet: Packet, hook: Hook): 
           logged.push(rule);
           break;
         case 'return':
+          // A forwarded PU's chain says "pass" with a return (src/compile/compile.ts): it decided
+          // (the first such decision is the trace's accept), and the dispatch chain goes on.
+          if (!passed && rule.origin && PASS_ORIGINS.has(rule.origin.kind)) passed = { verdict: 'accept', rule, chain: chainName, origin: rule.origin, logged, path };
           return undefined;
         case 'jump': {
           const r = run(v.chain, depth + 1);
@@ -158,7 +163,41 @@ export function traceHost(ruleset: DesiredRuleset, packet: Packet, hook: Hook): 
     if (r && r.verdict !== 'accept') return r;
     if (r && !accepted) accepted = r;
   }
-  return accepted ?? { verdict: 'untouched', logged, path };
+  return accepted ?? passed ?? { verdict: 'untouched', logged, path };
+}
+
+/** PASS_ORIGINS: the rule origins whose `return` is a forwarded PU's accept (excluded networks and interfaces return as untouched). */
+const PASS_ORIGINS = new Set<RuleOrigin['kind']>(['policy', 'default', 'established', 'failsafe', 'neighbor-discovery']);
+
+/**
+ * sideView is `rs` seen from one end of a connection: the hooked chains keep only the dispatch
+ * rules into `chain` (that PU's egress or ingress). On one hook a packet may be dispatched to both
+ * ends (two workloads behind one host on `fwd`, or the host and a workload on `in`/`out`); each
+ * side is then explained by its own chain, and the connection by both.
+ */
+export function sideView(rs: DesiredRuleset, chain: string): DesiredRuleset {
+  return {
+    ...rs,
+    chains: rs.chains.map((c) =>
+      c.hook === undefined ? c : { ...c, rules: c.rules.filter((r) => r.origin?.kind !== 'dispatch' || (r.verdict.kind === 'jump' && r.verdict.chain === chain)) },
+    ),
+  };
+}
+
+/** placementOf: a PU's placement in its host's ruleset (`local` when the ruleset does not say). */
+export function placementOf(rs: DesiredRuleset | undefined, pu: ProcessingUnit): 'local' | 'forwarded' {
+  return rs?.placements?.find((p) => p.pu === pu.name && p.namespace === pu.namespace)?.placement ?? 'local';
+}
+
+/**
+ * sideHook is the hook a connection crosses on `pu`'s host: a local PU sends on output and
+ * receives on input; a forwarded PU (a workload behind the host) crosses forward, except toward
+ * or from a local PU of the same host, whose own stack is the other end (input / output).
+ */
+export function sideHook(rs: DesiredRuleset | undefined, pu: ProcessingUnit, peer: ProcessingUnit | undefined, side: 'source' | 'destination'): Hook {
+  if (placementOf(rs, pu) === 'local') return side === 'source' ? 'output' : 'input';
+  if (peer && peer.enforcer === pu.enforcer && placementOf(rs, peer) === 'local') return side === 'source' ? 'input' : 'output';
+  return 'forward';
 }
 
 /** Connection is a NEW connection from `src` to `dst`. */
@@ -208,18 +247,20 @@ export function traceConnection(
     rulesets instanceof Map ? rulesets.get(e) : (rulesets as Record<string, DesiredRuleset>)[e];
   const srcPu = findPu(model.processingUnits, conn.src);
   const dstPu = findPu(model.processingUnits, conn.dst);
-  const local = srcPu !== undefined && dstPu !== undefined && srcPu.enforcer === dstPu.enforcer;
+  const srcHook = srcPu ? sideHook(get(srcPu.enforcer), srcPu, dstPu, 'source') : 'output';
+  const dstHook = dstPu ? sideHook(get(dstPu.enforcer), dstPu, srcPu, 'destination') : 'input';
+  const local = srcPu !== undefined && dstPu !== undefined && srcPu.enforcer === dstPu.enforcer && srcHook === 'output' && dstHook === 'input';
   const packet: Packet = { ...conn, ctState: 'new', ...(local ? { iif: 'lo', oif: 'lo' } : {}) };
   const out: ConnectionTrace = { verdict: 'untouched', allowed: true };
   const blocked = (t: TraceResult): boolean => t.verdict === 'reject' || t.verdict === 'drop';
   const srcRs = srcPu ? get(srcPu.enforcer) : undefined;
   if (srcPu && srcRs) {
-    out.source = { enforcer: srcPu.enforcer, pu: srcPu.name, trace: traceHost(srcRs, packet, 'output') };
+    out.source = { enforcer: srcPu.enforcer, pu: srcPu.name, trace: traceHost(sideView(srcRs, puChainName(srcPu, 'o')), packet, srcHook) };
     if (blocked(out.source.trace)) return { ...out, verdict: out.source.trace.verdict, allowed: false };
   }
   const dstRs = dstPu ? get(dstPu.enforcer) : undefined;
   if (dstPu && dstRs) {
-    out.destination = { enforcer: dstPu.enforcer, pu: dstPu.name, trace: traceHost(dstRs, packet, 'input') };
+    out.destination = { enforcer: dstPu.enforcer, pu: dstPu.name, trace: traceHost(sideView(dstRs, puChainName(dstPu, 'i')), packet, dstHook) };
     if (blocked(out.destination.trace)) return { ...out, verdict: out.destination.trace.verdict, allowed: false };
   }
   const any = [out.source?.trace.verdict, out.destination?.trace.verdict].includes('accept');

@@ -48,11 +48,14 @@ export function renderPlanHuman(io: Io, plan: Plan, opts: { refreshOnly?: boolea
   let unchanged = 0;
   for (const h of plan.hosts) {
     const body = opts.refreshOnly ? driftLines(h, st) : hostLines(h, st);
-    if (body.length === 0 && h.reachable && !h.blocked_by?.length && (opts.refreshOnly || h.action === 'noop')) {
+    // A host with workloads behind it is listed even unchanged: where each PU is enforced is news.
+    const forwarded = !opts.refreshOnly && (h.placements ?? []).some((p) => p.placement === 'forwarded');
+    if (body.length === 0 && !forwarded && h.reachable && !h.blocked_by?.length && (opts.refreshOnly || h.action === 'noop')) {
       unchanged++;
       continue;
     }
     lines.push(hostHeader(h, st, opts.refreshOnly ?? false));
+    if (!opts.refreshOnly) lines.push(...placementLines(h, st).map((l) => `  ${l}`));
     lines.push(...body.map((l) => `  ${l}`));
     lines.push('');
   }
@@ -135,6 +138,17 @@ function setLines(s: SetChange, st: Style, brief: boolean): string[] {
     for (const m of capList(s.removed)) out.push(`    ${st.red('-')} ${m}`);
   }
   return out;
+}
+
+/** placementLines: where each PU of the host is enforced (local: input/output; forwarded: forward path). */
+function placementLines(h: HostPlan, st: Style): string[] {
+  const ps = h.placements ?? [];
+  if (ps.length === 0) return [];
+  const path = (p: string) => (p === 'local' ? 'input/output' : 'forward path');
+  return [
+    st.dim('placement:'),
+    ...ps.map((p) => `  ${p.pu.padEnd(16)} ${p.placement.padEnd(9)} ${st.dim(`(${path(p.placement)}; ${p.source === 'host' ? 'from the host\'s addresses' : p.source === 'pinned' ? 'pinned' : p.source === 'host-protection' ? 'host protection' : 'assumed: host addresses unknown'})`)}`),
+  ];
 }
 
 function driftLines(h: HostPlan, st: Style): string[] {

@@ -88,6 +88,8 @@ export interface ProcessingUnitProps extends CommonProps {
   readonly enforcer: string | Enforcer;
   readonly addresses: readonly string[];
   readonly type?: 'workload' | 'host';
+  /** Pin where the PU is enforced: `local` (input/output) or `forwarded` (forward path); unpinned, the host's addresses decide. */
+  readonly placement?: 'local' | 'forwarded';
   readonly tags?: readonly string[];
 }
 

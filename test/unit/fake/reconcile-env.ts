@@ -44,7 +44,8 @@ export function fakeEnv(backend: BackendName): ReconcileEnv & { fake: () => Fake
       tag = t;
       nodes = ns;
       fake = new FakeFirewall();
-      for (const n of ns) fake.addHost(nsName(n.name), { detect: backend });
+      // Each node holds its own addresses, as the netns nodes do: its PUs are local.
+      for (const n of ns) fake.addHost(nsName(n.name), { detect: backend, addresses: [n.v4, n.v6].filter((a): a is string => !!a) });
     },
     async teardown() {
       listeners.clear();

@@ -178,7 +178,7 @@ describe('validateConfig: unknown types, attributes and blocks', () => {
       severity: 'error',
       code: 'MSEG3002',
       summary: 'Unknown attribute "adresses" in processing_unit "web"',
-      detail: 'Did you mean "addresses"? processing_unit accepts: namespace, lifecycle, enforcer, addresses, tags, type.',
+      detail: 'Did you mean "addresses"? processing_unit accepts: namespace, lifecycle, enforcer, addresses, tags, type, placement.',
       file: FILE,
       line: line(1, 1),
       column: 3,
