@@ -140,10 +140,14 @@ function setLines(s: SetChange, st: Style, brief: boolean): string[] {
   return out;
 }
 
-/** placementLines: where each PU of the host is enforced (local: input/output; forwarded: forward path). */
-function placementLines(h: HostPlan, st: Style): string[] {
+/**
+ * placementLines: where each PU of the host is enforced (local: input/output; forwarded: forward
+ * path), for hosts with workloads behind them; a host of local PUs only is enforced as it always
+ * was, and `--json` carries every host's placements.
+ */
+export function placementLines(h: HostPlan, st: Style): string[] {
   const ps = h.placements ?? [];
-  if (ps.length === 0) return [];
+  if (!ps.some((p) => p.placement === 'forwarded')) return [];
   const path = (p: string) => (p === 'local' ? 'input/output' : 'forward path');
   return [
     st.dim('placement:'),
