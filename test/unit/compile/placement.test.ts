@@ -7,7 +7,7 @@
  */
 import { compile } from '../../../src/compile';
 import { placePu } from '../../../src/compile/placement';
-import { traceFlow } from '../../../src/trace';
+import { evaluateExpectations, traceFlow } from '../../../src/trace';
 import { FakeFirewall, type FakeHostOptions } from '../../../providers/fake';
 import { cliWith } from '../../netns/reconcile-suite';
 import { load, NOW, writeDir } from '../trace/helpers';
@@ -114,6 +114,36 @@ describe('placement', () => {
     const hostToC1 = traceFlow(model, [rs], { from: 'gw', to: 'c1', port: 'tcp/8080' }).trace!;
     expect(hostToC1.source.hook).toBe('output');
     expect(hostToC1.destination.hook).toBe('output');
+  });
+
+  it('expect blocks between workloads behind one host are judged on the forward path', async () => {
+    const expects = `
+expect "web-reaches-db" {
+  namespace = "/f"
+  from = "c1"
+  to = "c2"
+  port = "tcp/8080"
+  verdict = "allow"
+}
+expect "db-cannot-reach-web" {
+  namespace = "/f"
+  from = "c2"
+  to = "c1"
+  port = "tcp/8080"
+  verdict = "reject"
+}
+`;
+    const { model } = await load(writeDir({ 'main.hcl': HCL(pinned), 'expect.hcl': expects }));
+    const rs = compile(model, { now: NOW }).rulesets;
+    const results = evaluateExpectations(model, rs);
+    expect(results.map((r) => [r.name, r.pass, r.actual])).toEqual([
+      ['db-cannot-reach-web', true, 'reject'],
+      ['web-reaches-db', true, 'allow'],
+    ]);
+    // The same expectations against the host's stack (no pins, offline: assumed local) hold too,
+    // through input/output: placement changes where, not whether.
+    const { model: local } = await load(writeDir({ 'main.hcl': HCL(() => ''), 'expect.hcl': expects }));
+    expect(evaluateExpectations(local, compile(local, { now: NOW }).rulesets).every((r) => r.pass)).toBe(true);
   });
 
   describe('plan on the in-memory firewall', () => {
