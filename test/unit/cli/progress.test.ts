@@ -49,7 +49,8 @@ async function run(args: string[], tty: boolean, fake?: FakeFirewall): Promise<{
 
 function fleet(hosts: number): FakeFirewall {
   const fake = new FakeFirewall();
-  for (let h = 0; h < hosts; h++) fake.addHost(`prog-h${h}`, { detect: 'nftables' });
+  // Each host holds its PU's address (host facts): its PU is local, as on a real fleet.
+  for (let h = 0; h < hosts; h++) fake.addHost(`prog-h${h}`, { detect: 'nftables', addresses: [`198.18.${h}.1`] });
   return fake;
 }
 
