@@ -46,7 +46,7 @@ import { mapLimit } from '../hosts/pool';
 import { DEFAULT_PARALLELISM, refresh, type HostRead } from '../plan/refresh';
 
 /** HostOutcome is what happened to one host. */
-export type HostOutcomeStatus = 'applied' | 'removed' | 'unchanged' | 'failed' | 'pending-cleanup';
+export type HostOutcomeStatus = 'applied' | 'removed' | 'unchanged' | 'failed' | 'pending-cleanup' | 'not-started';
 
 export interface HostOutcome {
   enforcer: string;
@@ -68,6 +68,11 @@ export interface ApplyResult {
   diagnostics: Diagnostic[];
   /** The state after the run (undefined if nothing was ever written). */
   state?: StateFile;
+  /**
+   * Set when `signal` aborted the run: hosts not yet started are `not-started`, and each host in
+   * flight ended as its transaction did (read back when the transaction's own outcome was lost).
+   */
+  interrupted?: boolean;
 }
 
 /** ApplyObserver receives progress events (views print them; tests capture transactions). */
@@ -100,6 +105,11 @@ export interface ApplyOptions {
    */
   fullReadBack?: boolean;
   observer?: ApplyObserver;
+  /**
+   * Stop starting hosts once this aborts (SIGINT/SIGTERM, src/cli/interrupt.ts). A host in flight
+   * is not cut short: its transaction commits or not as a whole, and apply records which.
+   */
+  signal?: AbortSignal;
   /** Test seam: called after `begin` is journalled and before the host is touched. */
   beforeHost?(enforcer: string): Promise<void>;
 }
@@ -187,6 +197,7 @@ async function applyLocked(plan: Plan, opts: ApplyOptions): Promise<ApplyResult>
   const diagnostics: Diagnostic[] = [];
   opts.observer?.hostsPlanned?.(plan.hosts.map((h) => h.enforcer));
   const outcomes = await mapLimit(plan.hosts, parallelism, async (hp): Promise<HostOutcome> => {
+    if (opts.signal?.aborted) return { enforcer: hp.enforcer, action: hp.action, status: hp.action === 'noop' ? 'unchanged' : 'not-started', transactions: [] };
     const outcome = await applyHost(hp, plan, {
       store,
       runId,
@@ -198,13 +209,15 @@ async function applyLocked(plan: Plan, opts: ApplyOptions): Promise<ApplyResult>
       beforeHost: opts.beforeHost,
       fullReadBack: opts.fullReadBack ?? false,
       diagnostics,
+      signal: opts.signal,
     });
     opts.observer?.hostDone?.(outcome);
     return outcome;
   });
   await saveChain;
 
-  const ok = outcomes.every((o) => o.status !== 'failed') && !outcomes.some((o) => o.status === 'pending-cleanup' && o.action !== 'cleanup-pending');
+  const interrupted = opts.signal?.aborted === true;
+  const ok = !interrupted && outcomes.every((o) => o.status !== 'failed' && o.status !== 'not-started') && !outcomes.some((o) => o.status === 'pending-cleanup' && o.action !== 'cleanup-pending');
   // Resource records follow the plan's resource changes once every host is done: a partial run
   // leaves them, so the next plan still lists the configuration changes not yet fully applied.
   // The model of a fully applied run is what `plan --explain` compares with next time; a destroy
@@ -220,7 +233,7 @@ async function applyLocked(plan: Plan, opts: ApplyOptions): Promise<ApplyResult>
       return model ? { ...next, applied_model: model } : next;
     });
   }
-  return { ok, runId, hosts: outcomes, diagnostics, state };
+  return { ok, runId, hosts: outcomes, diagnostics, state, ...(interrupted ? { interrupted } : {}) };
 }
 
 function applyResourceChanges(before: readonly StateResource[], plan: Plan): StateResource[] {
@@ -243,6 +256,7 @@ interface HostContext {
   beforeHost?(enforcer: string): Promise<void>;
   fullReadBack: boolean;
   diagnostics: Diagnostic[];
+  signal?: AbortSignal;
 }
 
 async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<HostOutcome> {
@@ -280,11 +294,16 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
     ctx.store.journal({ ts: now(), run_id: ctx.runId, enforcer: e, phase, ...(detail !== undefined ? { detail } : {}) });
 
   await journal('begin', `${hp.action} ${hp.backend} from fingerprint ${hp.live_fingerprint || '(none)'}`);
+  let firewallForSettle: Firewall | undefined;
+  let wantForSettle: LiveRuleset | undefined;
   try {
     await ctx.beforeHost?.(e);
+    // Begun but not yet touched: an interruption now abandons the host with nothing sent.
+    if (ctx.signal?.aborted) throw new NotTouched();
     if (!hp.transactions) throw new Error(`the plan carries no transactions for enforcer "${e}"; run \`microseg plan\` again`);
     const host: FirewallHost = ctx.read?.host ?? ctx.connect(connection);
     const firewall = host.firewall(hp.backend);
+    firewallForSettle = firewall;
     const mine = hp.transactions.filter((t) => t.backend === hp.backend);
     const theirs = hp.transactions.filter((t) => t.backend !== hp.backend);
     const previous = theirs.length > 0 || hp.previous_backend ? host.firewall(hp.previous_backend ?? theirs[0].backend) : undefined;
@@ -309,6 +328,7 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
 
     if (!desired) throw new Error(`the plan has no desired ruleset for enforcer "${e}"`);
     const want = expectedOf(providerFor(hp.backend), desired);
+    wantForSettle = want;
     let back: { live: LiveRuleset; partial?: string };
     if (previous) {
       // A backend switch: the old backend is cleaned up (and proven empty) before the new one is
@@ -342,6 +362,59 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
     out.counters = baselineAfterApply(mine.some((t) => t.kind === 'full'), ctx.read?.live, live);
     return out;
   } catch (err) {
+    if (err instanceof NotTouched) {
+      out.status = 'not-started';
+      out.error = 'interrupted before anything was sent; the host was not touched';
+      await journal('failed', out.error).catch(() => undefined);
+      return out;
+    }
+    // The run was interrupted while this host was in flight and its transaction's own outcome
+    // was lost (Ctrl-C reaches the whole process group, so `nft -f` or `iptables-restore` may
+    // have been killed before or after the kernel committed): read the host back to know.
+    await new Promise((r) => setImmediate(r)); // let a signal that killed the child be handled first
+    // A backend switch is left to the ordinary failure record: state must keep naming the old
+    // backend so the next plan still cleans it up.
+    if (ctx.signal?.aborted && firewallForSettle && !hp.previous_backend && !isUnreachable(err)) {
+      const settled = await settleInterrupted(firewallForSettle, hp, wantForSettle).catch(() => undefined);
+      if (settled) {
+        if (settled.applied) {
+          await Promise.allSettled([
+            journal('verified', `interrupted, but read back whole: the transactions had committed; fingerprint ${settled.live.fingerprint}`),
+            hp.action === 'delete'
+              ? ctx.record((s) => withoutHost(s, e))
+              : ctx.record((s) =>
+                  withHost(s, e, { backend: hp.backend, connection, owned: ownedFromLive(settled.live), fingerprint: settled.live.fingerprint, status: 'applied', updated_at: now() }),
+                ),
+          ]);
+          out.status = hp.action === 'delete' ? 'removed' : 'applied';
+          out.fingerprint = settled.live.fingerprint;
+          return out;
+        }
+        // Not (wholly) applied: state records what the host really holds, so the next plan shows
+        // the remaining work as changes, not as drift.
+        const msg = `interrupted while in flight; read back whole: not applied (${settled.what})`;
+        out.status = 'failed';
+        out.error = msg;
+        await journal('failed', msg).catch(() => undefined);
+        const owned = ownedFromLive(settled.live);
+        const holdsAnything = owned.sets.length + owned.chains.length + owned.hooks.length > 0;
+        const prev = ctx.stateHost();
+        if (prev || holdsAnything) {
+          await ctx.record((s) =>
+            withHost(s, e, {
+              backend: hp.backend,
+              connection: prev?.connection ?? connection,
+              owned,
+              fingerprint: settled.live.fingerprint,
+              status: 'failed',
+              last_error: msg,
+              updated_at: now(),
+            }),
+          );
+        }
+        return out;
+      }
+    }
     const msg = (err as Error)?.message ?? String(err);
     out.error = msg;
     await journal('failed', msg).catch(() => undefined);
@@ -391,6 +464,25 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
 }
 
 class VerifyError extends Error {}
+
+/** NotTouched: the run was interrupted after a host's `begin` and before anything was sent to it. */
+class NotTouched extends Error {}
+
+/**
+ * settleInterrupted reads an interrupted host back whole and says whether the host holds what
+ * the plan wanted (for a decommission: nothing owned).
+ */
+async function settleInterrupted(fw: Firewall, hp: HostPlan, want: LiveRuleset | undefined): Promise<{ applied: boolean; live: LiveRuleset; what: string }> {
+  const live = await fw.read();
+  if (hp.action === 'delete') {
+    const applied = !ownsAnything(live);
+    return { applied, live, what: applied ? 'nothing owned is left' : `it still holds ${describeOwned(live)}` };
+  }
+  if (!want) return { applied: false, live, what: 'nothing was sent' };
+  const problems = problemsOf(diffObjects(want, live));
+  if (problems.length > 0) return { applied: false, live, what: problems.slice(0, 3).join('; ') };
+  return { applied: true, live, what: 'matches the plan' };
+}
 
 /** settled waits for every promise and then throws the first failure, so no write is left running behind an error. */
 async function settled(ps: readonly Promise<unknown>[]): Promise<void> {

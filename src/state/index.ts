@@ -8,7 +8,7 @@ export { LocalStateStore, STATE_DIR, type LocalStateStoreOptions } from './local
 export { parseStateText, stateFileText, connectionFromRecord, connectionToRecord } from './schema';
 export { newState, withHost, withoutHost, ownedFromLive } from './state';
 export { atomicWriteFile, type AtomicWriteOptions } from './fsutil';
-export { isProcessAlive, describeHolder } from './lock';
+export { isProcessAlive, describeHolder, releaseHeldLocksSync } from './lock';
 export { interruptedHosts, unfinishedHosts, parseJournal } from './journal';
 export { PgStateStore, ciJobUrl, type PgStateStoreOptions, type WriteStats } from './pg/store';
 export { MIGRATIONS, LATEST_SCHEMA_VERSION, migrate, type Migration } from './pg/migrations';

@@ -6,7 +6,8 @@
  * holder may have died mid-apply, and a person should look at the journal before running again
  * (Terraform never steals locks either; `force-unlock ID` is the deliberate way out).
  */
-import { promises as fsp, readFileSync } from 'fs';
+import { promises as fsp, readFileSync, rmSync } from 'fs';
+import * as path from 'path';
 import * as os from 'os';
 import { randomUUID } from 'crypto';
 import { DiagnosticsError, makeDiagnostic } from '../diagnostics';
@@ -143,6 +144,8 @@ export async function acquireLock(lockPath: string, opts: LockOptions): Promise<
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     if (fh) {
+      // Known before its record is written: a forced exit in between still removes the file we created.
+      held.set(path.resolve(lockPath), info);
       // Not fsynced: O_EXCL is what excludes other runs, and it holds in the page cache every
       // process on this machine sees. Durability would only matter across a crash, after which
       // the holder is dead anyway: a lock that did not survive is what a recovery wants, one that
@@ -169,6 +172,7 @@ export async function acquireLock(lockPath: string, opts: LockOptions): Promise<
  * not an error (someone force-unlocked it; there is nothing left to release); another's is.
  */
 export async function releaseLock(lockPath: string, lock: LockInfo): Promise<void> {
+  if (held.get(path.resolve(lockPath))?.id === lock.id) held.delete(path.resolve(lockPath));
   const probe = await readLock(lockPath);
   if (probe.kind === 'absent') return;
   if (probe.kind === 'held' && probe.info.id === lock.id) {
@@ -186,6 +190,47 @@ export async function releaseLock(lockPath: string, lock: LockInfo): Promise<voi
     ],
     'tool',
   );
+}
+
+/**
+ * held: the locks this process took and has not released, by absolute path. A process that must
+ * exit at once (a second SIGINT, see src/cli/interrupt.ts) cannot wait for its `finally` blocks,
+ * and a lock left behind by a live person's Ctrl-C is exactly the stale lock nobody should have
+ * to force-unlock.
+ */
+const held = new Map<string, LockInfo>();
+
+/**
+ * releaseHeldLocksSync removes, synchronously, every lock this process still holds, for a
+ * forced exit. A lock file whose record names another holder is left alone (someone
+ * force-unlocked ours and took theirs); one still empty or torn is ours, created with O_EXCL an
+ * instant ago. Returns the paths removed.
+ */
+export function releaseHeldLocksSync(): string[] {
+  const removed: string[] = [];
+  for (const [file, info] of held) {
+    held.delete(file);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue; // already gone
+    }
+    let id: unknown;
+    try {
+      id = (JSON.parse(text) as { id?: unknown }).id;
+    } catch {
+      id = info.id;
+    }
+    if (id !== info.id) continue;
+    try {
+      rmSync(file, { force: true });
+      removed.push(file);
+    } catch {
+      /* nothing more can be done on the way out */
+    }
+  }
+  return removed;
 }
 
 /** forceUnlock removes the lock only when its id is `id`: the id proves the person saw this holder. */

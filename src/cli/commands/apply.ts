@@ -23,6 +23,7 @@ import { configFailure } from '../views/plan';
 import { terminalProgress } from '../views/progress';
 import type { View } from '../views/view';
 import { parseCommon, withLock, type ReconcileFlags } from './plan';
+import { withInterrupts } from '../interrupt';
 
 export interface ApplyFlags extends ReconcileFlags {
   autoApprove?: boolean;
@@ -39,6 +40,13 @@ export type Ask = (question: string) => Promise<string>;
 export const terminalAsk: Ask = (question) =>
   new Promise((resolve) => {
     const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+    // A terminal in raw mode turns Ctrl-C into a readline event, not a signal; left alone, the
+    // question never settles and the process ends with the lock held. Hand it to the SIGINT
+    // handling of the locked section (src/cli/interrupt.ts), which releases the lock.
+    rl.on('SIGINT', () => {
+      rl.close();
+      process.kill(process.pid, 'SIGINT');
+    });
     rl.question(question, (answer) => {
       rl.close();
       resolve(answer);
@@ -62,7 +70,7 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
   // A JSON run has no terminal to ask on: its stdout is the document.
   if (flags.json && !flags.autoApprove) return view.fail([jsonRefusal(command)]);
   return withBackend(view, dir, { check: true }, ({ store }) =>
-    withLock(store, command, s.lockTimeoutMs, true, async () => {
+    withLock(store, command, s.lockTimeoutMs, true, async (it) => {
       const progress = terminalProgress(io, flags.json);
       let r: PlanRunResult;
       try {
@@ -86,9 +94,11 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
       if (blockingErrors(plan).length > 0) return view.refused(`The plan has errors (${countLine(plan.diagnostics)}); nothing was applied.`);
       if (!hasChanges(plan) && !plan.hosts.some((h) => !h.reachable)) return view.unchanged();
       if (!(await approved(view, flags, opts.ask, opts.destroy))) return 1;
+      it.phase('apply');
       const result = await applyPlan(plan, {
         store,
         lockHeld: true,
+        signal: it.signal,
         reads: r.reads,
         connect: opts.connect,
         parallelism: s.parallelism,
@@ -96,7 +106,8 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
         observer: view.observer(),
       });
       await keepBaselines(view, dir, result);
-      return view.finish(result, opts.destroy ? 'Destroy' : 'Apply');
+      const code = view.finish(result, opts.destroy ? 'Destroy' : 'Apply');
+      return it.exitCode ?? code;
     }, (t) => view.note(t)),
   );
 }
@@ -110,17 +121,23 @@ async function applySavedPlan(io: Io, file: string, flags: ApplyFlags, connect?:
     const plan: Plan = await readPlanFile(file);
     view.diagnostics(plan.diagnostics);
     if (blockingErrors(plan).length > 0) return view.refused('The saved plan has errors; nothing was applied.');
-    const result = await applyPlan(plan, {
-      store,
-      savedPlan: true,
-      connect,
-      lockTimeoutMs: s.lockTimeoutMs,
-      parallelism: s.parallelism,
-      fullReadBack: flags.fullReadBack,
-      observer: view.observer(),
+    // applyPlan takes the lock itself; a signal from here on stops new hosts (src/cli/interrupt.ts).
+    return withInterrupts(io, 'apply', async (it) => {
+      it.phase('apply');
+      const result = await applyPlan(plan, {
+        store,
+        savedPlan: true,
+        signal: it.signal,
+        connect,
+        lockTimeoutMs: s.lockTimeoutMs,
+        parallelism: s.parallelism,
+        fullReadBack: flags.fullReadBack,
+        observer: view.observer(),
+      });
+      await keepBaselines(view, dir, result);
+      const code = view.finish(result, 'Apply');
+      return it.exitCode ?? code;
     });
-    await keepBaselines(view, dir, result);
-    return view.finish(result, 'Apply');
   });
 }
 

@@ -13,11 +13,12 @@ import { makeDiagnostic, type Diagnostic } from '../../diagnostics';
 import { hasChanges, hasDrift, hasErrors, writePlanFile } from '../../plan';
 import type { LockInfo, StateStore } from '../../state';
 import { withBackend } from './backend';
-import type { CliDeps, Io } from '../io';
+import { processIo, type CliDeps, type Io } from '../io';
 import { countLine } from '../views/diagnostics';
 import { configFailure, planJson, renderPlanHuman } from '../views/plan';
 import { viewFor, type View } from '../views/view';
 import { parseVarFlags, type VarOptions } from './common';
+import { withInterrupts, type Interrupts } from '../interrupt';
 
 /** ReconcileFlags are the options shared by plan, apply, drift and destroy. */
 export interface ReconcileFlags extends VarOptions {
@@ -61,25 +62,36 @@ export function failWith(io: Io, e: unknown, json = false): number {
 }
 
 /**
- * withLock runs `fn` holding the state lock (unless `use` is false), always releasing it. `note`
+ * withLock runs `fn` holding the state lock (unless `use` is false), always releasing it, also on
+ * SIGINT/SIGTERM (src/cli/interrupt.ts): `fn` starts in the `read` phase, where a signal releases
+ * the lock and exits at once, and switches its Interrupts to `apply` around host changes. `note`
  * hears about a previous holder that ended without releasing (pg: killed; its session's lock went
  * with it, its holder record did not).
  */
-export async function withLock<T>(store: StateStore, operation: string, timeoutMs: number, use: boolean, fn: () => Promise<T>, note?: (text: string) => void): Promise<T> {
-  let lock: LockInfo | undefined;
-  if (use) lock = await store.acquireLock({ operation, timeoutMs });
-  if (lock?.interrupted && note) {
-    const p = lock.interrupted;
-    note(
-      `The previous holder of this workspace's lock ended without releasing it: ${p.who} (pid ${p.pid} on ${p.hostname}, "${p.operation}", since ${p.created}${p.ci_job_url ? `, ${p.ci_job_url}` : ''}), lock ID ${p.id}. ` +
-        'Its database session is gone, so the lock was taken over; any host it left unverified is reported below from the journal.',
-    );
-  }
-  try {
-    return await fn();
-  } finally {
-    if (lock) await store.unlock(lock);
-  }
+export async function withLock<T>(
+  store: StateStore,
+  operation: string,
+  timeoutMs: number,
+  use: boolean,
+  fn: (it: Interrupts) => Promise<T>,
+  note?: (text: string) => void,
+): Promise<T> {
+  return withInterrupts(processIo, operation, async (it) => {
+    let lock: LockInfo | undefined;
+    if (use) lock = await store.acquireLock({ operation, timeoutMs });
+    if (lock?.interrupted && note) {
+      const p = lock.interrupted;
+      note(
+        `The previous holder of this workspace's lock ended without releasing it: ${p.who} (pid ${p.pid} on ${p.hostname}, "${p.operation}", since ${p.created}${p.ci_job_url ? `, ${p.ci_job_url}` : ''}), lock ID ${p.id}. ` +
+          'Its database session is gone, so the lock was taken over; any host it left unverified is reported below from the journal.',
+      );
+    }
+    try {
+      return await fn(it);
+    } finally {
+      if (lock) await store.unlock(lock);
+    }
+  });
 }
 
 export interface PlanFlags extends ReconcileFlags {

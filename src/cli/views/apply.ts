@@ -50,6 +50,8 @@ function outcomeText(o: HostOutcome, st: ReturnType<typeof styleFor>): string {
       return st.yellow(`cleanup pending${o.error ? `: ${o.error}` : ''}`);
     case 'failed':
       return st.red(`FAILED: ${o.error ?? 'unknown error'}`);
+    case 'not-started':
+      return st.yellow(`not applied: ${o.error ?? 'interrupted before it started'}`);
     default:
       return 'unchanged';
   }
@@ -75,6 +77,7 @@ export function applyJson(
     format_version: APPLY_FORMAT_VERSION,
     command,
     ok: opts.ok ?? (result ? result.ok : true),
+    interrupted: result?.interrupted ?? false,
     changes: result !== undefined,
     run_id: result?.runId ?? null,
     hosts: (result?.hosts ?? []).map((h) => ({
@@ -97,8 +100,27 @@ export function renderApplySummary(io: Io, r: ApplyResult, verb = 'Apply'): void
   const count = (s: HostOutcome['status']) => r.hosts.filter((h) => h.status === s).length;
   const parts = [`${count('applied')} applied`, `${count('removed')} decommissioned`, `${count('failed')} failed`];
   if (count('pending-cleanup')) parts.push(`${count('pending-cleanup')} pending cleanup`);
-  const line = `${verb} ${r.ok ? 'complete' : 'failed'}! Hosts: ${parts.join(', ')}.`;
+  if (count('not-started')) parts.push(`${count('not-started')} not started`);
+  const line = `${verb} ${r.ok ? 'complete' : r.interrupted ? 'interrupted' : 'failed'}! Hosts: ${parts.join(', ')}.`;
   io.out((r.ok ? st.green(line) : st.red(line)) + '\n');
+  if (r.interrupted) io.out(interruptedAccount(r) + '\n');
+}
+
+/**
+ * interruptedAccount names, after an interrupted run, the hosts that were applied and those that
+ * were not (and why), so nobody has to read the journal to know where the fleet stands.
+ */
+export function interruptedAccount(r: ApplyResult): string {
+  const names = (pred: (h: HostOutcome) => boolean) => r.hosts.filter(pred).map((h) => h.enforcer);
+  const done = names((h) => h.status === 'applied' || h.status === 'removed');
+  const failed = r.hosts.filter((h) => h.status === 'failed').map((h) => `${h.enforcer} (${h.error ?? 'failed'})`);
+  const notStarted = names((h) => h.status === 'not-started');
+  return [
+    `Interrupted. Applied and verified: ${done.join(', ') || 'none'}.`,
+    ...(failed.length ? [`Not applied: ${failed.join('; ')}.`] : []),
+    `Not started: ${notStarted.join(', ') || 'none'}.`,
+    'State and journal record exactly this; `microseg plan` shows what remains.',
+  ].join('\n');
 }
 
 /** renderCleanupReport writes what break-glass cleanup found and removed per backend. */
