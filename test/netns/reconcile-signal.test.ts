@@ -95,7 +95,7 @@ describeAsRoot('reconcile on a real kernel: SIGINT and SIGTERM during apply and 
     });
     hcl.push('network_policy "a-to-b" {\n  namespace = "/s"\n  subject = [["app=a"]]\n  object = [["app=b"]]\n  ports = ["tcp/80"]\n}');
     fs.writeFileSync(path.join(dir, 'main.hcl'), hcl.join('\n') + '\n');
-  }, 180_000);
+  }, 600_000);
 
   afterAll(async () => {
     await topo?.teardown();
