@@ -74,6 +74,8 @@ describeAsRoot('reconcile on a real kernel: SIGINT and SIGTERM during apply and 
     spawnSync('npx', ['tsc', '-p', path.join(REPO, 'tsconfig.json'), '--outDir', path.join(tmp, 'build'), '--incremental', 'false'], { cwd: REPO, stdio: 'ignore' });
     mainJs = path.join(tmp, 'build/src/cli/main.js');
     if (!fs.existsSync(mainJs)) throw new Error(`tsc did not produce ${mainJs}`);
+    // The build reads its release from the package.json above it (src/version.ts), as an installed one does.
+    fs.copyFileSync(path.join(REPO, 'package.json'), path.join(tmp, 'build/package.json'));
     const realNft = spawnSync('sh', ['-c', 'command -v nft'], { encoding: 'utf8' }).stdout.trim();
     wrapDir = path.join(tmp, 'wrap');
     fs.mkdirSync(wrapDir);
@@ -152,7 +154,7 @@ describeAsRoot('reconcile on a real kernel: SIGINT and SIGTERM during apply and 
     const codes = [0, m.sig === 'SIGINT' ? 130 : 143];
     // Ended by the default action only once its locked section was over (handlers removed).
     const byDefault = run.code === null && run.signal === m.sig;
-    expect({ label, ok: byDefault || codes.includes(run.code ?? -1), run }).toMatchObject({ label, ok: true });
+    expect({ label, ok: byDefault || codes.includes(run.code ?? -1), run }).toEqual({ label, ok: true, run });
     if (run.code === 130 || run.code === 143) expect(run.err).toContain(`received ${m.sig}`);
     if (run.out.includes('Apply interrupted!')) expect(run.out).toMatch(/Interrupted\. Applied and verified: .*\n(Not applied: .*\n)?Not started: /);
 
@@ -220,7 +222,7 @@ describeAsRoot('reconcile on a real kernel: SIGINT and SIGTERM during apply and 
       const run = await done;
       expect(fs.existsSync(path.join(dir, '.microseg/state.lock'))).toBe(false);
       const byDefault = run.code === null && run.signal === sig;
-      expect({ sig, ms, ok: byDefault || [0, sig === 'SIGINT' ? 130 : 143].includes(run.code ?? -1) }).toEqual({ sig, ms, ok: true });
+      expect({ sig, ms, ok: byDefault || [0, sig === 'SIGINT' ? 130 : 143].includes(run.code ?? -1), run }).toEqual({ sig, ms, ok: true, run });
     }
     expect((await cli('plan', dir, '--detailed-exitcode')).code).toBe(2);
   }, 300_000);
