@@ -83,6 +83,14 @@ function statementOf(st: unknown): string | undefined {
       if (v === null || (['icmp', 'icmpv6', 'icmpx'].includes(String(r.type)) && r.expr === 'port-unreachable')) return 'reject';
       return `?${JSON.stringify(st)}`;
     }
+    case 'limit': {
+      // A log rule's rate limit (flows): `limit rate R/second burst B packets` lists back as
+      // {rate, burst, per} (a `unit` only for byte limits, which microseg never writes).
+      const l = (v ?? {}) as Json;
+      if (l.unit !== undefined && l.unit !== 'packets') return `?${JSON.stringify(st)}`;
+      if (l.inv) return `?${JSON.stringify(st)}`;
+      return `limit rate=${String(l.rate)}/${String(l.per)} burst=${String(l.burst ?? 5)}`;
+    }
     case 'log': {
       const l = (v ?? {}) as Json;
       return `log ${Object.keys(l).sort().map((x) => `${x}=${String(l[x])}`).join(' ')}`;
@@ -202,6 +210,7 @@ export function bodyOfRule(rule: Rule, fam: Family | undefined): string {
       out.push(`jump ${nftName(v.chain)}`);
       break;
     case 'log':
+      if (v.limit) out.push(`limit rate=${v.limit.perSecond}/second burst=${v.limit.burst}`);
       out.push(`log group=${v.group} prefix=${v.prefix}`);
       break;
     default:
@@ -252,7 +261,10 @@ export function listedExpr(rule: Rule, fam: Family | undefined): unknown[] {
   } else if (p !== undefined) match({ meta: { key: 'l4proto' } }, p === 'icmpv6' ? 'ipv6-icmp' : p);
   const v = rule.verdict;
   if (v.kind === 'jump') out.push({ jump: { target: nftName(v.chain) } });
-  else if (v.kind === 'log') out.push({ log: { prefix: v.prefix, group: v.group } });
+  else if (v.kind === 'log') {
+    if (v.limit) out.push({ limit: { rate: v.limit.perSecond, burst: v.limit.burst, per: 'second' } });
+    out.push({ log: { prefix: v.prefix, group: v.group } });
+  }
   else if (v.kind === 'reject') out.push({ reject: p === 'tcp' ? { type: 'tcp reset' } : null });
   else out.push({ [v.kind]: null });
   return out;

@@ -66,6 +66,12 @@ describe('nftables bodies: nft 1.0.6 JSON listings against the IR', () => {
       { match: { op: '!=', left: { payload: { protocol: 'ip6', field: 'daddr' } }, right: '@mseg-p-x' } },
       { match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: { set: [80, { range: [8000, 8100] }] } } },
       { log: { prefix: 'hi there', group: 3 } }]],
+    // As flows renders log rules (rate-limited): before this case the limit listed back as an
+    // unknown statement, so every logged rule read as changed right after apply.
+    ['rate-limited log (counter, limit, log)', r({ dstSet: { set: 'p-y', negate: false }, protocol: 'tcp', dports: [{ from: 5432, to: 5432 }] }, { kind: 'log', prefix: 'mseg:caf2246d:R:o', group: 42, limit: { perSecond: 50, burst: 100 } }), 4, [
+      { match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: '@mseg-p-y' } },
+      { match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 5432 } },
+      { counter: { packets: 0, bytes: 0 } }, { limit: { rate: 50, burst: 100, per: 'second' } }, { log: { prefix: 'mseg:caf2246d:R:o', group: 42 } }]],
     ['interfaces and another protocol by number', r({ iif: 'eth+', oif: 'lo', protocol: 'gre' }, { kind: 'return' }), undefined, [
       { match: { op: '==', left: { meta: { key: 'iifname' } }, right: 'eth*' } }, { match: { op: '==', left: { meta: { key: 'oifname' } }, right: 'lo' } },
       { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'gre' } }, { return: null }]],
@@ -87,5 +93,8 @@ describe('nftables bodies: nft 1.0.6 JSON listings against the IR', () => {
     const rule = r({ protocol: 'tcp' }, { kind: 'reject' });
     expect(bodyOfExpr([{ match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'tcp' } }, { accept: null }])).not.toBe(bodyOfRule(rule, undefined));
     expect(bodyOfExpr([{ match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'tcp' } }, { xt: { type: 'target', name: 'X' } }, { reject: { type: 'tcp reset' } }])).not.toBe(bodyOfRule(rule, undefined));
+    // Another rate is another rule.
+    const logged = r({ protocol: 'tcp' }, { kind: 'log', prefix: 'p', group: 42, limit: { perSecond: 50, burst: 100 } });
+    expect(bodyOfExpr([{ match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'tcp' } }, { limit: { rate: 5000, burst: 100, per: 'second' } }, { log: { prefix: 'p', group: 42 } }])).not.toBe(bodyOfRule(logged, undefined));
   });
 });
