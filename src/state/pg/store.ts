@@ -512,8 +512,8 @@ export class PgStateStore implements StateStore {
         const exists = await c.query(`SELECT 1 FROM ${this.q}.workspaces WHERE name = $1`, [this.workspace]);
         if (exists.rowCount === 0) throw this.noWorkspace();
         const ok = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', this.lockKey())).rows[0].ok;
+        if (!ok) return { taken: false as const, holder: await this.liveHolder(c) };
         const prev = await this.holder(c);
-        if (!ok) return { taken: false as const, holder: prev };
         const info = newHolder(opts.operation, this.opts.env ?? process.env);
         if (prev) info.interrupted = prev;
         await c.query(
@@ -580,6 +580,24 @@ export class PgStateStore implements StateStore {
 
   private lockKey(): [number, string] {
     return [ADVISORY_CLASS, `${this.schema}/${this.workspace}`];
+  }
+
+  /**
+   * liveHolder is the holder record of the session that holds the lock now. The winner takes the
+   * advisory lock before it writes its row, so a loser that reads at once can find no row, or the
+   * row of a run killed earlier; it looks again for a moment (bounded) before naming nobody.
+   */
+  private async liveHolder(c: Client): Promise<LockInfo | undefined> {
+    for (let i = 0; i < 20; i++) {
+      const r = await c.query(
+        `SELECT 1 FROM ${this.q}.lock_holders h WHERE h.workspace = $1
+           AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.pid = h.session_pid)`,
+        [this.workspace],
+      );
+      if ((r.rowCount ?? 0) > 0) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    return this.holder(c);
   }
 
   private async holder(c: Client): Promise<LockInfo | undefined> {
