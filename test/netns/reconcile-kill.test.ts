@@ -35,6 +35,8 @@ describeAsRoot('reconcile on a real kernel: kill -9 during apply', () => {
     spawnSync('npx', ['tsc', '-p', path.join(REPO, 'tsconfig.json'), '--outDir', path.join(tmp, 'build'), '--incremental', 'false'], { cwd: REPO, stdio: 'ignore' });
     mainJs = path.join(tmp, 'build/src/cli/main.js');
     if (!fs.existsSync(mainJs)) throw new Error(`tsc did not produce ${mainJs}`);
+    // An installed microseg has its package.json above src/: src/version.ts reads the release there.
+    fs.copyFileSync(path.join(REPO, 'package.json'), path.join(tmp, 'build/package.json'));
     const realNft = spawnSync('sh', ['-c', 'command -v nft'], { encoding: 'utf8' }).stdout.trim();
     wrapDir = path.join(tmp, 'wrap');
     fs.mkdirSync(wrapDir);
