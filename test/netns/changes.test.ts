@@ -14,7 +14,7 @@ import { providerFor, type BackendName, type Provider, type ScriptStep } from '.
 import { applyChanges as sendChanges, changes, cleanup, fullSync } from './program';
 import type { DesiredRuleset } from '../../src/compile/ir';
 import { ADDR, NODES, changedFixture, webFixture } from './fixtures';
-import { Topology, describeAsRoot, legacySkipReason } from './harness';
+import { Topology, describeAsRoot, legacySkipReason, ownedView } from './harness';
 
 /** editedFixture: `other` (and two unused addresses) join peers-v4 (set delta) and the port-9000 reject leaves pu-web-in (rule edit). */
 function editedFixture(): DesiredRuleset {
@@ -57,7 +57,7 @@ function defineChangesSuite(backend: BackendName, tag: string): void {
 
       async function expectConverged(desired: DesiredRuleset): Promise<void> {
         const live = await provider.read(srv());
-        expect(live).toEqual(provider.expected!(desired));
+        expect(ownedView(live)).toEqual(provider.expected!(desired));
         expect(changes(provider, desired, live)).toEqual([]);
       }
 

@@ -6,7 +6,7 @@ import { fullSync } from './program';
 import { traceConnection } from '../../src/trace/tracer';
 import { CASES, KNOWN_DIVERGENCES, LISTENERS, NODE_ENFORCER, addrOf, caseModel, caseRulesets, connectionOf, type PacketCase } from './cases';
 import { NODES } from './fixtures';
-import { Topology, describeAsRoot, legacySkipReason } from './harness';
+import { Topology, describeAsRoot, legacySkipReason, ownedView } from './harness';
 
 const model = caseModel();
 const rulesets = caseRulesets(model);
@@ -60,7 +60,7 @@ for (const [backend, tag] of BACKENDS) {
       it('read-back equals what the provider expects on each enforcer', async () => {
         for (const [node, enf] of Object.entries(NODE_ENFORCER)) {
           if (!enf) continue;
-          expect(await provider.read(topo.host(node))).toEqual(provider.expected!(rulesets.get(enf)!));
+          expect(ownedView(await provider.read(topo.host(node)))).toEqual(provider.expected!(rulesets.get(enf)!));
         }
       });
 

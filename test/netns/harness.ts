@@ -258,3 +258,12 @@ export function legacySkipReason(): string | undefined {
     ALL_NAMESPACES.delete(ns);
   }
 }
+
+/**
+ * ownedView is a live read without what it learned about the host (its addresses and bridges,
+ * LiveRuleset.facts): what `expected()` of a desired ruleset can be compared with.
+ */
+export function ownedView<T extends { facts?: unknown }>(live: T): Omit<T, 'facts'> {
+  const { facts: _facts, ...owned } = live;
+  return owned;
+}
