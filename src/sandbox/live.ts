@@ -332,11 +332,15 @@ async function sendOnce(p: LivePacket): Promise<Probe> {
   if ((p.protocol === 'tcp' || p.protocol === 'udp') && p.dport !== undefined) {
     const tcp = p.protocol === 'tcp';
     const target = `${tcp ? 'TCP' : 'UDP'}${p.family}:${host(p.dst)}:${p.dport},bind=${host(p.src)}${tcp ? ',connect-timeout=1' : ''}`;
-    // -t 2: after the probe's own EOF, wait up to 2 s (the -T inactivity bound) for the listener's
+    // -t: after the probe's own EOF, wait (up to the -T inactivity bound) for the listener's
     // banner. A listener answers and closes at once, so this costs nothing normally; on a loaded
-    // machine starting the listener's child shell can take over a second (see socatArgs, whose
-    // own half-close wait was the main cause of probes that connected but got no banner).
-    const r = await inNs(['socat', '-t', '2', '-T', '2', '-', target], tcp ? '' : 'microseg-live-probe\n');
+    // machine starting the listener's child shell can take seconds (see socatArgs, whose own
+    // half-close wait was the main cause of probes that connected but got no banner; with two
+    // suites at once on 2 cores, 2 s was still seen to lose a banner). A TCP probe has connected
+    // already, so waiting longer only waits for an answer that is coming; UDP silence stays short
+    // because it is asked twice.
+    const wait = tcp ? '5' : '2';
+    const r = await inNs(['socat', '-t', wait, '-T', wait, '-', target], tcp ? '' : 'microseg-live-probe\n');
     const answer = r.stdout.trim();
     if (r.code === 0 && (tcp || answer !== '')) return { live: 'allow', outcome: tcp ? 'connected' : 'answered', detail: answer };
     if (r.code === 0) return { live: 'reject', outcome: 'no reply', detail: 'no answer within 1 s' };
