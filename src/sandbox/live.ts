@@ -322,6 +322,14 @@ function lastLine(text: string): string {
 export async function send(p: LivePacket): Promise<Probe> {
   const first = await sendOnce(p);
   if (first.live === 'reject' && (first.outcome === 'timeout' || first.outcome === 'no reply')) return sendOnce(p);
+  // A TCP connection that got no banner did get through (the verdict is allow either way), but
+  // the banner is what proves it reached the intended listener; with the suite's first files
+  // starting at once, a listener's child was seen to close with nothing written. Ask once more,
+  // and keep the first answer if the second is no better.
+  if (first.outcome === 'connected' && first.detail === '') {
+    const second = await sendOnce(p);
+    return second.outcome === 'connected' && second.detail !== '' ? second : first;
+  }
   return first;
 }
 
