@@ -9,7 +9,9 @@
  *   POST /v1/register        {token, enforcer, csr} → {cert, bundle}; the token is the credential
  *   POST /v1/renew           {csr} → {cert, bundle}; the client certificate is the credential
  *   GET  /v1/ruleset         the caller's own desired ruleset; ETag / If-None-Match → 304;
- *                            `?wait=SECONDS` long-polls (bounded) until it changes
+ *                            `?wait=SECONDS` long-polls (bounded) until it changes, woken by
+ *                            LISTEN/NOTIFY on every replica; `A-IM: json-patch` with If-None-Match
+ *                            → 226 and an RFC 6902 patch from that etag when the server has one
  *   POST /v1/report          {etag, status, fingerprint, drift, trusts} from the caller
  *
  * TLS asks every client for a certificate but lets the handshake finish without one
@@ -36,7 +38,11 @@ export interface ControlServerOptions {
   secret?: string;
   /** Client certificate validity (default 24 h). */
   certValidityMs?: number;
-  /** How often a long-poll re-reads the database (default 1 s). */
+  /**
+   * How often a long-poll re-reads the database although no NOTIFY woke it (default 10 s): a
+   * publish wakes the long-polls of its enforcer at once on every replica through LISTEN/NOTIFY;
+   * this is the safety net for a notification lost with the LISTEN connection.
+   */
   pollMs?: number;
   log?: (line: string) => void;
   now?: () => Date;
@@ -104,7 +110,42 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   const now = opts.now ?? (() => new Date());
   const log = opts.log ?? (() => undefined);
   const validityMs = opts.certValidityMs ?? 24 * 3_600_000;
-  const pollMs = opts.pollMs ?? 1000;
+  const pollMs = opts.pollMs ?? 10_000;
+
+  // Long-polls waiting for their enforcer's next publish, woken by this replica's LISTEN.
+  const waiters = new Map<string, Set<() => void>>();
+  const wake = (enforcer: string) => {
+    const set = waiters.get(enforcer);
+    if (!set) return;
+    waiters.delete(enforcer);
+    for (const f of set) f();
+  };
+  const wakeAll = () => {
+    for (const e of [...waiters.keys()]) wake(e);
+  };
+  const stopListening = store.listen({
+    onPublish: wake,
+    // Reconnected (or lost): a publish may have gone unheard; every long-poll re-reads.
+    onGap: wakeAll,
+    onError: (e) => log(`LISTEN connection lost (long-polls fall back to re-reading every ${pollMs} ms until it is back): ${e.message}`),
+  });
+  /** waiter registers a wake-up for `enforcer` now; it resolves on a publish, after `ms`, or when the client goes away. */
+  const waiter = (enforcer: string, ms: number, sock: TLSSocket) => {
+    let done!: () => void;
+    const promise = new Promise<void>((resolve) => (done = resolve));
+    const timer = setTimeout(() => finish(), Math.max(0, ms));
+    const finish = () => {
+      clearTimeout(timer);
+      sock.off('close', finish);
+      waiters.get(enforcer)?.delete(finish);
+      done();
+    };
+    sock.once('close', finish);
+    const set = waiters.get(enforcer) ?? new Set<() => void>();
+    set.add(finish);
+    waiters.set(enforcer, set);
+    return { promise, cancel: finish };
+  };
 
   const tlsMaterial = async () => {
     const { cas } = await store.ensureCa(now(), secret);
@@ -174,21 +215,43 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
       const known = req.headers['if-none-match']?.replace(/^W\//, '').replace(/"/g, '');
       const wait = Math.min(MAX_WAIT_S, Math.max(0, Number(url.searchParams.get('wait') ?? 0) || 0));
       const deadline = Date.now() + wait * 1000;
+      const sock = req.socket as TLSSocket;
+      // Every read of the etag comes after the wake-up it would miss is registered: a publish
+      // landing between the read and the wait still wakes this request.
+      let w = known !== undefined && wait > 0 ? waiter(who.enforcer, Math.min(pollMs, deadline - Date.now()), sock) : undefined;
       let etag = await store.etag(who.enforcer);
-      while (known !== undefined && etag === known && Date.now() < deadline && !req.socket.destroyed) {
-        await new Promise((r) => setTimeout(r, pollMs));
+      while (w && etag === known && Date.now() < deadline && !sock.destroyed) {
+        await w.promise;
+        w = waiter(who.enforcer, Math.min(pollMs, deadline - Date.now()), sock);
         etag = await store.etag(who.enforcer);
       }
+      w?.cancel();
       if (etag === undefined) return send(res, 404, { ok: false, code: 'MSEG9834', error: `nothing is published for enforcer ${who.enforcer} yet` });
       if (etag === known) return send(res, 304, undefined, { etag: `"${etag}"` });
+      const signingCa = cas.find((c) => c.role === 'signing')?.id;
+      // RFC 3229 delta encoding: an agent that says `A-IM: json-patch` and holds the document the
+      // current one was published over gets the RFC 6902 patch (226 IM Used) instead of the document.
+      const aim = String(req.headers['a-im'] ?? '').toLowerCase().split(',').map((x) => x.trim());
+      if (known !== undefined && aim.includes('json-patch')) {
+        const d = await store.delta(who.enforcer, known);
+        if (d) {
+          return send(res, 226, { enforcer: who.enforcer, etag: d.etag, base: known, patch: d.patch, published_at: d.publishedAt, signing_ca: signingCa }, { etag: `"${d.etag}"`, im: 'json-patch', 'delta-base': `"${known}"` });
+        }
+      }
       const rs = await store.ruleset(who.enforcer);
       if (!rs) return send(res, 404, { ok: false, code: 'MSEG9834', error: `nothing is published for enforcer ${who.enforcer} yet` });
-      return send(res, 200, { enforcer: who.enforcer, etag: rs.etag, published_at: rs.publishedAt, desired: rs.desired, signing_ca: cas.find((c) => c.role === 'signing')?.id }, { etag: `"${rs.etag}"` });
+      return send(res, 200, { enforcer: who.enforcer, etag: rs.etag, published_at: rs.publishedAt, desired: rs.desired, signing_ca: signingCa }, { etag: `"${rs.etag}"` });
     }
     if (route === 'POST /v1/report') {
       const body = await readBody(req);
+      // A certificate reports for its own enforcer only; a body naming another is refused, not
+      // silently filed under the caller, so a confused or malicious agent is seen in the log.
+      if (body.enforcer !== undefined && body.enforcer !== who.enforcer) {
+        log(`report from ${who.enforcer} naming enforcer ${JSON.stringify(String(body.enforcer).slice(0, 200))} refused`);
+        throw new HttpError(403, 'MSEG9900', `this certificate is ${who.enforcer}'s; it cannot report for ${String(body.enforcer).slice(0, 200)}`);
+      }
       const trusts = Array.isArray(body.trusts) ? body.trusts.filter((t): t is string => typeof t === 'string') : [];
-      await store.report(who.enforcer, { ...body, cert_serial: who.serial, cert_ca: who.caId }, now());
+      await store.report(who.enforcer, { ...body, enforcer: who.enforcer, cert_serial: who.serial, cert_ca: who.caId }, now());
       if (trusts.length) await store.reportTrust(who.enforcer, trusts, now());
       return send(res, 200, { ok: true });
     }
@@ -241,11 +304,14 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     url: `https://${hostInUrl}:${port}`,
     port,
     reloadTls,
-    close: () =>
-      new Promise<void>((resolve) => {
-        clearInterval(timer);
+    close: async () => {
+      clearInterval(timer);
+      await stopListening();
+      wakeAll();
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+    },
   };
 }

@@ -6,7 +6,6 @@
  * take its last quota, and two servers starting on an empty database create one CA. The tables
  * are the state backend's migration 2 (src/state/pg/migrations.ts).
  */
-import { createHash } from 'crypto';
 import type { Pool, PoolClient } from 'pg';
 import {
   caSecret,
@@ -23,6 +22,12 @@ import {
 } from './ca';
 import { ADVISORY_CLASS, quoteIdent } from '../state/pg/migrations';
 import { checkRegistration, type TokenDecision, type TokenRecord } from './tokens';
+import { createDelta, documentEtag, type PatchOperation } from './delta';
+
+/** The NOTIFY payload of a publish: workspace and enforcer (a newline cannot be in either). */
+function notifyPayload(workspace: string, enforcer: string): string {
+  return `${workspace}\n${enforcer}`;
+}
 
 
 export type Registration =
@@ -220,15 +225,40 @@ export class ControlStore {
 
   // ---------------------------------------------------------------- rulesets and reports
 
-  /** publish stores an enforcer's desired ruleset (typed data); returns its etag, the hash of its canonical content. */
+  /**
+   * publish stores an enforcer's desired ruleset (typed data) and returns its etag (documentEtag).
+   * The row is locked while the previous document is read, so the delta stored beside the new
+   * document is from exactly the document it replaces, whichever replica or `apply` publishes.
+   * The NOTIFY is sent on commit, so a long-poll woken by it always reads the new row.
+   */
   async publish(enforcer: string, desired: unknown, now: Date): Promise<string> {
+    const etag = documentEtag(desired);
     const body = JSON.stringify(desired);
-    const etag = createHash('sha256').update(body).digest('hex').slice(0, 32);
-    await this.pool.query(
-      `INSERT INTO ${this.q}.control_rulesets (workspace, enforcer, etag, desired, published_at) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (workspace, enforcer) DO UPDATE SET etag = EXCLUDED.etag, desired = EXCLUDED.desired, published_at = EXCLUDED.published_at`,
-      [this.workspace, enforcer, etag, body, now],
-    );
+    await this.tx(async (c) => {
+      const prev = await c.query<{ etag: string; desired: unknown }>(
+        `SELECT etag, desired FROM ${this.q}.control_rulesets WHERE workspace = $1 AND enforcer = $2 FOR UPDATE`,
+        [this.workspace, enforcer],
+      );
+      const old = prev.rows[0];
+      if (old?.etag === etag) return;
+      let prevEtag: string | null = null;
+      let patch: string | null = null;
+      if (old) {
+        const ops = JSON.stringify(createDelta(old.desired, JSON.parse(body) as unknown));
+        // A patch no smaller than the document buys the agent nothing: it gets the document.
+        if (Buffer.byteLength(ops) < Buffer.byteLength(body)) {
+          prevEtag = old.etag;
+          patch = ops;
+        }
+      }
+      await c.query(
+        `INSERT INTO ${this.q}.control_rulesets (workspace, enforcer, etag, desired, published_at, prev_etag, prev_patch) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (workspace, enforcer) DO UPDATE SET etag = EXCLUDED.etag, desired = EXCLUDED.desired, published_at = EXCLUDED.published_at,
+           prev_etag = EXCLUDED.prev_etag, prev_patch = EXCLUDED.prev_patch`,
+        [this.workspace, enforcer, etag, body, now, prevEtag, patch],
+      );
+      await c.query('SELECT pg_notify($1, $2)', [this.channel, notifyPayload(this.workspace, enforcer)]);
+    });
     return etag;
   }
 
@@ -244,6 +274,85 @@ export class ControlStore {
     );
     const x = r.rows[0];
     return x ? { etag: x.etag, desired: x.desired, publishedAt: x.published_at.toISOString() } : undefined;
+  }
+
+  /**
+   * delta returns the current document's etag and the patch to it from `base`, when the current
+   * document was published directly over `base` and a patch was worth keeping; else undefined.
+   */
+  async delta(enforcer: string, base: string): Promise<{ etag: string; patch: PatchOperation[]; publishedAt: string } | undefined> {
+    const r = await this.pool.query<{ etag: string; prev_patch: PatchOperation[]; published_at: Date }>(
+      `SELECT etag, prev_patch, published_at FROM ${this.q}.control_rulesets
+        WHERE workspace = $1 AND enforcer = $2 AND prev_etag = $3 AND prev_patch IS NOT NULL`,
+      [this.workspace, enforcer, base],
+    );
+    const x = r.rows[0];
+    return x ? { etag: x.etag, patch: x.prev_patch, publishedAt: x.published_at.toISOString() } : undefined;
+  }
+
+  /** The NOTIFY channel of this schema's publishes (one per schema; the payload names workspace and enforcer). */
+  get channel(): string {
+    return `microseg_rulesets_${this.schema}`.slice(0, 63);
+  }
+
+  /**
+   * listen calls `onPublish(enforcer)` for every ruleset published in this workspace, by any
+   * replica or `apply`, on a connection of its own (LISTEN holds a session). When that connection
+   * drops it calls `onGap()` (notifications may have been missed meanwhile) and reconnects after
+   * `retryMs`, calling `onGap()` again once listening. Returns a function that stops it.
+   */
+  listen(opts: { onPublish: (enforcer: string) => void; onGap: () => void; onError?: (e: Error) => void; retryMs?: number }): () => Promise<void> {
+    let stopped = false;
+    let client: PoolClient | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const prefix = `${this.workspace}\n`;
+    const connect = async () => {
+      if (stopped) return;
+      try {
+        const c = await this.pool.connect();
+        client = c;
+        let dropped = false;
+        const drop = (e: Error) => {
+          if (dropped) return;
+          dropped = true;
+          opts.onError?.(e);
+          if (client === c) client = undefined;
+          c.release(e);
+          opts.onGap();
+          if (!stopped) timer = setTimeout(() => void connect(), opts.retryMs ?? 1000);
+        };
+        c.on('error', drop);
+        c.on('end', () => drop(new Error('the LISTEN connection ended')));
+        c.on('notification', (n) => {
+          if (n.channel === this.channel && n.payload?.startsWith(prefix)) opts.onPublish(n.payload.slice(prefix.length));
+        });
+        await c.query(`LISTEN ${quoteIdent(this.channel)}`);
+        if (stopped) {
+          dropped = true;
+          c.release(true);
+          client = undefined;
+          return;
+        }
+        opts.onGap();
+      } catch (e) {
+        opts.onError?.(e as Error);
+        if (!stopped) timer = setTimeout(() => void connect(), opts.retryMs ?? 1000);
+      }
+    };
+    void connect();
+    return async () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      const c = client;
+      client = undefined;
+      if (c) {
+        // Destroyed, not returned to the pool: it carries our listeners and a LISTEN.
+        c.removeAllListeners('end');
+        c.removeAllListeners('error');
+        c.on('error', () => undefined);
+        c.release(true);
+      }
+    };
   }
 
   async report(enforcer: string, report: Record<string, unknown>, now: Date): Promise<void> {

@@ -147,6 +147,15 @@ export const MIGRATIONS: readonly Migration[] = [
     );
   `,
   },
+  {
+    version: 3,
+    name: 'control plane deltas: the previous etag of each published ruleset and the patch from it',
+    // An agent holding the previous document pulls the RFC 6902 patch instead of the whole ruleset
+    // (src/control/delta.ts). Computed once at publish, served to every agent that asks.
+    up: (s) => `
+    ALTER TABLE ${s}.control_rulesets ADD COLUMN prev_etag text, ADD COLUMN prev_patch jsonb;
+  `,
+  },
 ];
 /** LATEST_SCHEMA_VERSION is what this microseg needs (and the newest it understands). */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
