@@ -24,7 +24,7 @@ import type { HostCounters } from '../flows/stats';
 import { randomUUID } from 'crypto';
 import { enforcerAddress, makeDiagnostic, withAddress, type Diagnostic, DiagnosticsError } from '../diagnostics';
 import type { DesiredRuleset } from '../compile/ir';
-import { checkPlanFresh, checkPlanIntegrity, planRun, describeOwned, diffObjects, ownsAnything, PlanCodes, problemsOf, type HostPlan, type Plan } from '../plan';
+import { checkPlanFresh, checkPlanIntegrity, loadForPlan, planLoaded, describeOwned, diffObjects, ownsAnything, PlanCodes, problemsOf, type HostPlan, type LoadedConfig, type Plan } from '../plan';
 import {
   newState,
   ownedFromLive,
@@ -117,16 +117,50 @@ export interface ApplyOptions {
 /** applyPlan executes `plan`. Throws DiagnosticsError only for run-wide refusals (lock, stale plan). */
 export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyResult> {
   const store = opts.store;
+  // A saved plan's configuration is loaded and checked before the lock: one that no longer loads
+  // is refused without ever holding the lock.
+  const source = opts.savedPlan ? await loadSavedSource(plan) : undefined;
   let lock: LockInfo | undefined;
   if (!opts.lockHeld) lock = await store.acquireLock({ operation: 'apply', timeoutMs: opts.lockTimeoutMs ?? 0 });
   try {
-    return await applyLocked(plan, opts);
+    return await applyLocked(plan, opts, source);
   } finally {
     if (lock) await store.unlock(lock);
   }
 }
 
-async function applyLocked(plan: Plan, opts: ApplyOptions): Promise<ApplyResult> {
+/**
+ * loadSavedSource loads the configuration a saved plan records (no state, no host): apply plans
+ * it again under the lock to check the saved plan (applyLocked). Throws, refusing the plan, when
+ * the plan records none or it no longer loads.
+ */
+async function loadSavedSource(plan: Plan): Promise<LoadedConfig> {
+  const source = plan.source;
+  if (!source) {
+    throw new DiagnosticsError(
+      [makeDiagnostic('error', PlanCodes.planNoSource, 'Saved plan does not say which configuration it was made from', 'Its integrity cannot be checked, so it is refused and no host was changed. Run `microseg plan -out` again with this microseg.')],
+      'user',
+    );
+  }
+  const loaded = await loadForPlan(source.dir, { vars: source.vars, varFiles: source.var_files, destroy: source.destroy });
+  if (loaded.failed) {
+    const errors = loaded.failed.diagnostics.filter((d) => d.severity === 'error');
+    throw new DiagnosticsError(
+      [
+        makeDiagnostic(
+          'error',
+          PlanCodes.planSourceInvalid,
+          `The configuration the saved plan was made from (${source.dir}) does not plan now`,
+          `${errors.map((d) => `- ${d.code} ${d.summary}${d.file ? ` (${d.file}:${d.line}:${d.column})` : ''}`).join('\n')}\nThe plan cannot be checked against it, so it is refused and no host was changed.`,
+        ),
+      ],
+      'user',
+    );
+  }
+  return loaded.config;
+}
+
+async function applyLocked(plan: Plan, opts: ApplyOptions, sourceConfig?: LoadedConfig): Promise<ApplyResult> {
   const { store } = opts;
   const runId = randomUUID();
   const connect = opts.connect ?? kernelConnector();
@@ -142,32 +176,12 @@ async function applyLocked(plan: Plan, opts: ApplyOptions): Promise<ApplyResult>
 
   let state: StateFile | undefined = await store.load();
   let reads = opts.reads ?? new Map<string, HostRead>();
-  if (opts.savedPlan) {
+  if (opts.savedPlan && sourceConfig && plan.source) {
     // A saved plan is planned again from the configuration it records (which also reads every
     // host once): apply runs it only when that gives the same transactions and desired rulesets,
     // so a plan file edited by hand cannot reach a host (checkPlanIntegrity).
     const source = plan.source;
-    if (!source) {
-      throw new DiagnosticsError(
-        [makeDiagnostic('error', PlanCodes.planNoSource, 'Saved plan does not say which configuration it was made from', 'Its integrity cannot be checked, so it is refused and no host was changed. Run `microseg plan -out` again with this microseg.')],
-        'user',
-      );
-    }
-    const again = await planRun(source.dir, { store, vars: source.vars, varFiles: source.var_files, targets: source.targets, destroy: source.destroy, parallelism, connect });
-    if (!again.plan) {
-      const errors = again.diagnostics.filter((d) => d.severity === 'error');
-      throw new DiagnosticsError(
-        [
-          makeDiagnostic(
-            'error',
-            PlanCodes.planSourceInvalid,
-            `The configuration the saved plan was made from (${source.dir}) does not plan now`,
-            `${errors.map((d) => `- ${d.code} ${d.summary}${d.file ? ` (${d.file}:${d.line}:${d.column})` : ''}`).join('\n')}\nThe plan cannot be checked against it, so it is refused and no host was changed.`,
-          ),
-        ],
-        'user',
-      );
-    }
+    const again = await planLoaded(sourceConfig, { store, vars: source.vars, varFiles: source.var_files, targets: source.targets, destroy: source.destroy, parallelism, connect });
     const fresh = [...again.reads.values()];
     const fps = new Map<string, string>();
     const previous = new Map<string, string>();

@@ -38,5 +38,5 @@ export { makePlan, hasChanges, hasDrift, hasErrors, type MakePlanInput } from '.
 export { writePlanFile, readPlanFile, parsePlanText, checkPlanFresh, checkPlanIntegrity } from './planfile';
 export { ApplyCodes } from './reconciler-codes';
 export { refresh, missingCapabilities, DEFAULT_PARALLELISM, type HostRead, type RefreshTarget, type RefreshOptions } from './refresh';
-export { planRun, planModel, ownedCounts, expectationFailures, type PlanRunOptions, type PlanRunResult } from './plan-run';
+export { planRun, loadForPlan, planLoaded, planModel, ownedCounts, expectationFailures, type PlanRunOptions, type PlanRunResult, type LoadedConfig, type ConfigLoadOptions } from './plan-run';
 export { AdoptCodes } from './adopt-codes';

@@ -63,13 +63,36 @@ export interface PlanRunResult {
   model?: Model;
 }
 
-/** planRun plans `dir` against state and the live hosts. */
-export async function planRun(dir: string, opts: PlanRunOptions): Promise<PlanRunResult> {
+/**
+ * LoadedConfig is a configuration that passed every check that needs no host and no state (load,
+ * validate, compile, policy expectations): what planning under the lock starts from.
+ */
+export interface LoadedConfig {
+  readonly dir: string;
+  readonly model: Model;
+  readonly rulesets: readonly DesiredRuleset[];
+  /** The configuration's own diagnostics (warnings; host-scoped errors travel in the rulesets). */
+  readonly diagnostics: Diagnostic[];
+  readonly sources: ReadonlyMap<string, string>;
+  /** The instant it was compiled at; planning judges schedules at the same one. */
+  readonly now: Date;
+}
+
+/** ConfigLoadOptions are the options of the configuration stage (no store, no host). */
+export type ConfigLoadOptions = Pick<PlanRunOptions, 'vars' | 'varFiles' | 'env' | 'destroy' | 'now' | 'progress'>;
+
+/**
+ * loadForPlan runs the configuration stage of a plan: load + validate + compile, and the policy
+ * expectations (not for destroy). It touches neither state nor hosts, so the commands run it
+ * before they take the state lock: a bad configuration fails without ever holding the lock (nor
+ * making another run wait for it). `failed` is the result to render when it does not pass.
+ */
+export async function loadForPlan(dir: string, opts: ConfigLoadOptions): Promise<{ config: LoadedConfig; failed?: undefined } | { config?: undefined; failed: PlanRunResult }> {
   const now = opts.now ?? new Date();
   const p = await runPipeline(dir, { vars: opts.vars, varFiles: opts.varFiles, env: opts.env, compile: true, now, progress: opts.progress });
   const empty = { reads: new Map<string, HostRead>(), state: undefined, sources: p.sources };
   if (!p.model || !p.compiled) {
-    return { ...empty, diagnostics: [...p.diagnostics, invalidConfig('The configuration is invalid')] };
+    return { failed: { ...empty, diagnostics: [...p.diagnostics, invalidConfig('The configuration is invalid')] } };
   }
   const { model, compiled } = p;
   // Errors that belong to one host's ruleset (an old enforcer, a duplicate address on it) fail
@@ -77,29 +100,42 @@ export async function planRun(dir: string, opts: PlanRunOptions): Promise<PlanRu
   const perHost = new Set(compiled.rulesets.flatMap((r) => r.diagnostics));
   const configDiagnostics = p.diagnostics.filter((d) => !perHost.has(d));
   if (configDiagnostics.some((d) => d.severity === 'error')) {
-    return { ...empty, model, diagnostics: [...p.diagnostics, invalidConfig('The configuration does not compile')] };
+    return { failed: { ...empty, model, diagnostics: [...p.diagnostics, invalidConfig('The configuration does not compile')] } };
   }
   if (!opts.destroy) {
     // Policy tests gate the plan like compile errors do: a change that breaks an expectation
     // never reaches a host.
     const failing = expectationFailures(evaluateExpectations(model, compiled.rulesets));
     if (failing.length > 0) {
-      return { ...empty, model, diagnostics: [...configDiagnostics, ...failing, invalidConfig('Policy expectations fail')] };
+      return { failed: { ...empty, model, diagnostics: [...configDiagnostics, ...failing, invalidConfig('Policy expectations fail')] } };
     }
   }
+  return { config: { dir, model, rulesets: compiled.rulesets, diagnostics: configDiagnostics, sources: p.sources, now } };
+}
+
+/** planLoaded is planRun after loadForPlan: state, refresh, diff, transactions (under the lock when the caller holds it). */
+export async function planLoaded(config: LoadedConfig, opts: PlanRunOptions): Promise<PlanRunResult & { plan: Plan }> {
+  const { model, rulesets, now } = config;
   const state = await opts.store.load();
-  const result = await planModel(model, compiled.rulesets, state, { ...opts, now });
+  const result = await planModel(model, rulesets, state, { ...opts, now });
   if (!opts.destroy) result.plan.model = model;
   result.plan.source = {
-    dir: path.resolve(dir),
+    dir: path.resolve(config.dir),
     vars: { ...(opts.vars ?? {}) },
     var_files: (opts.varFiles ?? []).map((f) => path.resolve(f)),
     targets: [...(opts.targets ?? [])],
     destroy: opts.destroy === true,
   };
-  if (opts.explain) result.plan.explain = explainAgainstState(state, model, compiled.rulesets, now);
+  if (opts.explain) result.plan.explain = explainAgainstState(state, model, rulesets, now);
   // Host-level compile diagnostics are carried by makePlan (from each desired ruleset).
-  return { ...result, model, sources: p.sources, diagnostics: [...configDiagnostics, ...result.plan.diagnostics] };
+  return { ...result, model, sources: config.sources, diagnostics: [...config.diagnostics, ...result.plan.diagnostics] };
+}
+
+/** planRun plans `dir` against state and the live hosts: loadForPlan, then planLoaded. */
+export async function planRun(dir: string, opts: PlanRunOptions): Promise<PlanRunResult> {
+  const loaded = await loadForPlan(dir, opts);
+  if (loaded.failed) return loaded.failed;
+  return planLoaded(loaded.config, opts);
 }
 
 /** planModel is planRun after the configuration stage: refresh + diff + transactions + makePlan. */

@@ -10,7 +10,7 @@ import { promises as fsp } from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
 import { applyPlan, blockingErrors, type ApplyResult } from '../../apply';
-import { ApplyCodes, planRun, type PlanRunResult } from '../../plan';
+import { ApplyCodes } from '../../plan';
 import { makeDiagnostic, type Diagnostic } from '../../diagnostics';
 import { hasChanges, readPlanFile, type Plan } from '../../plan';
 import { STATE_DIR } from '../../state';
@@ -19,10 +19,8 @@ import type { CliDeps, Io } from '../io';
 import type { Connector } from '../../../providers';
 import { applyView } from '../views/apply';
 import { countLine } from '../views/diagnostics';
-import { configFailure } from '../views/plan';
-import { terminalProgress } from '../views/progress';
 import type { View } from '../views/view';
-import { parseCommon, withLock, type ReconcileFlags } from './plan';
+import { parseCommon, planLocked, type ReconcileFlags } from './plan';
 import { withInterrupts } from '../interrupt';
 
 export interface ApplyFlags extends ReconcileFlags {
@@ -69,47 +67,28 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
   if (!s) return 1;
   // A JSON run has no terminal to ask on: its stdout is the document.
   if (flags.json && !flags.autoApprove) return view.fail([jsonRefusal(command)]);
-  return withBackend(view, dir, { check: true }, ({ store }) =>
-    withLock(store, command, s.lockTimeoutMs, true, async (it) => {
-      const progress = terminalProgress(io, flags.json);
-      let r: PlanRunResult;
-      try {
-        r = await planRun(dir, {
-          store,
-          vars: s.vars,
-          varFiles: s.varFiles,
-          parallelism: s.parallelism,
-          targets: flags.target,
-          destroy: opts.destroy,
-          connect: opts.connect,
-          progress: progress.report,
-        });
-      } finally {
-        progress.clear();
-      }
-      if (!r.plan) return configFailure(view, r);
-      const plan = r.plan;
-      view.diagnostics(r.diagnostics, r.sources);
-      view.plan(plan);
-      if (blockingErrors(plan).length > 0) return view.refused(`The plan has errors (${countLine(plan.diagnostics)}); nothing was applied.`);
-      if (!hasChanges(plan) && !plan.hosts.some((h) => !h.reachable)) return view.unchanged();
-      if (!(await approved(view, flags, opts.ask, opts.destroy))) return 1;
-      it.phase('apply');
-      const result = await applyPlan(plan, {
-        store,
-        lockHeld: true,
-        signal: it.signal,
-        reads: r.reads,
-        connect: opts.connect,
-        parallelism: s.parallelism,
-        fullReadBack: flags.fullReadBack,
-        observer: view.observer(),
-      });
-      await keepBaselines(view, dir, result);
-      const code = view.finish(result, opts.destroy ? 'Destroy' : 'Apply');
-      return it.exitCode ?? code;
-    }, (t) => view.note(t)),
-  );
+  return planLocked(view, dir, s, { operation: command, lock: true, targets: flags.target, destroy: opts.destroy, connect: opts.connect }, async (r, store, it) => {
+    const plan = r.plan;
+    view.diagnostics(r.diagnostics, r.sources);
+    view.plan(plan);
+    if (blockingErrors(plan).length > 0) return view.refused(`The plan has errors (${countLine(plan.diagnostics)}); nothing was applied.`);
+    if (!hasChanges(plan) && !plan.hosts.some((h) => !h.reachable)) return view.unchanged();
+    if (!(await approved(view, flags, opts.ask, opts.destroy))) return 1;
+    it.phase('apply');
+    const result = await applyPlan(plan, {
+      store,
+      lockHeld: true,
+      signal: it.signal,
+      reads: r.reads,
+      connect: opts.connect,
+      parallelism: s.parallelism,
+      fullReadBack: flags.fullReadBack,
+      observer: view.observer(),
+    });
+    await keepBaselines(view, dir, result);
+    const code = view.finish(result, opts.destroy ? 'Destroy' : 'Apply');
+    return it.exitCode ?? code;
+  });
 }
 
 async function applySavedPlan(io: Io, file: string, flags: ApplyFlags, connect?: Connector): Promise<number> {

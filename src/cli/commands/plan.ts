@@ -8,7 +8,7 @@
  */
 import { terminalProgress } from '../views/progress';
 import { parseLockTimeout } from '../../apply';
-import { ApplyCodes, DEFAULT_PARALLELISM, planRun, type PlanRunResult } from '../../plan';
+import { ApplyCodes, DEFAULT_PARALLELISM, loadForPlan, planLoaded, type Plan, type PlanRunResult } from '../../plan';
 import { makeDiagnostic, type Diagnostic } from '../../diagnostics';
 import { hasChanges, hasDrift, hasErrors, writePlanFile } from '../../plan';
 import type { LockInfo, StateStore } from '../../state';
@@ -102,6 +102,55 @@ export interface PlanFlags extends ReconcileFlags {
   explain?: boolean;
 }
 
+/** PlannedRun is a configuration planned under the lock (plan and drift show it; apply applies it). */
+export type PlannedRun = PlanRunResult & { plan: Plan };
+
+/**
+ * planLocked is the planning part that plan, drift and apply share: the configuration is loaded,
+ * validated, compiled and its expectations checked with no lock held (bad input never takes the
+ * lock, nor keeps another run waiting), then the backend is opened and the hosts are read and
+ * planned holding the lock (unless `lock` is false), and `then` runs still holding it. Returns
+ * `then`'s exit code, or 1 after the view said why.
+ */
+export async function planLocked(
+  view: View,
+  dir: string,
+  s: CommonSettings,
+  opts: { operation: string; lock: boolean; targets?: string[]; explain?: boolean; destroy?: boolean; connect?: CliDeps['connect'] },
+  then: (r: PlannedRun, store: StateStore, it: Interrupts) => Promise<number>,
+): Promise<number> {
+  const progress = terminalProgress(view.io, view.json);
+  let loaded: Awaited<ReturnType<typeof loadForPlan>>;
+  try {
+    loaded = await loadForPlan(dir, { vars: s.vars, varFiles: s.varFiles, destroy: opts.destroy, progress: progress.report });
+  } finally {
+    progress.clear();
+  }
+  if (loaded.failed) return configFailure(view, loaded.failed);
+  const config = loaded.config;
+  return withBackend(view, dir, { check: true }, ({ store }) =>
+    withLock(
+      store,
+      opts.operation,
+      s.lockTimeoutMs,
+      opts.lock,
+      async (it) => {
+        let r: PlannedRun;
+        try {
+          r = await planLoaded(config, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: opts.targets, explain: opts.explain, destroy: opts.destroy, connect: opts.connect, progress: progress.report });
+        } finally {
+          progress.clear();
+        }
+        return then(r, store, it);
+      },
+      (t) => {
+        progress.clear();
+        view.note(t);
+      },
+    ),
+  );
+}
+
 export async function planCommand(io: Io, dir: string, flags: PlanFlags, deps: CliDeps = {}): Promise<number> {
   const view = viewFor(io, flags.json);
   const s = parseCommon(view, flags);
@@ -109,25 +158,7 @@ export async function planCommand(io: Io, dir: string, flags: PlanFlags, deps: C
   if (flags.refreshOnly && flags.out) {
     return view.fail([makeDiagnostic('error', ApplyCodes.badFlag, '-out cannot be combined with --refresh-only', 'A refresh-only plan shows drift; it has nothing for apply to execute.')]);
   }
-  const progress = terminalProgress(io, flags.json);
-  return withBackend(view, dir, { check: true }, async ({ store }) => {
-    let r: PlanRunResult;
-    try {
-      r = await withLock(
-        store,
-        'plan',
-        s.lockTimeoutMs,
-        flags.lock !== false,
-        () => planRun(dir, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: flags.target, explain: flags.explain, connect: deps.connect, progress: progress.report }),
-        (t) => {
-          progress.clear();
-          view.note(t);
-        },
-      );
-    } finally {
-      progress.clear();
-    }
-    if (!r.plan) return configFailure(view, r);
+  return planLocked(view, dir, s, { operation: 'plan', lock: flags.lock !== false, targets: flags.target, explain: flags.explain, connect: deps.connect }, async (r) => {
     const plan = r.plan;
     view.diagnostics(r.diagnostics, r.sources);
     view.result(
