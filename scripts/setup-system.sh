@@ -9,6 +9,9 @@ declare -A PKG_FOR=(
   [nc]=netcat-openbsd [ping]=iputils-ping [sshd]=openssh-server [ssh]=openssh-client
   [script]=bsdutils
   [ulogd]=ulogd2
+  # Host protection's DNS proof: a real resolver on 127.0.0.53 in the host's namespace, queried
+  # with dig. dnsmasq-base is the binary without the system service (nothing starts on install).
+  [dnsmasq]=dnsmasq-base [dig]=bind9-dnsutils
 )
 missing=()
 for cmd in "${!PKG_FOR[@]}"; do

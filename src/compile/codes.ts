@@ -31,4 +31,6 @@ export const CODES = {
   FORWARDED_ADDRESS_HELD: 'MSEG6021',
   /** warning: an unpinned PU with some addresses the host holds (so it is local) and some it does not. */
   MIXED_PLACEMENT: 'MSEG6022',
+  /** error: a host processing unit (host protection) lists an address its enforcer host does not hold. */
+  HOST_PU_ADDRESS_NOT_HELD: 'MSEG6040',
 } as const;

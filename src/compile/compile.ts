@@ -8,9 +8,11 @@
  *   chain `out` (hook output): per local PU address: srcAddr == addr → jump pu-<name>-o-<h6>
  *   chain pu-<name>-{i,o}-<h6>, in this order:
  *     1. ct state established,related → accept   (policies govern connection establishment);
- *        for PUs with IPv6 addresses, ICMPv6 neighbour solicitation/advertisement → accept
+ *        for PUs with IPv6 addresses, ICMPv6 neighbour solicitation/advertisement → accept;
+ *        for the host PU of a protected host, iif/oif lo → accept (src/compile/host-protection.ts)
  *     2. peer ∈ excluded networks → return; iif/oif ∈ excluded interfaces → return (untouched)
- *     3. failsafe ports → accept
+ *     3. failsafe ports → accept; for the host PU, then the host's inbound (ingress chain) or
+ *        outbound (egress chain) failsafe ports → accept
  *     4. non-fallback policies: continue logs, then reject (log+reject), allow (log+accept),
  *        observation logs
  *     5. fallback policies, same four groups
@@ -60,6 +62,7 @@ import type {
   ProcessingUnit,
 } from '../model/types';
 import { policyActive } from './activity';
+import { failsafeDrafts, hostProtectionInfo, loopbackDrafts } from './host-protection';
 import { placePu, type HostAddresses, type PuPlacement } from './placement';
 import { CODES } from './codes';
 import type { AddressSet, Chain, DesiredRuleset, Family, Match, Rule, RuleOrigin, Verdict } from './ir';
@@ -445,7 +448,15 @@ function compileHost(ctx: Ctx, enf: Enforcer, held: readonly string[] | undefine
       if (r.match.dstSet) referenced.add(r.match.dstSet.set);
     }
   const outSets = [...finalSets.values()].filter((s) => referenced.has(s.name)).sort((a, b) => cmp(a.name, b.name));
-  return { enforcer: enf.name, sets: outSets, chains, diagnostics: dedupeDiagnostics(diags), placements };
+  const hostPu = enf.hostProtection ? locals.find((p) => p.type === 'host') : undefined;
+  return {
+    enforcer: enf.name,
+    sets: outSets,
+    chains,
+    diagnostics: dedupeDiagnostics(diags),
+    placements,
+    ...(hostPu ? { hostProtection: hostProtectionInfo(hostPu, profile) } : {}),
+  };
 }
 
 /**
@@ -498,6 +509,9 @@ function puChain(
     }
   }
 
+  const hostProtected = pu.type === 'host' && enf.hostProtection;
+  if (hostProtected) out.push(...loopbackDrafts(dir));
+
   if (profile) {
     for (const family of FAMILIES) {
       const elements = entriesToCidrs(profile.excludedNetworks, family);
@@ -518,6 +532,7 @@ function puChain(
       out.push({ match: { ...frag }, verdict: { kind: 'accept' }, origin: { kind: 'failsafe', profile: profile.name } });
     }
   }
+  if (hostProtected) out.push(...failsafeDrafts(profile, dir));
 
   const local = namespaceDefaults(ctx.model.namespaces, pu.namespace);
   const main = newSection();

@@ -13,6 +13,7 @@
  */
 import type { Diagnostic } from '../diagnostics';
 import type { PortRange } from '../model/types';
+import type { HostProtectionInfo } from './host-protection';
 import type { PuPlacement } from './placement';
 
 export type Family = 4 | 6;
@@ -109,6 +110,11 @@ export type RuleOrigin =
   /** Traffic through an interface listed in the profile's `excluded_interfaces` (added by compile). */
   | { kind: 'excluded-interface'; profile: string }
   | { kind: 'failsafe'; profile: string }
+  /**
+   * A rule host protection adds to the host PU's chains (src/compile/host-protection.ts):
+   * loopback, or a failsafe port of the host (the profile's `host_failsafe_*`, else the defaults).
+   */
+  | { kind: 'host-protection'; reason: 'loopback' | 'failsafe-inbound' | 'failsafe-outbound'; profile?: string }
   | { kind: 'dispatch'; pu: string };
 
 /** Hook names the base hook a dispatch chain is attached to (nft base chain / iptables builtin chain). */
@@ -140,4 +146,6 @@ export interface DesiredRuleset {
    * chains. Absent on a host without PUs. Not a kernel object: plan shows it, trace follows it.
    */
   placements?: PuPlacement[];
+  /** The host's own protection (enforcer host_protection, its type = "host" PU). Not a kernel object: plan shows it. */
+  hostProtection?: HostProtectionInfo;
 }

@@ -43,7 +43,19 @@ export type HostAddresses = ReadonlyMap<string, readonly string[]>;
 export function placePu(pu: ProcessingUnit, held: readonly string[] | undefined, enforcerAddress: string): { placement: PuPlacement; diagnostics: Diagnostic[] } {
   const base = { pu: pu.name, namespace: pu.namespace };
   const diagnostics: Diagnostic[] = [];
-  if (pu.type === 'host') return { placement: { ...base, placement: 'local', source: 'host-protection' }, diagnostics };
+  if (pu.type === 'host') {
+    // The host PU stands for the host's own stack: an address the host does not hold would be
+    // protected nowhere (its traffic, if any, is forwarded), so say it rather than pretend.
+    const missing = held === undefined ? [] : notHeld(pu.addresses, held);
+    if (missing.length > 0) {
+      diagnostics.push(
+        makeDiagnostic('error', CODES.HOST_PU_ADDRESS_NOT_HELD, `${pu.address} is the host processing unit of ${enforcerAddress}, which does not hold ${missing.join(', ')}`,
+          'Host protection enforces policies on the host\'s own addresses. List only addresses the host holds (ip addr on the host), or add the address to the host.',
+          pu.pos),
+      );
+    }
+    return { placement: { ...base, placement: 'local', source: 'host-protection' }, diagnostics };
+  }
   if (held === undefined) {
     return { placement: { ...base, placement: pu.placement ?? 'local', source: pu.placement ? 'pinned' : 'assumed' }, diagnostics };
   }
@@ -80,6 +92,11 @@ export function placePu(pu: ProcessingUnit, held: readonly string[] | undefined,
     );
   }
   return { placement: { ...base, placement: heldAddrs.length > 0 ? 'local' : 'forwarded', source: 'host' }, diagnostics };
+}
+
+function notHeld(addresses: readonly string[], held: readonly string[]): string[] {
+  const keys = new Set(held.map(addrKey).filter((k): k is string => k !== undefined));
+  return addresses.filter((a) => !keys.has(addrKey(a) ?? a));
 }
 
 /** addrKey: one spelling per address (IPv6 zero compression and case differ between tools). */

@@ -77,8 +77,22 @@ export const CODES = {
   matchesNothing: 'MSEG3081',
   /** Warning: a policy's expiration_time has passed. */
   policyExpired: 'MSEG3082',
-  /** Warning: a host processing unit on an enforcer without host_protection. */
-  hostPuWithoutProtection: 'MSEG3083',
+  /**
+   * A `type = "host"` processing unit on an enforcer without host_protection = true. (MSEG3083 was
+   * a warning for this; a host PU enforced without host protection's loopback and failsafe rules
+   * could lock the host out, so it is an error now.)
+   */
+  hostPuWithoutProtection: 'MSEG3130',
+  /** An enforcer with host_protection = true and no `type = "host"` processing unit: nothing would be protected. */
+  hostProtectionWithoutHostPu: 'MSEG3131',
+  /** A second `type = "host"` processing unit on one enforcer (a host has one identity). */
+  secondHostPu: 'MSEG3132',
+  /** A `type = "host"` processing unit without addresses: host protection needs the host's addresses. */
+  hostPuWithoutAddresses: 'MSEG3133',
+  /** `any` in host_failsafe_inbound / host_failsafe_outbound. */
+  hostFailsafeAny: 'MSEG3134',
+  /** Warning: host_failsafe_inbound = [] — nothing keeps admins' way into a protected host open. */
+  noInboundHostFailsafe: 'MSEG3135',
   /** Warning: ssh connection with strict_host_key_checking = false. */
   hostKeyCheckingOff: 'MSEG3084',
   /** An ssh `host` that is not a host name or IP address (a leading `-`, shell or ssh-option characters). */

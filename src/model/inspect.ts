@@ -87,6 +87,8 @@ export function attributes(r: Resource): { [k: string]: Json } {
         excluded_networks: texts(r.excludedNetworks),
         excluded_interfaces: r.excludedInterfaces,
         failsafe: texts(r.failsafe),
+        ...(r.hostFailsafeInbound ? { host_failsafe_inbound: texts(r.hostFailsafeInbound) } : {}),
+        ...(r.hostFailsafeOutbound ? { host_failsafe_outbound: texts(r.hostFailsafeOutbound) } : {}),
         lifecycle: lifecycle(r.lifecycle),
       };
     case 'processing_unit':

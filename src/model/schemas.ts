@@ -70,6 +70,8 @@ export const EnforcerProfileSchema = z.strictObject({
   excluded_networks: strings.default([]),
   excluded_interfaces: strings.default([]),
   failsafe: strings.default([]),
+  host_failsafe_inbound: strings.optional(),
+  host_failsafe_outbound: strings.optional(),
 });
 
 export const ProcessingUnitSchema = z.strictObject({
@@ -173,6 +175,8 @@ export const EXAMPLES: Readonly<Record<string, string>> = {
   excluded_networks: 'excluded_networks = ["10.0.0.0/8", "!10.1.0.0/16"]',
   excluded_interfaces: 'excluded_interfaces = ["docker0"]',
   failsafe: 'failsafe = ["tcp/22"]',
+  host_failsafe_inbound: 'host_failsafe_inbound = ["tcp/22"]',
+  host_failsafe_outbound: 'host_failsafe_outbound = ["udp/53", "tcp/53"]',
   enforcer: 'enforcer = "web-1"',
   addresses: 'addresses = ["10.0.0.5"]',
   entries: 'entries = ["0.0.0.0/0", "!10.0.0.0/8"]',

@@ -119,6 +119,13 @@ export interface EnforcerProfile extends ResourceBase {
   excludedInterfaces: string[];
   /** Ports that stay open whatever the policies say (e.g. tcp/22), so a bad policy cannot lock admins out. */
   failsafe: ServicePort[];
+  /**
+   * Host protection only (src/compile/host-protection.ts): ports of the host's own stack that stay
+   * open whatever the policies say, inbound to and outbound from its `type = "host"` processing
+   * unit. Undefined = the defaults (HOST_FAILSAFE_DEFAULTS); `[]` = none.
+   */
+  hostFailsafeInbound?: ServicePort[];
+  hostFailsafeOutbound?: ServicePort[];
 }
 
 export interface ProcessingUnit extends ResourceBase {

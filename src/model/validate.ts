@@ -844,12 +844,41 @@ class Validator {
       seen.set(name, i);
       interfaces.push(name);
     });
+    const hostFailsafe = (attr: 'host_failsafe_inbound' | 'host_failsafe_outbound'): ServicePort[] | undefined => {
+      const list = d[attr];
+      if (list === undefined) return undefined;
+      const ports = this.servicePorts(res, attr, list);
+      list.forEach((t, i) => {
+        if (t.trim().toLowerCase() !== 'any') return;
+        this.error(
+          CODES.hostFailsafeAny,
+          res,
+          [attr, i],
+          `"any" is not a host failsafe port`,
+          `A failsafe "any" would leave every port of the host open and disable host protection. List the ports that must stay open, for example ${attr} = ${attr === 'host_failsafe_inbound' ? '["tcp/22"]' : '["udp/53", "tcp/53"]'}, or [] for none.`,
+        );
+      });
+      return ports;
+    };
+    const hostFailsafeInbound = hostFailsafe('host_failsafe_inbound');
+    const hostFailsafeOutbound = hostFailsafe('host_failsafe_outbound');
+    if (hostFailsafeInbound !== undefined && d.host_failsafe_inbound!.length === 0) {
+      this.warn(
+        CODES.noInboundHostFailsafe,
+        res,
+        ['host_failsafe_inbound'],
+        `enforcer_profile ${quote(res.name)} keeps no inbound port of protected hosts open`,
+        'With host_failsafe_inbound = [], only policies let anyone into a host with host_protection: one wrong policy locks admins out. Keep ["tcp/22"] (the default adds udp/68 for DHCP) unless another way in exists.',
+      );
+    }
     return {
       kind: 'enforcer_profile',
       ...base,
       excludedNetworks: this.cidrs(res, 'excluded_networks', d.excluded_networks, true),
       excludedInterfaces: interfaces,
       failsafe,
+      ...(hostFailsafeInbound !== undefined ? { hostFailsafeInbound } : {}),
+      ...(hostFailsafeOutbound !== undefined ? { hostFailsafeOutbound } : {}),
     };
   }
 
@@ -1073,6 +1102,7 @@ class Validator {
 
     const enforcerNames = this.names('enforcer');
     const addressOwner = new Map<string, { pu: string; pos: SourcePos }>();
+    const hostPuOf = new Map<string, { pu: string; pos: SourcePos }>();
     for (const { res, value } of this.pus) {
       const e = enforcers.get(value.enforcer);
       if (!this.declared.get('enforcer')?.has(value.enforcer) && !this.unknownRef('enforcer')) {
@@ -1084,14 +1114,35 @@ class Validator {
           `Unknown enforcer ${quote(value.enforcer)}`,
           `${guess ? `Did you mean ${quote(guess)}? ` : ''}A processing unit runs on a declared enforcer: declare enforcer ${quote(value.enforcer)} { ... } or name an existing one.`,
         );
-      } else if (e && value.type === 'host' && !e.hostProtection) {
-        this.warn(
-          CODES.hostPuWithoutProtection,
-          res,
-          ['type'],
-          `Host processing unit ${quote(value.name)} on enforcer ${quote(e.name)} without host_protection`,
-          `Set host_protection = true on enforcer ${quote(e.name)} for its host traffic to be enforced.`,
-        );
+      } else if (e && value.type === 'host') {
+        if (!e.hostProtection) {
+          this.error(
+            CODES.hostPuWithoutProtection,
+            res,
+            ['type'],
+            `Host processing unit ${quote(value.name)} on enforcer ${quote(e.name)} without host_protection`,
+            `A type = "host" processing unit stands for the host's own stack; policies apply to it only under host protection, which also keeps loopback, the host's DNS and its failsafe ports working. Set host_protection = true on enforcer ${quote(e.name)}, or set type = "workload".`,
+          );
+        }
+        const first = hostPuOf.get(e.name);
+        if (first) {
+          this.error(
+            CODES.secondHostPu,
+            res,
+            ['type'],
+            `Enforcer ${quote(e.name)} has a second host processing unit ${quote(value.name)}`,
+            `processing_unit ${quote(first.pu)} (${where(first.pos)}) already stands for that host. A host has one identity: list all its addresses in one type = "host" processing unit.`,
+          );
+        } else hostPuOf.set(e.name, { pu: value.name, pos: posAt(res, ['type']) });
+        if (value.addresses.length === 0 && ((res.body.addresses as Value[] | undefined) ?? []).length === 0 && !isUnknownAt(res, ['addresses'])) {
+          this.error(
+            CODES.hostPuWithoutAddresses,
+            res,
+            [],
+            `Host processing unit ${quote(value.name)} has no addresses`,
+            `Host protection enforces policies on the host's own addresses: list them, for example addresses = ["198.18.0.1"] (loopback is never enforced).`,
+          );
+        }
       }
       const raw = (res.body.addresses as Value[] | undefined) ?? [];
       let k = 0;
@@ -1112,6 +1163,19 @@ class Validator {
           );
         } else addressOwner.set(addr, { pu: value.name, pos });
       });
+    }
+
+    if (!this.unknownRef('processing_unit')) {
+      for (const { res, value } of this.enforcers) {
+        if (!value.hostProtection || hostPuOf.has(value.name)) continue;
+        this.error(
+          CODES.hostProtectionWithoutHostPu,
+          res,
+          ['host_protection'],
+          `Enforcer ${quote(value.name)} has host_protection = true but no host processing unit`,
+          `Host protection applies policies to the host through a processing_unit with type = "host", enforcer = ${quote(value.name)} and the host's addresses; without one nothing on the host is protected. Declare it, or remove host_protection.`,
+        );
+      }
     }
 
     const endpoints = new Set([...this.names('processing_unit'), ...this.names('external_network')]);

@@ -266,6 +266,7 @@ export async function planModel(
       if (blocks.length === 0) hp.transactions = [...(hp.transactions ?? []), ...providerOfBackend(read.previous.backend).cleanup(read.previous.live, e)];
     }
     if (want?.placements && want.placements.length > 0) hp.placements = want.placements;
+    if (want?.hostProtection) hp.host_protection = want.hostProtection;
     if (blocks.length > 0) block(hp, blocks);
     hosts.push(hp);
     if (want && hp.action !== 'noop' && !hp.blocked_by) toProbe.push({ read, want, hp });

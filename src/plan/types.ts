@@ -12,6 +12,7 @@
  */
 import type { Diagnostic } from '../diagnostics';
 import type { DesiredRuleset, Family, Hook } from '../compile/ir';
+import type { HostProtectionInfo } from '../compile/host-protection';
 import type { PuPlacement } from '../compile/placement';
 import type { BackendName, HookChangeReason, ReadScope } from '../../providers/types';
 import type { Transaction } from '../../providers/transaction';
@@ -116,6 +117,12 @@ export interface HostPlan {
    * `forwarded` (forward path), and what decided it (src/compile/placement.ts).
    */
   placements?: PuPlacement[];
+  /**
+   * The host's own protection (UI only): its type = "host" processing unit, the addresses whose
+   * input/output its policies decide, and the failsafe ports that stay open whatever they say
+   * (src/compile/host-protection.ts). Absent on hosts without host_protection.
+   */
+  host_protection?: HostProtectionInfo;
 }
 
 /**

@@ -755,6 +755,14 @@ function explainSide(
       return { ...decided, policy: null, reason: `failsafe port of enforcer profile "${origin.profile}": open whatever the policies say${tail}` };
     case 'established':
       return { ...decided, policy: null, reason: `established or related traffic is allowed${tail}` };
+    case 'host-protection': {
+      const from = origin.profile !== undefined ? `enforcer profile "${origin.profile}"` : 'the defaults';
+      const what =
+        origin.reason === 'loopback'
+          ? 'host protection: the host talking to itself over lo is always allowed'
+          : `host protection: ${origin.reason === 'failsafe-inbound' ? 'inbound' : 'outbound'} failsafe port of the host (${from}), open whatever the policies say`;
+      return { ...decided, policy: null, reason: what + tail };
+    }
     default:
       return { ...decided, policy: null, reason: `${t.verdict} by a ${origin?.kind ?? 'microseg'} rule${tail}` };
   }

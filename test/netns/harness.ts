@@ -214,6 +214,21 @@ export class Topology {
     throw new Error(`listener ${proto}/${port} v${family} in ${node} did not come up`);
   }
 
+  /**
+   * daemon starts a long-running program (a DNS resolver, say) in `node`, killed with its process
+   * group at teardown like the listeners. Its stderr is kept for the caller's diagnostics.
+   */
+  daemon(node: string, argv: string[]): { child: ChildProcess; stderr: () => string } {
+    const child = spawn('ip', ['netns', 'exec', this.nsName(node), ...argv], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    ALL_CHILDREN.add(child);
+    this.children.push(child);
+    let err = '';
+    child.stderr?.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    return { child, stderr: () => err };
+  }
+
   /** teardown kills listeners and deletes every namespace, whatever state they are in. Never throws. */
   async teardown(): Promise<void> {
     for (const c of this.children) {

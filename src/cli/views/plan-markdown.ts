@@ -12,7 +12,7 @@
 import type { Diagnostic } from '../../diagnostics';
 import { hasChanges, hasErrors } from '../../plan/plan';
 import type { HostPlan, Plan } from '../../plan/types';
-import { hostHeader, hostLines, placementLines, planSummary, RESOURCE_SYMBOL } from './plan';
+import { hostHeader, hostLines, hostProtectionLines, placementLines, planSummary, RESOURCE_SYMBOL } from './plan';
 import { PLAIN, plural } from './style';
 
 /** MAX_HOST_LINES is how many change lines of one host the comment shows. */
@@ -60,7 +60,7 @@ export function renderPlanMarkdown(plan: Plan, file = 'PLANFILE'): string {
       }
       out.push('');
       for (const h of shown) {
-        const lines = [...placementLines(h, PLAIN), ...hostLines(h, PLAIN)];
+        const lines = [...hostProtectionLines(h, PLAIN), ...placementLines(h, PLAIN), ...hostLines(h, PLAIN)];
         out.push(`<details><summary>${html(hostHeader(h, PLAIN, false).trim())}</summary>`, '');
         if (lines.length > 0) {
           const kept = lines.slice(0, MAX_HOST_LINES);

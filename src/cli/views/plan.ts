@@ -55,7 +55,7 @@ export function renderPlanHuman(io: Io, plan: Plan, opts: { refreshOnly?: boolea
       continue;
     }
     lines.push(hostHeader(h, st, opts.refreshOnly ?? false));
-    if (!opts.refreshOnly) lines.push(...placementLines(h, st).map((l) => `  ${l}`));
+    if (!opts.refreshOnly) lines.push(...hostProtectionLines(h, st).map((l) => `  ${l}`), ...placementLines(h, st).map((l) => `  ${l}`));
     lines.push(...body.map((l) => `  ${l}`));
     lines.push('');
   }
@@ -152,6 +152,21 @@ export function placementLines(h: HostPlan, st: Style): string[] {
   return [
     st.dim('placement:'),
     ...ps.map((p) => `  ${p.pu.padEnd(16)} ${p.placement.padEnd(9)} ${st.dim(`(${path(p.placement)}; ${p.source === 'host' ? 'from the host\'s addresses' : p.source === 'pinned' ? 'pinned' : p.source === 'host-protection' ? 'host protection' : 'assumed: host addresses unknown'})`)}`),
+  ];
+}
+
+/**
+ * hostProtectionLines: for a host with host_protection, which processing unit stands for it, the
+ * addresses its policies decide, and what stays open whatever they say.
+ */
+export function hostProtectionLines(h: HostPlan, st: Style): string[] {
+  const hp = h.host_protection;
+  if (!hp) return [];
+  const list = (l: string[], source: string) => `${l.length ? l.join(', ') : 'none'}${source === 'default' ? ' (default)' : ''}`;
+  return [
+    st.dim('host protection:'),
+    `  host ${hp.pu} ${st.dim(`(${hp.namespace})`)} on ${hp.addresses.join(', ')}: policies decide the host's own input/output`,
+    `  always open: loopback (lo), established/related; failsafe inbound ${list(hp.failsafe_inbound, hp.failsafe_source.inbound)}; outbound ${list(hp.failsafe_outbound, hp.failsafe_source.outbound)}`,
   ];
 }
 

@@ -82,6 +82,10 @@ export interface EnforcerProfileProps extends CommonProps {
   readonly excludedInterfaces?: readonly string[];
   /** Service ports that stay open whatever the policies say, e.g. ["tcp/22"]. */
   readonly failsafe?: readonly string[];
+  /** Host protection: ports open inbound to the host whatever the policies say; default ["tcp/22", "udp/68"], [] for none. */
+  readonly hostFailsafeInbound?: readonly string[];
+  /** Host protection: ports open outbound from the host whatever the policies say; default ["udp/53", "tcp/53", "udp/67"], [] for none. */
+  readonly hostFailsafeOutbound?: readonly string[];
 }
 
 export interface ProcessingUnitProps extends CommonProps {

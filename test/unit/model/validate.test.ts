@@ -563,10 +563,6 @@ describe('validateConfig: warnings', () => {
     expect(codes(r.diagnostics)).toEqual(['MSEG3084']);
   });
 
-  it('warns about a host PU on an enforcer without host_protection', () => {
-    const r = run(res('enforcer', 'e', { connection: { type: 'local' } }), res('processing_unit', 'h', { enforcer: 'e', type: 'host' }));
-    expect(codes(r.diagnostics)).toEqual(['MSEG3083']);
-  });
 
   it('warns when a subject or object matches nothing, with a did-you-mean for a near tag', () => {
     const r = run(...fleet(), res('network_policy', 'p', { subject: 'app=web', object: [['app=dbb'], ['app=web', 'env=prod']] }));
