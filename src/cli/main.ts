@@ -24,6 +24,7 @@ import { stateListCommand, statePullCommand, statePushCommand, stateRmCommand, s
 import { forceUnlockCommand } from './commands/force-unlock';
 import { showCommand } from './commands/show';
 import { serverCommand } from './commands/server';
+import { agentCommand, agentStatusCommand } from './commands/agent';
 import { caBundleCommand, caRotateCommand, caStatusCommand, tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from './commands/control';
 import { importCommand } from './commands/import';
 import { initCommand } from './commands/init';
@@ -353,6 +354,29 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
     .option('--workspace <name>', 'workspace (default: MICROSEG_WORKSPACE or "default")')
     .option('--schema <name>', 'PostgreSQL schema (default: MICROSEG_PG_SCHEMA or "microseg")')
     .action(async (opts) => setCode(await serverCommand(io, opts)));
+  const agentCmd = program
+    .command('agent')
+    .description('the enforcer side of agent mode (run as root on the host): register once, pull the published ruleset, apply it as `apply` does, report; keeps the last good rules when the server is gone')
+    .option('--server <url>', 'the control plane, https://HOST:PORT')
+    .option('--ca-file <file>', 'trust bundle to start from (`microseg ca bundle`)')
+    .option('--token-file <file>', 'registration token (read only on first start; never logged)')
+    .option('--cert-dir <dir>', 'key and certificate directory (mode 0700; default STATE_DIR/identity)')
+    .option('--enforcer <name>', 'the enforcer name this host registers as (default: the host name)')
+    .option('--once', 'converge once and exit: 0 converged, 1 failed')
+    .option('--state-dir <dir>', 'local record, status and apply state', '/var/lib/microseg-agent')
+    .option('--netns <name>', 'enforce inside this network namespace instead of the host stack')
+    .option('--wait <seconds>', 'long-poll wait (1-60)', '30')
+    .option('--timeout <seconds>', 'timeout of each request to the server', '15')
+    .option('--drift-interval <seconds>', 'how often the host is re-read for drift between documents', '60')
+    .option('--backoff-cap <seconds>', 'longest wait between retries while the server is unreachable', '60')
+    .action(async (opts) => setCode(await agentCommand(io, opts, deps)));
+  agentCmd
+    .command('status')
+    .description("the agent's health from its status file, for monitoring: exit 0 healthy, 1 error, 2 not converged")
+    .option('--state-dir <dir>', 'the agent\'s --state-dir', '/var/lib/microseg-agent')
+    .option('--unreachable-grace <seconds>', 'how long the server may be unreachable before that is an error', '300')
+    .option('--json', 'print JSON')
+    .action(async (opts) => setCode(await agentStatusCommand(io, opts)));
   controlOpts(caCmd.command('bundle').description('print the trust bundle (PEM) agents use as --ca-file')).action(async (opts) => setCode(await caBundleCommand(io, opts)));
 
   return program;
