@@ -253,10 +253,13 @@ describeWithPg(
         expect(await topo.tcpConnect('other', ADDR.srv4, 8000)).toBe('open');
         expect((await status())?.phase).toBe('decommissioned');
         expect((await statusExit(stateDir)).code).toBe(0);
+      } catch (e) {
+        // the agent's log says why (it is the only witness of the loop's decisions)
+        throw new Error(`${(e as Error).message}\nagent log:\n${log.join('\n')}`);
       } finally {
         stop.abort();
-        expect(await running).toBe(0);
       }
+      expect(await running).toBe(0);
     }, 600_000);
   },
   rootSkipReason,
