@@ -363,7 +363,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
     .option('--cert-dir <dir>', 'key and certificate directory (mode 0700; default STATE_DIR/identity)')
     .option('--enforcer <name>', 'the enforcer name this host registers as (default: the host name)')
     .option('--once', 'converge once and exit: 0 converged, 1 failed')
-    .option('--state-dir <dir>', 'local record, status and apply state', '/var/lib/microseg-agent')
+    .option('--state-dir <dir>', 'local record, status and apply state (default /var/lib/microseg-agent)')
     .option('--netns <name>', 'enforce inside this network namespace instead of the host stack')
     .option('--wait <seconds>', 'long-poll wait (1-60)', '30')
     .option('--timeout <seconds>', 'timeout of each request to the server', '15')
@@ -373,10 +373,11 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
   agentCmd
     .command('status')
     .description("the agent's health from its status file, for monitoring: exit 0 healthy, 1 error, 2 not converged")
-    .option('--state-dir <dir>', 'the agent\'s --state-dir', '/var/lib/microseg-agent')
+    .option('--state-dir <dir>', "the agent's --state-dir (default /var/lib/microseg-agent)")
     .option('--unreachable-grace <seconds>', 'how long the server may be unreachable before that is an error', '300')
     .option('--json', 'print JSON')
-    .action(async (opts) => setCode(await agentStatusCommand(io, opts)));
+    // commander gives `agent status --state-dir X` to the agent's own --state-dir: take either.
+    .action(async (opts, cmd: Command) => setCode(await agentStatusCommand(io, { ...opts, stateDir: opts.stateDir ?? (cmd.parent?.opts().stateDir as string | undefined) })));
   controlOpts(caCmd.command('bundle').description('print the trust bundle (PEM) agents use as --ca-file')).action(async (opts) => setCode(await caBundleCommand(io, opts)));
 
   return program;

@@ -39,7 +39,8 @@ const RULES: Array<{ from: string; not: string[]; except?: string }> = [
   { from: 'src/flows', not: ['src/apply', 'src/cli'] },
   { from: 'src/apply', not: ['src/cli'] },
   { from: 'src/compile', not: ['providers', 'src/plan', 'src/apply', 'src/cli', 'src/state', 'src/hosts'] },
-  { from: 'src/control', not: ['src/cli'] },
+  { from: 'src/control', not: ['src/cli', 'src/agent'] },
+  { from: 'src/agent', not: ['src/cli'] },
   { from: 'src', not: ['providers/fake'] },
   { from: 'providers', not: ['providers/fake'], except: 'providers/fake' },
 ];
