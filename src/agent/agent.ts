@@ -22,7 +22,7 @@ import { promises as fsp } from 'fs';
 import * as https from 'https';
 import * as path from 'path';
 import { createCsr, generateKeys, privateKeyPem } from '../control/ca';
-import { controlRequest, type ControlResponse } from '../control/client';
+import { controlRequest, pullRuleset, type ControlResponse, type HeldRuleset } from '../control/client';
 import { AGENT_REPORT_FORMAT, type AgentDesired, type AgentReport, type AgentReportStatus } from '../control/desired';
 import type { Connection } from '../hosts/connection';
 import { LocalStateStore } from '../state';
@@ -92,6 +92,8 @@ export class Agent {
   private record?: Record;
   /** The etag of the newest document pulled (good or refused). */
   private latestEtag?: string;
+  /** The newest document pulled, as received (the base a delta is applied to; its etag is its hash). */
+  private held?: HeldRuleset;
   private status: AgentStatus;
   private failures = 0;
   private lastDriftCheck = 0;
@@ -146,6 +148,7 @@ export class Agent {
     this.record = await this.loadRecord();
     if (this.record) {
       this.latestEtag = this.record.etag;
+      this.held = { etag: this.record.etag, desired: this.record.desired };
       this.status.applied_etag = this.record.etag;
       this.status.applied_at = this.record.applied_at;
       this.status.latest_etag = this.record.etag;
@@ -256,6 +259,32 @@ export class Agent {
     return r;
   }
 
+  /**
+   * pull asks for this agent's document (pullRuleset: a delta against the held document when the
+   * server has one, verified by hashing the result to the published etag, else the full document,
+   * which is hashed too). `unchanged`, a new document, or `none` (nothing published); every
+   * failure to get a trustworthy answer is Unreachable, which leaves the host alone.
+   */
+  private async pull(waitS: number): Promise<{ kind: 'unchanged' } | { kind: 'none' } | { kind: 'changed'; etag: string; desired: unknown; bytes: number; via: string }> {
+    const id = this.id!;
+    let r: Awaited<ReturnType<typeof pullRuleset>>;
+    try {
+      r = await pullRuleset({ url: this.o.server, ca: id.bundlePem, cert: id.certPem, key: id.keyPem, timeoutMs: this.o.requestTimeoutMs + waitS * 1000 }, this.held, { waitS, delta: true }, this.http);
+    } catch (e) {
+      throw new Unreachable(AgentCodes.serverUnreachable, `GET /v1/ruleset on ${this.o.server}: ${(e as Error).message}`);
+    }
+    if (r.status === 'unchanged') return { kind: 'unchanged' };
+    if (r.status === 'changed') {
+      if (r.signingCa) this.signingCa = r.signingCa;
+      if (r.deltaRefused) this.log(`delta from ${this.held?.etag} not usable (${r.deltaRefused}); pulled the full document`);
+      return { kind: 'changed', etag: r.etag, desired: r.desired, bytes: r.bytes, via: r.via };
+    }
+    if (r.httpStatus === 404) return { kind: 'none' };
+    const what = `GET /v1/ruleset on ${this.o.server}: ${r.httpStatus} ${r.code ?? ''} ${r.message}`.replace(/\s+/g, ' ');
+    if (r.httpStatus === 401) throw new Unreachable(AgentCodes.certificateRefused, `${what} (the server refuses this agent's certificate)`);
+    throw new Unreachable(AgentCodes.serverError, what);
+  }
+
   /** refreshTrust fetches the bundle: a staged CA is trusted (and reported) before it signs. */
   private async refreshTrust(force = false): Promise<void> {
     const now = this.o.now().getTime();
@@ -340,6 +369,7 @@ export class Agent {
   /** handleDocument validates a pulled document and converges on it; the host is untouched when it is refused. */
   private async handleDocument(etag: string, body: unknown): Promise<ConvergeResult> {
     this.latestEtag = etag;
+    this.held = { etag, desired: body };
     this.status.latest_etag = etag;
     const p = parseAgentDesired(body, this.o.enforcer, { url: `${this.o.server}/v1/ruleset`, etag });
     if (!p.ok) {
@@ -436,17 +466,24 @@ export class Agent {
       await this.start();
       await this.refreshTrust(true);
       await this.maybeRenew();
-      const r = await this.request('GET', '/v1/ruleset');
+      const r = await this.pull(0);
       this.markReachable();
-      if (r.status === 404) {
+      if (r.kind === 'none') {
         this.status.phase = 'waiting';
         this.status.last_error = { code: AgentCodes.nothingPublished, message: `nothing is published for enforcer ${this.o.enforcer} yet`, at: this.o.now().toISOString() };
         this.log(`${AgentCodes.nothingPublished} nothing is published for enforcer ${this.o.enforcer} yet; the host was not touched`);
         await this.writeStatus();
         return 1;
       }
-      if (r.status !== 200 || !r.etag) throw new Unreachable(AgentCodes.serverError, `GET /v1/ruleset answered ${r.status}`);
-      const c = await this.handleDocument(r.etag, r.body.desired);
+      if (r.kind === 'unchanged') {
+        // The server still publishes the document this host holds: converge on it again (drift repair).
+        const c = await this.driftCheck();
+        if (!c) throw new Unreachable(AgentCodes.serverError, 'the server answered "unchanged" but no document is recorded here');
+        if (c.status !== 'failed') this.log(`etag ${this.record!.etag} is still the published document; the host ${c.changed ? 'was brought back to it' : 'holds it'} (${c.transactions} transaction(s), fingerprint ${c.live_fingerprint || '-'})`);
+        await this.send(this.report(this.record!.etag, this.record!.desired, c.status === 'failed' ? 'failed' : c.status, c));
+        return c.status === 'failed' ? 1 : 0;
+      }
+      const c = await this.handleDocument(r.etag, r.desired);
       return c.status === 'failed' ? 1 : 0;
     } catch (e) {
       return this.fatal(e);
@@ -494,19 +531,19 @@ export class Agent {
           await this.refreshTrust();
           await this.maybeRenew();
           const wait = Math.max(1, Math.round(jittered(this.o.waitS * 1000, 0.2, this.o.random) / 1000));
-          const r = await this.request('GET', `/v1/ruleset?wait=${wait}`, { etag: this.latestEtag, waitS: wait });
+          const r = await this.pull(wait);
           this.markReachable();
-          if (r.status === 200 && r.etag) {
-            await this.handleDocument(r.etag, r.body.desired);
+          if (r.kind === 'changed') {
+            this.log(`pulled etag ${r.etag} (${r.via === 'delta' ? 'a delta' : 'the full document'}, ${r.bytes} bytes)`);
+            await this.handleDocument(r.etag, r.desired);
             continue;
           }
-          if (r.status === 404) {
+          if (r.kind === 'none') {
             this.status.phase = this.record ? this.status.phase : 'waiting';
             await this.writeStatus();
             await sleep(jittered(5000, 0.5, this.o.random), signal);
             continue;
           }
-          if (r.status !== 304) throw new Unreachable(AgentCodes.serverError, `GET /v1/ruleset answered ${r.status} ${String(r.body.code ?? '')} ${String(r.body.error ?? '')}`);
           await this.periodic();
         } catch (e) {
           if (signal.aborted) break;

@@ -215,6 +215,8 @@ describeWithPg(
         expect(await topo.tcpConnect('peer', ADDR.srv4, 7000)).toBe('open');
         const e4 = await store.publish('srv', doc(changedFixture(), 4), new Date());
         await until('etag 4 applied', async () => (await status())?.applied_etag === e4);
+        // a one-policy change arrives as a delta against the document held, hashed to its etag
+        expect(log.join('\n')).toMatch(new RegExp(`pulled etag ${e4} \\(a delta, \\d+ bytes\\)`));
         expect(await topo.tcpConnect('peer', ADDR.srv4, 7000)).toBe('refused');
         expect((await statusExit(stateDir)).code).toBe(0);
 
@@ -245,6 +247,27 @@ describeWithPg(
         await until('etag 5 applied after the outage', async () => (await status())?.applied_etag === e5);
         expect(log.join('\n')).toMatch(/reachable again/);
         expect(await topo.tcpConnect('peer', ADDR.srv4, 7000)).toBe('open');
+
+        // CA rotation while the agent runs: it trusts the staged CA, reports it, renews from the
+        // new CA once that signs, and the old CA retires; packets never stop being enforced
+        const oldCa = (await status())!.cert!.ca_id;
+        await store.rotate(new Date(), SECRET);
+        await until(
+          'the old CA retired and the agent renewed from the new one',
+          async () => {
+            const cas = await store.cas();
+            const st = await status();
+            return cas.some((c) => c.id === oldCa && c.role === 'retired') && st?.cert && st.cert.ca_id !== oldCa && cas.find((c) => c.role === 'signing')?.id === st.cert.ca_id;
+          },
+          180_000,
+        );
+        expect(log.join('\n')).toMatch(/trust bundle updated: now trusting 2 CA\(s\)/);
+        expect(log.join('\n')).toMatch(/renewed the certificate \(the server signs with a new CA\)/);
+        expect(await topo.tcpConnect('peer', ADDR.srv4, 8000)).toBe('open');
+        expect(await topo.tcpConnect('other', ADDR.srv4, 8000)).toBe('refused');
+        // still talking to the server with the renewed certificate
+        const e5b = await store.publish('srv', doc(webFixture(), 55), new Date());
+        await until('a publish after the rotation applied', async () => (await status())?.applied_etag === e5b);
 
         // decommission: everything owned goes, the agent reports clean
         const e6 = await store.publish('srv', doc(undefined, 6), new Date());
