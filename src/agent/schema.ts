@@ -87,6 +87,7 @@ const origin = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('excluded-interface'), profile: text(200) }),
   z.strictObject({ kind: z.literal('failsafe'), profile: text(200) }),
   z.strictObject({ kind: z.literal('dispatch'), pu: text(200) }),
+  z.strictObject({ kind: z.literal('host-protection'), reason: z.enum(['loopback', 'failsafe-inbound', 'failsafe-outbound']), profile: text(200).optional() }),
 ]);
 
 const rule = z.strictObject({ id: z.string().regex(RULE_ID, 'a rule id ([A-Za-z0-9_-], at most 64)'), match, verdict, origin: origin.optional() });
@@ -120,12 +121,23 @@ const placement = z.strictObject({
   source: z.enum(['pinned', 'host', 'host-protection', 'assumed']),
 });
 
+/** What plan shows for a protected host (UI only, never a kernel object). */
+const hostProtection = z.strictObject({
+  pu: text(200),
+  namespace: text(200),
+  addresses: z.array(z.string().max(64)).max(10_000),
+  failsafe_inbound: z.array(text(64)).max(1000),
+  failsafe_outbound: z.array(text(64)).max(1000),
+  failsafe_source: z.strictObject({ inbound: z.enum(['profile', 'default']), outbound: z.enum(['profile', 'default']) }),
+});
+
 const desiredRuleset = z.strictObject({
   enforcer: z.string().regex(ENFORCER, 'an enforcer name'),
   sets: z.array(addressSet).max(100_000),
   chains: z.array(chain).max(100_000),
   diagnostics: z.array(diagnostic).max(10_000),
   placements: z.array(placement).max(100_000).optional(),
+  hostProtection: hostProtection.optional(),
 });
 
 /** agentDesiredSchema is AgentDesired as zod checks it (strict: an unknown field is an error). */
