@@ -77,10 +77,27 @@ export function rateLimited(desired: DesiredRuleset, counters: HostCounters): nu
     if (!counts) continue;
     c.rules.forEach((r, i) => {
       if (r.verdict.kind !== 'log' || !r.verdict.limit) return;
-      const twin = c.rules[i + 1];
-      if (!twin || twin.verdict.kind === 'log' || canonicalJson(twin.match) !== canonicalJson(r.match)) return;
+      // The verdict rules right after the log rule with its match. A reject of every protocol is
+      // two rules (compile's TCP reset twin, `{...match, protocol: 'tcp'}`, then the match itself),
+      // and a packet crosses exactly one of them, so their counts add up. (Pairing with the next
+      // rule alone never matched the namespace default's reject, whose twin comes first.)
+      const own = canonicalJson(r.match);
+      const tcpTwin = r.match.protocol === undefined ? canonicalJson({ ...r.match, protocol: 'tcp' }) : undefined;
+      let decided: number | undefined;
+      for (let j = i + 1; j < c.rules.length; j++) {
+        const v = c.rules[j];
+        if (v.verdict.kind === 'log') break;
+        const m = canonicalJson(v.match);
+        if (m !== own && m !== tcpTwin) break;
+        const p = counts.get(v.id)?.packets;
+        if (p === undefined) {
+          decided = undefined;
+          break;
+        }
+        decided = (decided ?? 0) + p;
+        if (m === own) break;
+      }
       const logged = counts.get(r.id)?.packets;
-      const decided = counts.get(twin.id)?.packets;
       if (logged !== undefined && decided !== undefined && decided > logged) n += decided - logged;
     });
   }

@@ -63,4 +63,21 @@ describe('losses', () => {
     const c = (packets: number) => ({ packets, bytes: 0 });
     expect(rateLimited(d, new Map([['pu-x-o-abcdef', new Map([['l1', c(100)], ['v1', c(5000)], ['l2', c(1)], ['v2', c(9)]])]]))).toBe(4900);
   });
+
+  it('a reject of every protocol (the namespace default) is its TCP reset twin plus itself: both counts are what the log rule saw', () => {
+    const log = { kind: 'log' as const, group: 42, prefix: 'mseg:x:DR:i', limit: { ...LOG_LIMIT } };
+    const d: DesiredRuleset = {
+      enforcer: 'h', sets: [], diagnostics: [],
+      chains: [{ name: 'pu-x-i-abcdef', rules: [
+        { id: 'l', match: {}, verdict: log },
+        { id: 'rt', match: { protocol: 'tcp' }, verdict: { kind: 'reject' } },
+        { id: 'r', match: {}, verdict: { kind: 'reject' } },
+      ] }],
+    };
+    const c = (packets: number) => ({ packets, bytes: 0 });
+    // 300 datagrams and 5 SYNs decided, 108 logged: 197 kept out by the limit.
+    expect(rateLimited(d, new Map([['pu-x-i-abcdef', new Map([['l', c(108)], ['rt', c(5)], ['r', c(300)]])]]))).toBe(197);
+    // A counter missing (an old rule without one) says nothing rather than a wrong number.
+    expect(rateLimited(d, new Map([['pu-x-i-abcdef', new Map([['l', c(108)], ['r', c(300)]])]]))).toBe(0);
+  });
 });
