@@ -44,6 +44,10 @@ import { ApplyCodes } from '../plan/reconciler-codes';
 import { isUnreachable } from '../hosts/factory';
 import { mapLimit } from '../hosts/pool';
 import { DEFAULT_PARALLELISM, refresh, type HostRead } from '../plan/refresh';
+import type { ReconcileControl } from '../control/reconcile-control';
+import { AgentCodes } from '../control/reconcile-codes';
+import { applyTokens, type TokenOutcome } from './tokens';
+import { applyAgentHosts } from './agents';
 
 /** HostOutcome is what happened to one host. */
 export type HostOutcomeStatus = 'applied' | 'removed' | 'unchanged' | 'failed' | 'pending-cleanup' | 'not-started';
@@ -68,6 +72,8 @@ export interface ApplyResult {
   diagnostics: Diagnostic[];
   /** The state after the run (undefined if nothing was ever written). */
   state?: StateFile;
+  /** What happened to each enforcer_token resource (its secret never appears here, only the file it was written to). */
+  tokens?: TokenOutcome[];
   /**
    * Set when `signal` aborted the run: hosts not yet started are `not-started`, and each host in
    * flight ended as its transaction did (read back when the transaction's own outcome was lost).
@@ -112,6 +118,12 @@ export interface ApplyOptions {
   signal?: AbortSignal;
   /** Test seam: called after `begin` is journalled and before the host is touched. */
   beforeHost?(enforcer: string): Promise<void>;
+  /** The pg backend's control store: tokens and agent enforcers (src/control/reconcile-control.ts). */
+  control?: ReconcileControl;
+  /** Where new token secrets are written (mode 0600; see src/apply/tokens.ts). Default `.microseg/tokens`. */
+  tokenDir?: string;
+  /** How long to wait for agent enforcers to report the published ruleset applied (or clean); default 5 min. */
+  waitTimeoutMs?: number;
 }
 
 /** applyPlan executes `plan`. Throws DiagnosticsError only for run-wide refusals (lock, stale plan). */
@@ -181,7 +193,7 @@ async function applyLocked(plan: Plan, opts: ApplyOptions, sourceConfig?: Loaded
     // host once): apply runs it only when that gives the same transactions and desired rulesets,
     // so a plan file edited by hand cannot reach a host (checkPlanIntegrity).
     const source = plan.source;
-    const again = await planLoaded(sourceConfig, { store, vars: source.vars, varFiles: source.var_files, targets: source.targets, destroy: source.destroy, parallelism, connect });
+    const again = await planLoaded(sourceConfig, { store, vars: source.vars, varFiles: source.var_files, targets: source.targets, destroy: source.destroy, parallelism, connect, control: opts.control });
     const fresh = [...again.reads.values()];
     const fps = new Map<string, string>();
     const previous = new Map<string, string>();
@@ -189,6 +201,8 @@ async function applyLocked(plan: Plan, opts: ApplyOptions, sourceConfig?: Loaded
       if (r.reachable && r.live) fps.set(r.enforcer, r.live.fingerprint);
       if (r.previous) previous.set(r.enforcer, r.previous.live.fingerprint);
     }
+    // Agent enforcers are not read: what their agents report now stands for their live fingerprint.
+    for (const h of again.plan.hosts) if (h.agent) fps.set(h.enforcer, h.live_fingerprint);
     const stale = checkPlanFresh(plan, state, fps, previous);
     if (stale.length > 0) throw new DiagnosticsError(stale, 'user');
     const tampered = checkPlanIntegrity(plan, again.plan);
@@ -209,8 +223,37 @@ async function applyLocked(plan: Plan, opts: ApplyOptions, sourceConfig?: Loaded
   };
 
   const diagnostics: Diagnostic[] = [];
+  // Tokens first: they do not depend on any host, and an agent being installed may be waiting for one.
+  let tokens: TokenOutcome[] | undefined;
+  if (plan.tokens && plan.tokens.some((t) => t.action !== 'noop')) {
+    if (!opts.control) {
+      diagnostics.push(makeDiagnostic('error', AgentCodes.tokenNeedsPg, 'The plan changes enforcer tokens, but this backend has no control store', 'Tokens live in the pg backend\'s database; nothing was changed.'));
+      tokens = plan.tokens.map((t) => ({ address: t.address, action: t.action, status: 'failed', error: 'no control store' }));
+    } else {
+      const r = await applyTokens(plan.tokens, opts.control, { tokenDir: opts.tokenDir ?? '.microseg/tokens' });
+      tokens = r.outcomes;
+      diagnostics.push(...r.diagnostics);
+    }
+  } else if (plan.tokens) tokens = plan.tokens.map((t) => ({ address: t.address, action: t.action, status: 'unchanged', ...(t.id ? { id: t.id } : {}) }));
+  const tokensOk = !(tokens ?? []).some((t) => t.status === 'failed');
   opts.observer?.hostsPlanned?.(plan.hosts.map((h) => h.enforcer));
-  const outcomes = await mapLimit(plan.hosts, parallelism, async (hp): Promise<HostOutcome> => {
+  // Agent enforcers are published to and waited for together, beside the hosts apply programs
+  // itself, so a mixed configuration is one run (src/apply/agents.ts).
+  const isAgent = (hp: HostPlan) => plan.connections[hp.enforcer]?.type === 'agent';
+  const agentRun = applyAgentHosts(plan.hosts.filter(isAgent), plan, {
+    control: opts.control,
+    lineage: () => current.lineage,
+    serial: () => current.serial,
+    stateHost: (e) => current.hosts[e],
+    record,
+    waitTimeoutMs: opts.waitTimeoutMs ?? 5 * 60_000,
+    diagnostics,
+    signal: opts.signal,
+  }).then((os) => {
+    for (const o of os) opts.observer?.hostDone?.(o);
+    return os;
+  });
+  const direct = await mapLimit(plan.hosts.filter((hp) => !isAgent(hp)), parallelism, async (hp): Promise<HostOutcome> => {
     if (opts.signal?.aborted) return { enforcer: hp.enforcer, action: hp.action, status: hp.action === 'noop' ? 'unchanged' : 'not-started', transactions: [] };
     const outcome = await applyHost(hp, plan, {
       store,
@@ -228,10 +271,12 @@ async function applyLocked(plan: Plan, opts: ApplyOptions, sourceConfig?: Loaded
     opts.observer?.hostDone?.(outcome);
     return outcome;
   });
+  const byName = new Map([...direct, ...(await agentRun)].map((o) => [o.enforcer, o] as const));
+  const outcomes = plan.hosts.map((hp) => byName.get(hp.enforcer)!);
   await saveChain;
 
   const interrupted = opts.signal?.aborted === true;
-  const ok = !interrupted && outcomes.every((o) => o.status !== 'failed' && o.status !== 'not-started') && !outcomes.some((o) => o.status === 'pending-cleanup' && o.action !== 'cleanup-pending');
+  const ok = !interrupted && tokensOk && outcomes.every((o) => o.status !== 'failed' && o.status !== 'not-started') && !outcomes.some((o) => o.status === 'pending-cleanup' && o.action !== 'cleanup-pending');
   // Resource records follow the plan's resource changes once every host is done: a partial run
   // leaves them, so the next plan still lists the configuration changes not yet fully applied.
   // The model of a fully applied run is what `plan --explain` compares with next time; a destroy
@@ -247,7 +292,7 @@ async function applyLocked(plan: Plan, opts: ApplyOptions, sourceConfig?: Loaded
       return model ? { ...next, applied_model: model } : next;
     });
   }
-  return { ok, runId, hosts: outcomes, diagnostics, state, ...(interrupted ? { interrupted } : {}) };
+  return { ok, runId, hosts: outcomes, diagnostics, state, ...(tokens ? { tokens } : {}), ...(interrupted ? { interrupted } : {}) };
 }
 
 function applyResourceChanges(before: readonly StateResource[], plan: Plan): StateResource[] {

@@ -170,7 +170,9 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
       .option('--auto-approve', 'do not ask for approval (required when there is no terminal)')
       .option('--full-read-back', 'after each host\'s transaction read the host back whole, not only what the transaction touched')
       .option('--json', 'print one versioned JSON document (hosts, outcomes, diagnostics) instead of the plan and progress; needs --auto-approve or a plan file')
-      .option('--dir <dir>', 'project directory holding .microseg when applying a plan file (default: beside the file, else .)'),
+      .option('--dir <dir>', 'project directory holding .microseg when applying a plan file (default: beside the file, else .)')
+      .option('--wait-timeout <duration>', 'how long to wait for agent enforcers (connection type "agent") to report the published ruleset applied; exit 1 naming those that did not', '5m')
+      .option('--token-dir <dir>', 'where the secrets of new enforcer_token resources are written, one mode-0600 file each (default DIR/.microseg/tokens)'),
   ).action(async (target: string, opts) => setCode(await applyCommand(io, target, opts, undefined, deps)));
 
   reconcileOptions(
@@ -221,7 +223,8 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
       .description('decommission every enforcer: remove all owned hooks, chains, rules and sets, verify none is left')
       .argument('[dir]', 'configuration directory', '.')
       .option('--auto-approve', 'do not ask for approval')
-      .option('--json', 'print one versioned JSON document (hosts, outcomes, diagnostics); needs --auto-approve'),
+      .option('--json', 'print one versioned JSON document (hosts, outcomes, diagnostics); needs --auto-approve')
+      .option('--wait-timeout <duration>', 'how long to wait for agent enforcers to report their decommission clean', '5m'),
   ).action(async (dir: string, opts) => setCode(await destroyCommand(io, dir, opts, undefined, deps)));
 
   addVarOptions(

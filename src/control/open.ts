@@ -74,3 +74,14 @@ export async function openControl(opts: { env?: NodeJS.ProcessEnv; schema?: stri
   }
   return { store: new ControlStore(pool, schema, workspace), close: () => pool.end() };
 }
+
+/**
+ * controlForBackend opens the control store beside the pg state backend (same database, schema
+ * and workspace; the state store's own migrations created its tables). The pool connects on first
+ * use, so a run that has no token and no agent enforcer never opens a second connection.
+ */
+export function controlForBackend(opts: { connStr: string; schema: string; workspace: string }): ControlConnection {
+  const pool = new Pool({ connectionString: opts.connStr, max: 2, connectionTimeoutMillis: 10_000 });
+  pool.on('error', () => undefined);
+  return { store: new ControlStore(pool, opts.schema, opts.workspace), close: () => pool.end() };
+}

@@ -171,6 +171,21 @@ export class ControlStore {
     });
   }
 
+  /**
+   * updateToken changes a live token's terms (an enforcer_token resource's roles, networks, quota,
+   * validity or namespace changed): same id and secret, so agents holding it keep it; the row is
+   * locked so a registration deciding on it at the same moment sees the old terms or the new, whole.
+   */
+  async updateToken(id: string, terms: Pick<TokenRecord, 'namespace' | 'roles' | 'networks' | 'quota' | 'expiresAt'>): Promise<TokenRecord | undefined> {
+    return this.tx(async (c) => {
+      const [t] = await this.tokenRows(c, 'id = $2', [id], true);
+      if (!t || t.revokedAt) return undefined;
+      const next = { ...t, ...terms };
+      await this.putToken(c, next);
+      return next;
+    });
+  }
+
   private async putToken(c: PoolClient, t: TokenRecord): Promise<void> {
     const { secretHash: _h, ...record } = t;
     await c.query(`UPDATE ${this.q}.control_tokens SET record = $3 WHERE workspace = $1 AND id = $2`, [this.workspace, t.id, JSON.stringify(record)]);

@@ -13,6 +13,11 @@ import { isIP } from 'net';
 
 export type Connection =
   | { type: 'local' }
+  /**
+   * The host runs `microseg agent`, which pulls its desired ruleset from the control plane and
+   * reports back: microseg never connects to it; plan reads its reports, apply publishes.
+   */
+  | { type: 'agent' }
   | { type: 'netns'; netns: string }
   | {
       type: 'ssh';
@@ -42,6 +47,8 @@ export function describeConnection(c: Connection): string {
   switch (c.type) {
     case 'local':
       return 'local';
+    case 'agent':
+      return 'agent (pulls from the control plane)';
     case 'netns':
       return `netns ${c.netns}`;
     case 'ssh':
@@ -57,6 +64,8 @@ export function connectionRecord(c: Connection): Connection {
   switch (c.type) {
     case 'local':
       return { type: 'local' };
+    case 'agent':
+      return { type: 'agent' };
     case 'netns':
       return { type: 'netns', netns: c.netns };
     case 'ssh': {
@@ -134,6 +143,10 @@ export function hostKey(c: Connection): string {
   switch (c.type) {
     case 'local':
       return 'local';
+    case 'agent':
+      // An agent is known by the enforcer name its certificate is bound to, which hostKey does
+      // not see; validation never groups agent enforcers as one host (validate.ts sameHost).
+      return 'agent';
     case 'netns':
       return `netns ${c.netns}`;
     case 'ssh':

@@ -119,6 +119,9 @@ export const hostFor: HostFactory = (connection) => {
   switch (connection.type) {
     case 'local':
       return new GuardedHost(new LocalHost(), () => false);
+    case 'agent':
+      // Never connected to: plan and apply go through the control store (src/plan/agents.ts).
+      return new UnavailableHost('agent', 'this enforcer is reached through its agent and the control plane, never directly');
     case 'netns':
       return new GuardedHost(new NetnsHost(connection.netns), (r) => NETNS_GONE.test(r.stderr));
     case 'ssh':

@@ -39,6 +39,8 @@ function connection(c: Connection): Json {
   switch (c.type) {
     case 'local':
       return { type: 'local' };
+    case 'agent':
+      return { type: 'agent' };
     case 'netns':
       return { type: 'netns', netns: c.netns };
     case 'ssh':

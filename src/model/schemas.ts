@@ -43,6 +43,8 @@ export const ConnectionSchema = z.discriminatedUnion('type', [
     // Seconds, or a duration string ("30s", "1m"); checked and converted in validate.ts.
     connect_timeout: z.union([z.number(), z.string()]).optional(),
   }),
+  // The host runs `microseg agent` and pulls its rules from the control plane (pg backend).
+  z.strictObject({ type: z.literal('agent') }),
 ]);
 
 export const NamespaceSchema = z.strictObject({

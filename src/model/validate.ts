@@ -717,6 +717,8 @@ class Validator {
   private sameHost(): void {
     const groups = new Map<string, Parsed<Enforcer>[]>();
     for (const e of this.enforcers) {
+      // Each agent enforcer is its own host: its agent's certificate is bound to its name.
+      if (e.value.connection.type === 'agent') continue;
       const key = hostKey(e.value.connection);
       groups.set(key, [...(groups.get(key) ?? []), e]);
     }
@@ -754,6 +756,7 @@ class Validator {
     let connection: Connection;
     const c = d.connection;
     if (c.type === 'local') connection = { type: 'local' };
+    else if (c.type === 'agent') connection = { type: 'agent' };
     else if (c.type === 'netns') connection = { type: 'netns', netns: c.netns };
     else {
       connection = { type: 'ssh', host: c.host, user: c.user, port: c.port, strictHostKeyChecking: c.strict_host_key_checking };

@@ -30,7 +30,11 @@ import { DEFAULT_PARALLELISM, missingCapabilities, refresh, type HostRead, type 
 import { modelResources } from './resources';
 import { ownsAnything, planTransactions } from './transactions';
 import { bridgeProblems, placeFromFacts } from './placement';
-import type { BlockReason, HostPlan, Plan } from './types';
+import type { BlockReason, HostPlan, Plan, TokenPlan } from './types';
+import type { ReconcileControl } from '../control/reconcile-control';
+import { AgentCodes } from '../control/reconcile-codes';
+import { planTokens } from '../control/token-plan';
+import { planAgentHosts } from './agents';
 
 export interface PlanRunOptions {
   store: StateStore;
@@ -49,6 +53,11 @@ export interface PlanRunOptions {
   explain?: boolean;
   /** Told as files are parsed and hosts are read (src/progress.ts). */
   progress?: ProgressSink;
+  /**
+   * The control store of the pg backend (undefined with the local backend): `enforcer_token`
+   * resources are planned against its tokens, and agent enforcers against its reports.
+   */
+  control?: ReconcileControl;
 }
 
 /** PlanRunResult: `plan` is absent when the configuration failed (then no host was contacted). */
@@ -174,6 +183,9 @@ export async function planModel(
     for (const name of Object.keys(desired)) if (!wanted.has(name)) delete desired[name];
   }
 
+  // Agent enforcers are never contacted: their agents pull and report (src/plan/agents.ts).
+  const agentTargets = chosen.filter((t) => t.connection.type === 'agent');
+  chosen = chosen.filter((t) => t.connection.type !== 'agent');
   // Probing is deferred: capabilities only matter for hosts apply will write to, and a no-op plan
   // over a large fleet should cost one read per host (bench/noop-plan.ts).
   const reads = await refresh(chosen, { parallelism: opts.parallelism, connect: opts.connect, probe: false, progress: opts.progress });
@@ -271,6 +283,10 @@ export async function planModel(
     hosts.push(hp);
     if (want && hp.action !== 'noop' && !hp.blocked_by) toProbe.push({ read, want, hp });
   }
+  const agents = await planAgentHosts(agentTargets, desired, state, model, opts.control);
+  hosts.push(...agents.hosts);
+  diagnostics.push(...agents.diagnostics);
+  for (const t of agentTargets) connections[t.enforcer] = t.connection;
   await mapLimit(toProbe, opts.parallelism ?? DEFAULT_PARALLELISM, async ({ read, want, hp }) => {
     const e = read.enforcer;
     try {
@@ -316,11 +332,48 @@ export async function planModel(
     );
   }
 
+  const tokens = targeted ? undefined : await tokenPlans(model, state, opts, diagnostics);
   const plan = makePlan({ state, resources, desired, hosts, connections, diagnostics, now: opts.now });
   // A targeted plan changes hosts only; resource records are left for a full plan to settle
   // (apply records exactly the resource changes a plan lists).
   if (targeted) plan.resource_changes = [];
+  if (tokens !== undefined) plan.tokens = tokens;
   return { plan, reads: byName, state, diagnostics };
+}
+
+/**
+ * tokenPlans plans the enforcer_token resources against the control store's live tokens. Tokens
+ * live in the pg backend's database: with the local backend a configured token is an error at
+ * its block (nothing could make it real), while a token removed from the configuration has
+ * nothing to revoke there.
+ */
+async function tokenPlans(model: Model, state: StateFile | undefined, opts: PlanRunOptions, diagnostics: Diagnostic[]): Promise<TokenPlan[] | undefined> {
+  const wanted = opts.destroy ? [] : model.enforcerTokens;
+  const inConfig = new Set(wanted.map((t) => t.address));
+  const removed = (state?.resources ?? []).filter((r) => r.type === 'enforcer_token' && !inConfig.has(r.address)).map((r) => r.address);
+  if (!opts.control) {
+    for (const t of wanted) {
+      diagnostics.push(
+        makeDiagnostic(
+          'error',
+          AgentCodes.tokenNeedsPg,
+          `${t.address} needs the pg state backend`,
+          'An enforcer_token is a registration token of the control plane, which keeps its tokens in the PostgreSQL database of the pg backend. ' +
+            `This configuration uses the local backend (${opts.store.description}), where apply could not make it real. ` +
+            'Configure microseg { backend "pg" { } } (and PG_CONN_STR), or remove the block. Nothing was changed.',
+          t.pos,
+        ),
+      );
+    }
+    return wanted.length > 0 || removed.length > 0 ? [] : undefined;
+  }
+  if (wanted.length === 0 && removed.length === 0) return undefined;
+  try {
+    return planTokens(wanted, removed, await opts.control.tokens());
+  } catch (e) {
+    diagnostics.push(makeDiagnostic('error', AgentCodes.controlUnreadable, 'Cannot read the registration tokens of the control store', (e as Error).message));
+    return [];
+  }
 }
 
 /**

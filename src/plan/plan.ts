@@ -67,6 +67,7 @@ export function makePlan(input: MakePlanInput): Plan {
 export function hasChanges(plan: Plan): boolean {
   return (
     plan.resource_changes.some((c) => c.action !== 'noop') ||
+    (plan.tokens ?? []).some((t) => t.action !== 'noop') ||
     plan.hosts.some((h) => h.action !== 'noop' || h.drift.length > 0 || h.orphans.length > 0)
   );
 }

@@ -123,6 +123,8 @@ export interface HostPlan {
    * (src/compile/host-protection.ts). Absent on hosts without host_protection.
    */
   host_protection?: HostProtectionInfo;
+  /** Set for enforcers reached through their agent (`connection { type = "agent" }`), UI only. */
+  agent?: AgentHostView;
 }
 
 /**
@@ -219,6 +221,54 @@ export interface OrphanItem {
   name: string;
 }
 
+/**
+ * TokenPlan is what apply does to one `enforcer_token` resource in the control store (pg backend):
+ * tokens are found by name (the resource address) among the workspace's live tokens, so an apply
+ * that failed half-way and a re-run never create two. `create` makes a token and writes its secret,
+ * once, to a file of mode 0600 (never to state, plan, log or stdout); `update` changes the terms
+ * of the live token in place (same id and secret); `revoke` revokes every live token of a removed
+ * resource. Apply-driving: apply runs these actions, re-reading the store for the ids.
+ */
+export interface TokenPlan {
+  address: string;
+  action: 'create' | 'update' | 'revoke' | 'noop';
+  /** The live token's id (update, revoke, noop). */
+  id?: string;
+  /** For update: which terms change (`networks`, `quota`, `roles`, `validity`, `namespace`). */
+  changed?: string[];
+  /** The terms (absent for revoke). */
+  terms?: { namespace: string; roles: string[]; networks: string[]; quota: number; validity: string };
+}
+
+/**
+ * AgentHostView is what the control store says about an enforcer reached through its agent
+ * (UI only): its last report and what was last published for it. Plan never contacts such a host;
+ * the agent pulls and reports.
+ */
+export interface AgentHostView {
+  /** The enforcer's configured backend, as published (`auto` lets the agent detect it). */
+  configured_backend: import('../model/types').Backend;
+  /** Etag of the document last published for it ('' if none). */
+  published_etag: string;
+  published_at?: string;
+  /** `apply` or `decommission`: what the last published document asked. */
+  published_action?: 'apply' | 'decommission';
+  /** The agent's last report; absent when it never reported. */
+  report?: {
+    etag: string;
+    status: string;
+    live_fingerprint: string;
+    drift: Array<{ object: string; kind: string }>;
+    repaired: boolean;
+    error?: { code: string; message: string };
+    seen_at: string;
+    agent_version?: string;
+    backend?: BackendName;
+  };
+  /** Whether the last report is about the last published document and says it is applied (or clean). */
+  converged: boolean;
+}
+
 /** Plan is the whole planned run. */
 export interface Plan {
   format_version: typeof PLAN_FORMAT_VERSION;
@@ -255,6 +305,8 @@ export interface Plan {
    * so a hand-edited plan file cannot change what reaches a host.
    */
   source?: PlanSource;
+  /** The enforcer_token resources' actions on the control store (pg backend), sorted by address. */
+  tokens?: TokenPlan[];
 }
 
 /** PlanSource is what a plan was computed from, for recomputing it (Plan.source). */

@@ -18,6 +18,7 @@ const backend = z.enum(['nftables', 'iptables-nft', 'iptables-legacy']);
 
 const connection = z.discriminatedUnion('type', [
   z.object({ type: z.literal('local') }),
+  z.object({ type: z.literal('agent') }),
   z.object({ type: z.literal('netns'), netns: z.string() }),
   z.object({
     type: z.literal('ssh'),
@@ -40,8 +41,9 @@ const stateHost = z.object({
     hooks: z.array(z.object({ hook, family })),
   }),
   fingerprint: z.string(),
-  status: z.enum(['applied', 'failed', 'pending-cleanup']),
+  status: z.enum(['applied', 'failed', 'pending-cleanup', 'published']),
   last_error: z.string().optional(),
+  published: z.object({ etag: z.string(), action: z.enum(['apply', 'decommission']), published_at: z.string() }).optional(),
   updated_at: z.string(),
 });
 
@@ -115,7 +117,7 @@ export function stateFileText(state: StateFile): string {
 
 /** connectionFromRecord reads a state file's snake_case connection. */
 export function connectionFromRecord(r: ConnectionRecord): Connection {
-  if (r.type !== 'ssh') return r.type === 'local' ? { type: 'local' } : { type: 'netns', netns: r.netns };
+  if (r.type !== 'ssh') return r.type === 'local' || r.type === 'agent' ? { type: r.type } : { type: 'netns', netns: r.netns };
   const c: Connection = { type: 'ssh', host: r.host, user: r.user, port: r.port, strictHostKeyChecking: r.strict_host_key_checking };
   if (r.private_key_file !== undefined) c.privateKeyFile = r.private_key_file;
   if (r.known_hosts_file !== undefined) c.knownHostsFile = r.known_hosts_file;
@@ -125,7 +127,7 @@ export function connectionFromRecord(r: ConnectionRecord): Connection {
 
 /** connectionToRecord is the state file's spelling of a connection (by allowlist: nothing else is written). */
 export function connectionToRecord(c: Connection): ConnectionRecord {
-  if (c.type !== 'ssh') return c.type === 'local' ? { type: 'local' } : { type: 'netns', netns: c.netns };
+  if (c.type !== 'ssh') return c.type === 'local' || c.type === 'agent' ? { type: c.type } : { type: 'netns', netns: c.netns };
   const r: ConnectionRecord = { type: 'ssh', host: c.host, user: c.user, port: c.port, strict_host_key_checking: c.strictHostKeyChecking };
   if (c.privateKeyFile !== undefined) r.private_key_file = c.privateKeyFile;
   if (c.knownHostsFile !== undefined) r.known_hosts_file = c.knownHostsFile;

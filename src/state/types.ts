@@ -56,8 +56,20 @@ export interface StateResource {
   attributes_digest: string;
 }
 
-/** HostStatus: `pending-cleanup` is a decommissioned host that could not be reached yet (DESIGN §5). */
-export type HostStatus = 'applied' | 'failed' | 'pending-cleanup';
+/**
+ * HostStatus: `pending-cleanup` is a decommissioned host that could not be reached yet (DESIGN §5),
+ * or an agent enforcer whose decommission was published but not reported clean. `published` is
+ * an agent enforcer whose desired ruleset was published but not (yet) reported applied: state
+ * says what was published, never that it was applied.
+ */
+export type HostStatus = 'applied' | 'failed' | 'pending-cleanup' | 'published';
+
+/** AgentPublication is what apply last published for an agent enforcer (`connection { type = "agent" }`). */
+export interface AgentPublication {
+  etag: string;
+  action: 'apply' | 'decommission';
+  published_at: string;
+}
 
 /**
  * ConnectionRecord is a Connection as the state file spells it (snake_case), kept so that a host
@@ -66,6 +78,7 @@ export type HostStatus = 'applied' | 'failed' | 'pending-cleanup';
  */
 export type ConnectionRecord =
   | { type: 'local' }
+  | { type: 'agent' }
   | { type: 'netns'; netns: string }
   | {
       type: 'ssh';
@@ -126,6 +139,8 @@ export interface StateHost {
   status: HostStatus;
   /** The error of the last failed apply or cleanup (UI only). */
   last_error?: string;
+  /** Agent enforcers: the document last published for it (the agent reports against its etag). */
+  published?: AgentPublication;
   /** RFC 3339 time of the last change to this record. */
   updated_at: string;
 }

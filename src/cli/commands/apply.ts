@@ -14,7 +14,9 @@ import { ApplyCodes } from '../../plan';
 import { makeDiagnostic, type Diagnostic } from '../../diagnostics';
 import { hasChanges, readPlanFile, type Plan } from '../../plan';
 import { STATE_DIR } from '../../state';
-import { withBackend } from './backend';
+import { withBackend, withControl } from './backend';
+import { parseDuration } from '../../compile/activity';
+import { AgentCodes } from '../../control/reconcile-codes';
 import type { CliDeps, Io } from '../io';
 import type { Connector } from '../../../providers';
 import { applyView } from '../views/apply';
@@ -30,6 +32,10 @@ export interface ApplyFlags extends ReconcileFlags {
   json?: boolean;
   /** Project directory holding .microseg/ when applying a plan file. */
   dir?: string;
+  /** How long to wait for agent enforcers to report a published ruleset applied (duration; default 5m). */
+  waitTimeout?: string;
+  /** Where new enforcer_token secrets are written (mode 0600); default DIR/.microseg/tokens. */
+  tokenDir?: string;
 }
 
 /** Ask is how the command asks a yes/no question; the default reads a line from the terminal. */
@@ -67,7 +73,9 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
   if (!s) return 1;
   // A JSON run has no terminal to ask on: its stdout is the document.
   if (flags.json && !flags.autoApprove) return view.fail([jsonRefusal(command)]);
-  return planLocked(view, dir, s, { operation: command, lock: true, targets: flags.target, destroy: opts.destroy, connect: opts.connect }, async (r, store, it) => {
+  const waitTimeoutMs = parseWaitTimeout(view, flags.waitTimeout);
+  if (waitTimeoutMs === undefined) return 1;
+  return planLocked(view, dir, s, { operation: command, lock: true, targets: flags.target, destroy: opts.destroy, connect: opts.connect }, async (r, store, it, control) => {
     const plan = r.plan;
     view.diagnostics(r.diagnostics, r.sources);
     view.plan(plan);
@@ -84,6 +92,9 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
       parallelism: s.parallelism,
       fullReadBack: flags.fullReadBack,
       observer: view.observer(),
+      control,
+      tokenDir: flags.tokenDir ?? path.join(dir, STATE_DIR, 'tokens'),
+      waitTimeoutMs,
     });
     await keepBaselines(view, dir, result);
     const code = view.finish(result, opts.destroy ? 'Destroy' : 'Apply');
@@ -96,7 +107,10 @@ async function applySavedPlan(io: Io, file: string, flags: ApplyFlags, connect?:
   const s = parseCommon(view, flags);
   if (!s) return 1;
   const dir = flags.dir ?? (await projectDirFor(file));
-  return withBackend(view, dir, { check: true }, async ({ store }) => {
+  const waitTimeoutMs = parseWaitTimeout(view, flags.waitTimeout);
+  if (waitTimeoutMs === undefined) return 1;
+  return withBackend(view, dir, { check: true }, async (opened, settings) => withControl(opened, settings, async (control) => {
+    const store = opened.store;
     const plan: Plan = await readPlanFile(file);
     view.diagnostics(plan.diagnostics);
     if (blockingErrors(plan).length > 0) return view.refused('The saved plan has errors; nothing was applied.');
@@ -112,12 +126,29 @@ async function applySavedPlan(io: Io, file: string, flags: ApplyFlags, connect?:
         parallelism: s.parallelism,
         fullReadBack: flags.fullReadBack,
         observer: view.observer(),
+        control,
+        tokenDir: flags.tokenDir ?? path.join(dir, STATE_DIR, 'tokens'),
+        waitTimeoutMs,
       });
       await keepBaselines(view, dir, result);
       const code = view.finish(result, 'Apply');
       return it.exitCode ?? code;
     });
-  });
+  }));
+}
+
+/** DEFAULT_WAIT_TIMEOUT_MS is how long apply waits for agents to report a published ruleset applied (`--wait-timeout`). */
+export const DEFAULT_WAIT_TIMEOUT_MS = 5 * 60_000;
+
+/** parseWaitTimeout reads --wait-timeout (a duration such as "90s", "5m"); undefined after the view said why. */
+function parseWaitTimeout(view: View, text: string | undefined): number | undefined {
+  if (text === undefined) return DEFAULT_WAIT_TIMEOUT_MS;
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    view.fail([makeDiagnostic('error', AgentCodes.badFlag, `Invalid --wait-timeout ${JSON.stringify(text)}`, 'Give a duration such as "90s", "5m" or "1h": how long apply waits for agent enforcers to report the published ruleset applied.')]);
+    return undefined;
+  }
+  return ms;
 }
 
 /**

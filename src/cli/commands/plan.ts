@@ -12,7 +12,8 @@ import { ApplyCodes, DEFAULT_PARALLELISM, loadForPlan, planLoaded, type Plan, ty
 import { makeDiagnostic, type Diagnostic } from '../../diagnostics';
 import { hasChanges, hasDrift, hasErrors, writePlanFile } from '../../plan';
 import type { LockInfo, StateStore } from '../../state';
-import { withBackend } from './backend';
+import { withBackend, withControl } from './backend';
+import type { ReconcileControl } from '../../control/reconcile-control';
 import { processIo, type CliDeps, type Io } from '../io';
 import { countLine } from '../views/diagnostics';
 import { configFailure, planJson, renderPlanHuman } from '../views/plan';
@@ -117,7 +118,7 @@ export async function planLocked(
   dir: string,
   s: CommonSettings,
   opts: { operation: string; lock: boolean; targets?: string[]; explain?: boolean; destroy?: boolean; connect?: CliDeps['connect'] },
-  then: (r: PlannedRun, store: StateStore, it: Interrupts) => Promise<number>,
+  then: (r: PlannedRun, store: StateStore, it: Interrupts, control: ReconcileControl | undefined) => Promise<number>,
 ): Promise<number> {
   const progress = terminalProgress(view.io, view.json);
   let loaded: Awaited<ReturnType<typeof loadForPlan>>;
@@ -128,26 +129,26 @@ export async function planLocked(
   }
   if (loaded.failed) return configFailure(view, loaded.failed);
   const config = loaded.config;
-  return withBackend(view, dir, { check: true }, ({ store }) =>
-    withLock(
-      store,
+  return withBackend(view, dir, { check: true }, (opened, settings) =>
+    withControl(opened, settings, (control) => withLock(
+      opened.store,
       opts.operation,
       s.lockTimeoutMs,
       opts.lock,
       async (it) => {
         let r: PlannedRun;
         try {
-          r = await planLoaded(config, { store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: opts.targets, explain: opts.explain, destroy: opts.destroy, connect: opts.connect, progress: progress.report });
+          r = await planLoaded(config, { store: opened.store, vars: s.vars, varFiles: s.varFiles, parallelism: s.parallelism, targets: opts.targets, explain: opts.explain, destroy: opts.destroy, connect: opts.connect, progress: progress.report, control });
         } finally {
           progress.clear();
         }
-        return then(r, store, it);
+        return then(r, opened.store, it, control);
       },
       (t) => {
         progress.clear();
         view.note(t);
       },
-    ),
+    )),
   );
 }
 

@@ -89,6 +89,8 @@ export function applyJson(
       steps: h.transactions.length,
       bytes: h.transactions.reduce((n, tx) => n + Buffer.byteLength(providerFor(tx.backend).serialize(tx).stdin), 0),
     })),
+    // Token outcomes name the file a new secret went to, never the secret (src/apply/tokens.ts).
+    tokens: (result?.tokens ?? []).map((t) => ({ address: t.address, action: t.action, status: t.status, id: t.id ?? null, secret_file: t.secret_file ?? null, error: t.error ?? null })),
     diagnostics: diagnosticsJson([...planDiagnostics, ...(result?.diagnostics ?? [])]),
   };
   return JSON.stringify(doc, null, 2) + '\n';
@@ -101,6 +103,12 @@ export function renderApplySummary(io: Io, r: ApplyResult, verb = 'Apply'): void
   const parts = [`${count('applied')} applied`, `${count('removed')} decommissioned`, `${count('failed')} failed`];
   if (count('pending-cleanup')) parts.push(`${count('pending-cleanup')} pending cleanup`);
   if (count('not-started')) parts.push(`${count('not-started')} not started`);
+  for (const t of r.tokens ?? []) {
+    if (t.status === 'created') io.out(`${st.green('+')} ${t.address}: token ${t.id} created; its secret was written to ${t.secret_file} (mode 0600) and is shown nowhere else\n`);
+    else if (t.status === 'updated') io.out(`${st.yellow('~')} ${t.address}: token ${t.id} updated\n`);
+    else if (t.status === 'revoked') io.out(`${st.red('-')} ${t.address}: token ${t.id} revoked\n`);
+    else if (t.status === 'failed') io.out(`${st.red('!')} ${t.address}: ${t.action} failed: ${t.error}\n`);
+  }
   const line = `${verb} ${r.ok ? 'complete' : r.interrupted ? 'interrupted' : 'failed'}! Hosts: ${parts.join(', ')}.`;
   io.out((r.ok ? st.green(line) : st.red(line)) + '\n');
   if (r.interrupted) io.out(interruptedAccount(r) + '\n');

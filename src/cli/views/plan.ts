@@ -6,7 +6,7 @@
  * the chain, rule, set, member and hook changes, drift and orphans. Unchanged hosts are counted,
  * not listed.
  */
-import type { ChainChange, HostPlan, Plan, ResourceChange, SetChange } from '../../plan/types';
+import type { ChainChange, HostPlan, Plan, ResourceChange, SetChange, TokenPlan } from '../../plan/types';
 import type { Io } from '../io';
 import type { Diagnostic } from '../../diagnostics';
 import { ApplyCodes } from '../../plan/reconciler-codes';
@@ -43,6 +43,12 @@ export function renderPlanHuman(io: Io, plan: Plan, opts: { refreshOnly?: boolea
       for (const c of rc) lines.push(`  ${sym(c.action, RESOURCE_SYMBOL[c.action].padEnd(3))} ${c.address}${c.action === 'replace' ? st.dim(` (namespace ${c.before?.namespace} → ${c.after?.namespace})`) : ''}`);
       lines.push('');
     }
+    const tk = (plan.tokens ?? []).filter((t) => t.action !== 'noop');
+    if (tk.length > 0) {
+      lines.push(st.bold('Enforcer tokens (control store):'));
+      for (const t of tk) lines.push(`  ${tokenLine(t, st)}`);
+      lines.push('');
+    }
   }
 
   let unchanged = 0;
@@ -69,6 +75,21 @@ export function renderPlanHuman(io: Io, plan: Plan, opts: { refreshOnly?: boolea
   io.out(lines.join('\n') + '\n');
 }
 
+/** tokenLine says what apply does to one enforcer_token in the control store. */
+export function tokenLine(t: TokenPlan, st: Style): string {
+  const terms = t.terms ? st.dim(` (networks ${t.terms.networks.join(',') || 'any'}, quota ${t.terms.quota || 'none'}, valid ${t.terms.validity})`) : '';
+  switch (t.action) {
+    case 'create':
+      return `${st.green('+')}   ${t.address}: new token; its secret is written once to a mode-0600 file under --token-dir${terms}`;
+    case 'update':
+      return `${st.yellow('~')}   ${t.address}: token ${t.id} changes ${(t.changed ?? []).join(', ')}; same secret${terms}`;
+    case 'revoke':
+      return `${st.red('-')}   ${t.address}: token ${t.id} revoked; registrations with it are refused`;
+    default:
+      return `    ${t.address}: token ${t.id}`;
+  }
+}
+
 /** hostHeader is a host's one-line verdict (human and Markdown views). */
 export function hostHeader(h: HostPlan, st: Style, refreshOnly: boolean): string {
   const name = st.bold(`enforcer ${h.enforcer}`);
@@ -81,6 +102,17 @@ export function hostHeader(h: HostPlan, st: Style, refreshOnly: boolean): string
   if (refreshOnly) return `${st.yellow('!')} ${name} ${backend}: changed outside microseg`;
   if (h.blocked_by && h.blocked_by.length > 0) {
     return `${st.red('!')} ${name} ${backend}: will NOT be applied (keeps its current rules): ${h.blocked_by.map((b) => b.summary).join('; ')}`;
+  }
+  if (h.agent) {
+    switch (h.action) {
+      case 'create':
+      case 'update':
+        return `${st.yellow('~')} ${name} ${backend} will be published to its agent (apply waits for it to report the ruleset applied)`;
+      case 'delete':
+        return `${st.red('-')} ${name} ${backend} will be decommissioned by its agent (apply waits for it to report clean, then revokes its certificate)`;
+      default:
+        return `  ${name} ${backend} (agent)`;
+    }
   }
   switch (h.action) {
     case 'create':
@@ -104,7 +136,24 @@ export function hostLines(h: HostPlan, st: Style): string[] {
     const symbol = k.action === 'create' ? st.green('+') : k.action === 'delete' ? st.red('-') : st.yellow('~');
     out.push(`${symbol} hook ${k.hook}/ipv${k.family}${k.reason !== 'missing' ? ` (${k.reason})` : ''}`);
   }
+  out.push(...agentLines(h, st));
   out.push(...driftLines(h, st));
+  return out;
+}
+
+/** agentLines: what the control store says of an agent enforcer (its last report and publication). */
+export function agentLines(h: HostPlan, st: Style): string[] {
+  const a = h.agent;
+  if (!a) return [];
+  const r = a.report;
+  const out = [
+    r
+      ? `agent: last seen ${r.seen_at}, status ${r.status}${r.etag === a.published_etag ? '' : ` (about etag ${r.etag || 'none'}, not the last published)`}, live fingerprint ${r.live_fingerprint || '(none)'}` +
+        `${r.agent_version ? `, agent ${r.agent_version}` : ''}`
+      : 'agent: has never reported',
+  ];
+  if (r?.error) out.push(st.red(`  error ${r.error.code}: ${r.error.message}`));
+  out.push(st.dim(a.published_etag ? `  last published ${a.published_action} etag ${a.published_etag} at ${a.published_at}${a.converged ? ', converged' : ', not converged'}` : '  nothing published yet'));
   return out;
 }
 
@@ -203,7 +252,8 @@ export function planSummary(plan: Plan): string {
   const rc = plan.resource_changes;
   const r = (a: ResourceChange['action']) => rc.filter((c) => c.action === a).length;
   const anything =
-    rc.some((c) => c.action !== 'noop') || hosts.some((h) => h.action !== 'noop' || h.drift.length > 0 || h.orphans.length > 0);
+    rc.some((c) => c.action !== 'noop') ||
+    (plan.tokens ?? []).some((t) => t.action !== 'noop') || hosts.some((h) => h.action !== 'noop' || h.drift.length > 0 || h.orphans.length > 0);
   const unreachable = hosts.filter((h) => !h.reachable && h.action === 'noop').length;
   const blocked = hosts.filter((h) => (h.blocked_by ?? []).length > 0).length;
   const tail = [
@@ -215,8 +265,16 @@ export function planSummary(plan: Plan): string {
   return (
     `Plan: hosts ${n('create')} to program, ${n('update')} to update, ${n('delete')} to decommission; ` +
     `resources ${r('create')} to add, ${r('update') + r('replace')} to change, ${r('delete')} to destroy.` +
+    (tokenSummary(plan) ? ` ${tokenSummary(plan)}` : '') +
     (tail.length ? ` (${tail.join(', ')})` : '')
   );
+}
+
+function tokenSummary(plan: Plan): string {
+  const t = plan.tokens ?? [];
+  const n = (a: TokenPlan['action']) => t.filter((x) => x.action === a).length;
+  if (n('create') + n('update') + n('revoke') === 0) return '';
+  return `Tokens: ${n('create')} to create, ${n('update')} to update, ${n('revoke')} to revoke.`;
 }
 
 function refreshSummary(plan: Plan): string {

@@ -43,6 +43,8 @@ export interface CommonProps {
 /** How microseg reaches an enforcer host. */
 export type ConnectionProps =
   | { readonly type: 'local' }
+  /** The host runs `microseg agent` and pulls its rules from the control plane (needs the pg backend). */
+  | { readonly type: 'agent' }
   | { readonly type: 'netns'; readonly netns: string }
   | {
       readonly type: 'ssh';

@@ -299,8 +299,8 @@ describe('validateConfig: shapes', () => {
   it('reports an invalid or missing connection type', () => {
     const ds = run(res('enforcer', 'a', { connection: { type: 'shh', host: 'h' } }), res('enforcer', 'b', { connection: {} })).diagnostics;
     expect(ds.map((d) => [d.code, d.summary, d.detail, d.line])).toEqual([
-      ['MSEG3005', 'Invalid value "shh" for "connection.type"', 'Did you mean "ssh"? connection.type must be one of "local", "netns", "ssh".', 50],
-      ['MSEG3003', 'Missing required attribute "connection.type"', 'Set it to one of "local", "netns", "ssh". For example: type = "local"', 102],
+      ['MSEG3005', 'Invalid value "shh" for "connection.type"', 'Did you mean "ssh"? connection.type must be one of "local", "netns", "ssh", "agent".', 50],
+      ['MSEG3003', 'Missing required attribute "connection.type"', 'Set it to one of "local", "netns", "ssh", "agent". For example: type = "local"', 102],
     ]);
   });
 
