@@ -3,8 +3,8 @@
  * (`enforcer { host_protection = true }` + `processing_unit { type = "host" }`) and one remote
  * namespace on the harness bridge. microseg programs the host through the CLI; real packets decide:
  *
- * - policies on the host's own address allow and refuse TCP, UDP and ICMP from the remote as
- *   declared, both directions;
+ * - policies on the host's own addresses (IPv4 and IPv6) allow and refuse TCP, UDP and ICMP from
+ *   the remote as declared, both directions;
  * - loopback keeps working (the host to its own address and to 127.0.0.1), though the default
  *   rejects everything;
  * - a real resolver in the host's namespace (dnsmasq on 127.0.0.53 and 127.0.0.1:53, no cache,
@@ -16,7 +16,9 @@
  *   and follows the profile's host_failsafe_inbound when that is set;
  * - drift on a host-protection rule is seen and repaired; destroy leaves zero owned objects.
  *
- * Addresses: host 198.18.0.21, remote 198.18.0.22 (harness.ts conventions).
+ * - the offline trace agrees with every probe and names the failsafe where it decides.
+ *
+ * Addresses: host 198.18.0.21 / 2001:2::21, remote 198.18.0.22 / 2001:2::22 (harness.ts conventions).
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -24,15 +26,18 @@ import * as path from 'path';
 import { providerFor } from '../../providers';
 import { nftName } from '../../providers/nftables/names';
 import { runPipeline } from '../../src/pipeline';
+import { traceFlow } from '../../src/trace';
 import type { BackendName } from '../../providers/types';
 import { describeAsRoot, legacySkipReason, Topology } from './harness';
 import { cli } from './reconcile-suite';
 
 const HOST = '198.18.0.21';
 const REMOTE = '198.18.0.22';
+const HOST6 = '2001:2::21';
+const REMOTE6 = '2001:2::22';
 const NODES = [
-  { name: 'host', v4: HOST, v6: '2001:2::21' },
-  { name: 'remote', v4: REMOTE, v6: '2001:2::22' },
+  { name: 'host', v4: HOST, v6: HOST6 },
+  { name: 'remote', v4: REMOTE, v6: REMOTE6 },
 ];
 const PROBE_NAME = 'probe.mseg.test';
 const PROBE_ANSWER = '198.18.7.7';
@@ -56,9 +61,9 @@ function config(t: Topology, backend: BackendName, o: Opts = {}): string {
         ]
       : []),
     `enforcer "host" {\n  namespace = "/h"\n  backend = "${backend}"\n  host_protection = true\n${profile ? '  profile = "hp"\n' : ''}  connection {\n    type = "netns"\n    netns = "${t.nsName('host')}"\n  }\n}`,
-    `processing_unit "host" {\n  namespace = "/h"\n  type = "host"\n  enforcer = enforcer.host.name\n  addresses = ["${HOST}"]\n  tags = ["role=host"]\n}`,
-    `external_network "admins" {\n  namespace = "/h"\n  entries = ["${REMOTE}/32"]\n  tags = ["net=admin"]\n}`,
-    pol('admins-in', 'net=admin', 'role=host', '["tcp/8080", "udp/9053", "icmp/8"]', 'incoming'),
+    `processing_unit "host" {\n  namespace = "/h"\n  type = "host"\n  enforcer = enforcer.host.name\n  addresses = ["${HOST}", "${HOST6}"]\n  tags = ["role=host"]\n}`,
+    `external_network "admins" {\n  namespace = "/h"\n  entries = ["${REMOTE}/32", "${REMOTE6}/128"]\n  tags = ["net=admin"]\n}`,
+    pol('admins-in', 'net=admin', 'role=host', '["tcp/8080", "udp/9053", "icmp/8", "icmp6/128"]', 'incoming'),
     // Rejects what the inbound failsafe keeps open: the failsafe must win.
     pol('no-ssh', 'net=admin', 'role=host', '["tcp/22"]', 'incoming', 'reject'),
     pol('host-out', 'role=host', 'net=admin', '["tcp/7070"]', 'outgoing'),
@@ -91,9 +96,11 @@ for (const [backend, tag] of [
         // Listeners: on the host, allowed (8080, 9053), default-rejected (8081, 9054), the failsafe
         // (22, rejected by policy no-ssh) and a custom failsafe port (2222); on the remote, the
         // host's allowed (7070) and default-rejected (7071) destinations.
-        for (const p of [8080, 8081, 22, 2222]) await t.listen('host', 'tcp', p, 4);
-        for (const p of [9053, 9054]) await t.listen('host', 'udp', p, 4);
-        for (const p of [7070, 7071]) await t.listen('remote', 'tcp', p, 4);
+        for (const f of [4, 6] as const) {
+          for (const p of [8080, 8081, 22, 2222]) await t.listen('host', 'tcp', p, f);
+          for (const p of [9053, 9054]) await t.listen('host', 'udp', p, f);
+          for (const p of [7070, 7071]) await t.listen('remote', 'tcp', p, f);
+        }
         // The upstream DNS server on the remote, and the host's own caching-disabled forwarder on
         // 127.0.0.53 and 127.0.0.1 (what systemd-resolved / a local dnsmasq are), both real dnsmasq.
         const common = ['dnsmasq', '--keep-in-foreground', '--no-resolv', '--no-hosts', '--bind-interfaces', '--user=root', '--pid-file', '--log-facility=-'];
@@ -120,7 +127,7 @@ for (const [backend, tag] of [
         expect(plan.out).toMatch(new RegExp(`host host \\(/h\\) on ${HOST.replace(/\./g, '\\.')}`));
         expect(plan.out).toMatch(/failsafe inbound tcp\/22, udp\/68 \(default\); outbound udp\/53, tcp\/53, udp\/67 \(default\)/);
         const json = JSON.parse((await cli('plan', dir, '--json')).out) as { hosts: Array<{ host_protection?: unknown }> };
-        expect(json.hosts[0].host_protection).toMatchObject({ pu: 'host', addresses: [HOST], failsafe_inbound: ['tcp/22', 'udp/68'] });
+        expect(json.hosts[0].host_protection).toMatchObject({ pu: 'host', addresses: [HOST, HOST6], failsafe_inbound: ['tcp/22', 'udp/68'] });
         await apply();
 
         // Remote → host, as declared.
@@ -133,6 +140,40 @@ for (const [backend, tag] of [
         expect(await t.tcpConnect('host', REMOTE, 7070)).toBe('open');
         expect(await t.tcpConnect('host', REMOTE, 7071)).toBe('refused');
         expect(await t.ping('host', REMOTE)).toBe(false);
+
+        // The same over IPv6 (neighbour discovery passes before any policy).
+        expect(await t.tcpConnect('remote', HOST6, 8080)).toBe('open');
+        expect(await t.tcpConnect('remote', HOST6, 8081)).toBe('refused');
+        expect(await t.udpExchange('remote', HOST6, 9053, 'allowed6')).toBe('allowed6');
+        expect(await t.udpExchange('remote', HOST6, 9054, 'refused6')).toBeNull();
+        expect(await t.ping('remote', HOST6)).toBe(true);
+        expect(await t.tcpConnect('remote', HOST6, 22)).toBe('open');
+        expect(await t.tcpConnect('host', REMOTE6, 7070)).toBe('open');
+        expect(await t.tcpConnect('host', REMOTE6, 7071)).toBe('refused');
+      }, 300_000);
+
+      it('the offline trace agrees with every probe, naming the failsafe where it decides', async () => {
+        const p = await runPipeline(dir, { compile: true });
+        expect(p.stage).toBe('done');
+        const verdict = (from: string, to: string, port: string) => traceFlow(p.model!, p.compiled!.rulesets, { from, to, port }).trace?.verdict;
+        const probes: Array<[string, string, string, boolean]> = [
+          ['admins', 'host', 'tcp/8080', (await t.tcpConnect('remote', HOST, 8080)) === 'open'],
+          ['admins', 'host', 'tcp/8081', (await t.tcpConnect('remote', HOST, 8081)) === 'open'],
+          ['admins', 'host', 'tcp/22', (await t.tcpConnect('remote', HOST, 22)) === 'open'],
+          ['admins', 'host', 'udp/9053', (await t.udpExchange('remote', HOST, 9053)) !== null],
+          ['admins', 'host', 'udp/9054', (await t.udpExchange('remote', HOST, 9054)) !== null],
+          ['admins', 'host', 'icmp/8/0', await t.ping('remote', HOST)],
+          ['host', 'admins', 'tcp/7070', (await t.tcpConnect('host', REMOTE, 7070)) === 'open'],
+          ['host', 'admins', 'tcp/7071', (await t.tcpConnect('host', REMOTE, 7071)) === 'open'],
+          ['host', 'admins', 'icmp/8/0', await t.ping('host', REMOTE)],
+        ];
+        expect(probes.map(([f, to, port]) => `${f}→${to} ${port} ${verdict(f, to, port)}`)).toEqual(
+          probes.map(([f, to, port, open]) => `${f}→${to} ${port} ${open ? 'allow' : 'reject'}`),
+        );
+        const ssh = traceFlow(p.model!, p.compiled!.rulesets, { from: 'admins', to: 'host', port: 'tcp/22' }).trace!;
+        expect(ssh.destination).toMatchObject({ verdict: 'allow', origin: 'host-protection' });
+        const dns = traceFlow(p.model!, p.compiled!.rulesets, { from: 'host', to: 'admins', port: 'udp/53' }).trace!;
+        expect(dns.source).toMatchObject({ verdict: 'allow', origin: 'host-protection' });
       }, 300_000);
 
       it('loopback keeps working: the host reaches itself on its own address and on 127.0.0.1', async () => {
@@ -141,6 +182,8 @@ for (const [backend, tag] of [
         expect(await t.udpExchange('host', HOST, 9054, 'self')).toBe('self');
         expect(await t.ping('host', HOST)).toBe(true);
         expect(await t.ping('host', '127.0.0.1')).toBe(true);
+        expect(await t.tcpConnect('host', HOST6, 8081)).toBe('open');
+        expect(await t.tcpConnect('host', '::1', 8081)).toBe('open');
       }, 120_000);
 
       it('the local resolver on 127.0.0.53 and 127.0.0.1:53 answers through its upstream under default reject', async () => {

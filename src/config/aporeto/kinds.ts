@@ -87,7 +87,7 @@ export const SKIPPED_KINDS: Readonly<Record<string, OtherKind>> = {
 const LAYER7 =
   'describe layer 7 API services and the policies on their APIs. microseg enforces layers 3 and 4 only, so the API restrictions would be lost. Express the connections these services need as network policies on their ports, keep API authorization in the services or a proxy, then remove these objects from the file.';
 const HOST_SERVICES =
-  'made ports of an enforcer host separate services with policies of their own. Declare a processing_unit with type = "host" for the host and network policies on those ports, then remove these objects from the file.';
+  'made ports of an enforcer host separate services with policies of their own. Declare a processing_unit with type = "host" for the host (and host_protection = true on its enforcer) and network policies on those ports, then remove these objects from the file.';
 
 /** Kinds that are errors with a specific reason (see the module comment). */
 export const REFUSED_KINDS: Readonly<Record<string, OtherKind>> = {
