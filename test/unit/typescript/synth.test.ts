@@ -22,7 +22,7 @@ describe('App.synth', () => {
   test('every resource type becomes a RawResource with snake_case keys, as HCL would produce', () => {
     const app = new App();
     const prod = new Namespace(app, '/acme/prod', { defaultIncomingAction: 'allow', description: 'prod' });
-    const profile = new EnforcerProfile(app, 'default', { namespace: prod, excludedNetworks: ['10.0.0.0/8'], failsafe: ['tcp/22'] });
+    const profile = new EnforcerProfile(app, 'default', { namespace: prod, excludedNetworks: ['10.0.0.0/8'], failsafe: ['tcp/22'], hostFailsafeInbound: ['tcp/22'], hostFailsafeOutbound: [] });
     const host = new Enforcer(app, 'web-1', {
       namespace: prod,
       profile,
@@ -53,7 +53,7 @@ describe('App.synth', () => {
         'enforcer_profile',
         'default',
         'enforcer_profile.default',
-        { namespace: '/acme/prod', excluded_networks: ['10.0.0.0/8'], failsafe: ['tcp/22'] },
+        { namespace: '/acme/prod', excluded_networks: ['10.0.0.0/8'], failsafe: ['tcp/22'], host_failsafe_inbound: ['tcp/22'], host_failsafe_outbound: [] },
         undefined,
       ],
       [
