@@ -56,4 +56,6 @@ export const StateCodes = {
   pushUnreadable: 'MSEG8441',
   /** force-unlock refused: the holder's database session is alive (the run is still going). */
   holderAlive: 'MSEG8450',
+  /** state show / state rm: the address names neither a resource nor a host the state records. */
+  addressNotInState: 'MSEG8300',
 } as const;

@@ -7,12 +7,13 @@
  * refusing another lineage or a lower serial unless -force.
  */
 import { promises as fsp } from 'fs';
-import { makeDiagnostic } from '../../diagnostics';
+import { makeDiagnostic, withAddress, type Diagnostic } from '../../diagnostics';
 import { parseStateText, stateFileText, StateCodes, withoutHost, type StateFile, type StateStore } from '../../state';
 import { DiagnosticsError } from '../../diagnostics';
 import type { Io } from '../io';
 import { hostAddress, renderStateHost, renderStateList, renderStateResource } from '../views/state';
-import { viewFor } from '../views/view';
+import { viewFor, type View } from '../views/view';
+import { ApplyCodes } from '../../plan';
 import { withBackend } from './backend';
 import { withLock } from './plan';
 import { parseLockTimeout } from '../../apply';
@@ -39,7 +40,8 @@ export async function stateListCommand(io: Io, flags: StateFlags): Promise<numbe
 }
 
 export async function stateShowCommand(io: Io, address: string, flags: StateFlags): Promise<number> {
-  return withBackend(viewFor(io, false), flags.dir ?? '.', {}, async ({ store }) => {
+  const view = viewFor(io, false);
+  return withBackend(view, flags.dir ?? '.', {}, async ({ store }) => {
     const state = await loadOrSay(io, store);
     if (!state) return 1;
     const host = hostName(state, address);
@@ -48,22 +50,17 @@ export async function stateShowCommand(io: Io, address: string, flags: StateFlag
       return 0;
     }
     const r = state.resources.find((x) => x.address === address);
-    if (!r) {
-      io.err(`error: no "${address}" in state. \`microseg state list\` shows what there is.\n`);
-      return 1;
-    }
+    if (!r) return view.fail([notInState(address, 'nothing to show')]);
     renderStateResource(io, r);
     return 0;
   });
 }
 
 export async function stateRmCommand(io: Io, address: string, flags: StateFlags): Promise<number> {
-  const timeout = parseLockTimeout(flags.lockTimeout ?? '0s');
-  if (timeout === undefined) {
-    io.err(`error: invalid --lock-timeout "${flags.lockTimeout}"\n`);
-    return 1;
-  }
-  return withBackend(viewFor(io, false), flags.dir ?? '.', {}, ({ store }) =>
+  const view = viewFor(io, false);
+  const timeout = lockTimeoutOf(view, flags);
+  if (timeout === undefined) return 1;
+  return withBackend(view, flags.dir ?? '.', {}, ({ store }) =>
     withLock(store, 'state rm', timeout, true, async () => {
       const state = await loadOrSay(io, store);
       if (!state) return 1;
@@ -71,10 +68,7 @@ export async function stateRmCommand(io: Io, address: string, flags: StateFlags)
       let next: StateFile;
       if (host !== undefined) next = withoutHost(state, host);
       else if (state.resources.some((r) => r.address === address)) next = { ...state, resources: state.resources.filter((r) => r.address !== address) };
-      else {
-        io.err(`error: no "${address}" in state; nothing was removed.\n`);
-        return 1;
-      }
+      else return view.fail([notInState(address, 'nothing was removed')]);
       await store.save(next);
       io.out(`Removed ${address} from state. Nothing on any host was changed${host !== undefined ? '; the host keeps its rules until `microseg cleanup` removes them' : ''}.\n`);
       return 0;
@@ -100,11 +94,8 @@ export async function statePullCommand(io: Io, flags: StateFlags): Promise<numbe
  */
 export async function statePushCommand(io: Io, file: string, flags: StateFlags): Promise<number> {
   const view = viewFor(io, false);
-  const timeout = parseLockTimeout(flags.lockTimeout ?? '0s');
-  if (timeout === undefined) {
-    io.err(`error: invalid --lock-timeout "${flags.lockTimeout}"\n`);
-    return 1;
-  }
+  const timeout = lockTimeoutOf(view, flags);
+  if (timeout === undefined) return 1;
   let pushed: StateFile;
   try {
     pushed = parseStateText(await fsp.readFile(file, 'utf8'), file);
@@ -128,6 +119,21 @@ export async function statePushCommand(io: Io, file: string, flags: StateFlags):
       io.out(`Pushed ${file} to ${store.description} (lineage ${pushed.lineage}, serial ${serial}).\n`);
       return 0;
     }),
+  );
+}
+
+/** lockTimeoutOf parses --lock-timeout (default 0s); undefined after the view said why it is invalid. */
+function lockTimeoutOf(view: View, flags: StateFlags): number | undefined {
+  const timeout = parseLockTimeout(flags.lockTimeout ?? '0s');
+  if (timeout === undefined) view.fail([makeDiagnostic('error', ApplyCodes.badFlag, `Invalid --lock-timeout "${flags.lockTimeout}"`, 'Write a duration such as 0s, 500ms, 30s or 2m.')]);
+  return timeout;
+}
+
+/** notInState: ADDRESS names nothing the state records (`what` says what did not happen). */
+function notInState(address: string, what: string): Diagnostic {
+  return withAddress(
+    makeDiagnostic('error', StateCodes.addressNotInState, `No "${address}" in state; ${what}`, '`microseg state list` shows the resource addresses and hosts (`host.NAME`) the state records.'),
+    address,
   );
 }
 
