@@ -1,7 +1,7 @@
 /**
  * kill -9 in the middle of an apply, on a real kernel (nftables).
  *
- * The CLI runs as a child process (compiled once with tsc into a temp dir). An `nft` wrapper first
+ * The CLI runs as a child process (compiled once with tsc, test/support/build-cli.ts). An `nft` wrapper first
  * on PATH sleeps before any `nft -f` transaction in enforcer b's namespace, so the kill lands
  * deterministically after b's journal `begin` and before its transaction: enforcer a is applied,
  * verified and recorded; b is begun and never touched. Then: the state file is readable, the lock
@@ -17,8 +17,7 @@ import * as path from 'path';
 import { LocalStateStore } from '../../src/state';
 import { Topology, describeAsRoot } from './harness';
 import { cli } from './reconcile-suite';
-
-const REPO = path.resolve(__dirname, '../..');
+import { buildOnce, childEnv, cliArgs } from '../support/build-cli';
 
 describeAsRoot('reconcile on a real kernel: kill -9 during apply', () => {
   let topo: Topology;
@@ -31,12 +30,7 @@ describeAsRoot('reconcile on a real kernel: kill -9 during apply', () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mseg-kill-'));
     dir = path.join(tmp, 'cfg');
     fs.mkdirSync(dir);
-    // Type errors elsewhere in a work tree must not stop this test: tsc emits regardless.
-    spawnSync('npx', ['tsc', '-p', path.join(REPO, 'tsconfig.json'), '--outDir', path.join(tmp, 'build'), '--incremental', 'false'], { cwd: REPO, stdio: 'ignore' });
-    mainJs = path.join(tmp, 'build/src/cli/main.js');
-    if (!fs.existsSync(mainJs)) throw new Error(`tsc did not produce ${mainJs}`);
-    // An installed microseg has its package.json above src/: src/version.ts reads the release there.
-    fs.copyFileSync(path.join(REPO, 'package.json'), path.join(tmp, 'build/package.json'));
+    mainJs = buildOnce().mainJs;
     const realNft = spawnSync('sh', ['-c', 'command -v nft'], { encoding: 'utf8' }).stdout.trim();
     wrapDir = path.join(tmp, 'wrap');
     fs.mkdirSync(wrapDir);
@@ -72,11 +66,11 @@ describeAsRoot('reconcile on a real kernel: kill -9 during apply', () => {
   it('leaves a readable state and a STALE lock; after force-unlock, plan and apply converge', async () => {
     const child = spawn(
       process.execPath,
-      ['-e', `require(${JSON.stringify(mainJs)}).main(process.argv).then((c) => { process.exitCode = c; })`, 'microseg', 'apply', dir, '--auto-approve', '--parallelism', '1'],
+      cliArgs(mainJs, ['apply', dir, '--auto-approve', '--parallelism', '1']),
       {
         detached: true, // its own process group: the kill takes the nft wrapper with it
         stdio: 'ignore',
-        env: { ...process.env, PATH: `${wrapDir}:${process.env.PATH}`, NODE_PATH: path.join(REPO, 'node_modules'), MSEG_TEST_SLOW_NS: topo.nsName('b') },
+        env: childEnv({ PATH: `${wrapDir}:${process.env.PATH}`, MSEG_TEST_SLOW_NS: topo.nsName('b') }),
       },
     );
     const exited = new Promise<void>((res) => child.on('exit', () => res()));

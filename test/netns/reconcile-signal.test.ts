@@ -28,8 +28,8 @@ import * as path from 'path';
 import { LocalStateStore } from '../../src/state';
 import { Topology, describeAsRoot } from './harness';
 import { cli } from './reconcile-suite';
+import { buildOnce, childEnv, cliArgs } from '../support/build-cli';
 
-const REPO = path.resolve(__dirname, '../..');
 const NAMES = ['a', 'b', 'c', 'd'];
 
 interface Moment {
@@ -70,12 +70,7 @@ describeAsRoot('reconcile on a real kernel: SIGINT and SIGTERM during apply and 
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mseg-sig-'));
     dir = path.join(tmp, 'cfg');
     fs.mkdirSync(dir);
-    // Type errors elsewhere in a work tree must not stop this test: tsc emits regardless.
-    spawnSync('npx', ['tsc', '-p', path.join(REPO, 'tsconfig.json'), '--outDir', path.join(tmp, 'build'), '--incremental', 'false'], { cwd: REPO, stdio: 'ignore' });
-    mainJs = path.join(tmp, 'build/src/cli/main.js');
-    if (!fs.existsSync(mainJs)) throw new Error(`tsc did not produce ${mainJs}`);
-    // The build reads its release from the package.json above it (src/version.ts), as an installed one does.
-    fs.copyFileSync(path.join(REPO, 'package.json'), path.join(tmp, 'build/package.json'));
+    mainJs = buildOnce().mainJs;
     const realNft = spawnSync('sh', ['-c', 'command -v nft'], { encoding: 'utf8' }).stdout.trim();
     wrapDir = path.join(tmp, 'wrap');
     fs.mkdirSync(wrapDir);
@@ -111,10 +106,10 @@ describeAsRoot('reconcile on a real kernel: SIGINT and SIGTERM during apply and 
   }
 
   function start(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; err: string; out: string }> } {
-    const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(mainJs)}).main(process.argv).then((c) => { process.exitCode = c; })`, 'microseg', ...args], {
+    const child = spawn(process.execPath, cliArgs(mainJs, args), {
       detached: true, // its own process group, as a shell job is: the group signal is Ctrl-C
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PATH: `${wrapDir}:${process.env.PATH}`, NODE_PATH: path.join(REPO, 'node_modules'), MSEG_TEST_SLOW: '1' },
+      env: childEnv({ PATH: `${wrapDir}:${process.env.PATH}`, MSEG_TEST_SLOW: '1' }),
     });
     let out = '';
     let err = '';
