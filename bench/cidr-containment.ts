@@ -9,7 +9,7 @@
  * Usage: node dist/bench/cidr-containment.js [--full]
  */
 import { parseCidrList } from '../src/model/cidr';
-import { defaultLog, median, newResult, nowMs, round, writeResult, type BenchOptions, type Result } from './util';
+import { defaultLog, linearGrowthTarget, logSlope, median, newResult, nowMs, round, writeResult, type BenchOptions, type Result } from './util';
 
 export interface CidrRow {
   pairs: number;
@@ -51,7 +51,6 @@ export async function runCidrContainment(opts: BenchOptions & { runs?: number; s
     }
   }
   let prev: CidrRow | undefined;
-  let worst = 0;
   sizes.forEach((pairs, i) => {
     const ms = median(samples[i]);
     const row: CidrRow = {
@@ -59,22 +58,12 @@ export async function runCidrContainment(opts: BenchOptions & { runs?: number; s
       runs: samples[i].length,
       ms: round(ms, 2),
       usPerEntry: round((ms * 1000) / (2 * pairs), 3),
-      slope: prev ? round(Math.log(ms / prev.ms) / Math.log(pairs / prev.pairs), 2) : null,
+      slope: prev ? logSlope(prev.pairs, prev.ms, pairs, ms) : null,
     };
-    if (row.slope !== null) worst = Math.max(worst, row.slope);
     result.rows.push(row);
     prev = row;
   });
-  result.targets.push({
-    what: 'containment check grows linearly with the list (largest log-log slope between neighbouring sizes)',
-    measured: result.rows.length > 1 ? worst : null,
-    limit: '≤ 1.5 (1.0 linear, 2.0 quadratic)',
-    met: result.rows.length > 1 ? worst <= 1.5 : null,
-    note: result.rows
-      .filter((r) => r.slope !== null)
-      .map((r) => `${r.pairs}: ${r.slope}`)
-      .join(', '),
-  });
+  result.targets.push(linearGrowthTarget('containment check grows linearly with the list (largest log-log slope between neighbouring sizes)', result.rows, (r) => `${r.pairs}:`));
   return result;
 }
 

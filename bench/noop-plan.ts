@@ -12,54 +12,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { execFileSync } from 'child_process';
-import { BufferIo } from '../src/cli/io';
-import { main } from '../src/cli/main';
 import { runProcess } from '../src/hosts/exec';
 import type { BackendName } from '../providers/types';
+import { benchCli, fleetHcl, NetnsFleet } from './fleet-setup';
+import { argOf, median } from './util';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
-}
-
-const HOSTS = Number(arg('hosts', '50'));
-const BACKEND = arg('backend', 'nftables') as BackendName;
-const RUNS = Number(arg('runs', '3'));
-const PREFIX = `msb${process.pid}`;
-const namespaces: string[] = [];
-
-function cleanup(): void {
-  for (const ns of namespaces.splice(0)) {
-    try {
-      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-    } catch {
-      /* gone */
-    }
-  }
-}
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
-
-function configHcl(): string {
-  const out = ['namespace "/bench" {', '  default_incoming_action = "reject"', '  default_outgoing_action = "reject"', '}'];
-  for (let i = 0; i < HOSTS; i++) {
-    const ns = `${PREFIX}-${i}`;
-    out.push(
-      `enforcer "h${i}" {\n  namespace = "/bench"\n  backend = "${BACKEND}"\n  connection {\n    type  = "netns"\n    netns = "${ns}"\n  }\n}`,
-      `processing_unit "pu${i}" {\n  namespace = "/bench"\n  enforcer = enforcer.h${i}.name\n  addresses = ["198.18.${1 + Math.floor(i / 250)}.${1 + (i % 250)}"]\n  tags = ["app=a${i % 5}", "env=bench"]\n}`,
-    );
-  }
-  out.push('network_policy "a0-to-all" {\n  namespace = "/bench"\n  subject = [["app=a0"]]\n  object = [["env=bench"]]\n  ports = ["tcp/80", "tcp/8000:8100"]\n}');
-  out.push('network_policy "ping" {\n  namespace = "/bench"\n  subject = [["env=bench"]]\n  object = [["env=bench"]]\n  ports = ["icmp/8/0"]\n}');
-  return out.join('\n') + '\n';
-}
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = new BufferIo();
-  const code = await main(['node', 'microseg', ...args], io);
-  return { code, out: io.stdout, err: io.stderr };
-}
+const HOSTS = Number(argOf('hosts', '50'));
+const BACKEND = argOf('backend', 'nftables') as BackendName;
+const RUNS = Number(argOf('runs', '3'));
+const fleet = new NetnsFleet(`msb${process.pid}`);
 
 function readArgv(): string[][] {
   if (BACKEND === 'nftables') return [['nft', '-j', 'list', 'table', 'inet', 'microseg']];
@@ -68,23 +29,14 @@ function readArgv(): string[][] {
   return [[`iptables-${v}-save`, '-t', 'filter', ...x], [`ip6tables-${v}-save`, '-t', 'filter', ...x], ['ipset', 'save']];
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
 async function bench(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('needs root (network namespaces)');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mseg-bench-'));
   try {
-    for (let i = 0; i < HOSTS; i++) {
-      const ns = `${PREFIX}-${i}`;
-      namespaces.push(ns);
-      execFileSync('ip', ['netns', 'add', ns]);
-    }
-    writeFileSync(path.join(dir, 'main.hcl'), configHcl());
+    fleet.create(HOSTS);
+    writeFileSync(path.join(dir, 'main.hcl'), fleetHcl({ hosts: HOSTS, prefix: fleet.prefix, backend: BACKEND, ping: true }));
     const t0 = Date.now();
-    const applied = await cli('apply', dir, '--auto-approve');
+    const applied = await benchCli('apply', dir, '--auto-approve');
     if (applied.code !== 0) throw new Error(`initial apply failed:\n${applied.err}`);
     console.log(`setup: ${HOSTS} hosts (${BACKEND}) applied in ${Date.now() - t0} ms`);
 
@@ -92,7 +44,7 @@ async function bench(): Promise<void> {
     const readMs: number[] = [];
     for (let r = 0; r < RUNS; r++) {
       let t = process.hrtime.bigint();
-      for (const ns of namespaces) {
+      for (const ns of fleet.names) {
         for (const argv of readArgv()) {
           const res = await runProcess(['ip', 'netns', 'exec', ns, ...argv]);
           if (res.code !== 0) throw new Error(`${argv.join(' ')} failed in ${ns}: ${res.stderr}`);
@@ -100,7 +52,7 @@ async function bench(): Promise<void> {
       }
       readMs.push(Number(process.hrtime.bigint() - t) / 1e6);
       t = process.hrtime.bigint();
-      const p = await cli('plan', dir, '--detailed-exitcode');
+      const p = await benchCli('plan', dir, '--detailed-exitcode');
       planMs.push(Number(process.hrtime.bigint() - t) / 1e6);
       if (p.code !== 0) throw new Error(`plan was not a no-op (exit ${p.code}):\n${p.out}\n${p.err}`);
     }
@@ -109,11 +61,11 @@ async function bench(): Promise<void> {
     console.log(`sequential read command on each host: ${read.toFixed(0)} ms (median of ${RUNS}: ${readMs.map((x) => x.toFixed(0)).join(', ')})`);
     console.log(`no-op plan (lock, load, compile, read, diff; probes only hosts with changes; parallelism 10): ${plan.toFixed(0)} ms (median of ${RUNS}: ${planMs.map((x) => x.toFixed(0)).join(', ')})`);
     console.log(`ratio plan / sequential reads: ${(plan / read).toFixed(2)}; target < 5000 ms for 50 hosts: ${plan < 5000 ? 'met' : 'MISSED'}`);
-    const destroyed = await cli('destroy', dir, '--auto-approve');
+    const destroyed = await benchCli('destroy', dir, '--auto-approve');
     if (destroyed.code !== 0) console.error(`destroy failed:\n${destroyed.err}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
-    cleanup();
+    fleet.cleanup();
   }
 }
 

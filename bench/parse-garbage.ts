@@ -23,7 +23,7 @@ import { evaluateHcl } from '../src/config/hcl';
 import { countOf } from '../src/diagnostics';
 import { validateConfig } from '../src/model/validate';
 import { generateHcl } from './generate';
-import { defaultLog, median, newResult, nowMs, round, writeResult, type BenchOptions, type Result } from './util';
+import { defaultLog, linearGrowthTarget, logSlope, median, newResult, nowMs, round, writeResult, type BenchOptions, type Result } from './util';
 
 export type GarbageKind = 'bytes' | 'tokens' | 'truncated';
 
@@ -107,7 +107,6 @@ export async function runParseGarbage(opts: BenchOptions & { runs?: number; size
   const result = newResult<GarbageRow>('parse-garbage', 'Error recovery on garbage input', opts, METHOD);
   const sizes = opts.sizes ?? (opts.quick ? [4000, 16000, 64000] : [4000, 16000, 64000, 256000]);
   const runs = opts.runs ?? (opts.quick ? 3 : 5);
-  let worst = 0;
   for (const kind of opts.kinds ?? (['bytes', 'tokens', 'truncated'] as GarbageKind[])) {
     const texts = sizes.map((n) => garbage(kind, n));
     const samples = sizes.map(() => [] as ReturnType<typeof measureOnce>[]);
@@ -142,25 +141,15 @@ export async function runParseGarbage(opts: BenchOptions & { runs?: number; size
         runs: samples[i].length,
         ms: round(ms, 1),
         usPerLine: round((ms * 1000) / lines, 2),
-        slope: prev ? round(Math.log(ms / prev.ms) / Math.log(lines / prev.lines), 2) : null,
+        slope: prev ? logSlope(prev.lines, prev.ms, lines, ms) : null,
         diagnostics: samples[i][0].diagnostics,
         outputBytes: samples[i][0].outputBytes,
       };
-      if (row.slope !== null) worst = Math.max(worst, row.slope);
       result.rows.push(row);
       prev = row;
     });
   }
-  result.targets.push({
-    what: 'time grows linearly with garbage size (largest log-log slope between neighbouring sizes)',
-    measured: result.rows.length > 1 ? worst : null,
-    limit: '≤ 1.5 (1.0 linear, 2.0 quadratic)',
-    met: result.rows.length > 1 ? worst <= 1.5 : null,
-    note: `slopes per step: ${result.rows
-      .filter((r) => r.slope !== null)
-      .map((r) => `${r.kind} ${r.lines / 1000}k ${r.slope}`)
-      .join(', ')}`,
-  });
+  result.targets.push(linearGrowthTarget('time grows linearly with garbage size (largest log-log slope between neighbouring sizes)', result.rows, (r) => `${r.kind} ${r.lines / 1000}k`, 'slopes per step: '));
   const maxOut = Math.max(...result.rows.map((r) => r.outputBytes));
   result.targets.push({
     what: 'rendered output stays bounded (50 diagnostics per file and a count)',

@@ -17,60 +17,18 @@
  * Needs root for item 1 (namespaces `mpg<pid>-<i>`, always deleted); items 2 and 3 run anywhere a
  * cluster can start.
  */
-import { execFileSync } from 'child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Client } from 'pg';
-import { BufferIo } from '../src/cli/io';
-import { main } from '../src/cli/main';
 import { LocalStateStore, newState, PgStateStore, withHost, type StateFile, type StateHost } from '../src/state';
 import { startPgCluster, type PgCluster } from '../test/support/pg-cluster';
+import { benchCli, fleetHcl, NetnsFleet } from './fleet-setup';
+import { argOf, median } from './util';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
-}
-
-const HOSTS = Number(arg('hosts', '100'));
-const RUNS = Number(arg('runs', '5'));
-const PREFIX = `mpg${process.pid}`;
-const namespaces: string[] = [];
-
-function cleanup(): void {
-  for (const ns of namespaces.splice(0)) {
-    try {
-      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-    } catch {
-      /* gone */
-    }
-  }
-}
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = new BufferIo();
-  const code = await main(['node', 'microseg', ...args], io);
-  return { code, out: io.stdout, err: io.stderr };
-}
-
-function configHcl(backend: string): string {
-  const out = [backend, 'namespace "/bench" {', '  default_incoming_action = "reject"', '  default_outgoing_action = "reject"', '}'];
-  for (let i = 0; i < HOSTS; i++) {
-    out.push(
-      `enforcer "h${i}" {\n  namespace = "/bench"\n  backend = "nftables"\n  connection {\n    type  = "netns"\n    netns = "${PREFIX}-${i}"\n  }\n}`,
-      `processing_unit "pu${i}" {\n  namespace = "/bench"\n  enforcer = enforcer.h${i}.name\n  addresses = ["198.18.${1 + Math.floor(i / 250)}.${1 + (i % 250)}"]\n  tags = ["app=a${i % 5}", "env=bench"]\n}`,
-    );
-  }
-  out.push('network_policy "a0-to-all" {\n  namespace = "/bench"\n  subject = [["app=a0"]]\n  object = [["env=bench"]]\n  ports = ["tcp/80", "tcp/8000:8100"]\n}');
-  return out.join('\n') + '\n';
-}
+const HOSTS = Number(argOf('hosts', '100'));
+const RUNS = Number(argOf('runs', '5'));
+const namespaces = new NetnsFleet(`mpg${process.pid}`);
 
 async function noopPlan(pg: PgCluster): Promise<void> {
   if (process.getuid?.() !== 0) {
@@ -79,19 +37,15 @@ async function noopPlan(pg: PgCluster): Promise<void> {
   }
   const root = mkdtempSync(path.join(os.tmpdir(), 'mseg-bench-pg-'));
   try {
-    for (let i = 0; i < HOSTS; i++) {
-      const ns = `${PREFIX}-${i}`;
-      namespaces.push(ns);
-      execFileSync('ip', ['netns', 'add', ns]);
-    }
+    namespaces.create(HOSTS);
     const L = path.join(root, 'local');
     const P = path.join(root, 'pg');
     mkdirSync(L);
     mkdirSync(P);
-    writeFileSync(path.join(L, 'main.hcl'), configHcl(''));
-    writeFileSync(path.join(P, 'main.hcl'), configHcl('microseg {\n  backend "pg" {\n    schema_name = "bench"\n  }\n}\n'));
+    writeFileSync(path.join(L, 'main.hcl'), fleetHcl({ hosts: HOSTS, prefix: namespaces.prefix, backend: 'nftables', header: '' }));
+    writeFileSync(path.join(P, 'main.hcl'), fleetHcl({ hosts: HOSTS, prefix: namespaces.prefix, backend: 'nftables', header: 'microseg {\n  backend "pg" {\n    schema_name = "bench"\n  }\n}\n' }));
     process.env.PG_CONN_STR = pg.connStr;
-    const applied = await cli('apply', L, '--auto-approve');
+    const applied = await benchCli('apply', L, '--auto-approve');
     if (applied.code !== 0) throw new Error(`initial apply failed:\n${applied.err}`);
     const state = await new LocalStateStore(L).load();
     const pgStore = new PgStateStore({ connStr: pg.connStr, schema: 'bench', workspace: 'default' });
@@ -101,7 +55,7 @@ async function noopPlan(pg: PgCluster): Promise<void> {
     for (let r = 0; r < RUNS + 1; r++) {
       for (const [name, dir] of [['local', L], ['pg', P]] as const) {
         const t = process.hrtime.bigint();
-        const p = await cli('plan', dir, '--detailed-exitcode');
+        const p = await benchCli('plan', dir, '--detailed-exitcode');
         const took = Number(process.hrtime.bigint() - t) / 1e6;
         if (p.code !== 0) throw new Error(`${name} plan was not a no-op (exit ${p.code}):\n${p.out}\n${p.err}`);
         if (r > 0) ms[name].push(took); // the first round warms caches (and loads the pg client)
@@ -111,11 +65,11 @@ async function noopPlan(pg: PgCluster): Promise<void> {
     const g = median(ms.pg);
     console.log(`1. no-op plan at ${HOSTS} enforcers (nftables, netns): local ${l.toFixed(0)} ms, pg ${g.toFixed(0)} ms, ratio pg/local ${(g / l).toFixed(2)} (target <= 1.2: ${g / l <= 1.2 ? 'met' : 'NOT MET'})`);
     console.log(`   runs local: ${ms.local.map((x) => x.toFixed(0)).join(', ')}; pg: ${ms.pg.map((x) => x.toFixed(0)).join(', ')}`);
-    const destroyed = await cli('destroy', L, '--auto-approve');
+    const destroyed = await benchCli('destroy', L, '--auto-approve');
     if (destroyed.code !== 0) console.error(`destroy failed:\n${destroyed.err}`);
   } finally {
     rmSync(root, { recursive: true, force: true });
-    cleanup();
+    namespaces.cleanup();
   }
 }
 

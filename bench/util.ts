@@ -176,3 +176,36 @@ export function rootSkipReason(): string | undefined {
 export function bytesOf(steps: ReadonlyArray<{ stdin: string }>): number {
   return steps.reduce((n, s) => n + Buffer.byteLength(s.stdin, 'utf8'), 0);
 }
+
+/**
+ * logSlope is the growth exponent between two sizes: log(ms1/ms0) / log(size1/size0), rounded
+ * (1.0 linear, 2.0 quadratic). The growth benchmarks judge neighbouring sizes by it.
+ */
+export function logSlope(size0: number, ms0: number, size1: number, ms1: number): number {
+  return round(Math.log(ms1 / ms0) / Math.log(size1 / size0), 2);
+}
+
+/**
+ * linearGrowthTarget judges rows that carry the slope from their previous size: met when the
+ * largest slope is at most 1.5; `step` names a row in the note (followed by its slope).
+ */
+export function linearGrowthTarget<R extends { slope: number | null }>(what: string, rows: readonly R[], step: (r: R) => string, notePrefix = ''): Target {
+  const slopes = rows.flatMap((r) => (r.slope === null ? [] : [r.slope]));
+  const worst = Math.max(0, ...slopes);
+  return {
+    what,
+    measured: rows.length > 1 ? worst : null,
+    limit: '≤ 1.5 (1.0 linear, 2.0 quadratic)',
+    met: rows.length > 1 ? worst <= 1.5 : null,
+    note: `${notePrefix}${rows
+      .filter((r) => r.slope !== null)
+      .map((r) => `${step(r)} ${r.slope}`)
+      .join(', ')}`,
+  };
+}
+
+/** argOf is the value after `--NAME` on the command line of a standalone benchmark, or `fallback`. */
+export function argOf(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
+}
