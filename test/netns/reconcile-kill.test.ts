@@ -56,7 +56,7 @@ describeAsRoot('reconcile on a real kernel: kill -9 during apply', () => {
     }
     hcl.push('network_policy "a-to-b" {\n  namespace = "/k"\n  subject = [["app=a"]]\n  object = [["app=b"]]\n  ports = ["tcp/80"]\n}');
     fs.writeFileSync(path.join(dir, 'main.hcl'), hcl.join('\n') + '\n');
-  }, 120_000);
+  }, 600_000); // a tsc build of the whole tree: minutes on 2 loaded cores
 
   afterAll(async () => {
     await topo?.teardown();
