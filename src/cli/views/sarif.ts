@@ -19,10 +19,10 @@
 import * as path from 'path';
 import { pathToFileURL } from 'url';
 import type * as Sarif from 'sarif';
-import { DiagnosticsError, limitPerFile, sortDiagnostics, type Diagnostic } from '../../diagnostics';
+import { limitPerFile, sortDiagnostics, type Diagnostic } from '../../diagnostics';
 import { PACKAGE_VERSION } from '../../version';
 import type { Io } from '../io';
-import type { View } from './view';
+import { DocumentView, type View } from './view';
 
 /** SARIF_SCHEMA is the `$schema` a SARIF 2.1.0 log names (the OASIS schema, as SchemaStore serves it). */
 export const SARIF_SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
@@ -83,40 +83,13 @@ function artifactOf(file: string, cwd: string): Sarif.ArtifactLocation {
  * SarifView collects every diagnostic of the run and prints the SARIF log once, when the command
  * ends (its result or its failure). Human-only lines (`say`, `note`) are dropped: stdout is the log.
  */
-class SarifView implements View {
-  readonly json = true;
-  private readonly seen: Diagnostic[] = [];
-
-  constructor(readonly io: Io) {}
-
-  get reported(): readonly Diagnostic[] {
-    return this.seen;
-  }
-
-  diagnostics(ds: readonly Diagnostic[]): void {
-    this.seen.push(...ds);
-  }
-
-  fail(ds: readonly Diagnostic[]): number {
-    this.seen.push(...ds);
-    this.print();
-    return 1;
-  }
-
-  thrown(e: unknown): number {
-    if (DiagnosticsError.isInstance(e)) return this.fail(e.diagnostics);
-    throw e;
-  }
-
+class SarifView extends DocumentView {
   result(): void {
-    this.print();
+    this.failure();
   }
 
-  say(): void {}
-
-  note(): void {}
-
-  private print(): void {
+  /** failure, like a result, is the SARIF log of every diagnostic: a failed run is a log too. */
+  protected failure(): void {
     this.io.out(JSON.stringify(sarifLog(this.seen), null, 2) + '\n');
   }
 }

@@ -76,9 +76,14 @@ class HumanView implements View {
   }
 }
 
-class JsonView implements View {
+/**
+ * DocumentView is a view whose stdout is one machine-readable document (JSON, SARIF): it keeps
+ * every diagnostic for that document, prints the document on failure (`failure`) and drops the
+ * lines meant for people.
+ */
+export abstract class DocumentView implements View {
   readonly json = true;
-  private readonly seen: Diagnostic[] = [];
+  protected readonly seen: Diagnostic[] = [];
 
   constructor(readonly io: Io) {}
 
@@ -92,13 +97,28 @@ class JsonView implements View {
 
   fail(ds: readonly Diagnostic[]): number {
     this.seen.push(...ds);
-    this.io.out(JSON.stringify({ diagnostics: diagnosticsJson(this.seen) }, null, 2) + '\n');
+    this.failure();
     return 1;
   }
 
   thrown(e: unknown): number {
     if (DiagnosticsError.isInstance(e)) return this.fail(e.diagnostics);
     throw e;
+  }
+
+  abstract result(human: (io: Io) => void, doc: () => Record<string, unknown> | string): void;
+
+  /** failure prints the document of a failed run: every diagnostic reported. */
+  protected abstract failure(): void;
+
+  say(): void {}
+
+  note(): void {}
+}
+
+class JsonView extends DocumentView {
+  protected failure(): void {
+    this.io.out(JSON.stringify({ diagnostics: diagnosticsJson(this.seen) }, null, 2) + '\n');
   }
 
   result(_human: (io: Io) => void, doc: () => Record<string, unknown> | string): void {
@@ -110,10 +130,6 @@ class JsonView implements View {
     const out = 'diagnostics' in d ? { ...d, diagnostics: diagnosticsJson(this.seen) } : d;
     this.io.out(JSON.stringify(out, null, 2) + '\n');
   }
-
-  say(): void {}
-
-  note(): void {}
 }
 
 /** viewFor chooses the view of one command run: JSON when `json`, human otherwise. */
