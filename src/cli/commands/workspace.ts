@@ -9,7 +9,7 @@ import * as path from 'path';
 import { DiagnosticsError, makeDiagnostic } from '../../diagnostics';
 import { checkWorkspaceName, DEFAULT_WORKSPACE, selectedWorkspace, StateCodes, STATE_DIR, WORKSPACE_FILE, type OpenedStore } from '../../state';
 import type { Io } from '../io';
-import { viewFor } from '../views/view';
+import { viewFor, type View } from '../views/view';
 import { withBackend } from './backend';
 
 export interface WorkspaceFlags {
@@ -49,15 +49,32 @@ export async function workspaceShowCommand(io: Io, flags: WorkspaceFlags): Promi
   return 0;
 }
 
-export async function workspaceNewCommand(io: Io, name: string, flags: WorkspaceFlags): Promise<number> {
+/**
+ * onWorkspaces runs `fn` on the backend's default workspace (the one that always exists), with
+ * NAME checked first when `checkName` (a name to create or select; delete only ever matches names
+ * that exist). Returns `fn`'s exit code, or 1 after the view said why.
+ */
+async function onWorkspaces(
+  io: Io,
+  name: string,
+  flags: WorkspaceFlags,
+  checkName: boolean,
+  fn: (view: View, dir: string, opened: OpenedStore) => Promise<number>,
+): Promise<number> {
   const dir = flags.dir ?? '.';
   const view = viewFor(io, false);
-  try {
-    checkWorkspaceName(name);
-  } catch (e) {
-    return view.thrown(e);
+  if (checkName) {
+    try {
+      checkWorkspaceName(name);
+    } catch (e) {
+      return view.thrown(e);
+    }
   }
-  return withBackend(view, dir, { workspace: DEFAULT_WORKSPACE }, async (opened) => {
+  return withBackend(view, dir, { workspace: DEFAULT_WORKSPACE }, (opened) => fn(view, dir, opened));
+}
+
+export async function workspaceNewCommand(io: Io, name: string, flags: WorkspaceFlags): Promise<number> {
+  return onWorkspaces(io, name, flags, true, async (view, dir, opened) => {
     needPg(opened, `create workspace "${name}"`);
     if (!(await opened.store.createWorkspace(name))) {
       return view.fail([makeDiagnostic('error', StateCodes.workspaceExists, `Workspace "${name}" already exists`, `Select it with \`microseg workspace select ${name}\`.`)]);
@@ -69,14 +86,7 @@ export async function workspaceNewCommand(io: Io, name: string, flags: Workspace
 }
 
 export async function workspaceSelectCommand(io: Io, name: string, flags: WorkspaceFlags): Promise<number> {
-  const dir = flags.dir ?? '.';
-  const view = viewFor(io, false);
-  try {
-    checkWorkspaceName(name);
-  } catch (e) {
-    return view.thrown(e);
-  }
-  return withBackend(view, dir, { workspace: DEFAULT_WORKSPACE }, async (opened) => {
+  return onWorkspaces(io, name, flags, true, async (view, dir, opened) => {
     if (opened.kind === 'pg' ? !(await opened.store.workspaceExists(name)) : name !== DEFAULT_WORKSPACE) {
       return view.fail([makeDiagnostic('error', StateCodes.noWorkspace, `Workspace "${name}" does not exist`, `\`microseg workspace list\` shows them; \`microseg workspace new ${name}\` creates it.`)]);
     }
@@ -87,9 +97,7 @@ export async function workspaceSelectCommand(io: Io, name: string, flags: Worksp
 }
 
 export async function workspaceDeleteCommand(io: Io, name: string, flags: WorkspaceFlags): Promise<number> {
-  const dir = flags.dir ?? '.';
-  const view = viewFor(io, false);
-  return withBackend(view, dir, { workspace: DEFAULT_WORKSPACE }, async (opened) => {
+  return onWorkspaces(io, name, flags, false, async (view, dir, opened) => {
     needPg(opened, `delete workspace "${name}"`);
     const refuse = (why: string) => view.fail([makeDiagnostic('error', StateCodes.workspaceDeleteRefused, `Refusing to delete workspace "${name}"`, why)]);
     if (name === DEFAULT_WORKSPACE) return refuse('The default workspace always exists.');
