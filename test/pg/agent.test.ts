@@ -18,6 +18,7 @@ import { Agent } from '../../src/agent/agent';
 import { readStatus } from '../../src/agent/status';
 import { agentStatusCommand } from '../../src/cli/commands/agent';
 import { BufferIo } from '../../src/cli/io';
+import { main } from '../../src/cli/main';
 import { AGENT_DESIRED_FORMAT, type AgentDesired } from '../../src/control/desired';
 import type { DesiredRuleset } from '../../src/compile/ir';
 import { ensureControlSchema } from '../../src/control/open';
@@ -182,6 +183,21 @@ describeWithPg(
       expect(again.join('\n')).toMatch(/0 transaction\(s\)/);
     });
 
+    it('runs as `microseg agent --once` from the command line (the same agent, flags wired)', async () => {
+      const stateDir = path.join(dir, 'srv');
+      const io = new BufferIo();
+      const code = await main(['node', 'microseg', 'agent', '--once', '--server', server.url, '--ca-file', caFile, '--state-dir', stateDir, '--enforcer', 'srv', '--netns', topo.nsName('srv'), '--timeout', '20'], io);
+      expect([code, io.stderr]).toEqual([0, expect.stringMatching(/is still the published document; the host holds it \(0 transaction\(s\)/)]);
+      const status = new BufferIo();
+      expect(await main(['node', 'microseg', 'agent', 'status', '--state-dir', stateDir], status)).toBe(0);
+      expect(status.stdout).toMatch(/agent srv: healthy/);
+      // bad flags are diagnostics, not a crash
+      const bad = new BufferIo();
+      expect(await main(['node', 'microseg', 'agent', '--once', '--server', 'http://x', '--state-dir', stateDir], bad)).toBe(1);
+      expect(bad.stderr).toMatch(/--server must be https.*MSEG9859/);
+      expect(bad.stderr).toMatch(/--ca-file FILE is required.*MSEG9859/);
+    });
+
     it('refuses a document that is not typed data, keeps the rules, reports failed; status exits 1', async () => {
       const stateDir = path.join(dir, 'srv');
       const bad = { ...doc(webFixture(), 2), script: 'nft flush ruleset' };
@@ -284,6 +300,39 @@ describeWithPg(
       }
       expect(await running).toBe(0);
     }, 600_000);
+
+    it('renews its certificate at two thirds of its lifetime, without a gap in talking to the server', async () => {
+      // A replica issuing 9 s certificates: the agent renews at ~6 s, again and again.
+      const short = await startControlServer({ store: new ControlStore(pool, 'microseg', 'default'), host: '127.0.0.1', port: 0, secret: SECRET, pollMs: 100, certValidityMs: 9000, log: () => undefined });
+      // the loop test rotated the CA: a new host starts from the current bundle
+      const bundleFile = path.join(dir, 'ca-now.pem');
+      await fsp.writeFile(bundleFile, await store.bundle());
+      const stateDir = path.join(dir, 'short');
+      const log: string[] = [];
+      const { file } = await tokenFile('short-token');
+      await store.publish('short-1', { ...doc(undefined, 1), enforcer: 'short-1' }, new Date());
+      const stop = new AbortController();
+      const agent = agentFor(stateDir, log, { server: short.url, caFile: bundleFile, tokenFile: file, enforcer: 'short-1', connection: { type: 'netns', netns: topo.nsName('other') } });
+      const running = agent.run(stop.signal);
+      try {
+        const serials = new Set<string>();
+        await until('two renewals', async () => {
+          const r = await readStatus(stateDir);
+          if (r.ok && r.status.cert) serials.add(r.status.cert.serial);
+          return serials.size >= 3;
+        });
+        expect(log.join('\n')).toMatch(/renewed the certificate \(two thirds of its life passed\)/);
+        const r = await readStatus(stateDir);
+        expect(r.ok && r.status.phase).toBe('decommissioned');
+        expect(r.ok && r.status.server_state).toBe('reachable');
+      } catch (e) {
+        throw new Error(`${(e as Error).message}\nagent log:\n${log.join('\n')}`);
+      } finally {
+        stop.abort();
+        await running;
+        await short.close();
+      }
+    }, 300_000);
   },
   rootSkipReason,
 );
