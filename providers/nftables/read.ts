@@ -49,6 +49,8 @@ export interface BaseChainInfo {
   table: string;
   hook: string;
   prio: number;
+  /** `filter`, `nat` or `route`; absent in older listings, taken as `filter`. */
+  type?: string;
 }
 
 /**
@@ -128,8 +130,13 @@ function hooksOf(ours: ReadonlyArray<{ name: string; hook?: Hook; prio?: number 
   for (const c of ours) {
     if (!c.hook) continue;
     const ourPrio = c.prio ?? 0;
+    // A nat chain is not "before us": it rewrites addresses of a connection's first packet and
+    // does not filter (iptables refuses DROP in its nat table). Every host where Docker or
+    // kube-proxy uses iptables-nft has `ip nat` OUTPUT at priority -100 (dstnat), which would
+    // otherwise be drift that no apply can repair (test/netns/docker.test.ts). Docker's DNAT at
+    // prerouting -100 is what lets forward-path rules see the container's address.
     const earlier = allBaseChains.some(
-      (b) => b.hook === c.hook && b.prio < ourPrio && b.table !== NFT_TABLE && ['ip', 'ip6', 'inet'].includes(b.family),
+      (b) => b.hook === c.hook && b.prio < ourPrio && b.type !== 'nat' && b.table !== NFT_TABLE && ['ip', 'ip6', 'inet'].includes(b.family),
     );
     for (const family of [4, 6] as const) hooks.push({ hook: c.hook, family, present: true, first: !earlier, count: 1, targets: [c.name] });
   }
@@ -227,7 +234,13 @@ export function parseBaseChains(json: string): BaseChainInfo[] {
   for (const item of doc.nftables ?? []) {
     const c = item.chain as Json | undefined;
     if (!c || typeof c.hook !== 'string') continue;
-    out.push({ family: String(c.family), table: String(c.table), hook: c.hook, prio: typeof c.prio === 'number' ? c.prio : 0 });
+    out.push({
+      family: String(c.family),
+      table: String(c.table),
+      hook: c.hook,
+      prio: typeof c.prio === 'number' ? c.prio : 0,
+      ...(typeof c.type === 'string' ? { type: c.type } : {}),
+    });
   }
   return out;
 }

@@ -4,7 +4,8 @@
  *   rem (198.18.42.2) ── v-rem ──┐
  *                                 │ gw: the enforcer host, routing 198.18.40.0/23 and 198.18.42.0/24
  *   r1  (198.18.41.2) ── v-r1  ──┤     198.18.42.1 on v-rem, 198.18.41.1 on v-r1 (routed workload,
- *                                 │     no bridge), 198.18.40.1 on br0 (a Linux bridge)
+ *                                 │     no bridge), 198.18.40.1 on br0 (a Linux bridge; `docker0`
+ *                                 │     beside a replayed Docker ruleset, docker.test.ts)
  *   c1  (198.18.40.11) ─ v-c1 ─ br0   c1, c2: "containers", veth ports of br0, default route via
  *   c2  (198.18.40.12) ─ v-c2 ─ br0   198.18.40.1 (like docker0)
  *
@@ -35,10 +36,14 @@ export class ForwardTopology {
   private readonly children: ChildProcess[] = [];
   private readonly made: string[] = [];
 
-  private constructor(readonly prefix: string) {}
+  private constructor(
+    readonly prefix: string,
+    /** The Linux bridge the containers are ports of: `br0`, or `docker0` beside a replayed Docker ruleset. */
+    readonly bridge: string,
+  ) {}
 
-  static async create(tag: string): Promise<ForwardTopology> {
-    const t = new ForwardTopology(`mst${process.pid}-${tag}`);
+  static async create(tag: string, opts: { bridge?: string } = {}): Promise<ForwardTopology> {
+    const t = new ForwardTopology(`mst${process.pid}-${tag}`, opts.bridge ?? 'br0');
     deleteNetnsOnExit(FWD_NODES.map((n) => t.ns(n)));
     try {
       for (const n of FWD_NODES) {
@@ -48,14 +53,14 @@ export class ForwardTopology {
       }
       const gw = t.ns('gw');
       await t.must(['ip', 'netns', 'exec', gw, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
-      await t.must(['ip', '-n', gw, 'link', 'add', 'br0', 'type', 'bridge']);
-      await t.must(['ip', '-n', gw, 'addr', 'add', `${FWD.gwBridge}/24`, 'dev', 'br0']);
-      await t.must(['ip', '-n', gw, 'link', 'set', 'br0', 'up']);
+      await t.must(['ip', '-n', gw, 'link', 'add', t.bridge, 'type', 'bridge']);
+      await t.must(['ip', '-n', gw, 'addr', 'add', `${FWD.gwBridge}/24`, 'dev', t.bridge]);
+      await t.must(['ip', '-n', gw, 'link', 'set', t.bridge, 'up']);
       const wire = async (node: FwdNode, addr: string, gwAddr: string | undefined, via: string) => {
         const port = `v-${node}`;
         await t.must(['ip', '-n', gw, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', t.ns(node)]);
         if (gwAddr) await t.must(['ip', '-n', gw, 'addr', 'add', gwAddr, 'dev', port]);
-        else await t.must(['ip', '-n', gw, 'link', 'set', port, 'master', 'br0']);
+        else await t.must(['ip', '-n', gw, 'link', 'set', port, 'master', t.bridge]);
         await t.must(['ip', '-n', gw, 'link', 'set', port, 'up']);
         await t.must(['ip', '-n', t.ns(node), 'addr', 'add', `${addr}/24`, 'dev', 'eth0']);
         await t.must(['ip', '-n', t.ns(node), 'link', 'set', 'eth0', 'up']);

@@ -1,4 +1,4 @@
-import { NftablesProvider, parseElem, parseNftTable, renderRule } from '../../../providers/nftables';
+import { NftablesProvider, parseBaseChains, parseElem, parseNftTable, renderRule } from '../../../providers/nftables';
 import type { AddressSet, Rule } from '../../../src/compile/ir';
 import type { CommandResult, Host } from '../../../src/hosts/types';
 import { webFixture } from '../../netns/fixtures';
@@ -59,6 +59,22 @@ describe('nftables read-back', () => {
   it('reports the hook as not first when a foreign base chain at the same hook runs earlier', () => {
     const live = parseNftTable(JSON.stringify(doc), [{ family: 'ip', table: 'fw', hook: 'input', prio: -10 }]);
     expect(live.hooks.every((h) => !h.first)).toBe(true);
+  });
+
+  it('a nat base chain earlier at the same hook (iptables-nft\'s `ip nat` OUTPUT at -100, Docker\'s DNAT) does not push ours down', () => {
+    const chains = parseBaseChains(
+      JSON.stringify({
+        nftables: [
+          { chain: { family: 'ip', table: 'nat', name: 'OUTPUT', handle: 1, type: 'nat', hook: 'input', prio: -100, policy: 'accept' } },
+          { chain: { family: 'ip', table: 'nat', name: 'PREROUTING', handle: 2, type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' } },
+        ],
+      }),
+    );
+    expect(chains[0]).toEqual({ family: 'ip', table: 'nat', hook: 'input', prio: -100, type: 'nat' });
+    expect(parseNftTable(JSON.stringify(doc), chains).hooks.every((h) => h.first)).toBe(true);
+    // A filter chain at the same priority still does: it can drop before microseg decides.
+    const filter = parseNftTable(JSON.stringify(doc), [{ ...chains[0], type: 'filter' }]);
+    expect(filter.hooks.every((h) => !h.first)).toBe(true);
   });
 
   it('treats an absent table as an empty ruleset, not an error', async () => {
