@@ -17,7 +17,7 @@
  *   3. `retired`  once every agent holds a certificate from the new CA, the old one is dropped
  *                 from the bundle and from what the server accepts.
  */
-import { createCipheriv, createDecipheriv, randomBytes, scryptSync, webcrypto } from 'crypto';
+import { createCipheriv, createHash, createDecipheriv, randomBytes, scryptSync, webcrypto } from 'crypto';
 import { x509, type CryptoKey, type CryptoKeyPair } from './x509';
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256' } as const;
@@ -148,8 +148,25 @@ function backdate(now: Date): Date {
   return new Date(now.getTime() - 60_000);
 }
 
+/**
+ * Opened CA keys of this process, by CA id, sealed record and secret. Unsealing runs scrypt
+ * (tens of milliseconds of CPU, on the event loop); without this every registration and renewal
+ * paid it, and a thousand agents registering or renewing through a rotation stalled the server.
+ * The key is imported non-extractable and lives only in this process's memory, as it does while
+ * it signs; nothing another replica needs.
+ */
+const openedKeys = new Map<string, Promise<CryptoKey>>();
+
 async function signingKey(ca: CaRecord, secret: string): Promise<CryptoKey> {
-  return subtle.importKey('pkcs8', unseal(ca.key, secret, ca.id), ALG, false, ['sign']);
+  const id = createHash('sha256').update(`${ca.id}\0${JSON.stringify(ca.key)}\0${secret}`).digest('hex');
+  let k = openedKeys.get(id);
+  if (!k) {
+    k = subtle.importKey('pkcs8', unseal(ca.key, secret, ca.id), ALG, false, ['sign']);
+    // A wrong secret throws: not cached, so the next call says so again.
+    k.catch(() => openedKeys.delete(id));
+    openedKeys.set(id, k);
+  }
+  return k;
 }
 
 export function signingCa(cas: readonly CaRecord[]): CaRecord {

@@ -9,10 +9,11 @@
  *
  * The diff is our own rather than rfc6902's createPatch: that one finds the cheapest edit of every
  * array by a recursive Levenshtein over deep comparisons, which is quadratic in time and memory and
- * recursive in depth for a chain of thousands of rules. A ruleset's arrays are sorted (sets and PU
- * chains by name, rules in order), so one policy's change is a run of inserted, removed or changed
- * elements between an unchanged prefix and suffix; trimming those is linear and finds it. The
- * patch is applied with the rfc6902 library (a well-kept implementation of the standard).
+ * recursive in depth for a chain of thousands of rules. A ruleset's arrays hold named things (sets
+ * and chains by `name`, rules by `id`): those are matched by identity (remove, move, add, edit in
+ * place); other arrays are trimmed of their unchanged prefix and suffix and the rest paired by
+ * position. Both are linear or close to it. The patch is applied with the rfc6902 library (a
+ * well-kept implementation of the standard).
  */
 import { createHash } from 'crypto';
 import { applyPatch, type Operation } from 'rfc6902';
@@ -69,7 +70,59 @@ function diff(a: unknown, b: unknown, path: string, ops: Operation[]): void {
   if (canonicalJson(a) !== canonicalJson(b)) ops.push({ op: 'replace', path, value: b });
 }
 
+/**
+ * keyOf names the member that identifies the elements of both arrays, when every element is an
+ * object with a unique string `name` (sets, chains) or `id` (rules): such arrays are diffed by
+ * identity, so a renamed set (set names are content hashes, and sets are sorted by name) is one
+ * remove and one add rather than every set after it edited in place.
+ */
+function keyOf(a: readonly unknown[], b: readonly unknown[]): 'name' | 'id' | undefined {
+  for (const k of ['name', 'id'] as const) {
+    const unique = (xs: readonly unknown[]) => {
+      const seen = new Set<string>();
+      for (const x of xs) {
+        if (!isObject(x) || typeof x[k] !== 'string' || seen.has(x[k] as string)) return false;
+        seen.add(x[k] as string);
+      }
+      return true;
+    };
+    if ((a.length > 0 || b.length > 0) && unique(a) && unique(b)) return k;
+  }
+  return undefined;
+}
+
+function diffKeyed(a: Array<Record<string, unknown>>, b: Array<Record<string, unknown>>, k: 'name' | 'id', path: string, ops: Operation[]): void {
+  const wanted = new Set(b.map((x) => x[k] as string));
+  // What the patch has made of `a` so far: removals first (from the end), then `to` in order,
+  // each element moved into place or added, then edited in place.
+  const cur = a.map((x) => x[k] as string);
+  const byKey = new Map(a.map((x) => [x[k] as string, x]));
+  for (let i = cur.length - 1; i >= 0; i--) {
+    if (!wanted.has(cur[i])) {
+      ops.push({ op: 'remove', path: `${path}/${i}` });
+      cur.splice(i, 1);
+    }
+  }
+  for (let j = 0; j < b.length; j++) {
+    const key = b[j][k] as string;
+    const at = cur[j] === key ? j : cur.indexOf(key, j);
+    if (at < 0) {
+      ops.push({ op: 'add', path: `${path}/${j}`, value: b[j] });
+      cur.splice(j, 0, key);
+      continue;
+    }
+    if (at !== j) {
+      ops.push({ op: 'move', from: `${path}/${at}`, path: `${path}/${j}` });
+      cur.splice(at, 1);
+      cur.splice(j, 0, key);
+    }
+    diff(byKey.get(key), b[j], `${path}/${j}`, ops);
+  }
+}
+
 function diffArray(a: unknown[], b: unknown[], path: string, ops: Operation[]): void {
+  const k = keyOf(a, b);
+  if (k) return diffKeyed(a as Array<Record<string, unknown>>, b as Array<Record<string, unknown>>, k, path, ops);
   const ka = a.map(canonicalJson);
   const kb = b.map(canonicalJson);
   let pre = 0;

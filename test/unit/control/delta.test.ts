@@ -64,6 +64,25 @@ describe('document deltas', () => {
     }
   });
 
+  it('matches named elements by identity: moved, renamed, inserted, removed and edited (300 random pairs)', () => {
+    const r = prng(7);
+    const named = (n: number, k: 'name' | 'id') =>
+      Array.from({ length: n }, (_, i) => ({ [k]: `x${i}`, v: Math.floor(r() * 3), rules: Array.from({ length: Math.floor(r() * 4) }, (_, j) => ({ id: `r${i}-${j}`, p: j })) }));
+    for (let i = 0; i < 300; i++) {
+      const k = i % 2 ? 'name' : 'id';
+      const from = { items: named(Math.floor(r() * 12), k) };
+      const items = from.items.map((x) => ({ ...x, rules: [...x.rules] })).filter(() => r() > 0.2);
+      for (const x of items) if (r() < 0.3) x.v = 9;
+      for (const x of items) if (r() < 0.2) x.rules.reverse();
+      if (r() < 0.5) items.splice(Math.floor(r() * (items.length + 1)), 0, { [k]: `new${i}`, v: 1, rules: [] } as (typeof items)[number]);
+      if (r() < 0.5 && items.length > 1) items.push(items.shift()!);
+      if (r() < 0.3 && items.length) (items[0] as Record<string, unknown>)[k] = `renamed${i}`;
+      const to = { items };
+      const got = applyDelta(from, createDelta(from, to), documentEtag(to));
+      expect(got.ok ? 'ok' : got.reason).toBe('ok');
+    }
+  });
+
   it('refuses a patch that does not produce the named document, or does not apply', () => {
     const from = { rules: [1, 2, 3] };
     const patch = createDelta(from, { rules: [1, 2, 3, 4] });
