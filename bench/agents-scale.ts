@@ -128,8 +128,10 @@ async function agentsRole(): Promise<void> {
         if (stopping) return;
         // A mode switch aborts the parked long-polls on purpose; anything else is counted.
         if (gen === generation) process.send!({ type: 'error', agent: a.name, message: (e as Error).message });
-        await new Promise((res) => setTimeout(res, gen === generation ? backoff : 0));
-        backoff = Math.min(backoff * 2, 5_000);
+        // Jittered (0.5–1.5×), as an agent's retries must be: a thousand agents failing together
+        // must not come back together.
+        await new Promise((res) => setTimeout(res, gen === generation ? backoff * (0.5 + Math.random()) : 0));
+        backoff = Math.min(backoff * 2, 15_000);
       }
     }
   };
@@ -280,7 +282,12 @@ export async function run(opts: BenchOptions = { quick: false, log: defaultLog }
     const agentProcs = children.slice(1);
     const until = async (what: string, ok: () => boolean, limitMs: number) => {
       const t = Date.now();
+      let said = t;
       while (!ok()) {
+        if (Date.now() - said > 15_000) {
+          said = Date.now();
+          log(`  waiting for ${what}: ${acks.length} acknowledgements, ${registered} registered, ${errors.length} errors so far (load ${os.loadavg()[0].toFixed(1)})`);
+        }
         await Promise.race([interruption, Promise.resolve()]);
         if (Date.now() - t > limitMs) throw new Error(`timed out waiting for ${what} (${limitMs} ms); errors: ${errors.slice(0, 5).join(' | ')}`);
         await new Promise((r) => setTimeout(r, 50));
