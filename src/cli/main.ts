@@ -18,6 +18,7 @@ import { applyCommand } from './commands/apply';
 import { driftCommand } from './commands/drift';
 import { statsCommand } from './commands/stats';
 import { collectorCommand, flowsCommand } from './commands/flows';
+import { suggestCommand } from './commands/suggest';
 import { destroyCommand } from './commands/destroy';
 import { cleanupCommand } from './commands/cleanup';
 import { stateListCommand, statePullCommand, statePushCommand, stateRmCommand, stateShowCommand } from './commands/state';
@@ -204,6 +205,20 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
       .option('--follow', 'keep printing new records until interrupted')
       .option('--json', 'print the flows document (with --follow: one record per line)'),
   ).action(async (dir: string, opts) => setCode(await flowsCommand(io, dir, opts, deps)));
+
+  addVarOptions(
+    program
+      .command('suggest')
+      .description('turn observed flows into tag-based allow policies and one expect block per flow, written as a new HCL file beside the configuration (verified first); exit 0 written, 1 error')
+      .argument('[dir]', 'configuration directory', '.')
+      .option('--from-flows <file>', 'the saved output of `microseg flows --json` (or --follow --json lines)')
+      .option('--enforcer <name>', 'read this enforcer\'s collector live instead (repeatable)', collect)
+      .option('--since <duration>', 'only records this recent (30m, 2h, 90s)')
+      .option('--out <file>', 'the file to write (default suggested.mseg.hcl in the configuration directory)')
+      .option('--force', 'replace the file if it exists')
+      .option('--include-rejected', 'also suggest allows for flows the namespace default rejected when observed')
+      .option('--json', 'print the suggestion as JSON'),
+  ).action(async (dir: string, opts) => setCode(await suggestCommand(io, dir, opts, deps)));
 
   const collector = program.command('collector').description('the per-host NFLOG collector (ulogd2) that flows reads');
   for (const action of ['start', 'stop', 'status'] as const) {

@@ -300,3 +300,19 @@ export function readJsonValue(fileName: string, text: string): { value?: Value; 
     };
   }
 }
+
+/** JsonNode is a parsed JSON value with the position of every value (for inputs whose errors point at a record). */
+export type JsonNode = JNode;
+
+/** readJsonNodes parses a JSON document keeping positions; a syntax error comes back with its position. */
+export function readJsonNodes(fileName: string, text: string): { node?: JsonNode; error?: { message: string; pos: SourcePos } } {
+  try {
+    return { node: new JsonReader(fileName, text).readDocument() };
+  } catch (e) {
+    if (!(e instanceof JsonError)) throw e;
+    return { error: { message: e.message, pos: e.pos } };
+  }
+}
+
+/** jsonPlain is a node's plain value. */
+export const jsonPlain = (n: JsonNode): Value => plain(n);
