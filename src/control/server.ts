@@ -282,11 +282,10 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     loaded = caState(material.cas);
     server.setSecureContext({ key: material.key, cert: material.cert, ca: material.ca });
   };
-  let checking = false;
+  let checking: Promise<void> | undefined;
   const timer = setInterval(() => {
     if (checking) return;
-    checking = true;
-    (async () => {
+    checking = (async () => {
       const step = await store.advanceRotation(now());
       if (step.step === 'promote') log('CA rotation: every agent trusts the new CA; it signs now');
       if (step.step === 'retire') log('CA rotation: every agent renewed; the old CA is retired');
@@ -296,7 +295,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
       }
     })()
       .catch((e: unknown) => log(`CA check failed (will retry): ${(e as Error).message}`))
-      .finally(() => (checking = false));
+      .finally(() => (checking = undefined));
   }, opts.caCheckMs ?? 10_000);
   timer.unref();
   const hostInUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
@@ -306,6 +305,8 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     reloadTls,
     close: async () => {
       clearInterval(timer);
+      // A CA check under way finishes first: its queries must not outlive the caller's pool.
+      await checking;
       await stopListening();
       wakeAll();
       await new Promise<void>((resolve) => {
