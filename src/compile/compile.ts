@@ -13,9 +13,9 @@
  *     2. peer ∈ excluded networks → return; iif/oif ∈ excluded interfaces → return (untouched)
  *     3. failsafe ports → accept; for the host PU, then the host's inbound (ingress chain) or
  *        outbound (egress chain) failsafe ports → accept
- *     4. non-fallback policies: continue logs, then reject (log+reject), allow (log+accept),
- *        observation logs
- *     5. fallback policies, same four groups
+ *     4. non-fallback policies: continue logs and observed-reject logs, reject (log+reject),
+ *        observed-allow logs, allow (log+accept)
+ *     5. fallback policies, same groups
  *     6. namespace default: `reject` → reject, `allow` (discovery mode) → accept
  *
  * Rejects come before allows, so a connection matching both is rejected ("reject beats allow").
@@ -112,14 +112,22 @@ interface Draft {
 }
 
 /** PolicyGroups are the ordered rule buckets of one chain section (non-fallback or fallback). */
+/**
+ * An observation policy logs where its verdict would have decided, so it records what it would
+ * do: an observed reject before every reject and allow (it would refuse all it matches), an
+ * observed allow after the rejects and before the allows (reject beats allow, so what a reject
+ * refuses it would not have allowed). Logging after the allows, as before, missed exactly the
+ * traffic someone puts a reject in observation to find: what the allows let through today.
+ */
 interface Section {
   continueLogs: Draft[];
+  observedRejects: Draft[];
   rejects: Draft[];
+  observedAllows: Draft[];
   allows: Draft[];
-  observations: Draft[];
 }
-const newSection = (): Section => ({ continueLogs: [], rejects: [], allows: [], observations: [] });
-const flatten = (s: Section): Draft[] => [...s.continueLogs, ...s.rejects, ...s.allows, ...s.observations];
+const newSection = (): Section => ({ continueLogs: [], observedRejects: [], rejects: [], observedAllows: [], allows: [] });
+const flatten = (s: Section): Draft[] => [...s.continueLogs, ...s.observedRejects, ...s.rejects, ...s.observedAllows, ...s.allows];
 
 /**
  * Pre-indexed model: identities indexed once, policies in force at `now`, and for every PU the
@@ -630,7 +638,8 @@ function emitPolicy(section: Section, pol: NetworkPolicy, parts: PolicyParts, ma
   if (parts.observe) {
     // An audited reject logs where the reject would have decided (before the allows), so a
     // connection an allow also matches is still recorded as the reject it would have met.
-    (pol.observationEnabled ? section.observations : section.rejects).push({ match, verdict: log!, origin });
+    const bucket = !pol.observationEnabled ? section.rejects : pol.action === 'reject' ? section.observedRejects : pol.action === 'allow' ? section.observedAllows : section.continueLogs;
+    bucket.push({ match, verdict: log!, origin });
     return;
   }
   const bucket = pol.action === 'allow' ? section.allows : pol.action === 'reject' ? section.rejects : section.continueLogs;

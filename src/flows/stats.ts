@@ -174,7 +174,8 @@ function addVerdict(p: PolicyCount, rule: Rule, n: number): void {
   if (v.kind === 'accept') p.allowed += n;
   else if (v.kind === 'reject' || v.kind === 'drop') p.rejected += n;
   else if (v.kind === 'log') {
-    const tag = v.prefix.split(':').pop();
+    // `mseg:<hash8>:<tag>:<i|o>`: the tag is the third field (the last is the side).
+    const tag = v.prefix.split(':')[2];
     if (tag === 'OA') p.would_allow += n;
     else if (tag === 'OR') p.would_reject += n;
   }

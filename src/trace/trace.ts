@@ -91,8 +91,13 @@ export interface LoggedRule {
   policy: string | null;
   rule_id: string;
   prefix: string;
-  /** True when the policy is observation-only: it logs and never decides. */
+  /**
+   * True when the rule only observes: an observation policy, a reject policy or default of a
+   * namespace in audit mode. It logs and never decides.
+   */
   observation: boolean;
+  /** For an observing rule, what it would have done had it been enforced (flows shows `would-…`). */
+  would?: 'allow' | 'reject' | 'continue';
 }
 
 /** SideVerdict: what microseg's rules on one host did; `untouched` = no owned rule decided. */
@@ -718,8 +723,8 @@ function explainSide(
   const t = traceHost(rs, packet, hook);
   const logged = t.logged.map((r) => loggedRule(model, r));
   const side = { ...base, enforcer: pu.enforcer, pu: pu.name, logged };
-  const observed = logged.filter((l) => l.observation && l.policy !== null).map((l) => `"${l.policy}"`);
-  const tail = observed.length ? `; observed by ${observed.join(', ')} (observation only logs)` : '';
+  const observed = logged.filter((l) => l.observation && l.policy !== null).map((l) => `"${l.policy}"${l.would ? ` (would-${l.would})` : ''}`);
+  const tail = observed.length ? `; observed by ${observed.join(', ')}: observation only logs` : '';
   if (t.verdict === 'untouched') {
     return { ...side, verdict: 'untouched', policy: null, reason: untouchedReason(model, pu, peer, end === 'destination' ? packet.iif : packet.oif, t) + tail };
   }
@@ -749,7 +754,7 @@ function explainSide(
         ...decided,
         policy: 'default',
         namespace: origin.namespace,
-        reason: `no policy matched: the default ${dir} action of namespace ${origin.namespace} is ${origin.action}${tail}`,
+        reason: `no policy matched: the default ${dir} action of namespace ${origin.namespace} is ${origin.action}${origin.observation ? ', in audit mode (observation_enabled): let through and logged as would-reject' : ''}${tail}`,
       };
     case 'failsafe':
       return { ...decided, policy: null, reason: `failsafe port of enforcer profile "${origin.profile}": open whatever the policies say${tail}` };
@@ -771,8 +776,14 @@ function explainSide(
 function loggedRule(model: Model, r: Rule): LoggedRule {
   const policy = r.origin?.kind === 'policy' ? r.origin.policy : null;
   const pol = r.origin?.kind === 'policy' ? model.networkPolicies.find((p) => p.name === policy && p.namespace === (r.origin as { namespace: string }).namespace) : undefined;
-  return { policy, rule_id: r.id, prefix: r.verdict.kind === 'log' ? r.verdict.prefix : '', observation: pol?.observationEnabled === true };
+  const prefix = r.verdict.kind === 'log' ? r.verdict.prefix : '';
+  // The prefix's tag says what the rule logs (src/compile/names.ts logPrefix): `O…` observes.
+  const tag = /^mseg:[0-9a-f]{8}:([A-Z]+):[io]$/.exec(prefix)?.[1] ?? '';
+  const would = WOULD[tag];
+  return { policy, rule_id: r.id, prefix, observation: pol?.observationEnabled === true || would !== undefined, ...(would ? { would } : {}) };
 }
+
+const WOULD: Record<string, LoggedRule['would']> = { OA: 'allow', OR: 'reject', OC: 'continue', ODR: 'reject' };
 
 /**
  * beatenAllow answers "would an allow have matched without this reject?" by removing the

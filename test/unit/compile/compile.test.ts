@@ -206,6 +206,25 @@ describe('policy evaluation', () => {
     expect(rules.every((r) => r.verdict.kind === 'log')).toBe(true);
   });
 
+  it('an observation policy logs where its verdict would decide: observed rejects before every verdict, observed allows after the rejects', () => {
+    const { host } = build({
+      networkPolicies: [
+        policy('allow', expr('app=web'), expr('app=db'), { ports: sps('tcp/5432') }),
+        policy('block', expr('app=web'), expr('app=db'), { action: 'reject', ports: sps('tcp/22') }),
+        policy('obs-a', expr('app=web'), expr('app=db'), { observationEnabled: true, action: 'allow' }),
+        policy('obs-r', expr('app=web'), expr('app=db'), { observationEnabled: true, action: 'reject' }),
+      ],
+    });
+    const rules = policyRules(host('h2'), puChainName({ namespace: '/', name: 'db' }, 'i'));
+    const order = rules.map((r) => (r.verdict.kind === 'log' ? r.verdict.prefix.split(':')[2] : r.verdict.kind));
+    expect(new Set(order)).toEqual(new Set(['OR', 'reject', 'OA', 'accept']));
+    const first = (t: string) => order.indexOf(t);
+    expect(first('OR')).toBeLessThan(first('reject'));
+    expect(order.lastIndexOf('OR')).toBeLessThan(first('reject'));
+    expect(order.lastIndexOf('reject')).toBeLessThan(first('OA'));
+    expect(order.lastIndexOf('OA')).toBeLessThan(first('accept'));
+  });
+
   it('logs_enabled puts a log rule with the same match right before the verdict', () => {
     const { host, trace } = build({ networkPolicies: [policy('web-db', expr('app=web'), expr('app=db'), { logsEnabled: true, ports: sps('tcp/5432') })] });
     const rules = policyRules(host('h2'), puChainName({ namespace: '/', name: 'db' }, 'i'));

@@ -19,7 +19,7 @@ const desired: DesiredRuleset = {
         rule('acc', { kind: 'accept' }, pol('allow-api')),
         rule('rtcp', { kind: 'reject' }, pol('deny')),
         rule('rall', { kind: 'reject' }, pol('deny')),
-        rule('obs', { kind: 'log', group: 42, prefix: 'mseg:5678abcd:OR' }, pol('audit')),
+        rule('obs', { kind: 'log', group: 42, prefix: 'mseg:5678abcd:OR:i' }, pol('audit')),
         rule('idle', { kind: 'accept' }, pol('idle')),
         rule('gone', { kind: 'accept' }, pol('gone')),
         rule('def', { kind: 'reject' }, { kind: 'default', namespace: '/t', action: 'reject' }),

@@ -242,8 +242,10 @@ network_policy "trial-block" {
     expect(t.verdict).toBe('allow');
     expect(t.source.policy).toBe('allow-a-b');
     expect(t.source.beats).toBeUndefined();
-    // observations come after the verdicts of their section, so an allowed packet never reaches them
-    expect(t.source.logged).toEqual([]);
+    // an observed reject logs before every verdict of its section: the allowed packet is what it
+    // would have refused, and the trace says so
+    expect(t.source.logged).toEqual([expect.objectContaining({ policy: 'trial-block', observation: true, would: 'reject' })]);
+    expect(t.source.reason).toBe('allowed by policy "allow-a-b"; observed by "trial-block" (would-reject): observation only logs');
   });
 
   it('observation hit on the way to the default is reported with the reason', async () => {
@@ -262,7 +264,7 @@ network_policy "trial-block" {
     expect(t.verdict).toBe('reject');
     expect(t.source.policy).toBe('default');
     expect(t.source.logged).toEqual([expect.objectContaining({ policy: 'trial-block', observation: true })]);
-    expect(t.source.reason).toMatch(/; observed by "trial-block" \(observation only logs\)$/);
+    expect(t.source.reason).toMatch(/; observed by "trial-block" \(would-reject\): observation only logs$/);
   });
 
   it('two PUs on one host: the packet crosses lo and both sides are that host', async () => {
