@@ -144,3 +144,16 @@ export async function readRecords(host: Host, enforcer: string, offset = 0): Pro
   const log = await host.run(['sh', '-c', 'grep -iE "ENOBUFS|lost|overrun|error" "$1" 2>/dev/null; exit 0', 'sh', p.log]);
   return { lines, next: offset + Buffer.byteLength(text.slice(0, end)), collectorErrors: log.stdout.split('\n').filter((l) => l.trim() !== '') };
 }
+
+/**
+ * removeCollector is decommission: stop the daemon and delete its directory (configuration, pid
+ * file, records, log), then the collector root if that left it empty, so a host microseg leaves
+ * keeps no ulogd2 process or file of microseg's. No-op when there is nothing.
+ */
+export async function removeCollector(host: Host, enforcer: string): Promise<CollectorStatus> {
+  const s = await stopCollector(host, enforcer);
+  if ((await collectorStatus(host, enforcer)).running) throw new Error(`ulogd did not stop on ${host.description}`);
+  const root = s.paths.dir.slice(0, s.paths.dir.lastIndexOf('/'));
+  await must(host, ['sh', '-c', 'rm -rf -- "$1" && { rmdir -- "$2" 2>/dev/null; exit 0; }', 'sh', s.paths.dir, root], 'removing the collector directory');
+  return s;
+}

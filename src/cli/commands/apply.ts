@@ -6,6 +6,7 @@
  * 1 on any error or failed host.
  */
 import { recordApplied } from '../../flows/baseline';
+import { collectorDiagnostics, collectorNote, collectorSteps, runCollectorSteps } from '../../flows/lifecycle';
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
@@ -80,7 +81,10 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
     view.diagnostics(r.diagnostics, r.sources);
     view.plan(plan);
     if (blockingErrors(plan).length > 0) return view.refused(`The plan has errors (${countLine(plan.diagnostics)}); nothing was applied.`);
-    if (!hasChanges(plan) && !plan.hosts.some((h) => !h.reachable)) return view.unchanged();
+    if (!hasChanges(plan) && !plan.hosts.some((h) => !h.reachable)) {
+      await followRules(view, plan, undefined, opts.connect);
+      return view.unchanged();
+    }
     if (!(await approved(view, flags, opts.ask, opts.destroy))) return 1;
     it.phase('apply');
     const result = await applyPlan(plan, {
@@ -97,6 +101,7 @@ export async function reconcileDir(io: Io, dir: string, flags: ApplyFlags, opts:
       waitTimeoutMs,
     });
     await keepBaselines(view, dir, result);
+    await followRules(view, plan, result, opts.connect);
     const code = view.finish(result, opts.destroy ? 'Destroy' : 'Apply');
     return it.exitCode ?? code;
   });
@@ -131,6 +136,7 @@ async function applySavedPlan(io: Io, file: string, flags: ApplyFlags, connect?:
         waitTimeoutMs,
       });
       await keepBaselines(view, dir, result);
+      await followRules(view, plan, result, connect);
       const code = view.finish(result, 'Apply');
       return it.exitCode ?? code;
     });
@@ -162,6 +168,21 @@ async function keepBaselines(view: { note(text: string): void }, dir: string, re
   } catch (e) {
     view.note(`Could not record the rule counters for \`stats --since-apply\`: ${(e as Error).message}`);
   }
+}
+
+/**
+ * followRules brings each host's flow-log collector where its new rules want it (src/flows/
+ * lifecycle.ts): started where there are log rules, removed from decommissioned hosts. Skipped
+ * when the firewalls are injected (tests, the fake backend): there are no real hosts to run a
+ * daemon on. A collector that fails is a warning, never a failed apply: the rules are in place.
+ */
+async function followRules(view: View, plan: Plan, result: ApplyResult | undefined, connect?: Connector): Promise<void> {
+  if (connect) return;
+  const results = await runCollectorSteps(collectorSteps(plan, result?.hosts));
+  const warnings = collectorDiagnostics(results);
+  if (warnings.length) view.diagnostics(warnings);
+  const note = collectorNote(results);
+  if (note) view.note(note);
 }
 
 /** projectDirFor: a plan file's state lives beside it when there is a .microseg there, else in the working directory. */
