@@ -44,9 +44,9 @@ export async function flowsCommand(io: Io, dir: string, flags: FlowsFlags, deps:
   };
   emit(first.records);
   const offsets = new Map(first.hosts.map((h) => [h.enforcer, h.next] as const));
-  const signal = stop ?? abortOnSigint();
+  const signal = stop ?? abortOnSignals();
   while (!signal.aborted) {
-    await new Promise((res) => setTimeout(res, intervalMs));
+    await sleep(intervalMs, signal);
     if (signal.aborted) break;
     const next = await readFlows({ ...base, offsets, counters: false });
     for (const h of next.hosts) if (!h.error) offsets.set(h.enforcer, h.next);
@@ -55,9 +55,33 @@ export async function flowsCommand(io: Io, dir: string, flags: FlowsFlags, deps:
   return 0;
 }
 
-function abortOnSigint(): AbortSignal {
+/** sleep waits `ms`, or less when `signal` aborts (so an interrupt ends --follow at once). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((res) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      res();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * abortOnSignals: SIGINT (Ctrl-C) and SIGTERM (a supervisor, `timeout`) end --follow cleanly,
+ * exit 0, after the records already read are printed. --follow holds no lock and changes
+ * nothing, so there is nothing to undo.
+ */
+function abortOnSignals(): AbortSignal {
   const c = new AbortController();
-  process.once('SIGINT', () => c.abort());
+  const stop = () => {
+    process.removeListener('SIGINT', stop);
+    process.removeListener('SIGTERM', stop);
+    c.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   return c.signal;
 }
 
