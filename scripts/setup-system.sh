@@ -12,6 +12,8 @@ declare -A PKG_FOR=(
   # Host protection's DNS proof: a real resolver on 127.0.0.53 in the host's namespace, queried
   # with dig. dnsmasq-base is the binary without the system service (nothing starts on install).
   [dnsmasq]=dnsmasq-base [dig]=bind9-dnsutils
+  # The flow-log flood test's bounded SYN flood (test/netns/flows-ops.test.ts).
+  [hping3]=hping3
 )
 missing=()
 for cmd in "${!PKG_FOR[@]}"; do
