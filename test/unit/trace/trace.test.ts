@@ -248,6 +248,28 @@ network_policy "trial-block" {
     expect(t.source.reason).toBe('allowed by policy "allow-a-b"; observed by "trial-block" (would-reject): observation only logs');
   });
 
+  it('audit namespace: trace says the default reject lets the connection through as would-reject, and names an audited reject policy', async () => {
+    const audit = TWO_HOSTS.replace('default_outgoing_action = "reject"', 'default_outgoing_action = "reject"\n  observation_enabled = true');
+    const m = await loadHcl({
+      'main.hcl': `${audit}
+network_policy "no-ssh" {
+  namespace = "/t"
+  subject   = [["app=a"]]
+  object    = [["app=b"]]
+  ports     = ["tcp/22"]
+  action    = "reject"
+}
+`,
+    });
+    const open = trace(m, 'a', 'b', 'tcp/5432');
+    expect(open.verdict).toBe('allow');
+    expect(open.source.reason).toBe('no policy matched: the default outgoing action of namespace /t is reject, in audit mode (observation_enabled): let through and logged as would-reject');
+    const ssh = trace(m, 'a', 'b', 'tcp/22');
+    expect(ssh.verdict).toBe('allow');
+    expect(ssh.source.logged).toEqual(expect.arrayContaining([expect.objectContaining({ policy: 'no-ssh', observation: true, would: 'reject' })]));
+    expect(ssh.source.reason).toMatch(/observed by "no-ssh" \(would-reject\): observation only logs$/);
+  });
+
   it('observation hit on the way to the default is reported with the reason', async () => {
     const m = await loadHcl({
       'main.hcl': `${TWO_HOSTS}
