@@ -236,6 +236,16 @@ export class Topology {
       ALL_CHILDREN.delete(c);
     }
     for (const ns of this.namespaces.reverse()) {
+      // A daemon started inside (the flow-log collector, ulogd, which apply starts where rules
+      // log) keeps a deleted namespace alive and runs on: kill whatever still runs in it first.
+      const pids = await runProcess(['ip', 'netns', 'pids', ns]).catch(() => undefined);
+      for (const p of (pids?.stdout ?? '').split('\n').map(Number).filter((n) => Number.isInteger(n) && n > 0)) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
       await runProcess(['ip', 'netns', 'del', ns]).catch(() => undefined);
       ALL_NAMESPACES.delete(ns);
     }

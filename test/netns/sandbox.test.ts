@@ -102,6 +102,9 @@ describeAsRoot('sandbox on a real kernel', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mseg-sbx-netns-'));
+    // The quickstart logs, so apply starts a flow-log collector in each enforcer namespace: its
+    // files go under this run's directory, not the machine's /var/lib/microseg/flows.
+    process.env.MICROSEG_COLLECTOR_DIR = path.join(dir, '.collector');
     for (const f of fs.readdirSync(QUICKSTART)) {
       if (!f.endsWith('.hcl')) continue;
       const text = fs.readFileSync(path.join(QUICKSTART, f), 'utf8').replace(/netns = "mseg-/g, `netns = "${NS}-`);
@@ -117,6 +120,7 @@ describeAsRoot('sandbox on a real kernel', () => {
     await sandboxDown(dir, { prefix: PREFIX, configNamespaces: ENFORCER_NS }).catch(() => undefined);
     for (const ns of ALL_NS) await runProcess(['ip', 'netns', 'del', ns]).catch(() => undefined);
     fs.rmSync(dir, { recursive: true, force: true });
+    delete process.env.MICROSEG_COLLECTOR_DIR;
   });
 
   it('refuses to build over a namespace it did not create, and leaves that namespace alone', async () => {
