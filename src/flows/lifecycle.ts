@@ -45,14 +45,15 @@ export function hasLogRules(desired: DesiredRuleset | undefined): boolean {
  * collectorSteps: per planned host, what its collector should become. `outcomes` are apply's
  * host outcomes; undefined when the plan had nothing to apply, then only hosts with log rules are
  * looked at (a collector stopped by hand comes back with the next apply). Hosts that failed, were
- * not reached or not started are left alone.
+ * not reached or not started, and agent enforcers, are left alone.
  */
 export function collectorSteps(plan: Plan, outcomes?: ReadonlyArray<{ enforcer: string; status: string }>): CollectorStep[] {
   const status = new Map((outcomes ?? []).map((o) => [o.enforcer, o.status] as const));
   const steps: CollectorStep[] = [];
   for (const h of plan.hosts) {
     const connection = plan.connections[h.enforcer];
-    if (!connection || !h.reachable) continue;
+    // An agent enforcer is never connected to: its agent, not apply, runs what runs on it.
+    if (!connection || connection.type === 'agent' || !h.reachable) continue;
     const logs = hasLogRules(plan.desired[h.enforcer]);
     const st = outcomes ? status.get(h.enforcer) : h.action === 'noop' ? 'unchanged' : undefined;
     let want: CollectorWant | undefined;

@@ -52,6 +52,12 @@ describe('collector lifecycle', () => {
     expect(steps[3].connection).toEqual({ type: 'netns', netns: 'ns-gone' });
   });
 
+  it('agent enforcers are left to their agent', () => {
+    const p = plan([{ e: 'a', action: 'update', log: true }]);
+    p.connections.a = { type: 'agent' };
+    expect(collectorSteps(p, [{ enforcer: 'a', status: 'applied' }])).toEqual([]);
+  });
+
   it('with nothing to apply, hosts whose rules log still get their collector (one stopped by hand comes back)', () => {
     const steps = collectorSteps(plan([{ e: 'a', action: 'noop', log: true }, { e: 'b', action: 'noop', log: false }]));
     expect(steps.map((s) => [s.enforcer, s.want])).toEqual([['a', 'run']]);
