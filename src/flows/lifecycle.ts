@@ -15,7 +15,7 @@ import { connectionRecord, type Connection } from '../hosts/connection';
 import { hostFor } from '../hosts/factory';
 import type { Host } from '../hosts/types';
 import type { Plan } from '../plan/types';
-import { removeCollector, startCollector, stopCollector } from './collector';
+import { collectorStatus, removeCollector, startCollector, stopCollector } from './collector';
 
 /** Diagnostic codes (flowsops range MSEG9770–9799). */
 export const LifecycleCodes = { notStarted: 'MSEG9770', notStopped: 'MSEG9771' } as const;
@@ -33,6 +33,8 @@ export interface CollectorStepResult {
   enforcer: string;
   want: CollectorWant;
   ok: boolean;
+  /** Did the step change anything (a collector started, stopped or removed), so it is worth telling? */
+  changed?: boolean;
   error?: string;
 }
 
@@ -73,10 +75,22 @@ export async function runCollectorSteps(steps: readonly CollectorStep[], openHos
     steps.map(async (s): Promise<CollectorStepResult> => {
       try {
         const host = openHost(s.connection);
-        if (s.want === 'run') await startCollector(host, s.enforcer);
-        else if (s.want === 'stop') await stopCollector(host, s.enforcer);
-        else await removeCollector(host, s.enforcer);
-        return { enforcer: s.enforcer, want: s.want, ok: true };
+        // Asked first so that the note tells what changed, not what every apply asks for: an apply
+        // with no log rules on a host where no collector ever ran says nothing about collectors.
+        const before = await collectorStatus(host, s.enforcer);
+        let changed: boolean;
+        if (s.want === 'run') {
+          await startCollector(host, s.enforcer);
+          changed = !before.running;
+        } else if (s.want === 'stop') {
+          await stopCollector(host, s.enforcer);
+          changed = before.running;
+        } else {
+          const existed = before.running || (await host.run(['test', '-e', before.paths.dir])).code === 0;
+          await removeCollector(host, s.enforcer);
+          changed = existed;
+        }
+        return { enforcer: s.enforcer, want: s.want, ok: true, changed };
       } catch (e) {
         return { enforcer: s.enforcer, want: s.want, ok: false, error: (e as Error).message };
       }
@@ -105,9 +119,9 @@ export function collectorDiagnostics(results: readonly CollectorStepResult[]): D
     );
 }
 
-/** collectorNote: what happened, for people (one line), or undefined when nothing did. */
+/** collectorNote: what changed, for people (one line), or undefined when nothing did. */
 export function collectorNote(results: readonly CollectorStepResult[]): string | undefined {
-  const by = (w: CollectorWant) => results.filter((r) => r.ok && r.want === w).map((r) => r.enforcer);
+  const by = (w: CollectorWant) => results.filter((r) => r.ok && r.changed && r.want === w).map((r) => r.enforcer);
   const parts: string[] = [];
   if (by('run').length) parts.push(`running on ${by('run').join(', ')}`);
   if (by('stop').length) parts.push(`stopped on ${by('stop').join(', ')} (no log rules; records kept)`);

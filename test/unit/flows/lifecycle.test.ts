@@ -1,5 +1,6 @@
 import type { DesiredRuleset } from '../../../src/compile/ir';
-import { collectorDiagnostics, collectorSteps, hasLogRules } from '../../../src/flows/lifecycle';
+import { collectorDiagnostics, collectorNote, collectorSteps, hasLogRules, runCollectorSteps } from '../../../src/flows/lifecycle';
+import type { Host } from '../../../src/hosts/types';
 import type { Plan } from '../../../src/plan/types';
 
 const ruleset = (enforcer: string, log: boolean): DesiredRuleset => ({
@@ -67,5 +68,24 @@ describe('collector lifecycle', () => {
     const [d] = collectorDiagnostics([{ enforcer: 'a', want: 'run', ok: false, error: 'ulogd2 with its JSON output plugin is not installed' }, { enforcer: 'b', want: 'run', ok: true }]);
     expect(d).toMatchObject({ severity: 'warning', code: 'MSEG9770' });
     expect(d.detail).toMatch(/microseg collector start DIR --enforcer a/);
+  });
+
+  it('the note tells what changed: stopping a collector that never ran says nothing', async () => {
+    // A host whose collector pid file names no live process: collectorStatus says not running.
+    const ran: string[][] = [];
+    const idle: Host = {
+      description: 'fake',
+      run: async (argv) => {
+        ran.push([...argv]);
+        return { code: 1, stdout: '', stderr: '' };
+      },
+    };
+    const steps = collectorSteps(plan([{ e: 'quiet', action: 'update', log: false }]), [{ enforcer: 'quiet', status: 'applied' }]);
+    const results = await runCollectorSteps(steps, () => idle);
+    expect(results).toEqual([{ enforcer: 'quiet', want: 'stop', ok: true, changed: false }]);
+    expect(collectorNote(results)).toBeUndefined();
+    // Nothing was killed: only the status question was asked.
+    expect(ran.some((a) => a[0] === 'kill')).toBe(false);
+    expect(collectorNote([{ enforcer: 'q', want: 'stop', ok: true, changed: true }])).toBe('Flow-log collector (ulogd2): stopped on q (no log rules; records kept).');
   });
 });
