@@ -17,9 +17,10 @@
  */
 import { spawn } from 'child_process';
 import { createHash } from 'crypto';
-import { readFileSync, statSync } from 'fs';
+import { readFileSync, rmdirSync, rmSync, statSync } from 'fs';
 import * as path from 'path';
 import { DiagnosticsError, makeDiagnostic } from '../diagnostics';
+import { collectorPaths } from '../flows/collector';
 import { runProcess } from '../hosts/exec';
 import type { CommandResult } from '../hosts/types';
 import { CODES } from './codes';
@@ -251,8 +252,25 @@ export async function sandboxDown(dir: string, opts: DownOptions = {}): Promise<
     if (r.code !== 0) throw sandboxFailure(CODES.BUILD_FAILED, `ip netns del ${ns} failed: ${r.stderr.trim()}`);
     result.removed.push(ns);
   }
+  // An apply into the sandbox started a flow-log collector per logging enforcer; its daemon died
+  // with the namespace, but its files are on this machine's file system (src/flows/collector.ts).
+  // Nothing of the sandbox's outlives `down`.
+  for (const h of record?.plan.hosts ?? []) {
+    if (result.removed.includes(h.netns)) removeCollectorFiles(h.enforcer);
+  }
   await removeRecord(dir);
   return result;
+}
+
+/** removeCollectorFiles deletes an enforcer's local collector directory, and the root once empty. */
+function removeCollectorFiles(enforcer: string): void {
+  const { dir } = collectorPaths(enforcer);
+  rmSync(dir, { recursive: true, force: true });
+  try {
+    rmdirSync(path.dirname(dir));
+  } catch {
+    // not empty (other enforcers' collectors) or already gone
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

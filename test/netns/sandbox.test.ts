@@ -226,8 +226,13 @@ describeAsRoot('sandbox on a real kernel', () => {
     expect(JSON.parse(sick.out)).toMatchObject({ status: 'unhealthy', problems: [`listener ${victim.protocol}/${victim.port} on ${victim.address} (${victim.netns}) is not running`] });
     expect((await cli('sandbox', 'status', dir)).out).toContain('is unhealthy');
 
+    // The iptables-nft apply before logs (the quickstart does): collectors ran in the enforcers.
+    const collectorRoot = path.join(dir, '.collector');
+    expect(fs.readdirSync(collectorRoot).length).toBeGreaterThan(0);
     const first = await sandboxDown(dir, { prefix: PREFIX });
     expect(first.hadRecord).toBe(true);
+    // Their files go with the sandbox.
+    expect(fs.existsSync(collectorRoot)).toBe(false);
     expect([...first.removed].sort()).toEqual([...ALL_NS].sort());
     expect(fs.existsSync(recordPath(dir))).toBe(false);
     const present = await listNetns();
