@@ -1,7 +1,7 @@
 /**
  * Benchmark: 1,000 simulated agents against one control plane server (issue 13, "scale").
  *
- *   npx tsc -p . && node dist/bench/agents-scale.js [--agents 1000] [--procs 4] [--pus 10] [--policies 100]
+ *   npx tsc -p . && node dist/bench/agents-scale.js [--agents 1000] [--procs 4] [--pus 10] [--policies 100] [--pg-pool 16]
  *
  * Everything is real but the kernel: a throwaway PostgreSQL (test/support/pg-cluster.ts), one
  * `startControlServer` in a process of its own (so its CPU and RSS are its own, read from /proc),
@@ -34,10 +34,12 @@ import { createCsr, generateKeys, privateKeyPem } from '../src/control/ca';
 import { controlRequest, pullRuleset, type HeldRuleset } from '../src/control/client';
 import { AGENT_DESIRED_FORMAT, type AgentDesired } from '../src/control/desired';
 import { openControl } from '../src/control/open';
+import { DEFAULT_PG_POOL } from '../src/cli/commands/server';
 import { startControlServer } from '../src/control/server';
 import { ControlStore } from '../src/control/store';
 import { newToken } from '../src/control/tokens';
 import type { DesiredRuleset } from '../src/compile/ir';
+import { retryDelay } from '../src/agent/backoff';
 import { generateHcl } from './generate';
 import { rulesetOf } from './host-ruleset';
 import { defaultLog, median, newResult, quantile, round, writeResult, type BenchOptions } from './util';
@@ -53,7 +55,7 @@ function arg(name: string, fallback: string): string {
 // ------------------------------------------------------------------ server process
 
 async function serverRole(): Promise<void> {
-  const c = await openControl({ poolSize: 10 });
+  const c = await openControl({ poolSize: Number(arg('pg-pool', String(DEFAULT_PG_POOL))) });
   // Only failures are logged: a thousand registrations would drown them.
   const srv = await startControlServer({ store: c.store, host: '127.0.0.1', port: 0, log: (l) => (/internal error|failed|lost/.test(l) ? process.stderr.write(`server: ${l}\n`) : undefined) });
   process.send!({ type: 'listening', url: srv.url });
@@ -93,11 +95,12 @@ async function agentsRole(): Promise<void> {
           const csr = await createCsr(name, keys);
           // As an agent does: a refusal (403) is final, a server error or timeout is retried with backoff.
           let r: Awaited<ReturnType<typeof controlRequest>> | undefined;
-          for (let attempt = 0; attempt < 6; attempt++) {
-            r = await controlRequest({ url, ca, method: 'POST', path: '/v1/register', body: { token, enforcer: name, csr }, timeoutMs: 120_000 }).catch((e: Error) => ({ status: 0, body: { error: e.message }, bytes: 0 }));
+          for (let attempt = 0; attempt < 10; attempt++) {
+            r = await controlRequest({ url, ca, method: 'POST', path: '/v1/register', body: { token, enforcer: name, csr }, timeoutMs: 120_000 }).catch((e: Error) => ({ status: 0, body: { error: e.message }, bytes: 0, retryAfterMs: undefined }));
             if (r.status === 200 || (r.status >= 400 && r.status < 500)) break;
-            process.send!({ type: 'error', agent: name, message: `registration attempt ${attempt + 1}: ${r.status} ${JSON.stringify(r.body)}` });
-            await new Promise((res) => setTimeout(res, 500 * 2 ** attempt));
+            process.send!({ type: 'error', agent: name, status: r.status, message: `registration attempt ${attempt + 1}: ${r.status} ${JSON.stringify(r.body)}` });
+            // The agent's own rule: the backoff, or the server's Retry-After when longer, jittered.
+            await new Promise((res) => setTimeout(res, retryDelay(attempt + 1, r!.retryAfterMs, { baseMs: 500, capMs: 15_000 })));
           }
           if (r!.status !== 200) throw new Error(`registration of ${name}: ${r!.status} ${JSON.stringify(r!.body)}`);
           return { name, cert: r!.body.cert as string, key: await privateKeyPem(keys.privateKey), agent: new https.Agent({ keepAlive: true, maxSockets: 1 }) };
@@ -107,31 +110,51 @@ async function agentsRole(): Promise<void> {
   }
   process.send!({ type: 'registered', count: agents.length });
 
+  /** A failed request, with what the server said about coming back. */
+  class Failed extends Error {
+    constructor(
+      message: string,
+      readonly status: number,
+      readonly retryAfterMs?: number,
+    ) {
+      super(message);
+    }
+  }
   const loop = async (a: SimAgent) => {
-    let backoff = 250;
+    let failures = 0;
+    // A report not yet accepted is sent again before the next pull (as the agent's pendingReport).
+    let unreported: { etag: string; bytes: number; via: string } | undefined;
+    const report = async (u: { etag: string; bytes: number; via: string }) => {
+      const rep = await controlRequest(
+        { url, ca, cert: a.cert, key: a.key, method: 'POST', path: '/v1/report', body: { enforcer: a.name, etag: u.etag, status: 'applied', live_fingerprint: '', drift: [], repaired: false }, timeoutMs: 90_000 },
+        a.agent,
+      );
+      if (rep.status !== 200) throw new Failed(`report ${rep.status} ${String(rep.body.code ?? '')}`, rep.status, rep.retryAfterMs);
+      unreported = undefined;
+      process.send!({ type: 'ack', agent: a.name, etag: u.etag, bytes: u.bytes, via: u.via, at: Date.now() });
+    };
     while (!stopping) {
       const gen = generation;
       try {
+        if (unreported) await report(unreported);
         const r = await pullRuleset({ url, ca, cert: a.cert, key: a.key, timeoutMs: 90_000 }, a.held, { waitS: 55, delta: useDelta }, a.agent);
-        if (r.status === 'error') throw new Error(`${r.httpStatus} ${r.code ?? ''} ${r.message}`);
+        if (r.status === 'error') throw new Failed(`${r.httpStatus} ${r.code ?? ''} ${r.message}`, r.httpStatus, r.retryAfterMs);
         if (r.status === 'changed') {
           a.held = { etag: r.etag, desired: r.desired };
-          const rep = await controlRequest(
-            { url, ca, cert: a.cert, key: a.key, method: 'POST', path: '/v1/report', body: { enforcer: a.name, etag: r.etag, status: 'applied', live_fingerprint: '', drift: [], repaired: false }, timeoutMs: 90_000 },
-            a.agent,
-          );
-          if (rep.status !== 200) throw new Error(`report ${rep.status}`);
-          process.send!({ type: 'ack', agent: a.name, etag: r.etag, bytes: r.bytes, via: r.via, at: Date.now() });
+          unreported = { etag: r.etag, bytes: r.bytes, via: r.via };
+          await report(unreported);
         }
-        backoff = 250;
+        failures = 0;
       } catch (e) {
         if (stopping) return;
         // A mode switch aborts the parked long-polls on purpose; anything else is counted.
-        if (gen === generation) process.send!({ type: 'error', agent: a.name, message: (e as Error).message });
-        // Jittered (0.5–1.5×), as an agent's retries must be: a thousand agents failing together
-        // must not come back together.
-        await new Promise((res) => setTimeout(res, gen === generation ? backoff * (0.5 + Math.random()) : 0));
-        backoff = Math.min(backoff * 2, 15_000);
+        const status = e instanceof Failed ? e.status : 0;
+        if (gen === generation) process.send!({ type: 'error', agent: a.name, status, message: (e as Error).message });
+        failures++;
+        // As the agent does (retryDelay): jittered backoff, or the server's Retry-After when it
+        // asks for longer, so a thousand agents failing together do not come back together.
+        const delay = gen === generation ? retryDelay(failures, e instanceof Failed ? e.retryAfterMs : undefined, { baseMs: 250, capMs: 15_000 }) : 0;
+        await new Promise((res) => setTimeout(res, delay));
       }
     }
   };
@@ -182,6 +205,9 @@ interface Row {
   fullDocumentBytesMedian: number;
   pulledVia: Record<string, number>;
   errors: number;
+  /** Failed requests in the round by HTTP status (503: told to come back later; 0: no answer). */
+  errorsByStatus: Record<string, number>;
+  pgPool: number;
   loadAvgBefore: number[];
   loadAvgAfter: number[];
 }
@@ -227,6 +253,7 @@ export async function run(opts: BenchOptions = { quick: false, log: defaultLog }
   const procs = Number(arg('procs', '4'));
   const pus = Number(arg('pus', '10'));
   const policies = Number(arg('policies', '100'));
+  const pgPool = Number(arg('pg-pool', String(DEFAULT_PG_POOL)));
   const log = opts.log;
   const { startPgCluster } = await import('../test/support/pg-cluster');
   const pg = await startPgCluster();
@@ -240,7 +267,7 @@ export async function run(opts: BenchOptions = { quick: false, log: defaultLog }
   interruption.catch(() => undefined);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => interrupted(new Error(`interrupted by ${sig}`)));
   try {
-    const server = fork(__filename, ['--role', 'server'], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const server = fork(__filename, ['--role', 'server', '--pg-pool', String(pgPool)], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     children.push(server);
     const url = await new Promise<string>((resolve, reject) => {
       server.once('message', (m: { url: string }) => resolve(m.url));
@@ -260,6 +287,8 @@ export async function run(opts: BenchOptions = { quick: false, log: defaultLog }
 
     const acks: Array<{ agent: string; etag: string; bytes: number; via: string; at: number }> = [];
     const errors: string[] = [];
+    /** Failed requests by HTTP status (0: no answer), since the start. */
+    const failedBy: Record<string, number> = {};
     let registered = 0;
     let modeSet = 0;
     const per = Math.ceil(n / procs);
@@ -272,10 +301,14 @@ export async function run(opts: BenchOptions = { quick: false, log: defaultLog }
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       children.push(c);
-      c.on('message', (m: { type: string; count?: number; agent?: string; etag?: string; bytes?: number; via?: string; at?: number; message?: string }) => {
+      c.on('message', (m: { type: string; count?: number; agent?: string; etag?: string; bytes?: number; via?: string; at?: number; message?: string; status?: number }) => {
         if (m.type === 'registered') registered += m.count!;
         if (m.type === 'ack') acks.push({ agent: m.agent!, etag: m.etag!, bytes: m.bytes!, via: m.via!, at: m.at! });
-        if (m.type === 'error') errors.push(`${m.agent}: ${m.message}`);
+        if (m.type === 'error') {
+          errors.push(`${m.agent}: ${m.message}`);
+          const k = String(m.status ?? 0);
+          failedBy[k] = (failedBy[k] ?? 0) + 1;
+        }
         if (m.type === 'mode-set') modeSet++;
       });
     }
@@ -286,7 +319,7 @@ export async function run(opts: BenchOptions = { quick: false, log: defaultLog }
       while (!ok()) {
         if (Date.now() - said > 15_000) {
           said = Date.now();
-          log(`  waiting for ${what}: ${acks.length} acknowledgements, ${registered} registered, ${errors.length} errors so far (load ${os.loadavg()[0].toFixed(1)})`);
+          log(`  waiting for ${what}: ${acks.length} acknowledgements, ${registered} registered, ${errors.length} failed requests so far ${JSON.stringify(failedBy)} (load ${os.loadavg()[0].toFixed(1)})`);
         }
         await Promise.race([interruption, Promise.resolve()]);
         if (Date.now() - t > limitMs) throw new Error(`timed out waiting for ${what} (${limitMs} ms); errors: ${errors.slice(0, 5).join(' | ')}`);
@@ -301,12 +334,17 @@ export async function run(opts: BenchOptions = { quick: false, log: defaultLog }
     };
     const t0 = Date.now();
     await until('registrations', () => registered >= n, 20 * 60_000);
-    log(`${n} agents registered in ${Date.now() - t0} ms`);
+    const registrationMs = Date.now() - t0;
+    log(`${n} agents registered in ${registrationMs} ms`);
     const initial = new Map(docs0.map((d) => [d.enforcer, '']));
     // the initial etags are the documents' etags; read them back rather than recompute
     for (const d of docs0) initial.set(d.enforcer, (await store.etag(d.enforcer))!);
+    const t1 = Date.now();
     await until('initial acknowledgements', acked(initial), 20 * 60_000);
-    log(`all ${n} agents hold their initial document`);
+    const initialSyncMs = Date.now() - t1;
+    const afterSync = procStats(server.pid!);
+    const failedBeforeRounds = { ...failedBy };
+    log(`all ${n} agents hold their initial document (${initialSyncMs} ms after the last registration; server CPU ${afterSync.cpuS} s so far, peak RSS ${round(afterSync.peakMiB, 1)} MiB; failed requests ${JSON.stringify(failedBy)})`);
 
     const result = newResult<Row>('agents-scale', `${n} simulated agents (mTLS) against one control plane server`, opts, '');
     const roundOf = async (name: 'delta' | 'full', docs: AgentDesired[]): Promise<Row> => {
@@ -316,6 +354,7 @@ export async function run(opts: BenchOptions = { quick: false, log: defaultLog }
       // Let every agent park its long-poll again (bounded: a few seconds on a loaded machine).
       await new Promise((r) => setTimeout(r, 5_000));
       const errorsBefore = errors.length;
+      const byStatusBefore = { ...failedBy };
       const loadAvgBefore = os.loadavg().map((x) => round(x, 2));
       const cpu0 = procStats(server.pid!).cpuS;
       const from = acks.length;
@@ -346,6 +385,8 @@ export async function run(opts: BenchOptions = { quick: false, log: defaultLog }
         fullDocumentBytesMedian: median(docs.map((d) => JSON.stringify(d).length)),
         pulledVia: via,
         errors: errors.length - errorsBefore,
+        errorsByStatus: Object.fromEntries(Object.entries(failedBy).map(([k, v]) => [k, v - (byStatusBefore[k] ?? 0)]).filter(([, v]) => (v as number) > 0)),
+        pgPool,
         loadAvgBefore,
         loadAvgAfter: os.loadavg().map((x) => round(x, 2)),
       };
@@ -355,11 +396,13 @@ export async function run(opts: BenchOptions = { quick: false, log: defaultLog }
     result.rows.push(await roundOf('delta', docs1));
     result.rows.push(await roundOf('full', docs2));
     result.method =
-      `One server process (startControlServer, pool 10) on 127.0.0.1, PostgreSQL ${pg.psql('SHOW server_version').trim()} (throwaway cluster, fsync off); ` +
+      `One server process (startControlServer, pool ${pgPool}) on 127.0.0.1, PostgreSQL ${pg.psql('SHOW server_version').trim()} (throwaway cluster, fsync off); ` +
       `${n} agents in ${agentProcs.length} processes, each with its own key, registered client certificate and keep-alive mTLS connection; ` +
       `documents compiled from ${HOSTS} enforcers × ${pus} PUs × ${policies + 1} policies; the change moves the port of one policy every PU is subject and object of. ` +
       `Time runs from the first ControlStore.publish (8 concurrent) to the last agent's report; bytes are response bodies the agent received for the change (TLS and headers not counted).`;
-    result.notes.push(`errors during registration and initial sync: ${errors.length - result.rows.reduce((k, r) => k + r.errors, 0)}`);
+    result.notes.push(`registration of ${n} agents: ${registrationMs} ms; initial sync (every agent pulls its whole document) after that: ${initialSyncMs} ms`);
+    result.notes.push(`server after registration and initial sync: CPU ${afterSync.cpuS} s, RSS ${round(afterSync.rssMiB, 1)} MiB (peak ${round(afterSync.peakMiB, 1)} MiB)`);
+    result.notes.push(`failed requests during registration and initial sync, by HTTP status (0: no answer): ${JSON.stringify(failedBeforeRounds)}`);
     const file = writeResult(result);
     log(`wrote ${file}`);
   } finally {

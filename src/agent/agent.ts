@@ -29,7 +29,7 @@ import { LocalStateStore } from '../state';
 import { atomicWriteFile } from '../state/fsutil';
 import type { Connector } from '../../providers';
 import { PACKAGE_VERSION } from '../version';
-import { backoffDelay, jittered, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
+import { jittered, retryDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
 import { AgentCodes } from './codes';
 import { converge, type ConvergeResult } from './converge';
 import { AgentError, bundleIds, ensureCertDir, issuerId, loadIdentity, readTokenFile, writeBundle, writeIdentity, type Identity } from './identity';
@@ -77,6 +77,8 @@ class Unreachable extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** The server's Retry-After (503: busy or its database away): the next try waits at least this. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
@@ -209,7 +211,7 @@ export class Agent {
     } catch (e) {
       throw new Unreachable(AgentCodes.serverUnreachable, `registration at ${this.o.server} failed: ${(e as Error).message}`);
     }
-    if (r.status >= 500) throw new Unreachable(AgentCodes.serverError, `registration at ${this.o.server} failed: server answered ${r.status} ${String(r.body.code ?? '')} ${String(r.body.error ?? '')}`);
+    if (r.status >= 500) throw new Unreachable(AgentCodes.serverError, `registration at ${this.o.server} failed: server answered ${r.status} ${String(r.body.code ?? '')} ${String(r.body.error ?? '')}`, r.retryAfterMs);
     if (r.status !== 200 || typeof r.body.cert !== 'string') {
       throw new AgentError(
         AgentCodes.registrationRefused,
@@ -254,7 +256,7 @@ export class Agent {
     } catch (e) {
       throw new Unreachable(AgentCodes.serverUnreachable, `${method} ${p} on ${this.o.server}: ${(e as Error).message}`);
     }
-    if (r.status >= 500) throw new Unreachable(AgentCodes.serverError, `${method} ${p} on ${this.o.server}: ${r.status} ${String(r.body.code ?? '')} ${String(r.body.error ?? '')}`.trim());
+    if (r.status >= 500) throw new Unreachable(AgentCodes.serverError, `${method} ${p} on ${this.o.server}: ${r.status} ${String(r.body.code ?? '')} ${String(r.body.error ?? '')}`.trim(), r.retryAfterMs);
     if (r.status === 401) throw new Unreachable(AgentCodes.certificateRefused, `${method} ${p} on ${this.o.server}: the server refuses this agent's certificate: ${String(r.body.code ?? '')} ${String(r.body.error ?? '')}`.trim());
     return r;
   }
@@ -282,7 +284,7 @@ export class Agent {
     if (r.httpStatus === 404) return { kind: 'none' };
     const what = `GET /v1/ruleset on ${this.o.server}: ${r.httpStatus} ${r.code ?? ''} ${r.message}`.replace(/\s+/g, ' ');
     if (r.httpStatus === 401) throw new Unreachable(AgentCodes.certificateRefused, `${what} (the server refuses this agent's certificate)`);
-    throw new Unreachable(AgentCodes.serverError, what);
+    throw new Unreachable(AgentCodes.serverError, what, r.retryAfterMs);
   }
 
   /** refreshTrust fetches the bundle: a staged CA is trusted (and reported) before it signs. */
@@ -440,14 +442,14 @@ export class Agent {
 
   private async markUnreachable(e: Unreachable): Promise<number> {
     this.failures++;
-    const delay = backoffDelay(this.failures, this.o.backoff, this.o.random);
+    const delay = retryDelay(this.failures, e.retryAfterMs, this.o.backoff, this.o.random);
     const now = this.o.now();
     if (this.status.server_state !== 'unreachable') this.status.unreachable_since = now.toISOString();
     this.status.server_state = 'unreachable';
     this.status.next_retry_at = new Date(now.getTime() + delay).toISOString();
     this.status.last_error = { code: e.code, message: e.message, at: now.toISOString() };
     this.log(
-      `${e.code} ${e.message}; keeping the last good rules (${this.record ? `etag ${this.record.etag}` : 'nothing applied yet'}) untouched; retry ${this.failures} in ${(delay / 1000).toFixed(1)} s`,
+      `${e.code} ${e.message}${e.retryAfterMs !== undefined ? ` (the server asks to retry after ${Math.round(e.retryAfterMs / 1000)} s)` : ''}; keeping the last good rules (${this.record ? `etag ${this.record.etag}` : 'nothing applied yet'}) untouched; retry ${this.failures} in ${(delay / 1000).toFixed(1)} s`,
     );
     await this.writeStatus();
     return delay;

@@ -33,3 +33,14 @@ export function jittered(ms: number, fraction: number, random: () => number = Ma
 function clamp01(x: number): number {
   return Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0.5;
 }
+
+/**
+ * retryDelay is the wait after a failure: the backoff, or the server's Retry-After when it asked
+ * for longer, spread up to half as much again so that agents told the same number do not come
+ * back together (never sooner than the server asked).
+ */
+export function retryDelay(failures: number, retryAfterMs: number | undefined, policy: BackoffPolicy = DEFAULT_BACKOFF, random: () => number = Math.random): number {
+  const backoff = backoffDelay(failures, policy, random);
+  if (retryAfterMs === undefined || retryAfterMs <= 0) return backoff;
+  return Math.max(backoff, Math.round(retryAfterMs * (1 + 0.5 * clamp01(random()))));
+}

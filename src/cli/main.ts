@@ -371,6 +371,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
     .option('--san <names>', 'extra comma-separated DNS names or addresses for the server certificate')
     .option('--workspace <name>', 'workspace (default: MICROSEG_WORKSPACE or "default")')
     .option('--schema <name>', 'PostgreSQL schema (default: MICROSEG_PG_SCHEMA or "microseg")')
+    .option('--pg-pool <n>', 'database connections of this replica, its LISTEN included (default: MICROSEG_PG_POOL or 16)')
     .action(async (opts) => setCode(await serverCommand(io, opts)));
   const agentCmd = program
     .command('agent')

@@ -288,7 +288,7 @@ async function issue(
 export type CertRefusal = 'malformed' | 'unknown-ca' | 'expired' | 'not-yet-valid' | 'revoked' | 'not-a-client' | 'no-enforcer';
 
 export type CertCheck =
-  | { ok: true; enforcer: string; serial: string; caId: string; notAfter: Date }
+  | { ok: true; enforcer: string; serial: string; caId: string; notBefore: Date; notAfter: Date }
   | { ok: false; reason: CertRefusal; detail: string };
 
 /** enforcerOf reads the enforcer a certificate is bound to (its URI SAN), or undefined. */
@@ -335,7 +335,7 @@ export async function checkClientCertificate(
   if (enforcer === undefined) return { ok: false, reason: 'no-enforcer', detail: 'no enforcer name in the subject alternative names' };
   const serial = cert.serialNumber.toLowerCase();
   if (isRevoked(serial)) return { ok: false, reason: 'revoked', detail: `certificate ${serial} of enforcer ${enforcer} is revoked` };
-  return { ok: true, enforcer, serial, caId, notAfter: cert.notAfter };
+  return { ok: true, enforcer, serial, caId, notBefore: cert.notBefore, notAfter: cert.notAfter };
 }
 
 /** certificateInfo reads what an agent needs to decide on renewal. */

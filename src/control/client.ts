@@ -26,6 +26,25 @@ export interface ControlResponse {
   body: Record<string, unknown>;
   /** Bytes of the response body as received (the bench counts them). */
   bytes: number;
+  /** The server's Retry-After (a 503 says when to come back), in milliseconds. */
+  retryAfterMs?: number;
+}
+
+/**
+ * parseRetryAfter reads a Retry-After header, seconds or an HTTP date (RFC 9110 §10.2.3), as
+ * milliseconds from `nowMs`, capped at an hour so a confused server cannot park an agent for days.
+ */
+export function parseRetryAfter(value: string | undefined, nowMs: number = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  let ms: number;
+  if (/^\d+$/.test(v)) ms = Number(v) * 1000;
+  else {
+    const at = Date.parse(v);
+    if (Number.isNaN(at)) return undefined;
+    ms = Math.max(0, at - nowMs);
+  }
+  return Math.min(ms, 3_600_000);
 }
 
 export function controlRequest(r: ControlRequest, agent?: https.Agent): Promise<ControlResponse> {
@@ -62,7 +81,8 @@ export function controlRequest(r: ControlRequest, agent?: https.Agent): Promise<
             }
           }
           const etag = res.headers.etag?.replace(/"/g, '');
-          resolve({ status: res.statusCode ?? 0, etag, body, bytes: raw.length });
+          const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+          resolve({ status: res.statusCode ?? 0, etag, body, bytes: raw.length, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
         });
         res.on('error', reject);
       },
@@ -83,7 +103,7 @@ export interface HeldRuleset {
 export type PullResult =
   | { status: 'unchanged'; etag: string; bytes: number }
   | { status: 'changed'; etag: string; desired: unknown; publishedAt?: string; signingCa?: string; bytes: number; via: 'delta' | 'full'; deltaRefused?: string }
-  | { status: 'error'; httpStatus: number; code?: string; message: string; bytes: number };
+  | { status: 'error'; httpStatus: number; code?: string; message: string; bytes: number; retryAfterMs?: number };
 
 /**
  * pullRuleset asks for the caller's ruleset (long-polling `waitS` seconds when it holds one),
@@ -111,7 +131,7 @@ export async function pullRuleset(
   const full = first.status === 226 ? await controlRequest({ ...r, method: 'GET', path: '/v1/ruleset' }, agent) : first;
   const bytes = first === full ? full.bytes : first.bytes + full.bytes;
   if (full.status !== 200) {
-    return { status: 'error', httpStatus: full.status, code: full.body.code as string | undefined, message: String(full.body.error ?? `HTTP ${full.status}`), bytes };
+    return { status: 'error', httpStatus: full.status, code: full.body.code as string | undefined, message: String(full.body.error ?? `HTTP ${full.status}`), bytes, retryAfterMs: full.retryAfterMs };
   }
   const etag = String(full.body.etag ?? full.etag ?? '');
   // The full document is checked too: the agent applies only what hashes to the published etag.

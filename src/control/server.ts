@@ -17,13 +17,24 @@
  * TLS asks every client for a certificate but lets the handshake finish without one
  * (`rejectUnauthorized: false`) because registration happens before an agent has one; every route
  * but the four public ones then refuses a connection whose certificate TLS did not authorise, and
- * checks it again against the database (revoked, retired CA, issued to this workspace). The
- * enforcer a request acts for is always the one its certificate names, never a parameter.
+ * checks it again against the CAs and the certificate's row (revoked, retired CA, issued to this
+ * workspace). The enforcer a request acts for is always the one its certificate names, never a
+ * parameter.
+ *
+ * Round trips: the CA set and each certificate's status are cached in this replica (caches.ts),
+ * invalidated by LISTEN/NOTIFY when a rotation step or a revocation commits anywhere; a renewal
+ * always reads the status from the database. A GET /v1/ruleset reads what it answers in one
+ * query (etag, and the patch or the document only when it changed); a report is one statement;
+ * a waiting long-poll holds no connection, and one query per `pollMs` re-reads the etags of all
+ * of them at once. When the pool's queue is long, or no connection comes in time, the answer is
+ * 503 with Retry-After (busy.ts), which agents honour with jitter.
  */
 import * as https from 'https';
 import type { IncomingMessage, ServerResponse } from 'http';
 import type { TLSSocket } from 'tls';
 import { caSecret, checkClientCertificate, generateKeys, issueServerCertificate, privateKeyPem, trustBundle, type CaRecord } from './ca';
+import { BUSY_CODE, DB_UNAVAILABLE_CODE, isDatabaseUnavailable, overloaded, retryAfterSeconds } from './busy';
+import { CaCache, CertStatusCache, type Trust } from './caches';
 import type { ControlStore } from './store';
 
 const MAX_BODY = 64 * 1024;
@@ -39,9 +50,10 @@ export interface ControlServerOptions {
   /** Client certificate validity (default 24 h). */
   certValidityMs?: number;
   /**
-   * How often a long-poll re-reads the database although no NOTIFY woke it (default 10 s): a
-   * publish wakes the long-polls of its enforcer at once on every replica through LISTEN/NOTIFY;
-   * this is the safety net for a notification lost with the LISTEN connection.
+   * How often the waiting long-polls' etags are re-read although no NOTIFY woke them (default
+   * 10 s; one query for all of them): a publish wakes the long-polls of its enforcer at once on
+   * every replica through LISTEN/NOTIFY; this is the safety net for a notification lost with the
+   * LISTEN connection.
    */
   pollMs?: number;
   log?: (line: string) => void;
@@ -52,6 +64,14 @@ export interface ControlServerOptions {
    * context when the CAs changed, whoever changed them.
    */
   caCheckMs?: number;
+  /**
+   * How long a certificate's `ok` is believed without a notification (default 30 s). A
+   * revocation reaches every replica by NOTIFY when it commits; this bounds a replica whose LISTEN
+   * connection died unnoticed.
+   */
+  certCacheMs?: number;
+  /** New requests get 503 + Retry-After while this many queries wait for a pool connection (default 4 × the pool). */
+  maxQueue?: number;
 }
 
 export interface ControlServer {
@@ -67,6 +87,7 @@ class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -112,40 +133,67 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   const validityMs = opts.certValidityMs ?? 24 * 3_600_000;
   const pollMs = opts.pollMs ?? 10_000;
 
-  // Long-polls waiting for their enforcer's next publish, woken by this replica's LISTEN.
-  const waiters = new Map<string, Set<() => void>>();
+  const caCache = new CaCache(() => store.cas());
+  const statusCache = new CertStatusCache(opts.certCacheMs ?? 30_000);
+
+  // Long-polls waiting for their enforcer's next publish, woken by this replica's LISTEN. Each
+  // remembers the etag its caller holds, for the periodic sweep.
+  const waiters = new Map<string, Set<{ known: string; finish: () => void }>>();
   const wake = (enforcer: string) => {
     const set = waiters.get(enforcer);
     if (!set) return;
     waiters.delete(enforcer);
-    for (const f of set) f();
+    for (const w of set) w.finish();
   };
   const wakeAll = () => {
     for (const e of [...waiters.keys()]) wake(e);
   };
   const stopListening = store.listen({
     onPublish: wake,
-    // Reconnected (or lost): a publish may have gone unheard; every long-poll re-reads.
-    onGap: wakeAll,
+    onCas: () => caCache.invalidate(),
+    onRevoke: (enforcer) => statusCache.revokeEnforcer(enforcer),
+    // Reconnected (or lost): a publish, rotation or revocation may have gone unheard; every
+    // long-poll re-reads and every cached row is read again.
+    onGap: () => {
+      caCache.invalidate();
+      statusCache.clear();
+      wakeAll();
+    },
     onError: (e) => log(`LISTEN connection lost (long-polls fall back to re-reading every ${pollMs} ms until it is back): ${e.message}`),
   });
   /** waiter registers a wake-up for `enforcer` now; it resolves on a publish, after `ms`, or when the client goes away. */
-  const waiter = (enforcer: string, ms: number, sock: TLSSocket) => {
+  const waiter = (enforcer: string, known: string, ms: number, sock: TLSSocket) => {
     let done!: () => void;
     const promise = new Promise<void>((resolve) => (done = resolve));
     const timer = setTimeout(() => finish(), Math.max(0, ms));
+    const entry = { known, finish: () => finish() };
     const finish = () => {
       clearTimeout(timer);
       sock.off('close', finish);
-      waiters.get(enforcer)?.delete(finish);
+      waiters.get(enforcer)?.delete(entry);
       done();
     };
     sock.once('close', finish);
-    const set = waiters.get(enforcer) ?? new Set<() => void>();
-    set.add(finish);
+    const set = waiters.get(enforcer) ?? new Set();
+    set.add(entry);
     waiters.set(enforcer, set);
     return { promise, cancel: finish };
   };
+  // The safety net for a notification lost with the LISTEN connection: one query for all waiting
+  // long-polls (not one each), waking those whose etag moved.
+  let sweeping = false;
+  const sweep = setInterval(() => {
+    if (sweeping || waiters.size === 0) return;
+    sweeping = true;
+    store
+      .etags([...waiters.keys()])
+      .then((etags) => {
+        for (const [enforcer, set] of [...waiters]) if ([...set].some((w) => etags.get(enforcer) !== w.known)) wake(enforcer);
+      })
+      .catch((e: unknown) => log(`long-poll sweep failed (will retry): ${(e as Error).message}`))
+      .finally(() => (sweeping = false));
+  }, pollMs);
+  sweep.unref();
 
   const tlsMaterial = async () => {
     const { cas } = await store.ensureCa(now(), secret);
@@ -157,17 +205,47 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   const caState = (cas: readonly CaRecord[]) => cas.map((c) => `${c.id}:${c.role}`).join(',');
   let loaded = caState(material.cas);
 
-  /** authenticate returns the enforcer the request's client certificate is bound to, or throws 401/403. */
-  const authenticate = async (req: IncomingMessage, cas: readonly CaRecord[]): Promise<{ enforcer: string; serial: string; caId: string }> => {
+  /**
+   * authenticate returns the enforcer the request's client certificate is bound to, or throws
+   * 401. The certificate's parse and signature check is remembered per connection and CA set;
+   * its status comes from the cache unless `fresh` (renewal: a revoked certificate must not buy a
+   * new one in the instant before its revocation's notification arrives).
+   */
+  const authenticate = async (req: IncomingMessage, trust: Trust, fresh = false): Promise<{ enforcer: string; serial: string; caId: string }> => {
     const sock = req.socket as TLSSocket;
     const peer = sock.getPeerCertificate();
     if (!peer || !peer.raw) throw new HttpError(401, 'MSEG9831', 'a client certificate is required (register with a token first)');
     if (!sock.authorized) throw new HttpError(401, 'MSEG9831', `the client certificate is not trusted: ${String(sock.authorizationError)}`);
-    const check = await checkClientCertificate(new Uint8Array(peer.raw), cas, () => false, now());
-    if (!check.ok) throw new HttpError(401, 'MSEG9831', `the client certificate is refused (${check.reason}): ${check.detail}`);
-    const status = await store.certStatus(check.serial, check.enforcer);
-    if (status !== 'ok') throw new HttpError(401, 'MSEG9832', `the client certificate of ${check.enforcer} is ${status === 'revoked' ? 'revoked' : 'not one this workspace issued'}`);
+    const at = now();
+    let check = trust.checked.get(sock);
+    if (!check) {
+      const c = await checkClientCertificate(new Uint8Array(peer.raw), trust.cas, () => false, at);
+      if (!c.ok) throw new HttpError(401, 'MSEG9831', `the client certificate is refused (${c.reason}): ${c.detail}`);
+      trust.checked.set(sock, c);
+      check = c;
+    }
+    // A remembered check was made earlier: the certificate may have expired since.
+    if (at > check.notAfter) throw new HttpError(401, 'MSEG9831', `the client certificate is refused (expired): expired at ${check.notAfter.toISOString()}`);
+    if (at < check.notBefore) throw new HttpError(401, 'MSEG9831', `the client certificate is refused (not-yet-valid): valid from ${check.notBefore.toISOString()}`);
+    let status = fresh ? undefined : statusCache.get(check.serial, check.enforcer, Date.now());
+    if (status === undefined) {
+      const g = statusCache.at();
+      const s = await store.certStatus(check.serial, check.enforcer);
+      statusCache.put(check.serial, check.enforcer, s, Date.now(), g);
+      if (s !== 'ok') throw new HttpError(401, 'MSEG9832', `the client certificate of ${check.enforcer} is ${s === 'revoked' ? 'revoked' : 'not one this workspace issued'}`);
+      status = s;
+    }
+    if (status === 'revoked') throw new HttpError(401, 'MSEG9832', `the client certificate of ${check.enforcer} is revoked`);
     return { enforcer: check.enforcer, serial: check.serial, caId: check.caId };
+  };
+
+  /** admit turns a new request away with 503 while the pool's queue is long: queuing it would only make every answer late. */
+  const maxQueue = opts.maxQueue ?? 4 * store.poolLoad().max;
+  const admit = () => {
+    const load = store.poolLoad();
+    if (overloaded(load, maxQueue)) {
+      throw new HttpError(503, BUSY_CODE, `the server is busy (${load.waiting} queries wait for its ${load.max} database connections); retry later`, { 'retry-after': String(retryAfterSeconds(load)) });
+    }
   };
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -188,9 +266,12 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
         return send(res, 503, { ok: false, code: 'MSEG9833', error: 'the database does not answer' });
       }
     }
-    // Every authenticated decision reads the CAs afresh: another replica may have rotated them.
-    const cas = await store.cas();
+    // The CAs as this replica knows them: re-read after every rotation step's notification.
+    const trust = await caCache.get();
+    const cas = trust.cas;
     if (route === 'GET /v1/ca') return send(res, 200, { bundle: trustBundle(cas), cas: cas.filter((c) => c.role !== 'retired').map((c) => ({ id: c.id, role: c.role })) });
+    // Every route from here on needs the database.
+    admit();
     if (route === 'POST /v1/register') {
       const body = await readBody(req);
       const enforcer = str(body, 'enforcer', 200);
@@ -204,7 +285,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
       log(`registered ${enforcer} from ${req.socket.remoteAddress}: certificate ${r.cert.serial}`);
       return send(res, 200, { ok: true, cert: r.cert.certPem, serial: r.cert.serial, ca_id: r.cert.caId, not_after: r.cert.notAfter, bundle: r.bundle });
     }
-    const who = await authenticate(req, cas);
+    const who = await authenticate(req, trust, route === 'POST /v1/renew');
     if (route === 'POST /v1/renew') {
       const body = await readBody(req);
       const r = await store.renew({ enforcer: who.enforcer, csrPem: str(body, 'csr'), now: now(), validityMs, secret });
@@ -216,31 +297,32 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
       const wait = Math.min(MAX_WAIT_S, Math.max(0, Number(url.searchParams.get('wait') ?? 0) || 0));
       const deadline = Date.now() + wait * 1000;
       const sock = req.socket as TLSSocket;
-      // Every read of the etag comes after the wake-up it would miss is registered: a publish
-      // landing between the read and the wait still wakes this request.
-      let w = known !== undefined && wait > 0 ? waiter(who.enforcer, Math.min(pollMs, deadline - Date.now()), sock) : undefined;
-      let etag = await store.etag(who.enforcer);
-      while (w && etag === known && Date.now() < deadline && !sock.destroyed) {
-        await w.promise;
-        w = waiter(who.enforcer, Math.min(pollMs, deadline - Date.now()), sock);
-        etag = await store.etag(who.enforcer);
-      }
-      w?.cancel();
-      if (etag === undefined) return send(res, 404, { ok: false, code: 'MSEG9834', error: `nothing is published for enforcer ${who.enforcer} yet` });
-      if (etag === known) return send(res, 304, undefined, { etag: `"${etag}"` });
-      const signingCa = cas.find((c) => c.role === 'signing')?.id;
       // RFC 3229 delta encoding: an agent that says `A-IM: json-patch` and holds the document the
       // current one was published over gets the RFC 6902 patch (226 IM Used) instead of the document.
       const aim = String(req.headers['a-im'] ?? '').toLowerCase().split(',').map((x) => x.trim());
-      if (known !== undefined && aim.includes('json-patch')) {
-        const d = await store.delta(who.enforcer, known);
-        if (d) {
-          return send(res, 226, { enforcer: who.enforcer, etag: d.etag, base: known, patch: d.patch, published_at: d.publishedAt, signing_ca: signingCa }, { etag: `"${d.etag}"`, im: 'json-patch', 'delta-base': `"${known}"` });
-        }
+      const wantDelta = known !== undefined && aim.includes('json-patch');
+      // Every read comes after the wake-up it would miss is registered: a publish landing between
+      // the read and the wait still wakes this request. Waiting holds no database connection.
+      let w = known !== undefined && wait > 0 ? waiter(who.enforcer, known, deadline - Date.now(), sock) : undefined;
+      let a = await store.answer(who.enforcer, known, wantDelta);
+      while (w && a?.etag === known) {
+        await w.promise;
+        // At the deadline the answer is 304 without another read: the agent asks again at once.
+        if (Date.now() >= deadline || sock.destroyed) break;
+        w = waiter(who.enforcer, known!, deadline - Date.now(), sock);
+        a = await store.answer(who.enforcer, known, wantDelta);
       }
-      const rs = await store.ruleset(who.enforcer);
-      if (!rs) return send(res, 404, { ok: false, code: 'MSEG9834', error: `nothing is published for enforcer ${who.enforcer} yet` });
-      return send(res, 200, { enforcer: who.enforcer, etag: rs.etag, published_at: rs.publishedAt, desired: rs.desired, signing_ca: signingCa }, { etag: `"${rs.etag}"` });
+      w?.cancel();
+      if (sock.destroyed) return;
+      // Revoked while it waited (the notification marked it): no answer but the refusal.
+      if (statusCache.knownRevoked(who.serial)) throw new HttpError(401, 'MSEG9832', `the client certificate of ${who.enforcer} is revoked`);
+      if (a === undefined) return send(res, 404, { ok: false, code: 'MSEG9834', error: `nothing is published for enforcer ${who.enforcer} yet` });
+      if (a.etag === known) return send(res, 304, undefined, { etag: `"${a.etag}"` });
+      const signingCa = cas.find((c) => c.role === 'signing')?.id;
+      if (a.patch) {
+        return send(res, 226, { enforcer: who.enforcer, etag: a.etag, base: known, patch: a.patch, published_at: a.publishedAt, signing_ca: signingCa }, { etag: `"${a.etag}"`, im: 'json-patch', 'delta-base': `"${known}"` });
+      }
+      return send(res, 200, { enforcer: who.enforcer, etag: a.etag, published_at: a.publishedAt, desired: a.desired, signing_ca: signingCa }, { etag: `"${a.etag}"` });
     }
     if (route === 'POST /v1/report') {
       const body = await readBody(req);
@@ -251,11 +333,21 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
         throw new HttpError(403, 'MSEG9900', `this certificate is ${who.enforcer}'s; it cannot report for ${String(body.enforcer).slice(0, 200)}`);
       }
       const trusts = Array.isArray(body.trusts) ? body.trusts.filter((t): t is string => typeof t === 'string') : [];
-      await store.report(who.enforcer, { ...body, enforcer: who.enforcer, cert_serial: who.serial, cert_ca: who.caId }, now());
-      if (trusts.length) await store.reportTrust(who.enforcer, trusts, now());
+      await store.recordReport(who.enforcer, { ...body, enforcer: who.enforcer, cert_serial: who.serial, cert_ca: who.caId }, trusts, now());
       return send(res, 200, { ok: true });
     }
     throw new HttpError(404, 'MSEG9835', `no route ${route}`);
+  };
+
+  // One log line per ten seconds about an unavailable database, not one per request of a fleet.
+  let unavailableSince = 0;
+  let unavailableCount = 0;
+  const noteUnavailable = (message: string) => {
+    unavailableCount++;
+    if (Date.now() - unavailableSince < 10_000) return;
+    log(`database unavailable, answering 503 with Retry-After (${unavailableCount} request(s) since the last such line): ${message}`);
+    unavailableSince = Date.now();
+    unavailableCount = 0;
   };
 
   const server = https.createServer(
@@ -263,7 +355,13 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     (req, res) => {
       handle(req, res).catch((e: unknown) => {
         if (res.headersSent) return res.destroy();
-        if (e instanceof HttpError) return send(res, e.status, { ok: false, code: e.code, error: e.message });
+        if (e instanceof HttpError) return send(res, e.status, { ok: false, code: e.code, error: e.message }, e.headers);
+        if (isDatabaseUnavailable(e)) {
+          // Not a bug: the database is slow, full or away. The agent keeps its rules and comes back.
+          noteUnavailable((e as Error).message);
+          const load = store.poolLoad();
+          return send(res, 503, { ok: false, code: DB_UNAVAILABLE_CODE, error: 'the database cannot serve this request now; retry later' }, { 'retry-after': String(Math.max(2, retryAfterSeconds(load))) });
+        }
         log(`internal error on ${req.method} ${req.url}: ${(e as Error).message}`);
         send(res, 500, { ok: false, code: 'MSEG9836', error: 'internal error (see the server log)' });
       });
@@ -289,7 +387,10 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
       const step = await store.advanceRotation(now());
       if (step.step === 'promote') log('CA rotation: every agent trusts the new CA; it signs now');
       if (step.step === 'retire') log('CA rotation: every agent renewed; the old CA is retired');
-      if (caState(await store.cas()) !== loaded) {
+      const g = caCache.at();
+      const cas = await store.cas();
+      caCache.set(cas, g);
+      if (caState(cas) !== loaded) {
         await reloadTls();
         log('CAs changed: TLS certificate and trust bundle reloaded');
       }
@@ -305,6 +406,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     reloadTls,
     close: async () => {
       clearInterval(timer);
+      clearInterval(sweep);
       // A CA check under way finishes first: its queries must not outlive the caller's pool.
       await checking;
       await stopListening();

@@ -29,6 +29,34 @@ function notifyPayload(workspace: string, enforcer: string): string {
   return `${workspace}\n${enforcer}`;
 }
 
+/**
+ * Payloads on the control channel, which tells every replica to drop what it caches: `ca` (the
+ * CAs changed; they are per database) and `revoke\nWORKSPACE\nENFORCER` (certificates revoked).
+ */
+const CA_CHANGED = 'ca';
+function revokePayload(workspace: string, enforcer: string): string {
+  return `revoke\n${workspace}\n${enforcer}`;
+}
+
+/** What a long-poll needs about one enforcer's ruleset, read in one round trip (ControlStore.answer). */
+export interface RulesetAnswer {
+  etag: string;
+  publishedAt: string;
+  /** The patch from the caller's etag, when asked for, the document changed and one is kept. */
+  patch?: PatchOperation[];
+  /** The whole document, when it changed and no patch answers. */
+  desired?: unknown;
+}
+
+/** How busy a store's connection pool is (the server sheds load on it). */
+export interface PoolLoad {
+  max: number;
+  total: number;
+  idle: number;
+  /** Queries queued for a connection. */
+  waiting: number;
+}
+
 
 export type Registration =
   | { ok: true; cert: IssuedCertificate; bundle: string; token: TokenRecord }
@@ -71,6 +99,11 @@ export class ControlStore {
     await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ADVISORY_CLASS, `ca:${this.schema}`]);
   }
 
+  /** notifyControl tells every replica's cache (ControlStore.listen) to drop what `payload` names; sent on commit. */
+  private async notifyControl(c: PoolClient, payload: string): Promise<void> {
+    await c.query('SELECT pg_notify($1, $2)', [this.controlChannel, payload]);
+  }
+
   private async writeCas(c: PoolClient, cas: readonly CaRecord[]): Promise<void> {
     // Demote before promote: the one-signing index checks each statement.
     const ordered = [...cas].sort((a, b) => (a.role === 'signing' ? 1 : 0) - (b.role === 'signing' ? 1 : 0));
@@ -91,6 +124,7 @@ export class ControlStore {
       if (cas.length > 0) return { cas, created: false };
       const ca = await createCa({ secret, now });
       await this.writeCas(c, [ca]);
+      await this.notifyControl(c, CA_CHANGED);
       return { cas: [ca], created: true };
     });
   }
@@ -105,6 +139,7 @@ export class ControlStore {
       await this.lockCas(c);
       const next = await startRotation(await this.cas(c), secret, now);
       await this.writeCas(c, next);
+      await this.notifyControl(c, CA_CHANGED);
       return next;
     });
   }
@@ -127,7 +162,10 @@ export class ControlStore {
     return this.tx(async (c) => {
       await this.lockCas(c);
       const step = rotationStep(await this.cas(c), await this.agentTrust(c, now), force);
-      if (step.step === 'promote' || step.step === 'retire') await this.writeCas(c, step.cas);
+      if (step.step === 'promote' || step.step === 'retire') {
+        await this.writeCas(c, step.cas);
+        await this.notifyControl(c, CA_CHANGED);
+      }
       return step;
     });
   }
@@ -229,13 +267,20 @@ export class ControlStore {
     );
   }
 
-  /** revokeEnforcer revokes every certificate of an enforcer (decommission); returns the serials. */
+  /**
+   * revokeEnforcer revokes every certificate of an enforcer (decommission); returns the serials.
+   * The NOTIFY in the same transaction reaches every replica when it commits, so none keeps
+   * accepting a revoked certificate from its cache.
+   */
   async revokeEnforcer(enforcer: string, reason: string, now: Date): Promise<string[]> {
-    const r = await this.pool.query<{ serial: string }>(
-      `UPDATE ${this.q}.control_certs SET revoked_at = $3, revoke_reason = $4 WHERE workspace = $1 AND enforcer = $2 AND revoked_at IS NULL RETURNING serial`,
-      [this.workspace, enforcer, now, reason],
-    );
-    return r.rows.map((x) => x.serial).sort();
+    return this.tx(async (c) => {
+      const r = await c.query<{ serial: string }>(
+        `UPDATE ${this.q}.control_certs SET revoked_at = $3, revoke_reason = $4 WHERE workspace = $1 AND enforcer = $2 AND revoked_at IS NULL RETURNING serial`,
+        [this.workspace, enforcer, now, reason],
+      );
+      await this.notifyControl(c, revokePayload(this.workspace, enforcer));
+      return r.rows.map((x) => x.serial).sort();
+    });
   }
 
   // ---------------------------------------------------------------- rulesets and reports
@@ -305,6 +350,47 @@ export class ControlStore {
     return x ? { etag: x.etag, patch: x.prev_patch, publishedAt: x.published_at.toISOString() } : undefined;
   }
 
+  /**
+   * answer reads, in one round trip, what a GET /v1/ruleset from a caller holding `known` needs:
+   * the etag, and only when the document changed, the patch from `known` (when `delta` and one
+   * is kept) or else the whole document. An unchanged document costs a few bytes.
+   */
+  async answer(enforcer: string, known: string | undefined, delta: boolean): Promise<RulesetAnswer | undefined> {
+    const r = await this.pool.query<{ etag: string; published_at: Date; patch: PatchOperation[] | null; desired: unknown }>(
+      `SELECT etag, published_at,
+              CASE WHEN $4 AND etag IS DISTINCT FROM $3 AND prev_etag = $3 THEN prev_patch END AS patch,
+              CASE WHEN etag IS DISTINCT FROM $3 AND NOT ($4 AND prev_etag IS NOT DISTINCT FROM $3 AND prev_patch IS NOT NULL) THEN desired END AS desired
+         FROM ${this.q}.control_rulesets WHERE workspace = $1 AND enforcer = $2`,
+      [this.workspace, enforcer, known ?? null, delta && known !== undefined],
+    );
+    const x = r.rows[0];
+    if (!x) return undefined;
+    const out: RulesetAnswer = { etag: x.etag, publishedAt: x.published_at.toISOString() };
+    if (x.patch !== null) out.patch = x.patch;
+    else if (x.etag !== known) out.desired = x.desired;
+    return out;
+  }
+
+  /** etags reads the current etag of each of `enforcers` that has a ruleset, in one round trip. */
+  async etags(enforcers: readonly string[]): Promise<Map<string, string>> {
+    const r = await this.pool.query<{ enforcer: string; etag: string }>(
+      `SELECT enforcer, etag FROM ${this.q}.control_rulesets WHERE workspace = $1 AND enforcer = ANY($2::text[])`,
+      [this.workspace, enforcers],
+    );
+    return new Map(r.rows.map((x) => [x.enforcer, x.etag]));
+  }
+
+  /** The NOTIFY channel of this schema's cache invalidations (CAs changed, certificates revoked). */
+  get controlChannel(): string {
+    return `microseg_control_${this.schema}`.slice(0, 63);
+  }
+
+  /** poolLoad says how busy this store's pool is. */
+  poolLoad(): PoolLoad {
+    const p = this.pool as Pool & { options?: { max?: number } };
+    return { max: p.options?.max ?? 10, total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount };
+  }
+
   /** The NOTIFY channel of this schema's publishes (one per schema; the payload names workspace and enforcer). */
   get channel(): string {
     return `microseg_rulesets_${this.schema}`.slice(0, 63);
@@ -316,7 +402,16 @@ export class ControlStore {
    * drops it calls `onGap()` (notifications may have been missed meanwhile) and reconnects after
    * `retryMs`, calling `onGap()` again once listening. Returns a function that stops it.
    */
-  listen(opts: { onPublish: (enforcer: string) => void; onGap: () => void; onError?: (e: Error) => void; retryMs?: number }): () => Promise<void> {
+  listen(opts: {
+    onPublish: (enforcer: string) => void;
+    onGap: () => void;
+    /** The CAs changed (any replica or `microseg ca`). */
+    onCas?: () => void;
+    /** An enforcer's certificates were revoked in this workspace. */
+    onRevoke?: (enforcer: string) => void;
+    onError?: (e: Error) => void;
+    retryMs?: number;
+  }): () => Promise<void> {
     let stopped = false;
     let client: PoolClient | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -338,9 +433,13 @@ export class ControlStore {
         };
         c.on('error', drop);
         c.on('end', () => drop(new Error('the LISTEN connection ended')));
+        const revokePrefix = `revoke\n${prefix}`;
         c.on('notification', (n) => {
           if (n.channel === this.channel && n.payload?.startsWith(prefix)) opts.onPublish(n.payload.slice(prefix.length));
+          if (n.channel === this.controlChannel && n.payload === CA_CHANGED) opts.onCas?.();
+          if (n.channel === this.controlChannel && n.payload?.startsWith(revokePrefix)) opts.onRevoke?.(n.payload.slice(revokePrefix.length));
         });
+        await c.query(`LISTEN ${quoteIdent(this.controlChannel)}`);
         await c.query(`LISTEN ${quoteIdent(this.channel)}`);
         if (stopped) {
           dropped = true;
@@ -375,6 +474,22 @@ export class ControlStore {
       `INSERT INTO ${this.q}.control_reports (workspace, enforcer, report, seen_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT (workspace, enforcer) DO UPDATE SET report = EXCLUDED.report, seen_at = EXCLUDED.seen_at`,
       [this.workspace, enforcer, JSON.stringify(report), now],
+    );
+  }
+
+  /**
+   * recordReport files an agent's report and, when it lists them, the CAs it trusts: one
+   * statement (one round trip) where report() and reportTrust() take two.
+   */
+  async recordReport(enforcer: string, report: Record<string, unknown>, trusts: readonly string[], now: Date): Promise<void> {
+    await this.pool.query(
+      `WITH r AS (
+         INSERT INTO ${this.q}.control_reports (workspace, enforcer, report, seen_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (workspace, enforcer) DO UPDATE SET report = EXCLUDED.report, seen_at = EXCLUDED.seen_at
+       )
+       INSERT INTO ${this.q}.control_agent_trust (workspace, enforcer, trusts, seen_at) SELECT $1, $2, $5::jsonb, $4 WHERE $6
+       ON CONFLICT (workspace, enforcer) DO UPDATE SET trusts = EXCLUDED.trusts, seen_at = EXCLUDED.seen_at`,
+      [this.workspace, enforcer, JSON.stringify(report), now, JSON.stringify(trusts), trusts.length > 0],
     );
   }
 

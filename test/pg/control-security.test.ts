@@ -171,7 +171,7 @@ describeWithPg('control plane security (microseg server, mTLS, PostgreSQL)', () 
     expect((await store.advanceRotation(new Date(), true)).step).toBe('promote');
     expect((await store.advanceRotation(new Date(), true)).step).toBe('retire');
     expect((await store.cas()).find((c) => c.id === oldCa)?.role).toBe('retired');
-    // At once (every request reads the CAs), before this replica reloaded its TLS context ...
+    // At once (the rotation step notifies every replica, which drops its CAs), before this replica reloaded its TLS context ...
     const atOnce = await as(stays, 'GET', '/v1/ruleset');
     expect([atOnce.status, atOnce.body.code]).toEqual([401, 'MSEG9831']);
     // ... and after: its CA check (every 10 s) notices the retirement and reloads; bounded wait.
