@@ -40,7 +40,8 @@ export function parseRetryAfter(value: string | undefined, nowMs: number = Date.
   let ms: number;
   if (/^\d+$/.test(v)) ms = Number(v) * 1000;
   else {
-    const at = Date.parse(v);
+    // An HTTP date names its month; a bare number with a sign is no Retry-After.
+    const at = /[A-Za-z]/.test(v) ? Date.parse(v) : NaN;
     if (Number.isNaN(at)) return undefined;
     ms = Math.max(0, at - nowMs);
   }

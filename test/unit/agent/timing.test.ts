@@ -1,5 +1,5 @@
 /** The agent's pure timing: retry backoff (jittered, exponential, capped) and certificate renewal. */
-import { backoffDelay, jittered } from '../../../src/agent/backoff';
+import { backoffDelay, jittered, retryDelay } from '../../../src/agent/backoff';
 import { renewAt, renewalReason } from '../../../src/agent/renewal';
 
 describe('backoffDelay', () => {
@@ -38,5 +38,16 @@ describe('renewal timing', () => {
   });
   it('says expired when too late for mTLS', () => {
     expect(renewalReason(cert, 'ca-b', new Date('2026-12-04T00:00:00Z'))).toBe('expired');
+  });
+});
+
+describe('retryDelay', () => {
+  const policy = { baseMs: 1000, capMs: 60_000 };
+  it('waits the backoff when the server named no time, else at least its Retry-After, up to half as much again', () => {
+    expect(retryDelay(1, undefined, policy, () => 0)).toBe(backoffDelay(1, policy, () => 0));
+    expect([0, 0.5, 1].map((r) => retryDelay(1, 10_000, policy, () => r))).toEqual([10_000, 12_500, 15_000]);
+    // a backoff already longer than the Retry-After stands
+    expect(retryDelay(8, 2000, policy, () => 0)).toBe(backoffDelay(8, policy, () => 0));
+    expect(retryDelay(1, 0, policy, () => 0)).toBe(500);
   });
 });
