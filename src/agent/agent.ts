@@ -304,7 +304,12 @@ export class Agent {
       await writeBundle(this.o.certDir, bundle);
       this.trusts = await bundleIds(bundle);
       const added = this.trusts.filter((t) => !before.has(t));
-      if (added.length) this.log(`trust bundle updated: now trusting ${this.trusts.length} CA(s), new ${added.map((t) => t.slice(0, 12)).join(', ')}`);
+      if (added.length) {
+        this.log(`trust bundle updated: now trusting ${this.trusts.length} CA(s), new ${added.map((t) => t.slice(0, 12)).join(', ')}`);
+        // The rotation waits for every agent to report that it trusts the new CA: report it with
+        // the next round instead of the next heartbeat (a minute by default).
+        this.lastReport = 0;
+      }
     }
   }
 

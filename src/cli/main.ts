@@ -387,6 +387,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void, deps: CliD
     .option('--wait <seconds>', 'long-poll wait (1-60)', '30')
     .option('--timeout <seconds>', 'timeout of each request to the server', '15')
     .option('--drift-interval <seconds>', 'how often the host is re-read for drift between documents', '60')
+    .option('--trust-interval <seconds>', 'how often the trust bundle is fetched (a CA rotation waits for every agent to trust the new CA, then to renew from it)', '60')
     .option('--backoff-cap <seconds>', 'longest wait between retries while the server is unreachable', '60')
     .action(async (opts) => setCode(await agentCommand(io, opts, deps)));
   agentCmd

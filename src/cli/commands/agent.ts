@@ -27,6 +27,7 @@ export interface AgentFlags {
   wait?: string;
   timeout?: string;
   driftInterval?: string;
+  trustInterval?: string;
   backoffCap?: string;
 }
 
@@ -62,6 +63,7 @@ export async function agentCommand(io: Io, flags: AgentFlags, deps: CliDeps = {}
       waitS: seconds('--wait', flags.wait, 30, 1, 60),
       requestTimeoutMs: seconds('--timeout', flags.timeout, 15, 1, 600) * 1000,
       driftIntervalMs: seconds('--drift-interval', flags.driftInterval, 60, 1, 86_400) * 1000,
+      trustIntervalMs: seconds('--trust-interval', flags.trustInterval, 60, 1, 86_400) * 1000,
       backoff: { baseMs: 1000, capMs: seconds('--backoff-cap', flags.backoffCap, 60, 1, 3600) * 1000 },
     });
     if (flags.once) return await agent.once();
