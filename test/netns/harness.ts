@@ -218,8 +218,9 @@ export class Topology {
    * daemon starts a long-running program (a DNS resolver, say) in `node`, killed with its process
    * group at teardown like the listeners. Its stderr is kept for the caller's diagnostics.
    */
-  daemon(node: string, argv: string[]): { child: ChildProcess; stderr: () => string } {
-    const child = spawn('ip', ['netns', 'exec', this.nsName(node), ...argv], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  daemon(node: string, argv: string[], env?: NodeJS.ProcessEnv): { child: ChildProcess; stderr: () => string } {
+    // env explicitly: under jest, assigning the test's process.env does not reach spawn's default.
+    const child = spawn('ip', ['netns', 'exec', this.nsName(node), ...argv], { detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: env ?? process.env });
     ALL_CHILDREN.add(child);
     this.children.push(child);
     let err = '';
