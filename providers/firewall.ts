@@ -18,6 +18,15 @@ import { providerFor } from './registry';
 import type { Transaction } from './transaction';
 import type { BackendName, Capabilities, LiveRuleset, PartialLive, Provider, ReadScope } from './types';
 
+/**
+ * SendOptions: `after` holds the transactions back until it resolves (apply's durable `begin`
+ * journal entry); the transport may start meanwhile. If it rejects, nothing is sent and the call
+ * rejects with its reason.
+ */
+export interface SendOptions {
+  after?: Promise<unknown>;
+}
+
 /** Firewall is one backend's firewall on one host. */
 export interface Firewall {
   /** The host, for messages (`netns web-ns`, `ssh root@198.18.0.5:22`). */
@@ -36,13 +45,13 @@ export interface Firewall {
    * valid (sets before rules, rules before sets are destroyed), so a failure in the middle leaves
    * a consistent, if partial, state that the next read shows.
    */
-  run(txs: readonly Transaction[]): Promise<void>;
+  run(txs: readonly Transaction[], opts?: SendOptions): Promise<void>;
   /**
    * runAndReadPartial is `run(txs)` followed by `readPartial(scope)`, where the host allows in the
    * same transport round trip (the listings start right after the last transaction committed).
    * Undefined when the scope is better read whole (after the transactions ran).
    */
-  runAndReadPartial(txs: readonly Transaction[], scope: ReadScope): Promise<PartialLive | undefined>;
+  runAndReadPartial(txs: readonly Transaction[], scope: ReadScope, opts?: SendOptions): Promise<PartialLive | undefined>;
   /** Why this backend's tools cannot be used on the host (break-glass cleanup skips it then), or undefined. */
   unavailable(): Promise<string | undefined>;
 }
@@ -89,17 +98,17 @@ export class KernelFirewall implements Firewall {
     return this.provider.unavailable(this.host);
   }
 
-  async run(txs: readonly Transaction[]): Promise<void> {
-    await this.runWith(txs, []);
+  async run(txs: readonly Transaction[], opts: SendOptions = {}): Promise<void> {
+    await this.runWith(txs, [], opts.after);
   }
 
-  async runAndReadPartial(txs: readonly Transaction[], scope: ReadScope): Promise<PartialLive | undefined> {
+  async runAndReadPartial(txs: readonly Transaction[], scope: ReadScope, opts: SendOptions = {}): Promise<PartialLive | undefined> {
     const plan = this.provider.partialRead(scope);
     if (!plan) {
-      await this.run(txs);
+      await this.run(txs, opts);
       return undefined;
     }
-    const results = await this.runWith(txs, plan.argvs);
+    const results = await this.runWith(txs, plan.argvs, opts.after);
     return plan.parse(results, this.host.description);
   }
 
@@ -109,7 +118,7 @@ export class KernelFirewall implements Firewall {
    * transaction its own atomic tool invocation, stopping at the first that fails. Returns the
    * results of `reads`.
    */
-  private async runWith(txs: readonly Transaction[], reads: readonly string[][]): Promise<CommandResult[]> {
+  private async runWith(txs: readonly Transaction[], reads: readonly string[][], after?: Promise<unknown>): Promise<CommandResult[]> {
     const steps = txs.map((tx) => this.provider.serialize(tx));
     // Where the transport passes the host's firewall, `separate` transactions (a run of them goes
     // together) end their round trip before the next ones start.
@@ -117,7 +126,7 @@ export class KernelFirewall implements Firewall {
     const all = [...steps, ...reads.map((argv) => ({ argv, mayFail: true }))];
     const results: CommandResult[] = [];
     for (const [from, to] of [0, ...cuts].map((c, k, xs) => [c, k + 1 < xs.length ? xs[k + 1] : all.length] as const)) {
-      const got = await runSequence(this.host, all.slice(from, to));
+      const got = await runSequence(this.host, all.slice(from, to), from === 0 ? { after } : {});
       results.push(...got);
       if (got.length < to - from) break; // a transaction failed: nothing after it ran
     }

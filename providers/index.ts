@@ -18,7 +18,7 @@ export type {
 } from './types';
 export { TRANSACTION_VERSION, TxBuilder, countOps, describeOp, type Transaction, type TransactionKind, type TableName, type Op, type TxObject, type Verb } from './transaction';
 export { providerFor } from './registry';
-export { KernelFirewall, kernelConnector, kernelHost, type Connector, type Firewall, type FirewallHost } from './firewall';
+export { KernelFirewall, kernelConnector, kernelHost, type Connector, type Firewall, type FirewallHost, type SendOptions } from './firewall';
 export { NftablesProvider } from './nftables';
 export { IptablesProvider, detectBackend, detectBackendDetailed } from './iptables';
 export { ProviderError } from './common';

@@ -28,7 +28,7 @@ import type { CommandResult, Host } from '../../src/hosts/types';
 import { cidrFamily, cidrToInterval } from '../../src/model/intervals';
 import { traceHost, type Packet, type TraceVerdict } from '../../src/trace/tracer';
 import { ProviderError, checkName, checkRuleId } from '../common';
-import type { Connector, Firewall, FirewallHost } from '../firewall';
+import type { Connector, Firewall, FirewallHost, SendOptions } from '../firewall';
 import { renderRuleSpecs } from '../iptables/render';
 import { listedExpr } from '../nftables/body';
 import { providerFor } from '../registry';
@@ -838,7 +838,8 @@ class FakeHostFirewall implements Firewall {
     return providerFor(this.backend).readPartial(this.reader, scope);
   }
 
-  async run(txs: readonly Transaction[]): Promise<void> {
+  async run(txs: readonly Transaction[], opts: SendOptions = {}): Promise<void> {
+    await opts.after;
     for (let i = 0; i < txs.length; i++) {
       const tx = txs[i];
       // What a real host gets is the serialised script; the fake insists it could be serialised.
@@ -853,8 +854,8 @@ class FakeHostFirewall implements Firewall {
     }
   }
 
-  async runAndReadPartial(txs: readonly Transaction[], scope: ReadScope): Promise<PartialLive | undefined> {
-    await this.run(txs);
+  async runAndReadPartial(txs: readonly Transaction[], scope: ReadScope, opts: SendOptions = {}): Promise<PartialLive | undefined> {
+    await this.run(txs, opts);
     return this.readPartial(scope);
   }
 

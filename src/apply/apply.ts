@@ -352,13 +352,23 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
   const journal = (phase: 'begin' | 'applied' | 'verified' | 'failed', detail?: string) =>
     ctx.store.journal({ ts: now(), run_id: ctx.runId, enforcer: e, phase, ...(detail !== undefined ? { detail } : {}) });
 
-  await journal('begin', `${hp.action} ${hp.backend} from fingerprint ${hp.live_fingerprint || '(none)'}`);
+  // Nothing reaches the host before `begin` is durable, but its fsync need not hold everything
+  // else up: the transactions are handed to the transport at once with `touch` as their gate, so
+  // the transport starts (a process, `ip netns exec`, an ssh session) while the entry is synced.
+  // An interruption before the gate opens abandons the host with nothing sent.
+  const begun = journal('begin', `${hp.action} ${hp.backend} from fingerprint ${hp.live_fingerprint || '(none)'}`);
+  const touch = begun.then(() => {
+    if (ctx.signal?.aborted) throw new NotTouched();
+  });
+  touch.catch(() => undefined); // awaited on every path below; this only keeps an early throw from leaving it unhandled
   let firewallForSettle: Firewall | undefined;
   let wantForSettle: LiveRuleset | undefined;
   try {
-    await ctx.beforeHost?.(e);
-    // Begun but not yet touched: an interruption now abandons the host with nothing sent.
-    if (ctx.signal?.aborted) throw new NotTouched();
+    if (ctx.beforeHost) {
+      await touch;
+      await ctx.beforeHost(e);
+      if (ctx.signal?.aborted) throw new NotTouched();
+    }
     if (!hp.transactions) throw new Error(`the plan carries no transactions for enforcer "${e}"; run \`microseg plan\` again`);
     const host: FirewallHost = ctx.read?.host ?? ctx.connect(connection);
     const firewall = host.firewall(hp.backend);
@@ -370,10 +380,11 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
       if (txs.length === 0) return;
       ctx.observer?.transaction?.(e, txs);
       out.transactions.push(...txs);
-      await fw.run(txs);
+      await fw.run(txs, { after: touch });
     };
 
     if (hp.action === 'delete') {
+      await touch;
       await send(firewall, mine);
       await provenEmpty(firewall);
       if (previous) {
@@ -392,15 +403,17 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
     if (previous) {
       // A backend switch: the old backend is cleaned up (and proven empty) before the new one is
       // read back, since both may share the kernel's ipsets and hooks.
+      await touch;
       await send(firewall, mine);
       await send(previous, theirs);
       await provenEmpty(previous);
       back = await readBack(firewall, want, mine, hp, ctx.fullReadBack);
     } else {
-      back = await sendAndReadBack(firewall, want, mine, hp, ctx.fullReadBack, (txs) => {
+      back = await sendAndReadBack(firewall, want, mine, hp, ctx.fullReadBack, touch, (txs) => {
         ctx.observer?.transaction?.(e, txs);
         out.transactions.push(...txs);
       });
+      await touch; // already settled when anything was sent; with nothing to send, `verified` must still follow `begin`
     }
     const problems = problemsOf(diffObjects(want, back.live));
     if (problems.length > 0) {
@@ -421,7 +434,15 @@ async function applyHost(hp: HostPlan, plan: Plan, ctx: HostContext): Promise<Ho
     out.counters = baselineAfterApply(mine.some((t) => t.kind === 'full'), ctx.read?.live, live);
     return out;
   } catch (err) {
+    // A `begin` that could not be written stops the run, as it always did (nothing was sent: the
+    // gate never opened); every later journal entry must follow it in the file.
+    const unbegun = await begun.then(
+      () => undefined,
+      (e2: unknown) => e2,
+    );
+    if (unbegun !== undefined) throw unbegun;
     if (err instanceof NotTouched) {
+      out.transactions = [];
       out.status = 'not-started';
       out.error = 'interrupted before anything was sent; the host was not touched';
       await journal('failed', out.error).catch(() => undefined);
@@ -622,6 +643,7 @@ async function sendAndReadBack(
   sent: Transaction[],
   hp: HostPlan,
   fullReadBack: boolean,
+  after: Promise<unknown>,
   onSend: (txs: Transaction[]) => void,
 ): Promise<{ live: LiveRuleset; partial?: string }> {
   const full = sent.some((t) => t.kind === 'full');
@@ -629,12 +651,12 @@ async function sendAndReadBack(
   // A full sync's re-read (hooks and owned chain names) runs in the transactions' own round trip.
   if (full && !fullReadBack) {
     const scope: ReadScope = { chains: [], sets: [] };
-    const part = await fw.runAndReadPartial(sent, scope);
+    const part = await fw.runAndReadPartial(sent, scope, { after });
     const live = part ? mergePartial(want, scope, part) : undefined;
     if (live) return { live, partial: partialWhat(true, scope, part!) };
     return { live: await fw.read() };
   }
-  if (sent.length > 0) await fw.run(sent);
+  if (sent.length > 0) await fw.run(sent, { after });
   return readBack(fw, want, sent, hp, fullReadBack);
 }
 

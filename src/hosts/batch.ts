@@ -27,7 +27,7 @@
  */
 import { randomBytes } from 'crypto';
 import { DEFAULT_TIMEOUT_MS, HostCommandError, type RunOptions } from './exec';
-import type { CommandResult, Host } from './types';
+import type { CommandResult, Host, ScriptOptions } from './types';
 
 /**
  * shellQuote returns `s` as one single-quoted POSIX shell word: `'…'` with each `'` written as
@@ -158,15 +158,25 @@ export function sequenceScript(steps: readonly SequenceStep[], mark: string): st
 }
 
 /**
+ * SequenceOptions: with `after`, the steps reach the host only once it resolves (with runScript the
+ * transport starts meanwhile, see Host.runScript); if it rejects, none runs and runSequence rejects
+ * with its reason.
+ */
+export type SequenceOptions = RunManyOptions & Pick<ScriptOptions, 'after'>;
+
+/**
  * runSequence runs `steps` on `host` in order and stops after the first that fails (unless it
  * `mayFail`): the results of the steps that ran (a failed one last). With Host.runScript it is ONE transport round trip
  * (one `ip netns exec`, one ssh session) for all of them; otherwise one `run` per step. Rejects
  * (HostCommandError) when the sequence did not run to a status it can trust: markers missing
  * while no step had failed.
  */
-export async function runSequence(host: Host, steps: readonly SequenceStep[], opts: RunManyOptions = {}): Promise<CommandResult[]> {
+export async function runSequence(host: Host, steps: readonly SequenceStep[], opts: SequenceOptions = {}): Promise<CommandResult[]> {
   if (steps.length === 0) return [];
-  if (!host.runScript || steps.length === 1) {
+  // One step goes as itself (no shell), unless it must wait for `after`: the shell then starts
+  // meanwhile.
+  if (!host.runScript || (steps.length === 1 && !opts.after)) {
+    await opts.after;
     const out: CommandResult[] = [];
     for (const step of steps) {
       const r = await host.run(step.argv, { stdin: step.stdin, timeoutMs: opts.timeoutMs });
@@ -177,7 +187,7 @@ export async function runSequence(host: Host, steps: readonly SequenceStep[], op
   }
   const mark = newMark();
   const script = sequenceScript(steps, mark);
-  const out = await host.runScript(script, { timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS * steps.length });
+  const out = await host.runScript(script, { timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS * steps.length, after: opts.after });
   let ran = 0;
   for (let at = 0; (at = out.stdout.indexOf(`\n${mark} `, at)) >= 0; at += mark.length) ran++;
   const results = splitBatch(out, Math.max(1, ran), mark, ['sh', '<sequence>']);

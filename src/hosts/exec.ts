@@ -41,12 +41,29 @@ export interface RunOptions {
 }
 
 /**
+ * ProcessOptions are runProcess's: RunOptions whose stdin may still be coming. With a promise the
+ * process starts at once but reads nothing until it resolves; if it rejects, the process gets an
+ * empty stdin (a shell reading its script there runs nothing) and runProcess rejects with that
+ * reason once the process has ended. This lets a transport start (spawn, `ip netns exec`, an ssh
+ * handshake) while the caller makes something durable that must precede the commands themselves.
+ */
+export interface ProcessOptions {
+  stdin?: string | Promise<string>;
+  timeoutMs?: number;
+}
+
+/** scriptInput is a script as runProcess stdin, held back until `after` resolves (ScriptOptions.after). */
+export function scriptInput(script: string, after?: Promise<unknown>): string | Promise<string> {
+  return after ? after.then(() => script) : script;
+}
+
+/**
  * runProcess spawns argv[0] with argv[1..], feeds `stdin` (or closes stdin at once), and resolves
  * with the exit status and full output. A missing executable resolves with code 127 like a shell
  * would, so capability probes can treat "no such tool" as data; a timeout kills the process group
  * leader with SIGKILL and rejects, because the command's effect is then unknown.
  */
-export function runProcess(argv: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+export function runProcess(argv: readonly string[], opts: ProcessOptions = {}): Promise<CommandResult> {
   if (argv.length === 0) return Promise.reject(new HostCommandError('spawn', argv, 'empty argv'));
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
@@ -58,6 +75,7 @@ export function runProcess(argv: readonly string[], opts: RunOptions = {}): Prom
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let settled = false;
+    let held: { reason: unknown } | undefined;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -81,6 +99,10 @@ export function runProcess(argv: readonly string[], opts: RunOptions = {}): Prom
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      if (held) {
+        reject(held.reason);
+        return;
+      }
       if (timedOut) {
         reject(new HostCommandError('timeout', argv, `${argv.join(' ')} timed out after ${timeoutMs} ms`, result(-1)));
         return;
@@ -90,7 +112,16 @@ export function runProcess(argv: readonly string[], opts: RunOptions = {}): Prom
     // A child that exits before reading stdin makes the write fail with EPIPE; the exit status
     // already tells the story, so the stream error is swallowed.
     child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.stdin ?? '');
+    const input = opts.stdin;
+    if (typeof input === 'object') {
+      input.then(
+        (text) => child.stdin.end(text),
+        (reason: unknown) => {
+          held = { reason };
+          child.stdin.end('');
+        },
+      );
+    } else child.stdin.end(input ?? '');
   });
 }
 

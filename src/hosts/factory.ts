@@ -14,7 +14,7 @@ import { HostCommandError } from './exec';
 import { LocalHost } from './local';
 import { NetnsHost } from './netns';
 import { SshConnectionError, SshHost } from './ssh';
-import type { CommandResult, Host } from './types';
+import type { CommandResult, Host, ScriptOptions } from './types';
 import type { Connection } from './connection';
 
 const BRAND = Symbol.for('microseg.HostUnreachableError');
@@ -88,7 +88,7 @@ export class GuardedHost implements Host {
   }
 
   /** runScript forwards a script to the inner transport (one round trip) with the same guard; absent there, so is it here. */
-  get runScript(): ((script: string, opts?: { timeoutMs?: number }) => Promise<CommandResult>) | undefined {
+  get runScript(): ((script: string, opts?: ScriptOptions) => Promise<CommandResult>) | undefined {
     const inner = this.inner.runScript?.bind(this.inner);
     if (!inner) return undefined;
     return async (script, opts) => {

@@ -1,6 +1,6 @@
 import { runBatch } from './batch';
-import { runProcess } from './exec';
-import type { CommandResult, Host } from './types';
+import { runProcess, scriptInput } from './exec';
+import type { CommandResult, Host, ScriptOptions } from './types';
 
 /** LocalHost runs commands on the machine microseg itself runs on (connection type `local`). */
 export class LocalHost implements Host {
@@ -16,7 +16,7 @@ export class LocalHost implements Host {
   }
 
   /** runScript: one `sh` reading `script` on stdin (batch.ts runSequence). */
-  runScript(script: string, opts: { timeoutMs?: number } = {}): Promise<CommandResult> {
-    return this.run(['sh'], { stdin: script, timeoutMs: opts.timeoutMs });
+  runScript(script: string, opts: ScriptOptions = {}): Promise<CommandResult> {
+    return runProcess(['sh'], { stdin: scriptInput(script, opts.after), timeoutMs: opts.timeoutMs });
   }
 }

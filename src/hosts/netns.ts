@@ -1,7 +1,7 @@
 import { NETNS_NAME } from './connection';
 import { runBatch } from './batch';
-import { runProcess } from './exec';
-import type { CommandResult, Host } from './types';
+import { runProcess, scriptInput } from './exec';
+import type { CommandResult, Host, ScriptOptions } from './types';
 
 /**
  * NetnsHost runs commands inside a named network namespace via `ip netns exec NAME argv...`
@@ -29,7 +29,7 @@ export class NetnsHost implements Host {
   }
 
   /** runScript: one `sh` reading `script` on stdin (batch.ts runSequence). */
-  runScript(script: string, opts: { timeoutMs?: number } = {}): Promise<CommandResult> {
-    return this.run(['sh'], { stdin: script, timeoutMs: opts.timeoutMs });
+  runScript(script: string, opts: ScriptOptions = {}): Promise<CommandResult> {
+    return runProcess(['ip', 'netns', 'exec', this.name, 'sh'], { stdin: scriptInput(script, opts.after), timeoutMs: opts.timeoutMs });
   }
 }

@@ -29,9 +29,9 @@
  * so only that key is offered.
  */
 import { runBatch, shellQuote } from './batch';
-import { HostCommandError, runProcess, DEFAULT_TIMEOUT_MS, type RunOptions } from './exec';
+import { HostCommandError, runProcess, scriptInput, DEFAULT_TIMEOUT_MS, type ProcessOptions, type RunOptions } from './exec';
 import { DEFAULT_CONNECT_TIMEOUT_S, sshHostProblem, sshUserProblem } from './connection';
-import type { CommandResult, Host } from './types';
+import type { CommandResult, Host, ScriptOptions } from './types';
 
 /** SshHostOptions configure one ssh connection. */
 export interface SshHostOptions {
@@ -133,7 +133,11 @@ export class SshHost implements Host {
     ];
   }
 
-  async run(argv: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+  run(argv: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+    return this.exec(argv, opts);
+  }
+
+  private async exec(argv: readonly string[], opts: ProcessOptions): Promise<CommandResult> {
     const local = this.sshArgv(argv, opts.timeoutMs);
     const r = await runProcess(local, opts);
     if (r.code === 255) throw new SshConnectionError(local, `${this.destination}:${this.port}`, r.stderr, r);
@@ -151,7 +155,7 @@ export class SshHost implements Host {
   }
 
   /** runScript: one `sh` reading `script` on stdin (batch.ts runSequence). */
-  runScript(script: string, opts: { timeoutMs?: number } = {}): Promise<CommandResult> {
-    return this.run(['sh'], { stdin: script, timeoutMs: opts.timeoutMs });
+  runScript(script: string, opts: ScriptOptions = {}): Promise<CommandResult> {
+    return this.exec(['sh'], { stdin: scriptInput(script, opts.after), timeoutMs: opts.timeoutMs });
   }
 }

@@ -12,6 +12,13 @@ export interface CommandResult {
   stderr: string;
 }
 
+/** ScriptOptions are Host.runScript's. */
+export interface ScriptOptions {
+  timeoutMs?: number;
+  /** Nothing of the script reaches the host before this resolves (see Host.runScript). */
+  after?: Promise<unknown>;
+}
+
 /** Host runs argv on one enforcer host (locally, inside a network namespace, or over ssh). */
 export interface Host {
   /** Human-readable description used in messages, e.g. `netns web-ns` or `ssh root@10.0.0.5:22`. */
@@ -34,6 +41,9 @@ export interface Host {
    * runScript (optional) runs a POSIX sh script, given on the shell's stdin, in ONE transport
    * round trip (`sh` locally, `ip netns exec NAME sh`, one ssh session running `sh`). Only
    * batch.ts builds scripts for it (runSequence), from fixed text and single-quoted argv elements.
+   * With `after`, the transport may start at once, but the script reaches the shell only once
+   * `after` resolves; if it rejects, the shell gets no script (it runs nothing) and runScript
+   * rejects with that reason.
    */
-  runScript?(script: string, opts?: { timeoutMs?: number }): Promise<CommandResult>;
+  runScript?(script: string, opts?: ScriptOptions): Promise<CommandResult>;
 }

@@ -204,6 +204,31 @@ describe('runSequence', () => {
     await expect(runSequence(dying, [{ argv: ['a'] }, { argv: ['b'] }])).rejects.toThrow(HostCommandError);
   });
 
+  it('with `after`, the shell starts at once but runs the steps only once it resolves; a rejected `after` runs nothing', async () => {
+    const dir = fs.mkdtempSync('/tmp/mseg-seq-');
+    try {
+      const flag = `${dir}/flag`;
+      let open!: () => void;
+      const gate = new Promise<void>((r) => (open = r));
+      let scripts = 0;
+      const counted: Host = { description: 'local', run: (a, o) => local.run(a, o), runScript: (s, o) => ((scripts += 1), local.runScript(s, o)) };
+      // One step with `after` still goes through the shell, which is what starts early.
+      const running = runSequence(counted, [{ argv: ['cat', flag] }], { after: gate });
+      expect(scripts).toBe(1);
+      await new Promise((r) => setTimeout(r, 50));
+      fs.writeFileSync(flag, 'written before the gate opened\n');
+      open();
+      expect(await running).toEqual([{ code: 0, stdout: 'written before the gate opened\n', stderr: '' }]);
+
+      const refused = new Error('begin could not be written');
+      const never = runSequence(local, [{ argv: ['touch', `${dir}/must-not-exist`] }, { argv: ['touch', `${dir}/nor-this`] }], { after: Promise.reject(refused) });
+      await expect(never).rejects.toBe(refused);
+      expect(fs.readdirSync(dir)).toEqual(['flag']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('without runScript, runs the steps one by one and still stops at the first failure', async () => {
     const calls: string[] = [];
     const host: Host = { description: 'x', run: async (argv) => (calls.push(argv[0]), { code: argv[0] === 'b' ? 1 : 0, stdout: '', stderr: '' }) };
