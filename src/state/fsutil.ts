@@ -31,17 +31,23 @@ export function tempPrefix(target: string): string {
 export async function atomicWriteFile(target: string, data: string, opts: AtomicWriteOptions = {}): Promise<void> {
   const dir = path.dirname(target);
   const mode = opts.mode ?? 0o600;
-  if (opts.backupPath !== undefined) await keepAsBackup(target, opts.backupPath, mode);
   const temp = path.join(dir, `${tempPrefix(target)}${process.pid}-${randomUUID().slice(0, 8)}`);
-  const fh = await fsp.open(temp, 'wx', mode);
-  let renamed = false;
-  try {
+  const writeTemp = async () => {
+    const fh = await fsp.open(temp, 'wx', mode);
     try {
       await fh.writeFile(data, 'utf8');
       await fh.sync();
     } finally {
       await fh.close();
     }
+  };
+  let renamed = false;
+  try {
+    // The backup (a link to the current file) and the new content's temp file are independent
+    // until the rename, so the link is made while the temp file is written and synced.
+    const [backup, written] = await Promise.allSettled([opts.backupPath !== undefined ? keepAsBackup(target, opts.backupPath, mode) : undefined, writeTemp()]);
+    if (backup.status === 'rejected') throw backup.reason;
+    if (written.status === 'rejected') throw written.reason;
     if (opts.beforeRename) await opts.beforeRename(temp);
     await fsp.rename(temp, target);
     renamed = true;

@@ -152,8 +152,7 @@ export class LocalStateStore implements StateStore {
       resources: [...state.resources].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
     };
     try {
-      await sweepTempFiles(this.statePath, isProcessAlive);
-      await sweepTempFiles(this.backupPath, isProcessAlive);
+      await Promise.all([sweepTempFiles(this.statePath, isProcessAlive), sweepTempFiles(this.backupPath, isProcessAlive)]);
       await atomicWriteFile(this.statePath, stateFileText(next), {
         backupPath: this.backupPath,
         beforeRename: this.opts.beforeRename,
