@@ -11,6 +11,7 @@ import { health, readStatus } from '../../agent/status';
 import { DiagnosticsError, makeDiagnostic } from '../../diagnostics';
 import { NETNS_NAME, type Connection } from '../../hosts/connection';
 import type { CliDeps, Io } from '../io';
+import { agentLog, agentStatusJson, renderAgentStatusHuman } from '../views/agent';
 import { viewFor } from '../views/view';
 
 export const DEFAULT_AGENT_STATE_DIR = '/var/lib/microseg-agent';
@@ -59,7 +60,7 @@ export async function agentCommand(io: Io, flags: AgentFlags, deps: CliDeps = {}
       enforcer: flags.enforcer ?? os.hostname(),
       connection,
       connect: deps.connect,
-      log: (l) => io.err(`${new Date().toISOString()} ${l}\n`),
+      log: agentLog(io),
       waitS: seconds('--wait', flags.wait, 30, 1, 60),
       requestTimeoutMs: seconds('--timeout', flags.timeout, 15, 1, 600) * 1000,
       driftIntervalMs: seconds('--drift-interval', flags.driftInterval, 60, 1, 86_400) * 1000,
@@ -99,28 +100,12 @@ export async function agentStatusCommand(io: Io, flags: AgentStatusFlags, now: D
   const stateDir = path.resolve(flags.stateDir ?? DEFAULT_AGENT_STATE_DIR);
   const r = await readStatus(stateDir);
   if (!r.ok) {
-    if (flags.json) io.out(JSON.stringify({ verdict: 'error', exit: 1, reasons: [{ code: r.code, message: r.message }] }, null, 2) + '\n');
-    else io.err(`error ${r.code}: ${r.message}\n`);
+    // Monitoring reads the same document shape either way: verdict `error`, exit 1, the reason.
+    view.diagnostics([makeDiagnostic('error', r.code, 'Cannot read the agent status', r.message)]);
+    view.result(() => undefined, () => agentStatusJson({ verdict: 'error', exit: 1, reasons: [{ code: r.code, message: r.message }] }));
     return 1;
   }
   const h = health(r.status, now, { unreachableGraceMs: grace });
-  if (flags.json) {
-    io.out(JSON.stringify({ verdict: h.verdict, exit: h.exit, reasons: h.reasons, status: r.status }, null, 2) + '\n');
-    return h.exit;
-  }
-  const s = r.status;
-  const lines = [
-    `agent ${s.enforcer}: ${h.verdict}`,
-    `  phase         ${s.phase}`,
-    `  server        ${s.server} (${s.server_state}${s.unreachable_since ? ` since ${s.unreachable_since}` : ''})`,
-    `  applied       ${s.applied_etag ? `etag ${s.applied_etag} at ${s.applied_at}` : '(nothing yet)'}`,
-    ...(s.latest_etag && s.latest_etag !== s.applied_etag ? [`  latest        etag ${s.latest_etag}`] : []),
-    `  fingerprint   ${s.live_fingerprint || '-'}`,
-    `  drift         ${s.drift && s.drift.length ? s.drift.map((d) => `${d.kind} ${d.object}`).join('; ') : 'none'}${s.last_drift_check_at ? ` (checked ${s.last_drift_check_at})` : ''}`,
-    ...(s.cert ? [`  certificate   ${s.cert.serial} until ${s.cert.not_after}, renews at ${s.cert.renew_at}`] : []),
-    `  updated       ${s.updated_at}`,
-    ...h.reasons.map((x) => `  - ${x.code ? `${x.code} ` : ''}${x.message}`),
-  ];
-  io.out(lines.join('\n') + '\n');
+  view.result((out) => renderAgentStatusHuman(out, r.status, h), () => agentStatusJson(h, r.status));
   return h.exit;
 }

@@ -4,10 +4,10 @@
  * check the per-host NFLOG collector (ulogd2) they come from. Read-only on the firewall.
  * Exit 0, or 1 when the configuration is invalid or a host could not be read.
  */
-import { collectorAction, readFlows, selectEnforcers } from '../../flows/flows';
-import { makeDiagnostic } from '../../diagnostics';
+import { collectorAction, readFlows, selectEnforcers, type FlowsReport } from '../../flows/flows';
+import { enforcerAddress, makeDiagnostic, withAddress } from '../../diagnostics';
 import type { CliDeps, Io } from '../io';
-import { renderCollectorHuman, renderFlowsHuman } from '../views/flows';
+import { flowsFollowView, renderCollectorHuman, renderFlowsHuman } from '../views/flows';
 import { viewFor } from '../views/view';
 import { loadCompiled } from './trace';
 import type { VarOptions } from './common';
@@ -38,11 +38,16 @@ export async function flowsCommand(io: Io, dir: string, flags: FlowsFlags, deps:
   // --follow: print what is there, then poll each host from where it left off (records only:
   // one small `tail -c` per host and interval) until interrupted.
   const intervalMs = Number(flags.interval ?? 1000);
-  const emit = (recs: typeof first.records) => {
-    for (const r of recs) io.out(flags.json ? JSON.stringify(r) + '\n' : '');
-    if (!flags.json) renderFlowsHuman(io, { ...first, records: recs }, { summary: false });
+  const follow = flowsFollowView(io, flags.json);
+  // A host that cannot be read is said once when it fails and is tried again every interval.
+  const down = new Set<string>();
+  const report = (r: FlowsReport) => {
+    follow.records(r.records);
+    const fresh = r.hosts.filter((h) => h.error && !down.has(h.enforcer));
+    for (const h of r.hosts) if (h.error) down.add(h.enforcer); else down.delete(h.enforcer);
+    if (fresh.length) follow.diagnostics(fresh.map((h) => withAddress(makeDiagnostic('warning', FlowsCodes.hostFailed, `Cannot read the flows of enforcer ${h.enforcer}`, `${h.error}\nIt is tried again every ${intervalMs} ms.`), enforcerAddress(h.enforcer))));
   };
-  emit(first.records);
+  report(first);
   const offsets = new Map(first.hosts.map((h) => [h.enforcer, h.next] as const));
   const signal = stop ?? abortOnSignals();
   while (!signal.aborted) {
@@ -50,7 +55,7 @@ export async function flowsCommand(io: Io, dir: string, flags: FlowsFlags, deps:
     if (signal.aborted) break;
     const next = await readFlows({ ...base, offsets, counters: false });
     for (const h of next.hosts) if (!h.error) offsets.set(h.enforcer, h.next);
-    emit(next.records);
+    report(next);
   }
   return 0;
 }

@@ -1,8 +1,10 @@
 /** Views of `microseg flows` and `microseg collector`: human lines and JSON from the same data (src/flows). */
+import type { Diagnostic } from '../../diagnostics';
 import type { CollectorStatus } from '../../flows/collector';
 import type { FlowsReport } from '../../flows/flows';
-import { flowLine } from '../../flows/records';
+import { flowLine, type FlowRecord } from '../../flows/records';
 import type { Io } from '../io';
+import { renderDiagnosticsHuman } from './diagnostics';
 
 export function renderFlowsHuman(io: Io, r: FlowsReport, opts: { summary: boolean } = { summary: true }): void {
   for (const rec of r.records) io.out(flowLine(rec) + '\n');
@@ -26,4 +28,21 @@ export function renderCollectorHuman(io: Io, rows: Array<{ enforcer: string; sta
     if (r.error) io.out(`enforcer ${r.enforcer}: ${r.error}\n`);
     else io.out(`enforcer ${r.enforcer}: collector ${r.status!.running ? `running (pid ${r.status!.pid})` : 'stopped'}; records in ${r.status!.paths.records}\n`);
   }
+}
+
+/**
+ * FlowsFollowView prints a `flows --follow` run as records arrive, chosen once per run: flow
+ * lines, or one JSON object per record and line (what `suggest --from-flows` reads back). Either
+ * way stdout holds records only, so a host that cannot be read is a diagnostic on stderr.
+ */
+export interface FlowsFollowView {
+  records(recs: readonly FlowRecord[]): void;
+  diagnostics(ds: readonly Diagnostic[]): void;
+}
+
+export function flowsFollowView(io: Io, json: boolean | undefined): FlowsFollowView {
+  return {
+    records: json ? (recs) => recs.forEach((r) => io.out(JSON.stringify(r) + '\n')) : (recs) => recs.forEach((r) => io.out(flowLine(r) + '\n')),
+    diagnostics: (ds) => renderDiagnosticsHuman(io, ds),
+  };
 }

@@ -58,7 +58,14 @@ describe('agent status command', () => {
   it('exits 1 without a status file, and 0/1/2 from the file (human and JSON from the same data)', async () => {
     let io = new BufferIo();
     expect(await agentStatusCommand(io, { stateDir: path.join(dir, 'none') })).toBe(1);
-    expect(io.stderr).toMatch(/MSEG9855: no agent status/);
+    expect(io.stderr).toMatch(/^error: Cannot read the agent status \[MSEG9855\]\n {2}no agent status at /);
+    expect(io.stdout).toBe('');
+    io = new BufferIo();
+    expect(await agentStatusCommand(io, { stateDir: path.join(dir, 'none'), json: true })).toBe(1);
+    expect(JSON.parse(io.stdout)).toEqual(
+      expect.objectContaining({ verdict: 'error', exit: 1, reasons: [expect.objectContaining({ code: 'MSEG9855' })], diagnostics: [expect.objectContaining({ code: 'MSEG9855', severity: 'error' })] }),
+    );
+    expect(io.stderr).toBe('');
     await writeStatus(dir, { ...base, updated_at: NOW.toISOString() });
     io = new BufferIo();
     expect(await agentStatusCommand(io, { stateDir: dir }, NOW)).toBe(0);
