@@ -36,7 +36,8 @@ export async function rulesCommand(io: Io, dir: string, opts: VarOptions & { enf
   const others = new Set(compiled.rulesets.filter((r) => r !== desired).flatMap((r) => r.diagnostics));
   const mine = compiled.diagnostics.filter((d) => !others.has(d));
   if (mine.some((d) => d.severity === 'error')) {
-    io.err(`Cannot render rules for enforcer "${enforcer.name}": ${countLine(mine)}.\n`);
+    // Its diagnostics were reported with the configuration's; this closes them.
+    view.note(`Cannot render rules for enforcer "${enforcer.name}": ${countLine(mine)}.`);
     return 1;
   }
   if (!desired) return view.fail([makeDiagnostic('error', ApplyCodes.renderFailed, `Compile produced no ruleset for enforcer "${enforcer.name}"`)]);

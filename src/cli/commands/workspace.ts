@@ -34,11 +34,14 @@ async function writeSelection(dir: string, name: string): Promise<void> {
 
 export async function workspaceListCommand(io: Io, flags: WorkspaceFlags): Promise<number> {
   const dir = flags.dir ?? '.';
-  return withBackend(viewFor(io, false), dir, { workspace: DEFAULT_WORKSPACE }, async (opened) => {
+  const view = viewFor(io, false);
+  return withBackend(view, dir, { workspace: DEFAULT_WORKSPACE }, async (opened) => {
     const current = (await selectedWorkspace(dir)).name;
     const names = opened.kind === 'pg' ? await opened.store.listWorkspaces() : [DEFAULT_WORKSPACE];
-    for (const n of names) io.out(`${n === current ? '*' : ' '} ${n}\n`);
-    if (!names.includes(current)) io.err(`warning: the selected workspace "${current}" does not exist; \`microseg workspace new ${current}\` creates it.\n`);
+    for (const n of names) view.say(`${n === current ? '*' : ' '} ${n}`);
+    if (!names.includes(current)) {
+      view.diagnostics([makeDiagnostic('warning', StateCodes.noWorkspace, `The selected workspace "${current}" does not exist`, `\`microseg workspace new ${current}\` creates it.`)]);
+    }
     return 0;
   });
 }
