@@ -17,12 +17,15 @@ import { fakeEnv } from '../fake/reconcile-env';
 /** A store whose `begin` entries wait until `release` is called (or fail with `fail`). */
 class HeldBeginStore extends LocalStateStore {
   private waiting: Array<{ go: () => void; no: (e: unknown) => void }> = [];
-  begins = 0;
+  private reachedBegin!: () => void;
+  /** Resolves when the first `begin` is being written (and held). */
+  readonly begun = new Promise<void>((r) => (this.reachedBegin = r));
 
   override async journal(entry: JournalEntry): Promise<void> {
     if (entry.phase === 'begin') {
-      this.begins++;
-      await new Promise<void>((go, no) => this.waiting.push({ go, no }));
+      const held = new Promise<void>((go, no) => this.waiting.push({ go, no }));
+      this.reachedBegin();
+      await held;
     }
     return super.journal(entry);
   }
@@ -35,11 +38,6 @@ class HeldBeginStore extends LocalStateStore {
     for (const w of this.waiting.splice(0)) w.no(e);
   }
 }
-
-const until = async (cond: () => boolean) => {
-  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setImmediate(r));
-  if (!cond()) throw new Error('condition never held');
-};
 
 describe('the begin journal entry gates what reaches the host', () => {
   const env = fakeEnv('nftables');
@@ -62,7 +60,7 @@ describe('the begin journal entry gates what reaches the host', () => {
     const store = new HeldBeginStore(dir);
     const r = await planned(store);
     const run = applyPlan(r.plan!, { store, reads: r.reads, connect: env.connect });
-    await until(() => store.begins === 1);
+    await store.begun;
     for (let i = 0; i < 50; i++) await new Promise((res) => setImmediate(res));
     expect(env.fake().transactions).toEqual([]);
     store.release();
@@ -76,7 +74,7 @@ describe('the begin journal entry gates what reaches the host', () => {
     const store = new HeldBeginStore(dir);
     const r = await planned(store);
     const run = applyPlan(r.plan!, { store, reads: r.reads, connect: env.connect });
-    await until(() => store.begins === 1);
+    await store.begun;
     store.fail(new DiagnosticsError([{ severity: 'error', code: 'MSEG8020', summary: 'Cannot write the apply journal' }], 'tool'));
     await expect(run).rejects.toThrow(/Cannot write the apply journal/);
     expect(env.fake().transactions).toEqual([]);
@@ -89,7 +87,7 @@ describe('the begin journal entry gates what reaches the host', () => {
     const r = await planned(store);
     const stop = new AbortController();
     const run = applyPlan(r.plan!, { store, reads: r.reads, connect: env.connect, signal: stop.signal });
-    await until(() => store.begins === 1);
+    await store.begun;
     stop.abort();
     store.release();
     const result = await run;
