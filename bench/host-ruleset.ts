@@ -106,25 +106,33 @@ export function elementCount(r: DesiredRuleset): number {
  * `srv`) and `identities` client PUs on enforcer `cli`, all tagged `app=client`; one policy lets
  * app=client reach the server on tcp/`port`. The first client address is `clientAddr` (the one that
  * really connects); the others are distinct addresses of 198.19.0.0/16, never used on any wire.
+ *
+ * `forwarded`: the forward-path variant (item 8). The enforcer is `gw`, a router with the server
+ * and the real client behind it, both pinned `placement = "forwarded"`, and the policy is
+ * bidirectional, so a SYN passes the client's egress chain (the server as peer) and then the
+ * server's ingress chain (all `identities` clients as peers) in the one forward hook.
  */
-export function peerSetHcl(identities: number, serverAddr: string, clientAddr: string, port: number): string {
+export function peerSetHcl(identities: number, serverAddr: string, clientAddr: string, port: number, opts: { forwarded?: boolean } = {}): string {
+  const enforcer = opts.forwarded ? 'gw' : 'srv';
+  const pin = opts.forwarded ? '  placement = "forwarded"\n' : '';
   const out: string[] = [
     'namespace "/bench" {}\n',
-    'enforcer "srv" {\n  namespace = "/bench"\n  connection {\n    type  = "netns"\n    netns = "bench-srv"\n  }\n}\n',
-    `processing_unit "server" {\n  namespace = "/bench"\n  enforcer  = "srv"\n  addresses = ["${serverAddr}"]\n  tags      = ["app=server"]\n}\n`,
+    `enforcer "${enforcer}" {\n  namespace = "/bench"\n  connection {\n    type  = "netns"\n    netns = "bench-${enforcer}"\n  }\n}\n`,
+    `processing_unit "server" {\n  namespace = "/bench"\n  enforcer  = "${enforcer}"\n  addresses = ["${serverAddr}"]\n  tags      = ["app=server"]\n${pin}}\n`,
   ];
   // Clients live on enforcers of 100 PUs each, as in a real fleet (and compile's per-host work stays small).
   for (let e = 0; e * CLIENTS_PER_ENFORCER < identities; e++) {
     out.push(`enforcer "cli-${e}" {\n  namespace = "/bench"\n  connection {\n    type  = "netns"\n    netns = "bench-cli-${e}"\n  }\n}\n`);
   }
   for (const [i, a] of peerAddresses(identities, clientAddr).entries()) {
+    const behindGw = opts.forwarded && i === 0;
     out.push(
-      `processing_unit "client-${i}" {\n  namespace = "/bench"\n  enforcer  = "cli-${Math.floor(i / CLIENTS_PER_ENFORCER)}"\n  addresses = ["${a}"]\n  tags      = ["app=client"]\n}\n`,
+      `processing_unit "client-${i}" {\n  namespace = "/bench"\n  enforcer  = "${behindGw ? enforcer : `cli-${Math.floor(i / CLIENTS_PER_ENFORCER)}`}"\n  addresses = ["${a}"]\n  tags      = ["app=client"]\n${behindGw ? pin : ''}}\n`,
     );
   }
   out.push(
     `network_policy "clients-to-server" {\n  namespace = "/bench"\n  subject   = "app=client"\n  object    = "app=server"\n  action    = "allow"\n` +
-      `  ports     = ["tcp/${port}"]\n  apply_policy_mode = "incoming"\n}\n`,
+      `  ports     = ["tcp/${port}"]\n  apply_policy_mode = "${opts.forwarded ? 'bidirectional' : 'incoming'}"\n}\n`,
   );
   return out.join('\n');
 }

@@ -94,18 +94,23 @@ export async function destroyNs(...hosts: NetnsHost[]): Promise<void> {
   }
 }
 
-/** link joins two namespaces with a veth pair (`eth0` on both) and gives each its /24 address in 198.18.0.0/15. */
-export async function link(a: NetnsHost, aAddr: string, b: NetnsHost, bAddr: string): Promise<void> {
+/**
+ * link joins two namespaces with a veth pair (`eth0` on both unless named) and gives each its /24
+ * address in 198.18.0.0/15.
+ */
+export async function link(a: NetnsHost, aAddr: string, b: NetnsHost, bAddr: string, names: { a?: string; b?: string } = {}): Promise<void> {
   for (const addr of [aAddr, bAddr]) {
     if (!/^198\.(18|19)\.\d+\.\d+$/.test(addr)) throw new Error(`bench addresses must be in 198.18.0.0/15, got ${addr}`);
   }
-  await must(['ip', '-n', a.name, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b.name]);
-  for (const [h, addr] of [
-    [a, aAddr],
-    [b, bAddr],
+  const aIf = names.a ?? 'eth0';
+  const bIf = names.b ?? 'eth0';
+  await must(['ip', '-n', a.name, 'link', 'add', aIf, 'type', 'veth', 'peer', 'name', bIf, 'netns', b.name]);
+  for (const [h, addr, dev] of [
+    [a, aAddr, aIf],
+    [b, bAddr, bIf],
   ] as const) {
-    await must(['ip', '-n', h.name, 'addr', 'add', `${addr}/24`, 'dev', 'eth0']);
-    await must(['ip', '-n', h.name, 'link', 'set', 'eth0', 'up']);
+    await must(['ip', '-n', h.name, 'addr', 'add', `${addr}/24`, 'dev', dev]);
+    await must(['ip', '-n', h.name, 'link', 'set', dev, 'up']);
   }
 }
 

@@ -10,6 +10,7 @@ import * as path from 'path';
 import type { ApplyRow } from './apply-overhead';
 import type { ScaleRow } from './compile-scale';
 import type { FleetRow } from './fleet-plan';
+import type { ForwardRow } from './forward-cost';
 import type { IncrementalRow } from './incremental';
 import type { PacketRow } from './packet-cost';
 import type { GarbageRow } from './parse-garbage';
@@ -56,6 +57,7 @@ export interface Loaded {
   fleet?: Result<FleetRow>;
   compile?: Result<ScaleRow>;
   packet?: Result<PacketRow>;
+  forward?: Result<ForwardRow>;
   garbage?: Result<GarbageRow>;
 }
 
@@ -66,13 +68,14 @@ export function load(dir = RESULTS_DIR): Loaded {
     fleet: readResult<FleetRow>('fleet-plan', dir),
     compile: readResult<ScaleRow>('compile-scale', dir),
     packet: readResult<PacketRow>('packet-cost', dir),
+    forward: readResult<ForwardRow>('forward-cost', dir),
     garbage: readResult<GarbageRow>('parse-garbage', dir),
   };
 }
 
 /** renderResults is the generated markdown (machine, every table, every target). */
 export function renderResults(l: Loaded): string {
-  const any = (l.apply ?? l.incremental ?? l.fleet ?? l.compile ?? l.packet ?? l.garbage) as AnyResult | undefined;
+  const any = (l.apply ?? l.incremental ?? l.fleet ?? l.compile ?? l.packet ?? l.forward ?? l.garbage) as AnyResult | undefined;
   const out: string[] = [BEGIN, ''];
   if (any) {
     const m = any.machine;
@@ -94,7 +97,7 @@ export function renderResults(l: Loaded): string {
   }
 
   // Summary of targets.
-  const all = [l.apply, l.incremental, l.fleet, l.compile, l.packet, l.garbage].flatMap((r) => (r ? r.targets : []));
+  const all = [l.apply, l.incremental, l.fleet, l.compile, l.packet, l.forward, l.garbage].flatMap((r) => (r ? r.targets : []));
   out.push('### Targets', '', all.length ? table(['target', 'limit', 'measured', 'verdict'], all.map((t) => [t.what, t.limit, t.measured, verdict(t)])) : '_no results yet_', '');
 
   out.push('### 1. Apply overhead vs the floor', '', ...header(l.apply as AnyResult, 'apply overhead'), '');
@@ -221,6 +224,17 @@ export function renderResults(l: Loaded): string {
         l.garbage.rows.map((r) => [r.kind, n(r.lines), n(r.bytes), r.runs, r.ms, r.usPerLine, r.slope, n(r.diagnostics), n(r.outputBytes)]),
       ),
       ...targetsOf(l.garbage as AnyResult),
+      '',
+    );
+  }
+  out.push('### 8. Per-packet cost on the forward path (workloads behind the host)', '', ...header(l.forward as AnyResult, 'forward cost'), '');
+  if (l.forward?.rows.length) {
+    out.push(
+      table(
+        ['firewall', 'identities', 'connects × runs', 'conn/s', 'median handshake µs', 'p99 µs', 'rate vs 10 ids', 'latency vs 10 ids', 'rate vs unprotected', 'latency vs unprotected'],
+        l.forward.rows.map((r) => [r.firewall, n(r.identities), `${r.connects} × ${r.runs}`, r.ratePerS, r.latencyUs, r.p99Us, x2(r.rateVs10), x2(r.latencyVs10), x2(r.rateVsNone), x2(r.latencyVsNone)]),
+      ),
+      ...targetsOf(l.forward as AnyResult),
       '',
     );
   }

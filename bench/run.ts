@@ -3,9 +3,9 @@
  * with `--full`, then bench/README.md's results section and plots regenerated from
  * bench/results/*.json.
  *
- * Usage: npm run bench [-- --full] [-- --only apply,incremental,fleet,compile,packet,garbage,cidr] [-- --no-report]
+ * Usage: npm run bench [-- --full] [-- --only apply,incremental,fleet,compile,packet,forward,garbage,cidr] [-- --no-report]
  *
- * The kernel benchmarks (apply, incremental, fleet, packet) need root: they create network
+ * The kernel benchmarks (apply, incremental, fleet, packet, forward) need root: they create network
  * namespaces (addresses in 198.18.0.0/15), and always delete them. Without root they are
  * skipped with the reason recorded; compile runs anywhere.
  */
@@ -13,6 +13,7 @@ import { runApplyOverhead } from './apply-overhead';
 import { runCidrContainment } from './cidr-containment';
 import { runCompileScale } from './compile-scale';
 import { runFleetPlan } from './fleet-plan';
+import { runForwardCost } from './forward-cost';
 import { runIncremental } from './incremental';
 import { runPacketCost } from './packet-cost';
 import { runParseGarbage } from './parse-garbage';
@@ -25,6 +26,7 @@ export const ITEMS: Record<string, (o: BenchOptions) => Promise<Result<unknown>>
   fleet: runFleetPlan as (o: BenchOptions) => Promise<Result<unknown>>,
   compile: runCompileScale as (o: BenchOptions) => Promise<Result<unknown>>,
   packet: runPacketCost as (o: BenchOptions) => Promise<Result<unknown>>,
+  forward: runForwardCost as (o: BenchOptions) => Promise<Result<unknown>>,
   garbage: runParseGarbage as (o: BenchOptions) => Promise<Result<unknown>>,
   cidr: runCidrContainment as (o: BenchOptions) => Promise<Result<unknown>>,
 };

@@ -5,9 +5,10 @@
  */
 import { runApplyOverhead } from '../../bench/apply-overhead';
 import { runFleetPlan } from '../../bench/fleet-plan';
+import { runForwardCost } from '../../bench/forward-cost';
 import { runIncremental } from '../../bench/incremental';
 import { runPacketCost } from '../../bench/packet-cost';
-import { describeAsRoot } from './harness';
+import { describeAsRoot, legacySkipReason } from './harness';
 
 const log = () => undefined;
 
@@ -55,4 +56,14 @@ describeAsRoot('bench smoke (real kernel)', () => {
     ]);
     for (const row of r.rows) expect(row.ratePerS).toBeGreaterThan(0);
   }, 120_000);
+
+  it('forward cost: a short connect loop through the router with every firewall (rules proven in the path)', async () => {
+    const r = await runForwardCost({ quick: true, log, identities: [10, 100], runs: 1, connects: 60 });
+    const backends = ['nftables', 'iptables-nft', ...(legacySkipReason() ? [] : ['iptables-legacy'])];
+    expect(r.rows.map((x) => `${x.firewall}|${x.identities}`)).toEqual(['none|10', ...backends.flatMap((b) => [`microseg-${b}|10`, `microseg-${b}|100`])]);
+    for (const row of r.rows) {
+      expect(row.ratePerS).toBeGreaterThan(0);
+      expect(row.rateVsNone).toBeGreaterThan(0);
+    }
+  }, 180_000);
 });

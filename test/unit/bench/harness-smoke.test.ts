@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { hostRuleset, peerAddresses, peerSetHcl, rulesetOf, ruleCount } from '../../../bench/host-ruleset';
 import { measureOnce, runCompileScale, sweeps } from '../../../bench/compile-scale';
+import { routerRuleset } from '../../../bench/forward-cost';
 import { naiveScript } from '../../../bench/packet-cost';
 import { BEGIN, END, load, renderResults, updateReadme, writePlots } from '../../../bench/report';
 import { logLogChart } from '../../../bench/svg';
@@ -34,6 +35,20 @@ it('puts every identity of the per-packet benchmark in one peer set, and writes 
   const accepts = naive.filter((l) => l.includes('--dport 8080 -j ACCEPT'));
   expect(accepts).toHaveLength(10);
   expect(accepts[9]).toContain('-s 198.18.100.1/32');
+});
+
+it('places both workloads of the forward-path benchmark behind the router, all identities in the server\'s peer set', () => {
+  const rs = routerRuleset(10);
+  expect(rs.placements?.map((p) => `${p.pu}:${p.placement}`).sort()).toEqual(['client-0:forwarded', 'server:forwarded']);
+  const fwd = rs.chains.find((c) => c.hook === 'forward')!;
+  // A SYN from the client meets the client's egress chain, then the server's ingress chain.
+  expect(fwd.rules.map((r) => (r.verdict.kind === 'jump' ? r.verdict.chain.replace(/-[0-9a-f]+$/, '') : r.verdict.kind))).toEqual([
+    'pu-client-0-o',
+    'pu-server-o',
+    'pu-client-0-i',
+    'pu-server-i',
+  ]);
+  expect(rs.sets.some((s) => s.elements.length === 10 && s.elements.includes('198.18.102.2/32'))).toBe(true);
 });
 
 it('measures the smallest compile-scale size and reports it', async () => {
