@@ -9,9 +9,11 @@
  *   c1  (198.18.40.11) ─ v-c1 ─ br0   c1, c2: "containers", veth ports of br0, default route via
  *   c2  (198.18.40.12) ─ v-c2 ─ br0   198.18.40.1 (like docker0)
  *
- * Only IPv4 (the netns suites prove IPv6 on input/output). Namespace names are
- * `mst<pid>-<tag>-<node>`, unique per run; `teardown` deletes every one, and the process exit hook
- * does if a test dies first.
+ * With `ipv6`, every link is dual-stack: the same layout in 2001:2:0:40::/64 (bridge),
+ * 2001:2:0:41::/64 (routed) and 2001:2:0:42::/64 (uplink), the same host numbers (FWD6), DAD off and
+ * no multicast snooping on the bridge (neighbour discovery must not wait on MLD state). Namespace
+ * names are `mst<pid>-<tag>-<node>`, unique per run; `teardown` deletes every one, and the process
+ * exit hook does if a test dies first.
  */
 import { spawn, type ChildProcess } from 'child_process';
 import { runProcess } from '../../src/hosts/exec';
@@ -29,6 +31,17 @@ export const FWD = {
   rem: '198.18.42.2',
 } as const;
 
+/** The IPv6 twin of FWD (2001:2::/48, the benchmarking range of the netns suites). */
+export const FWD6 = {
+  gwBridge: '2001:2:0:40::1',
+  gwRouted: '2001:2:0:41::1',
+  gwUplink: '2001:2:0:42::1',
+  c1: '2001:2:0:40::11',
+  c2: '2001:2:0:40::12',
+  r1: '2001:2:0:41::2',
+  rem: '2001:2:0:42::2',
+} as const;
+
 export type FwdNode = 'gw' | 'c1' | 'c2' | 'r1' | 'rem';
 export const FWD_NODES: FwdNode[] = ['gw', 'c1', 'c2', 'r1', 'rem'];
 
@@ -42,7 +55,7 @@ export class ForwardTopology {
     readonly bridge: string,
   ) {}
 
-  static async create(tag: string, opts: { bridge?: string } = {}): Promise<ForwardTopology> {
+  static async create(tag: string, opts: { bridge?: string; ipv6?: boolean } = {}): Promise<ForwardTopology> {
     const t = new ForwardTopology(`mst${process.pid}-${tag}`, opts.bridge ?? 'br0');
     deleteNetnsOnExit(FWD_NODES.map((n) => t.ns(n)));
     try {
@@ -53,23 +66,31 @@ export class ForwardTopology {
       }
       const gw = t.ns('gw');
       await t.must(['ip', 'netns', 'exec', gw, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
-      await t.must(['ip', '-n', gw, 'link', 'add', t.bridge, 'type', 'bridge']);
+      await t.must(['ip', '-n', gw, 'link', 'add', t.bridge, 'type', 'bridge', ...(opts.ipv6 ? ['mcast_snooping', '0'] : [])]);
       await t.must(['ip', '-n', gw, 'addr', 'add', `${FWD.gwBridge}/24`, 'dev', t.bridge]);
+      if (opts.ipv6) {
+        await t.must(['ip', 'netns', 'exec', gw, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.forwarding=1']);
+        await t.must(['ip', '-n', gw, 'addr', 'add', `${FWD6.gwBridge}/64`, 'dev', t.bridge, 'nodad']);
+      }
       await t.must(['ip', '-n', gw, 'link', 'set', t.bridge, 'up']);
-      const wire = async (node: FwdNode, addr: string, gwAddr: string | undefined, via: string) => {
+      const wire = async (node: Exclude<FwdNode, 'gw'>, gwAddr: 'gwRouted' | 'gwUplink' | undefined, via: 'gwBridge' | 'gwRouted' | 'gwUplink') => {
         const port = `v-${node}`;
         await t.must(['ip', '-n', gw, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', t.ns(node)]);
-        if (gwAddr) await t.must(['ip', '-n', gw, 'addr', 'add', gwAddr, 'dev', port]);
-        else await t.must(['ip', '-n', gw, 'link', 'set', port, 'master', t.bridge]);
+        if (gwAddr) {
+          await t.must(['ip', '-n', gw, 'addr', 'add', `${FWD[gwAddr]}/24`, 'dev', port]);
+          if (opts.ipv6) await t.must(['ip', '-n', gw, 'addr', 'add', `${FWD6[gwAddr]}/64`, 'dev', port, 'nodad']);
+        } else await t.must(['ip', '-n', gw, 'link', 'set', port, 'master', t.bridge]);
         await t.must(['ip', '-n', gw, 'link', 'set', port, 'up']);
-        await t.must(['ip', '-n', t.ns(node), 'addr', 'add', `${addr}/24`, 'dev', 'eth0']);
+        await t.must(['ip', '-n', t.ns(node), 'addr', 'add', `${FWD[node]}/24`, 'dev', 'eth0']);
+        if (opts.ipv6) await t.must(['ip', '-n', t.ns(node), 'addr', 'add', `${FWD6[node]}/64`, 'dev', 'eth0', 'nodad']);
         await t.must(['ip', '-n', t.ns(node), 'link', 'set', 'eth0', 'up']);
-        await t.must(['ip', '-n', t.ns(node), 'route', 'add', ...(node === 'rem' ? ['198.18.40.0/23'] : ['default']), 'via', via]);
+        await t.must(['ip', '-n', t.ns(node), 'route', 'add', ...(node === 'rem' ? ['198.18.40.0/23'] : ['default']), 'via', FWD[via]]);
+        if (opts.ipv6) await t.must(['ip', '-n', t.ns(node), '-6', 'route', 'add', ...(node === 'rem' ? ['2001:2:0:40::/63'] : ['default']), 'via', FWD6[via]]);
       };
-      await wire('c1', FWD.c1, undefined, FWD.gwBridge);
-      await wire('c2', FWD.c2, undefined, FWD.gwBridge);
-      await wire('r1', FWD.r1, `${FWD.gwRouted}/24`, FWD.gwRouted);
-      await wire('rem', FWD.rem, `${FWD.gwUplink}/24`, FWD.gwUplink);
+      await wire('c1', undefined, 'gwBridge');
+      await wire('c2', undefined, 'gwBridge');
+      await wire('r1', 'gwRouted', 'gwRouted');
+      await wire('rem', 'gwUplink', 'gwUplink');
     } catch (e) {
       await t.teardown();
       throw e;
@@ -107,17 +128,20 @@ export class ForwardTopology {
 
   /** udp sends one datagram and says whether the echo came back. */
   async udp(from: FwdNode, addr: string, port: number): Promise<boolean> {
-    const r = await this.exec(from, ['socat', '-t', '2', '-T', '2', '-', `UDP4:${addr}:${port}`], { stdin: 'microseg-udp\n', timeoutMs: 8000 });
+    const to = addr.includes(':') ? `UDP6:[${addr}]:${port}` : `UDP4:${addr}:${port}`;
+    const r = await this.exec(from, ['socat', '-t', '2', '-T', '2', '-', to], { stdin: 'microseg-udp\n', timeoutMs: 8000 });
     return r.stdout.trim() === 'microseg-udp';
   }
 
   /** listen starts an echo listener (socat PIPE) in `node` and waits until it is bound. */
-  async listen(node: FwdNode, proto: 'tcp' | 'udp', port: number): Promise<void> {
-    const spec = proto === 'tcp' ? `TCP4-LISTEN:${port},fork,reuseaddr` : `UDP4-RECVFROM:${port},fork,reuseaddr`;
+  async listen(node: FwdNode, proto: 'tcp' | 'udp', port: number, family: 4 | 6 = 4): Promise<void> {
+    // One socket per family (ipv6only), so IPv4 traffic stays plain IPv4.
+    const v6 = family === 6 ? ',ipv6only=1' : '';
+    const spec = `${proto === 'tcp' ? `TCP${family}-LISTEN` : `UDP${family}-RECVFROM`}:${port},fork,reuseaddr${v6}`;
     const child = spawn('ip', ['netns', 'exec', this.ns(node), 'socat', spec, 'PIPE'], { detached: true, stdio: 'ignore' });
     this.children.push(child);
     for (let i = 0; i < 100; i++) {
-      const r = await this.exec(node, ['ss', proto === 'tcp' ? '-Hltn' : '-Hlun', `sport = :${port}`]);
+      const r = await this.exec(node, ['ss', proto === 'tcp' ? '-Hltn' : '-Hlun', `-${family}`, `sport = :${port}`]);
       if (r.stdout.trim() !== '') return;
       if (child.exitCode !== null) throw new Error(`listener ${proto}/${port} in ${node} exited with ${child.exitCode}`);
       await new Promise((res) => setTimeout(res, 50));

@@ -2,8 +2,8 @@
  * Forwarded workloads on a real kernel (issue #12 "Done when"), for each backend: containers on a
  * Linux bridge, a routed workload and a remote host behind one enforcer host (forward-topology.ts).
  * microseg programs the host through the CLI (plan/apply/destroy); real TCP, UDP and ICMP probes
- * decide every listed pair both ways, the offline trace (compiled without the host) must agree
- * with every probe, the host's own addresses must place the workloads exactly as pinned, and
+ * decide every listed pair both ways, over IPv4 and IPv6 (every node is dual-stack), the offline
+ * trace (compiled without the host) must agree with every probe, the host's own addresses must place the workloads exactly as pinned, and
  * destroy must leave nothing owned, forward hook included.
  */
 import * as fs from 'fs';
@@ -14,18 +14,18 @@ import { traceFlow } from '../../src/trace';
 import { providerFor } from '../../providers';
 import type { BackendName } from '../../providers/types';
 import { describeAsRoot, legacySkipReason } from './harness';
-import { ForwardTopology, FWD, type FwdNode } from './forward-topology';
+import { ForwardTopology, FWD, FWD6, type FwdNode } from './forward-topology';
 import { cli } from './reconcile-suite';
 
-const PORTS = '["tcp/8080", "udp/5353", "icmp/8"]';
+const PORTS = '["tcp/8080", "udp/5353", "icmp/8", "icmp6/128"]';
 
 function config(t: ForwardTopology, backend: BackendName, pinned: boolean): string {
-  const pu = (name: string, addr: string, tag: string, forwarded: boolean) =>
+  const pu = (name: 'gw' | 'c1' | 'c2' | 'r1', tag: string, forwarded: boolean) =>
     [
       `processing_unit "${name}" {`,
       '  namespace = "/f"',
       '  enforcer  = enforcer.gw.name',
-      `  addresses = ["${addr}"]`,
+      `  addresses = ["${name === 'gw' ? FWD.gwBridge : FWD[name]}", "${name === 'gw' ? FWD6.gwBridge : FWD6[name]}"]`,
       `  tags      = ["${tag}"]`,
       ...(pinned ? [`  placement = "${forwarded ? 'forwarded' : 'local'}"`] : []),
       '}',
@@ -35,11 +35,11 @@ function config(t: ForwardTopology, backend: BackendName, pinned: boolean): stri
   return [
     'namespace "/f" {\n  default_incoming_action = "reject"\n  default_outgoing_action = "reject"\n}',
     `enforcer "gw" {\n  namespace = "/f"\n  backend = "${backend}"\n  connection {\n    type = "netns"\n    netns = "${t.ns('gw')}"\n  }\n}`,
-    pu('gw', FWD.gwBridge, 'role=gw', false),
-    pu('c1', FWD.c1, 'app=web', true),
-    pu('c2', FWD.c2, 'app=db', true),
-    pu('r1', FWD.r1, 'app=batch', true),
-    'external_network "remote" {\n  namespace = "/f"\n  entries = ["198.18.42.2/32"]\n  tags = ["net=remote"]\n}',
+    pu('gw', 'role=gw', false),
+    pu('c1', 'app=web', true),
+    pu('c2', 'app=db', true),
+    pu('r1', 'app=batch', true),
+    `external_network "remote" {\n  namespace = "/f"\n  entries = ["${FWD.rem}/32", "${FWD6.rem}/128"]\n  tags = ["net=remote"]\n}`,
     pol('web-to-db', 'app=web', 'app=db'),
     pol('web-to-remote', 'app=web', 'net=remote'),
     pol('remote-to-db', 'net=remote', 'app=db'),
@@ -64,7 +64,10 @@ const FLOWS: Array<{ from: FwdNode; to: FwdNode; trace: [string, string]; allow:
   { from: 'gw', to: 'c2', trace: ['gw', 'c2'], allow: false },
 ];
 
-const ADDR: Record<FwdNode, string> = { gw: FWD.gwBridge, c1: FWD.c1, c2: FWD.c2, r1: FWD.r1, rem: FWD.rem };
+const ADDR: Record<4 | 6, Record<FwdNode, string>> = {
+  4: { gw: FWD.gwBridge, c1: FWD.c1, c2: FWD.c2, r1: FWD.r1, rem: FWD.rem },
+  6: { gw: FWD6.gwBridge, c1: FWD6.c1, c2: FWD6.c2, r1: FWD6.r1, rem: FWD6.rem },
+};
 
 for (const [backend, tag] of [
   ['nftables', 'fwnft'],
@@ -78,11 +81,13 @@ for (const [backend, tag] of [
       let dir: string;
 
       beforeAll(async () => {
-        t = await ForwardTopology.create(tag);
+        t = await ForwardTopology.create(tag, { ipv6: true });
         dir = fs.mkdtempSync(path.join(os.tmpdir(), `mseg-fwd-${tag}-`));
         for (const n of ['gw', 'c1', 'c2', 'r1', 'rem'] as const) {
-          await t.listen(n, 'tcp', 8080);
-          await t.listen(n, 'udp', 5353);
+          for (const fam of [4, 6] as const) {
+            await t.listen(n, 'tcp', 8080, fam);
+            await t.listen(n, 'udp', 5353, fam);
+          }
         }
       }, 120_000);
 
@@ -93,7 +98,10 @@ for (const [backend, tag] of [
 
       it('before microseg every probe gets through (the topology forwards everything)', async () => {
         for (const f of FLOWS) {
-          expect({ f: `${f.from}→${f.to}`, tcp: await t.tcp(f.from, ADDR[f.to], 8080) }).toEqual({ f: `${f.from}→${f.to}`, tcp: 'open' });
+          for (const fam of [4, 6] as const) {
+            const name = `${f.from}→${f.to} IPv${fam}`;
+            expect({ name, tcp: await t.tcp(f.from, ADDR[fam][f.to], 8080) }).toEqual({ name, tcp: 'open' });
+          }
         }
       }, 300_000);
 
@@ -108,15 +116,20 @@ for (const [backend, tag] of [
         const got: string[] = [];
         const want: string[] = [];
         for (const f of FLOWS) {
-          const name = `${f.from}→${f.to}`;
-          const tcp = await t.tcp(f.from, ADDR[f.to], 8080);
-          const udp = await t.udp(f.from, ADDR[f.to], 5353);
-          const icmp = await t.ping(f.from, ADDR[f.to]);
-          got.push(`${name} tcp=${tcp} udp=${udp} icmp=${icmp}`);
-          want.push(`${name} tcp=${f.allow ? 'open' : 'refused'} udp=${f.allow} icmp=${f.allow}`);
-          for (const port of ['tcp/8080', 'udp/5353', 'icmp/8/0']) {
-            const r = traceFlow(p.model!, p.compiled!.rulesets, { from: f.trace[0], to: f.trace[1], port });
-            expect({ name, port, verdict: r.trace?.verdict }).toEqual({ name, port, verdict: f.allow ? 'allow' : 'reject' });
+          for (const fam of [4, 6] as const) {
+            const name = `${f.from}→${f.to} IPv${fam}`;
+            const [from, to] = [ADDR[fam][f.from], ADDR[fam][f.to]];
+            const tcp = await t.tcp(f.from, to, 8080);
+            const udp = await t.udp(f.from, to, 5353);
+            const icmp = await t.ping(f.from, to);
+            got.push(`${name} tcp=${tcp} udp=${udp} icmp=${icmp}`);
+            want.push(`${name} tcp=${f.allow ? 'open' : 'refused'} udp=${f.allow} icmp=${f.allow}`);
+            // IPv4 traces name the endpoints (PUs, the external network); IPv6 traces give the addresses.
+            const ends = fam === 4 ? { from: f.trace[0], to: f.trace[1] } : { from, to };
+            for (const port of ['tcp/8080', 'udp/5353', fam === 4 ? 'icmp/8/0' : 'icmp6/128/0']) {
+              const r = traceFlow(p.model!, p.compiled!.rulesets, { ...ends, port });
+              expect({ name, port, verdict: r.trace?.verdict }).toEqual({ name, port, verdict: f.allow ? 'allow' : 'reject' });
+            }
           }
         }
         expect(got).toEqual(want);
@@ -149,8 +162,11 @@ for (const [backend, tag] of [
         expect(human.out).toMatch(/c1\s+forwarded\s+\(forward path; from the host's addresses\)/);
       }, 300_000);
 
-      it('a PU pinned local whose address the host lacks blocks that host, which keeps its rules', async () => {
+      it('a PU pinned local whose address the host lacks is a plan error for that host; apply keeps its rules', async () => {
         fs.writeFileSync(path.join(dir, 'main.hcl'), config(t, backend, true).replace('placement = "forwarded"', 'placement = "local"'));
+        const plan = await cli('plan', dir);
+        expect(plan.code).toBe(1);
+        expect(plan.err).toMatch(/MSEG6020/);
         const before = await providerFor(backend).read(t.host('gw'));
         const r = await cli('apply', dir, '--auto-approve');
         expect(r.code).toBe(1);
@@ -160,10 +176,8 @@ for (const [backend, tag] of [
         expect(await t.tcp('c2', FWD.c1, 8080)).toBe('refused');
       }, 300_000);
 
-      it('destroy leaves nothing owned, the forward hook included, and forwarding works as before', async () => {
-        fs.writeFileSync(path.join(dir, 'main.hcl'), config(t, backend, true));
-        const d = await cli('destroy', dir, '--auto-approve');
-        expect({ code: d.code, err: d.err }).toEqual({ code: 0, err: '' });
+      /** expectNothingOwned: no owned set, chain or hook on gw, in any listing, and forwarding works as before. */
+      const expectNothingOwned = async () => {
         const live = await providerFor(backend).read(t.host('gw'));
         expect({ sets: live.sets, chains: live.chains, hooks: live.hooks.filter((h) => h.present) }).toEqual({ sets: [], chains: [], hooks: [] });
         const text = [
@@ -173,6 +187,24 @@ for (const [backend, tag] of [
         ].join('\n');
         expect(text).not.toMatch(/microseg|MSEG-|mseg-/);
         expect(await t.tcp('c2', FWD.c1, 8080)).toBe('open');
+      };
+
+      it('decommission (the enforcer leaves the configuration) leaves nothing owned, the forward hook included', async () => {
+        fs.writeFileSync(path.join(dir, 'main.hcl'), 'namespace "/f" {}\n');
+        const a = await cli('apply', dir, '--auto-approve');
+        expect({ code: a.code, err: a.err }).toEqual({ code: 0, err: '' });
+        expect(a.out).toMatch(/gw: decommissioned: nothing owned is left/);
+        await expectNothingOwned();
+      }, 300_000);
+
+      it('destroy leaves nothing owned, the forward hook included, and forwarding works as before', async () => {
+        fs.writeFileSync(path.join(dir, 'main.hcl'), config(t, backend, true));
+        const a = await cli('apply', dir, '--auto-approve');
+        expect({ code: a.code, err: a.err }).toEqual({ code: 0, err: '' });
+        expect(await t.tcp('c2', FWD.c1, 8080)).toBe('refused');
+        const d = await cli('destroy', dir, '--auto-approve');
+        expect({ code: d.code, err: d.err }).toEqual({ code: 0, err: '' });
+        await expectNothingOwned();
       }, 300_000);
     },
     backend === 'iptables-legacy' ? legacySkipReason : undefined,
