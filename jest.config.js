@@ -8,4 +8,7 @@ module.exports = {
   // running them one file at a time keeps timing-sensitive packet checks stable on 2 cores.
   maxWorkers: 2,
   testTimeout: 60000,
+  // A temporary directory per run for what the tests build (test/support/run-tmp.js).
+  globalSetup: '<rootDir>/test/support/global-setup.js',
+  globalTeardown: '<rootDir>/test/support/global-teardown.js',
 };

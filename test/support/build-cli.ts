@@ -13,7 +13,9 @@ let built: { root: string; mainJs: string } | undefined;
 
 export function buildOnce(): { root: string; mainJs: string } {
   if (built) return built;
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mseg-build-'));
+  // Under the run's own temporary directory, which jest's global teardown removes (run-tmp.js);
+  // the exit hook covers a use outside jest.
+  const root = fs.mkdtempSync(path.join(process.env.MICROSEG_TEST_RUN_TMP || os.tmpdir(), 'mseg-build-'));
   process.once('exit', () => fs.rmSync(root, { recursive: true, force: true }));
   spawnSync(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', path.join(REPO, 'tsconfig.json'), '--outDir', root, '--incremental', 'false'], {
     cwd: REPO,
