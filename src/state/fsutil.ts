@@ -103,24 +103,6 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** appendDurable appends `line` to `file` (created 0600 if absent) and fsyncs it before returning. */
-export async function appendDurable(file: string, line: string): Promise<void> {
-  let created = false;
-  try {
-    await fsp.access(file);
-  } catch {
-    created = true;
-  }
-  const fh = await fsp.open(file, 'a', 0o600);
-  try {
-    await fh.appendFile(line, 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  if (created) await fsyncDir(path.dirname(file));
-}
-
 /**
  * sweepTempFiles removes temp files for `target` left by processes that no longer exist on this
  * machine (a writer killed between write and rename). Files of live processes are left alone.

@@ -4,37 +4,35 @@
  * the journal says what may have been touched, which is what a person needs after a `kill -9`.
  */
 import { promises as fsp } from 'fs';
-import { appendDurable, atomicWriteFile } from './fsutil';
+import * as path from 'path';
+import { atomicWriteFile, fsyncDir } from './fsutil';
 import type { JournalEntry, JournalPhase } from './types';
 
 const PHASES: readonly JournalPhase[] = ['begin', 'applied', 'verified', 'failed'];
 
 /**
  * appendJournal durably appends one entry (one line). If a previous writer was killed mid-line,
- * a newline is written first so the torn fragment cannot swallow this entry.
+ * a newline is written first so the torn fragment cannot swallow this entry. One handle does it
+ * all (open for append and read, look at the last byte, append, fsync), since `begin` is on the
+ * way of every apply; a journal that was empty (just created) also gets its directory fsynced.
  */
 export async function appendJournal(file: string, entry: JournalEntry): Promise<void> {
-  const lead = (await endsMidLine(file)) ? '\n' : '';
-  await appendDurable(file, lead + JSON.stringify(entry) + '\n');
-}
-
-async function endsMidLine(file: string): Promise<boolean> {
-  let fh: fsp.FileHandle;
+  const fh = await fsp.open(file, 'a+', 0o600);
+  let size: number;
   try {
-    fh = await fsp.open(file, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
-  try {
-    const { size } = await fh.stat();
-    if (size === 0) return false;
-    const buf = Buffer.alloc(1);
-    await fh.read(buf, 0, 1, size - 1);
-    return buf[0] !== 0x0a;
+    size = (await fh.stat()).size;
+    let lead = '';
+    if (size > 0) {
+      const buf = Buffer.alloc(1);
+      await fh.read(buf, 0, 1, size - 1);
+      if (buf[0] !== 0x0a) lead = '\n';
+    }
+    await fh.appendFile(lead + JSON.stringify(entry) + '\n', 'utf8');
+    await fh.sync();
   } finally {
     await fh.close();
   }
+  if (size === 0) await fsyncDir(path.dirname(file));
 }
 
 /** readJournalFile returns every well-formed entry; lines torn by a crash mid-append are skipped. */

@@ -152,11 +152,18 @@ export class LocalStateStore implements StateStore {
       resources: [...state.resources].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
     };
     try {
-      await Promise.all([sweepTempFiles(this.statePath, isProcessAlive), sweepTempFiles(this.backupPath, isProcessAlive)]);
-      await atomicWriteFile(this.statePath, stateFileText(next), {
-        backupPath: this.backupPath,
-        beforeRename: this.opts.beforeRename,
-      });
+      // Dead writers' temp files are swept while this one writes (the sweep skips this process's).
+      const done = await Promise.allSettled([
+        atomicWriteFile(this.statePath, stateFileText(next), {
+          backupPath: this.backupPath,
+          beforeRename: this.opts.beforeRename,
+        }),
+        sweepTempFiles(this.statePath, isProcessAlive),
+        sweepTempFiles(this.backupPath, isProcessAlive),
+      ]);
+      // Only the write decides the outcome: once the new state is in place, a sweep that failed
+      // leaves a dead writer's temp file, which readers ignore and the next save sweeps again.
+      if (done[0].status === 'rejected') throw done[0].reason;
       this.seen = { identity: identityOf(await fsp.stat(this.statePath, { bigint: true })), lineage: next.lineage, serial: next.serial };
     } catch (e) {
       this.seen = undefined;
@@ -167,8 +174,7 @@ export class LocalStateStore implements StateStore {
 
   /** acquireLock takes the lock, then (as its holder, while nobody appends) rotates a journal grown too large. */
   async acquireLock(opts: LockOptions): Promise<LockInfo> {
-    await this.ensureDir();
-    const lock = await acquireLock(this.lockPath, opts);
+    const lock = await this.inDir(() => acquireLock(this.lockPath, opts));
     try {
       await rotateJournal(this.journalPath, this.opts.journalMaxBytes);
     } catch (e) {
@@ -187,9 +193,8 @@ export class LocalStateStore implements StateStore {
   }
 
   async journal(entry: JournalEntry): Promise<void> {
-    await this.ensureDir();
     try {
-      await appendJournal(this.journalPath, entry);
+      await this.inDir(() => appendJournal(this.journalPath, entry));
     } catch (e) {
       throw new DiagnosticsError(
         [
@@ -227,6 +232,21 @@ export class LocalStateStore implements StateStore {
 
   private async ensureDir(): Promise<void> {
     await fsp.mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+  }
+
+  /**
+   * inDir runs `fn`, which creates a file in the state directory, creating the directory first
+   * only when `fn` finds it missing: the lock and the journal are on the way of every apply, and
+   * the directory nearly always exists.
+   */
+  private async inDir<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      await this.ensureDir();
+      return fn();
+    }
   }
 }
 
