@@ -25,7 +25,7 @@ import {
 import type { Io } from '../io';
 import { countLine, diagnosticsJson } from '../views/diagnostics';
 import { viewFor, type View } from '../views/view';
-import { DiagnosticsError, makeDiagnostic } from '../../diagnostics';
+import { DiagnosticsError, enforcerAddress, makeDiagnostic, withAddress } from '../../diagnostics';
 import { loadConfiguration, type VarOptions } from './common';
 import { loadCompiled } from './trace';
 
@@ -214,6 +214,7 @@ export async function liveTestCommand(io: Io, dir: string, opts: SandboxCmdOptio
     return 0;
   }
   const report = await runLiveTests(loaded.model, loaded.compiled.rulesets, record);
+  view.diagnostics(hostSyncDiagnostics(report));
   view.result((out) => renderLiveHuman(out, report), () => liveJson(report));
   return report.pass ? 0 : 1;
 }
@@ -252,13 +253,20 @@ function kernelCell(c: LiveCheck): string {
   return `${what} (${p.src} → ${p.dst})`;
 }
 
+/** hostSyncDiagnostics: a warning per sandbox host that does not hold the compiled rules (its live results may be about other rules). */
+export function hostSyncDiagnostics(r: LiveReport): Diagnostic[] {
+  return r.hosts
+    .filter((h) => h.in_sync !== true)
+    .map((h) =>
+      withAddress(
+        makeDiagnostic('warning', CODES.HOST_NOT_IN_SYNC, `Host ${h.enforcer} (netns ${h.netns}) ${h.in_sync === false ? 'does not hold the compiled rules' : 'could not be read'}`, h.detail || undefined),
+        enforcerAddress(h.enforcer),
+      ),
+    );
+}
+
 /** renderLiveHuman: the allowed/blocked table, then BUG, FAIL and SKIP lines and a summary. */
 export function renderLiveHuman(io: Io, r: LiveReport): void {
-  for (const h of r.hosts) {
-    if (h.in_sync === true) continue;
-    io.out(`warning: host ${h.enforcer} (netns ${h.netns}) ${h.in_sync === false ? 'does not hold the compiled rules' : 'could not be read'}: ${h.detail ?? ''}\n`);
-  }
-  if (r.hosts.some((h) => h.in_sync !== true)) io.out('\n');
   const header = ['NAME', 'FROM → TO', 'PORT', 'EXPECTED', 'OFFLINE', 'LIVE', 'KERNEL', 'RESULT'];
   const rows = r.results.map((c) => [
     c.name,

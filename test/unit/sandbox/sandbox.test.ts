@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { loadAndValidate } from '../../../src/cli/commands/common';
-import { liveJson, renderLiveHuman } from '../../../src/cli/commands/sandbox';
+import { hostSyncDiagnostics, liveJson, renderLiveHuman } from '../../../src/cli/commands/sandbox';
 import { BufferIo } from '../../../src/cli/io';
 import { main } from '../../../src/cli/main';
 import type { Model } from '../../../src/model/types';
@@ -232,11 +232,14 @@ describe('test --live views', () => {
     ],
   };
 
-  it('renders the table with BUG, SKIP and host warnings, and a summary', () => {
+  it('renders the table with BUG and SKIP lines and a summary; a host out of sync is a warning diagnostic', () => {
     const io = new BufferIo();
     renderLiveHuman(io, report);
-    expect(io.stdout).toMatch(/^warning: host h2 \(netns n2\) does not hold the compiled rules/);
-    expect(io.stdout).toMatch(/NAME\s+FROM → TO\s+PORT\s+EXPECTED\s+OFFLINE\s+LIVE\s+KERNEL\s+RESULT/);
+    expect(io.stdout).not.toMatch(/warning/);
+    expect(hostSyncDiagnostics(report)).toEqual([
+      expect.objectContaining({ severity: 'warning', code: 'MSEG9521', summary: expect.stringMatching(/^Host h2 \(netns n2\) does not hold the compiled rules/), address: 'enforcer.h2' }),
+    ]);
+    expect(io.stdout).toMatch(/^NAME\s+FROM → TO\s+PORT\s+EXPECTED\s+OFFLINE\s+LIVE\s+KERNEL\s+RESULT/);
     expect(io.stdout).toMatch(/x\s+a → b\s+tcp\/80\s+reject\s+reject\s+ALLOWED\s+connected \(198\.18\.1\.1 → 198\.18\.2\.1\)\s+BUG/);
     expect(io.stdout).toMatch(/z\s+b → a\s+icmp\/0\/0\s+reject\s+reject\s+-\s+not checkable live\s+SKIP/);
     expect(io.stdout).toContain('\nBUG x: offline trace says reject, the kernel says allow');
