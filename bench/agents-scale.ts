@@ -1,7 +1,7 @@
 /**
  * Benchmark: 1,000 simulated agents against one control plane server (issue 13, "scale").
  *
- *   npx tsc -p . && node dist/bench/agents-scale.js [--agents 1000] [--procs 4] [--pus 10] [--policies 100] [--pg-pool 16]
+ *   npx tsc -p . && node dist/bench/agents-scale.js [--agents 1000] [--procs 4] [--pus 10] [--policies 100] [--pg-pool 16] [--server-prof DIR]
  *
  * Everything is real but the kernel: a throwaway PostgreSQL (test/support/pg-cluster.ts), one
  * `startControlServer` in a process of its own (so its CPU and RSS are its own, read from /proc),
@@ -267,7 +267,10 @@ export async function run(opts: BenchOptions = { quick: false, log: defaultLog }
   interruption.catch(() => undefined);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => interrupted(new Error(`interrupted by ${sig}`)));
   try {
-    const server = fork(__filename, ['--role', 'server', '--pg-pool', String(pgPool)], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // --server-prof DIR: a V8 CPU profile of the server process, written when it stops.
+    const prof = arg('server-prof', '');
+    const server = fork(__filename, ['--role', 'server', '--pg-pool', String(pgPool)], {
+      execArgv: prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     children.push(server);
     const url = await new Promise<string>((resolve, reject) => {
       server.once('message', (m: { url: string }) => resolve(m.url));
@@ -308,6 +311,8 @@ export async function run(opts: BenchOptions = { quick: false, log: defaultLog }
           errors.push(`${m.agent}: ${m.message}`);
           const k = String(m.status ?? 0);
           failedBy[k] = (failedBy[k] ?? 0) + 1;
+          // The first of each kind, so a run says what failed, not only how often.
+          if (failedBy[k] <= 2) log(`  failed request (${k}): ${m.agent}: ${String(m.message).slice(0, 300)}`);
         }
         if (m.type === 'mode-set') modeSet++;
       });
@@ -403,6 +408,7 @@ export async function run(opts: BenchOptions = { quick: false, log: defaultLog }
     result.notes.push(`registration of ${n} agents: ${registrationMs} ms; initial sync (every agent pulls its whole document) after that: ${initialSyncMs} ms`);
     result.notes.push(`server after registration and initial sync: CPU ${afterSync.cpuS} s, RSS ${round(afterSync.rssMiB, 1)} MiB (peak ${round(afterSync.peakMiB, 1)} MiB)`);
     result.notes.push(`failed requests during registration and initial sync, by HTTP status (0: no answer): ${JSON.stringify(failedBeforeRounds)}`);
+    result.notes.push(`load average at the end: ${os.loadavg().map((x) => round(x, 2)).join(' ')} (2 cores shared with other work)`);
     const file = writeResult(result);
     log(`wrote ${file}`);
   } finally {

@@ -19,11 +19,12 @@ export function overloaded(load: PoolLoad, maxQueue: number): boolean {
 }
 
 /**
- * retryAfterSeconds grows with the queue, one second per pool-full of waiting queries, between 1
- * and 30: roughly when the queue ahead would have drained.
+ * retryAfterSeconds is about how long a query takes now, its wait for a connection included
+ * (the store's moving average), between 1 and 30: by then the queue ahead has moved on. A count
+ * of waiting queries alone says nothing of how fast they drain.
  */
 export function retryAfterSeconds(load: PoolLoad): number {
-  return Math.min(30, Math.max(1, Math.ceil(load.waiting / Math.max(1, load.max))));
+  return Math.min(30, Math.max(1, Math.ceil(load.latencyMs / 1000)));
 }
 
 const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);

@@ -70,7 +70,7 @@ export interface ControlServerOptions {
    * connection died unnoticed.
    */
   certCacheMs?: number;
-  /** New requests get 503 + Retry-After while this many queries wait for a pool connection (default 4 × the pool). */
+  /** New requests get 503 + Retry-After while this many queries wait for a pool connection (default 8 × the pool). */
   maxQueue?: number;
 }
 
@@ -240,7 +240,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   };
 
   /** admit turns a new request away with 503 while the pool's queue is long: queuing it would only make every answer late. */
-  const maxQueue = opts.maxQueue ?? 4 * store.poolLoad().max;
+  const maxQueue = opts.maxQueue ?? 8 * store.poolLoad().max;
   const admit = () => {
     const load = store.poolLoad();
     if (overloaded(load, maxQueue)) {
@@ -369,7 +369,9 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   );
   server.headersTimeout = 20_000;
   server.requestTimeout = (MAX_WAIT_S + 30) * 1000;
-  server.keepAliveTimeout = 5_000;
+  // Longer than an agent waits between requests after a 503 (Retry-After up to 30 s, jittered up
+  // to 45): a connection the server closes while the agent sends on it is a `socket hang up`.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());

@@ -6,7 +6,7 @@
  * take its last quota, and two servers starting on an empty database create one CA. The tables
  * are the state backend's migration 2 (src/state/pg/migrations.ts).
  */
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import {
   caSecret,
   createCa,
@@ -55,6 +55,8 @@ export interface PoolLoad {
   idle: number;
   /** Queries queued for a connection. */
   waiting: number;
+  /** Recent time to answer a query, connection wait included (moving average, ms). */
+  latencyMs: number;
 }
 
 
@@ -64,6 +66,8 @@ export type Registration =
 
 export class ControlStore {
   private readonly q: string;
+  /** Moving average of the time the hot queries took, waiting for a connection included (poolLoad). */
+  private latencyMs = 0;
 
   constructor(
     private readonly pool: Pool,
@@ -71,6 +75,17 @@ export class ControlStore {
     readonly workspace: string,
   ) {
     this.q = quoteIdent(schema);
+  }
+
+  /** timed runs one of the per-request queries and folds its time into latencyMs (what a 503's Retry-After is made of). */
+  private async timed<R extends QueryResultRow>(text: string, values: unknown[]): Promise<QueryResult<R>> {
+    const t = Date.now();
+    try {
+      return await this.pool.query<R>(text, values);
+    } finally {
+      const ms = Date.now() - t;
+      this.latencyMs = this.latencyMs === 0 ? ms : 0.8 * this.latencyMs + 0.2 * ms;
+    }
   }
 
   private async tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
@@ -356,7 +371,7 @@ export class ControlStore {
    * is kept) or else the whole document. An unchanged document costs a few bytes.
    */
   async answer(enforcer: string, known: string | undefined, delta: boolean): Promise<RulesetAnswer | undefined> {
-    const r = await this.pool.query<{ etag: string; published_at: Date; patch: PatchOperation[] | null; desired: unknown }>(
+    const r = await this.timed<{ etag: string; published_at: Date; patch: PatchOperation[] | null; desired: unknown }>(
       `SELECT etag, published_at,
               CASE WHEN $4 AND etag IS DISTINCT FROM $3 AND prev_etag = $3 THEN prev_patch END AS patch,
               CASE WHEN etag IS DISTINCT FROM $3 AND NOT ($4 AND prev_etag IS NOT DISTINCT FROM $3 AND prev_patch IS NOT NULL) THEN desired END AS desired
@@ -373,7 +388,7 @@ export class ControlStore {
 
   /** etags reads the current etag of each of `enforcers` that has a ruleset, in one round trip. */
   async etags(enforcers: readonly string[]): Promise<Map<string, string>> {
-    const r = await this.pool.query<{ enforcer: string; etag: string }>(
+    const r = await this.timed<{ enforcer: string; etag: string }>(
       `SELECT enforcer, etag FROM ${this.q}.control_rulesets WHERE workspace = $1 AND enforcer = ANY($2::text[])`,
       [this.workspace, enforcers],
     );
@@ -388,7 +403,7 @@ export class ControlStore {
   /** poolLoad says how busy this store's pool is. */
   poolLoad(): PoolLoad {
     const p = this.pool as Pool & { options?: { max?: number } };
-    return { max: p.options?.max ?? 10, total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount };
+    return { max: p.options?.max ?? 10, total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount, latencyMs: Math.round(this.latencyMs) };
   }
 
   /** The NOTIFY channel of this schema's publishes (one per schema; the payload names workspace and enforcer). */
@@ -482,7 +497,7 @@ export class ControlStore {
    * statement (one round trip) where report() and reportTrust() take two.
    */
   async recordReport(enforcer: string, report: Record<string, unknown>, trusts: readonly string[], now: Date): Promise<void> {
-    await this.pool.query(
+    await this.timed(
       `WITH r AS (
          INSERT INTO ${this.q}.control_reports (workspace, enforcer, report, seen_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (workspace, enforcer) DO UPDATE SET report = EXCLUDED.report, seen_at = EXCLUDED.seen_at
@@ -512,7 +527,7 @@ export class ControlStore {
    * was issued by a CA key that should not exist elsewhere, or for another workspace.
    */
   async certStatus(serial: string, enforcer: string): Promise<'ok' | 'revoked' | 'unknown'> {
-    const r = await this.pool.query<{ revoked: boolean }>(
+    const r = await this.timed<{ revoked: boolean }>(
       `SELECT revoked_at IS NOT NULL AS revoked FROM ${this.q}.control_certs WHERE serial = $1 AND workspace = $2 AND enforcer = $3`,
       [serial, this.workspace, enforcer],
     );

@@ -3,12 +3,12 @@ import { CaCache, CertStatusCache } from '../../../src/control/caches';
 import { parseRetryAfter } from '../../../src/control/client';
 import type { CaRecord } from '../../../src/control/ca';
 
-const load = (waiting: number, max = 10) => ({ max, total: max, idle: 0, waiting });
+const load = (waiting: number, latencyMs = 0, max = 10) => ({ max, total: max, idle: 0, waiting, latencyMs });
 
 describe('503 decisions', () => {
-  it('turns requests away once the queue reaches the limit, and asks for longer the longer the queue', () => {
+  it('turns requests away once the queue reaches the limit, and asks for about as long as a query takes now', () => {
     expect([overloaded(load(39), 40), overloaded(load(40), 40)]).toEqual([false, true]);
-    expect([0, 1, 10, 11, 95, 10_000].map((w) => retryAfterSeconds(load(w)))).toEqual([1, 1, 1, 2, 10, 30]);
+    expect([0, 300, 1000, 1001, 9500, 600_000].map((ms) => retryAfterSeconds(load(80, ms)))).toEqual([1, 1, 1, 2, 10, 30]);
   });
 
   it('tells a database that cannot serve now from an error in the request', () => {
