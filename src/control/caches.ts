@@ -136,3 +136,41 @@ export class CertStatusCache {
     return this.entries.size;
   }
 }
+
+/**
+ * EtagCache remembers the etag each enforcer's ruleset had when this replica last read it, until
+ * the notification of its next publish: a long-poll from an agent that already holds it parks
+ * without a query (the agent's re-poll after every answer, and every poll of an idle fleet). A
+ * read that a publish's notification overtook is not kept (per-enforcer sequence numbers).
+ */
+export class EtagCache {
+  private readonly etags = new Map<string, string>();
+  private readonly seq = new Map<string, number>();
+  private epoch = 0;
+
+  /** at is the token to pass to put() for a read of `enforcer` starting now. */
+  at(enforcer: string): { epoch: number; seq: number } {
+    return { epoch: this.epoch, seq: this.seq.get(enforcer) ?? 0 };
+  }
+
+  get(enforcer: string): string | undefined {
+    return this.etags.get(enforcer);
+  }
+
+  put(enforcer: string, etag: string, readAt: { epoch: number; seq: number }): void {
+    if (readAt.epoch !== this.epoch || readAt.seq !== (this.seq.get(enforcer) ?? 0)) return;
+    this.etags.set(enforcer, etag);
+  }
+
+  /** published: the enforcer's ruleset changed (its NOTIFY, or the sweep saw another etag). */
+  published(enforcer: string): void {
+    this.etags.delete(enforcer);
+    this.seq.set(enforcer, (this.seq.get(enforcer) ?? 0) + 1);
+  }
+
+  /** clear forgets every etag (the LISTEN connection was lost). */
+  clear(): void {
+    this.epoch++;
+    this.etags.clear();
+  }
+}

@@ -24,7 +24,9 @@
  * Round trips: the CA set and each certificate's status are cached in this replica (caches.ts),
  * invalidated by LISTEN/NOTIFY when a rotation step or a revocation commits anywhere; a renewal
  * always reads the status from the database. A GET /v1/ruleset reads what it answers in one
- * query (etag, and the patch or the document only when it changed); a report is one statement;
+ * query (etag, and the patch or the document only when it changed), and none when the caller
+ * holds the etag this replica read last and no publish of it was notified since; a report is one
+ * statement;
  * a waiting long-poll holds no connection, and one query per `pollMs` re-reads the etags of all
  * of them at once. When the pool's queue is long, or no connection comes in time, the answer is
  * 503 with Retry-After (busy.ts), which agents honour with jitter.
@@ -34,7 +36,7 @@ import type { IncomingMessage, ServerResponse } from 'http';
 import type { TLSSocket } from 'tls';
 import { caSecret, checkClientCertificate, generateKeys, issueServerCertificate, privateKeyPem, trustBundle, type CaRecord } from './ca';
 import { BUSY_CODE, DB_UNAVAILABLE_CODE, isDatabaseUnavailable, overloaded, retryAfterSeconds } from './busy';
-import { CaCache, CertStatusCache, type Trust } from './caches';
+import { CaCache, CertStatusCache, EtagCache, type Trust } from './caches';
 import type { ControlStore } from './store';
 
 const MAX_BODY = 64 * 1024;
@@ -135,6 +137,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
 
   const caCache = new CaCache(() => store.cas());
   const statusCache = new CertStatusCache(opts.certCacheMs ?? 30_000);
+  const etagCache = new EtagCache();
 
   // Long-polls waiting for their enforcer's next publish, woken by this replica's LISTEN. Each
   // remembers the etag its caller holds, for the periodic sweep.
@@ -149,13 +152,17 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     for (const e of [...waiters.keys()]) wake(e);
   };
   const stopListening = store.listen({
-    onPublish: wake,
+    onPublish: (enforcer) => {
+      etagCache.published(enforcer);
+      wake(enforcer);
+    },
     onCas: () => caCache.invalidate(),
     onRevoke: (enforcer) => statusCache.revokeEnforcer(enforcer),
     // Reconnected (or lost): a publish, rotation or revocation may have gone unheard; every
     // long-poll re-reads and every cached row is read again.
     onGap: () => {
       caCache.invalidate();
+      etagCache.clear();
       statusCache.clear();
       wakeAll();
     },
@@ -188,7 +195,12 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     store
       .etags([...waiters.keys()])
       .then((etags) => {
-        for (const [enforcer, set] of [...waiters]) if ([...set].some((w) => etags.get(enforcer) !== w.known)) wake(enforcer);
+        for (const [enforcer, set] of [...waiters]) {
+          if ([...set].some((w) => etags.get(enforcer) !== w.known)) {
+            etagCache.published(enforcer);
+            wake(enforcer);
+          }
+        }
       })
       .catch((e: unknown) => log(`long-poll sweep failed (will retry): ${(e as Error).message}`))
       .finally(() => (sweeping = false));
@@ -304,13 +316,21 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
       // Every read comes after the wake-up it would miss is registered: a publish landing between
       // the read and the wait still wakes this request. Waiting holds no database connection.
       let w = known !== undefined && wait > 0 ? waiter(who.enforcer, known, deadline - Date.now(), sock) : undefined;
-      let a = await store.answer(who.enforcer, known, wantDelta);
+      const read = async () => {
+        const at = etagCache.at(who.enforcer);
+        const r = await store.answer(who.enforcer, known, wantDelta);
+        if (r) etagCache.put(who.enforcer, r.etag, at);
+        return r;
+      };
+      // The etag this replica read last, unless a publish was notified since: an agent holding it
+      // parks without a query.
+      let a = known !== undefined && etagCache.get(who.enforcer) === known ? { etag: known, publishedAt: '' } : await read();
       while (w && a?.etag === known) {
         await w.promise;
         // At the deadline the answer is 304 without another read: the agent asks again at once.
         if (Date.now() >= deadline || sock.destroyed) break;
         w = waiter(who.enforcer, known!, deadline - Date.now(), sock);
-        a = await store.answer(who.enforcer, known, wantDelta);
+        a = await read();
       }
       w?.cancel();
       if (sock.destroyed) return;

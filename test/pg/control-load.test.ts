@@ -1,9 +1,10 @@
 /**
  * The control plane under load, over real mTLS on loopback and a throwaway PostgreSQL:
  *
- *  - round trips: once a replica knows the CAs and a certificate, a ruleset poll and a report
- *    each take one pool connection (they took four and three: CAs, certificate status, etag,
- *    document or delta; CAs, status, report, trust);
+ *  - round trips: once a replica knows the CAs and a certificate, a poll from an agent holding the
+ *    etag the replica read last takes no pool connection, a report and a woken long-poll one
+ *    each (they took four and three: CAs, certificate status, etag, document or delta; CAs,
+ *    status, report, trust);
  *  - a pool whose queue is long turns new requests away with 503 + Retry-After (MSEG9838), and a
  *    request that gets no connection in time is 503 + Retry-After too (MSEG9839), never a 500;
  *    the agent waits at least the Retry-After (jittered), not its shorter backoff;
@@ -96,7 +97,7 @@ describeWithPg('control plane under load: round trips, 503 + Retry-After, caches
     if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
   });
 
-  it('answers a poll and a report with one pool connection each once it knows the CAs and the certificate', async () => {
+  it('answers a poll holding the etag it read last with no query, a report with one, a woken long-poll with one', async () => {
     const { server, pool: p } = await replica();
     const web = await register(server, 'rt-1');
     const ca = await store.bundle();
@@ -111,19 +112,24 @@ describeWithPg('control plane under load: round trips, 503 + Retry-After, caches
       return [v, acquired];
     };
     const [unchanged, n1] = await counted(() => as('GET', '/v1/ruleset', { etag }));
-    expect([unchanged.status, n1]).toEqual([304, 1]);
+    expect([unchanged.status, n1]).toEqual([304, 0]);
     const [report, n2] = await counted(() => as('POST', '/v1/report', { body: { etag, status: 'applied', trusts: ['x'] } }));
     expect([report.status, n2]).toEqual([200, 1]);
     // the one statement filed both the report and the trust
     expect((await store.reports()).find((r) => r.enforcer === 'rt-1')?.report).toEqual(expect.objectContaining({ etag, status: 'applied' }));
     expect((await store.agentTrust()).find((t) => t.enforcer === 'rt-1')?.trusts).toEqual(['x']);
-    // a long-poll woken by a publish: one read when it starts, one when woken; waiting holds none
+    // a long-poll woken by a publish: parked without a query, one read when woken; waiting holds no connection
     const waiting = counted(() => as('GET', '/v1/ruleset?wait=30', { etag }));
     await new Promise((r) => setTimeout(r, 500));
     expect(p.totalCount - p.idleCount).toBe(1); // the LISTEN connection only
-    await store.publish('rt-1', { rules: ['a', 'b'] }, new Date());
+    const etag2 = await store.publish('rt-1', { rules: ['a', 'b'] }, new Date());
     const [woken, n3] = await waiting;
-    expect([woken.status, woken.body.desired, n3]).toEqual([200, { rules: ['a', 'b'] }, 2]);
+    expect([woken.status, woken.body.desired, n3]).toEqual([200, { rules: ['a', 'b'] }, 1]);
+    // a publish nobody waits for drops the remembered etag too: the old one is answered with the new document
+    expect((await as('GET', '/v1/ruleset', { etag: etag2 })).status).toBe(304);
+    await store.publish('rt-1', { rules: ['c'] }, new Date());
+    await until('the publish noticed', async () => (await as('GET', '/v1/ruleset', { etag: etag2 })).status === 200);
+    expect((await as('GET', '/v1/ruleset', { etag: etag2 })).body.desired).toEqual({ rules: ['c'] });
   }, 120_000);
 
   it('turns new requests away with 503 + Retry-After while the pool queue is long, and says 503 (not 500) when no connection comes in time', async () => {
@@ -133,10 +139,13 @@ describeWithPg('control plane under load: round trips, 503 + Retry-After, caches
     const ca = await store.bundle();
     const etag = await store.publish('busy-1', { rules: [] }, new Date());
     const poll = () => controlRequest({ url: server.url, ca, ...web, method: 'GET', path: '/v1/ruleset', etag });
+    // a report always writes (a poll for the etag this replica read last would not query)
+    const report = () => controlRequest({ url: server.url, ca, ...web, method: 'POST', path: '/v1/report', body: { etag, status: 'applied' } });
     expect((await poll()).status).toBe(304);
+    expect((await report()).status).toBe(200);
     const held: PoolClient = await p.connect();
     try {
-      const queued = poll();
+      const queued = report();
       await until('a queued query', async () => p.waitingCount >= 1);
       const busy = await poll();
       expect([busy.status, busy.body.code]).toEqual([503, 'MSEG9838']);
@@ -149,7 +158,7 @@ describeWithPg('control plane under load: round trips, 503 + Retry-After, caches
     } finally {
       held.release();
     }
-    expect((await poll()).status).toBe(304);
+    expect((await report()).status).toBe(200);
   }, 120_000);
 
   it('makes an agent wait the Retry-After of a 503, not its shorter backoff, then register', async () => {

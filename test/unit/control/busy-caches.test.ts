@@ -1,5 +1,5 @@
 import { isDatabaseUnavailable, overloaded, retryAfterSeconds } from '../../../src/control/busy';
-import { CaCache, CertStatusCache } from '../../../src/control/caches';
+import { CaCache, CertStatusCache, EtagCache } from '../../../src/control/caches';
 import { parseRetryAfter } from '../../../src/control/client';
 import type { CaRecord } from '../../../src/control/ca';
 
@@ -103,5 +103,25 @@ describe('CaCache', () => {
     const third = c.get();
     release([ca('newest')]);
     expect((await third).cas[0].id).toBe('newest');
+  });
+});
+
+describe('EtagCache', () => {
+  it('remembers an etag until its enforcer\'s publish is notified, and not a read the notification overtook', () => {
+    const c = new EtagCache();
+    c.put('web', 'e1', c.at('web'));
+    expect(c.get('web')).toBe('e1');
+    const before = c.at('web');
+    const other = c.at('db');
+    c.published('web');
+    expect(c.get('web')).toBeUndefined();
+    c.put('web', 'e1', before); // read before the publish: stale
+    c.put('db', 'd1', other); // another enforcer's publish does not matter
+    expect([c.get('web'), c.get('db')]).toEqual([undefined, 'd1']);
+    c.put('web', 'e2', c.at('web'));
+    const beforeGap = c.at('db');
+    c.clear();
+    c.put('db', 'd2', beforeGap);
+    expect([c.get('web'), c.get('db')]).toEqual([undefined, undefined]);
   });
 });
