@@ -160,12 +160,16 @@ async function agentsRole(): Promise<void> {
   };
   process.on('message', (m: { type: string; delta?: boolean }) => {
     if (m.type === 'mode') {
-      useDelta = m.delta ?? true;
-      generation++;
-      // Parked long-polls were sent with the old mode: cut them, the loops re-poll at once.
-      for (const a of agents) {
-        a.agent.destroy();
-        a.agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+      const next = m.delta ?? true;
+      // Parked long-polls were sent with the old mode: cut them, the loops re-poll at once. An
+      // unchanged mode keeps them: a thousand reconnections at once are not part of a change.
+      if (next !== useDelta) {
+        useDelta = next;
+        generation++;
+        for (const a of agents) {
+          a.agent.destroy();
+          a.agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+        }
       }
       process.send!({ type: 'mode-set' });
     }
@@ -356,8 +360,15 @@ export async function run(opts: BenchOptions = { quick: false, log: defaultLog }
       for (const c of agentProcs) c.send({ type: 'mode', delta: name === 'delta' });
       await until('mode switch', () => modeSet >= agentProcs.length, 60_000);
       modeSet = 0;
-      // Let every agent park its long-poll again (bounded: a few seconds on a loaded machine).
-      await new Promise((r) => setTimeout(r, 5_000));
+      // Let every agent park its long-poll again: at least 5 s, and until no request has failed
+      // for 5 s (the reconnections after a mode switch may have been told to come back later).
+      const settle = Date.now();
+      let quietSince = Date.now();
+      let failed = errors.length;
+      while (Date.now() - settle < 180_000 && (Date.now() - settle < 5_000 || Date.now() - quietSince < 5_000)) {
+        if (errors.length !== failed) (failed = errors.length), (quietSince = Date.now());
+        await new Promise((r) => setTimeout(r, 250));
+      }
       const errorsBefore = errors.length;
       const byStatusBefore = { ...failedBy };
       const loadAvgBefore = os.loadavg().map((x) => round(x, 2));
