@@ -24,15 +24,17 @@ export interface StateFlags {
   force?: boolean;
 }
 
-async function loadOrSay(io: Io, store: StateStore): Promise<StateFile | undefined> {
+/** loadOrSay loads the state, or (after the view said so, as `show` does) undefined when there is none. */
+async function loadOrSay(view: View, store: StateStore): Promise<StateFile | undefined> {
   const state = await store.load();
-  if (!state) io.err(`No state at ${store.description}: nothing has been applied from this directory.\n`);
+  if (!state) view.fail([makeDiagnostic('error', ApplyCodes.noState, `No state at ${store.description}`, 'Nothing was applied from this directory yet, or --dir names another project.')]);
   return state;
 }
 
 export async function stateListCommand(io: Io, flags: StateFlags): Promise<number> {
-  return withBackend(viewFor(io, false), flags.dir ?? '.', {}, async ({ store }) => {
-    const state = await loadOrSay(io, store);
+  const view = viewFor(io, false);
+  return withBackend(view, flags.dir ?? '.', {}, async ({ store }) => {
+    const state = await loadOrSay(view, store);
     if (!state) return 1;
     renderStateList(io, state);
     return 0;
@@ -42,7 +44,7 @@ export async function stateListCommand(io: Io, flags: StateFlags): Promise<numbe
 export async function stateShowCommand(io: Io, address: string, flags: StateFlags): Promise<number> {
   const view = viewFor(io, false);
   return withBackend(view, flags.dir ?? '.', {}, async ({ store }) => {
-    const state = await loadOrSay(io, store);
+    const state = await loadOrSay(view, store);
     if (!state) return 1;
     const host = hostName(state, address);
     if (host !== undefined) {
@@ -62,7 +64,7 @@ export async function stateRmCommand(io: Io, address: string, flags: StateFlags)
   if (timeout === undefined) return 1;
   return withBackend(view, flags.dir ?? '.', {}, ({ store }) =>
     withLock(store, 'state rm', timeout, true, async () => {
-      const state = await loadOrSay(io, store);
+      const state = await loadOrSay(view, store);
       if (!state) return 1;
       const host = hostName(state, address);
       let next: StateFile;
@@ -78,8 +80,9 @@ export async function stateRmCommand(io: Io, address: string, flags: StateFlags)
 
 /** state pull: the stored state as the state-file document on stdout (exit 1 when there is none). */
 export async function statePullCommand(io: Io, flags: StateFlags): Promise<number> {
-  return withBackend(viewFor(io, false), flags.dir ?? '.', {}, async ({ store }) => {
-    const state = await loadOrSay(io, store);
+  const view = viewFor(io, false);
+  return withBackend(view, flags.dir ?? '.', {}, async ({ store }) => {
+    const state = await loadOrSay(view, store);
     if (!state) return 1;
     io.out(stateFileText(state));
     return 0;

@@ -27,6 +27,18 @@ describe('state commands: problems are diagnostics', () => {
 
   const stateText = () => fs.readFileSync(path.join(dir, '.microseg', 'state.json'), 'utf8');
 
+  it.each(['list', 'pull'])('state %s without any state: the same MSEG8217 diagnostic as show, exit 1, nothing on stdout', async (cmd) => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'mseg-state-none-'));
+    try {
+      const r = await cli('state', cmd, '--dir', empty);
+      expect(r.code).toBe(1);
+      expect(r.out).toBe('');
+      expect(r.err).toMatch(new RegExp(`^error: No state at .*state\\.json \\[${ApplyCodes.noState}\\]\\n {2}Nothing was applied from this directory yet`));
+    } finally {
+      fs.rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
   it.each([
     ['show', 'nothing to show'],
     ['rm', 'nothing was removed'],
