@@ -104,10 +104,10 @@ export interface Config<F extends string> {
 
 export const configKey = <F extends string>(c: Config<F>): string => `${c.fw}|${c.ids}`;
 
-/** configsOf lists every firewall at every size, `none` once. */
-export function configsOf<F extends string>(firewalls: readonly F[], identities: readonly number[]): Array<Config<F>> {
+/** configsOf lists every firewall at every size; those in `sizeless` (no peer set: `none`) once. */
+export function configsOf<F extends string>(firewalls: readonly F[], identities: readonly number[], sizeless: readonly string[] = ['none']): Array<Config<F>> {
   const out: Array<Config<F>> = [];
-  for (const fw of firewalls) for (const ids of fw === 'none' ? [identities[0]] : identities) out.push({ fw, ids });
+  for (const fw of firewalls) for (const ids of sizeless.includes(fw) ? [identities[0]] : identities) out.push({ fw, ids });
   return out;
 }
 
@@ -159,6 +159,8 @@ export function statsOf<F extends string>(got: ReadonlyMap<string, ClientOut[]>,
   const base = got.get(configKey({ fw: c.fw, ids: smallest }))!;
   const none = got.get(configKey({ fw: 'none', ids: smallest }));
   const sorted = os.flatMap((o) => o.lat).sort((a, b) => a - b);
+  // A firewall measured at one size only (no peer set) has no size ratio.
+  const sized = [...got.keys()].filter((k) => k.startsWith(`${c.fw}|`)).length > 1;
   return {
     identities: c.ids,
     runs: os.length,
@@ -166,8 +168,8 @@ export function statsOf<F extends string>(got: ReadonlyMap<string, ClientOut[]>,
     ratePerS: round(median(os.map(rateOf)), 0),
     latencyUs: round(median(os.map(latencyOf)), 1),
     p99Us: round(sorted[Math.floor(sorted.length * 0.99)] ?? NaN, 1),
-    rateVs10: c.fw === 'none' ? null : round(median(os.map((o, i) => rateOf(o) / rateOf(base[i]))), 3),
-    latencyVs10: c.fw === 'none' ? null : round(median(os.map((o, i) => latencyOf(o) / latencyOf(base[i]))), 3),
+    rateVs10: !sized ? null : round(median(os.map((o, i) => rateOf(o) / rateOf(base[i]))), 3),
+    latencyVs10: !sized ? null : round(median(os.map((o, i) => latencyOf(o) / latencyOf(base[i]))), 3),
     rateVsNone: none ? round(median(os.map((o, i) => rateOf(o) / rateOf(none[i]))), 3) : NaN,
     latencyVsNone: none ? round(median(os.map((o, i) => latencyOf(o) / latencyOf(none[i]))), 3) : NaN,
   };

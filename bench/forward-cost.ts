@@ -13,9 +13,10 @@
  * (bench/connect-loop.ts); only a connection's SYN meets the policy rules, the rest is accepted
  * as established.
  *
- * Firewalls on `gw`: none (the unprotected forward path, the reference); microseg's compiled
- * ruleset through nftables, iptables-nft + ipset, and iptables-legacy + ipset (when the kernel has
- * the legacy tables). `gw` is rebuilt (new namespace, new veths) before every measurement, so no
+ * Firewalls on `gw`: none (the unprotected forward path, the reference); conntrack-only (one
+ * forward base chain accepting established traffic: the price of connection tracking alone, which
+ * every stateful firewall pays and `none` does not); microseg's compiled ruleset through nftables,
+ * iptables-nft + ipset, and iptables-legacy + ipset (when the kernel has the legacy tables). `gw` is rebuilt (new namespace, new veths) before every measurement, so no
  * configuration inherits another's tables: a legacy table, once made in a namespace, keeps its
  * hooks until the namespace goes, and would tax every later configuration, `none` included.
  * Every configuration is measured in every run, in rotating order; figures are medians over runs,
@@ -42,9 +43,19 @@ const PORT = 8080;
 /** A listening port no policy allows. */
 const OTHER_PORT = 8081;
 
-export type ForwardFirewall = 'none' | 'microseg-nftables' | 'microseg-iptables-nft' | 'microseg-iptables-legacy';
+export type ForwardFirewall = 'none' | 'conntrack-only' | 'microseg-nftables' | 'microseg-iptables-nft' | 'microseg-iptables-legacy';
 
-const BACKEND: Record<Exclude<ForwardFirewall, 'none'>, BackendName> = {
+/** Firewalls that refuse nothing: the probe of a port no policy allows gets through them. */
+const OPEN: ReadonlySet<ForwardFirewall> = new Set(['none', 'conntrack-only']);
+
+/**
+ * CONNTRACK_ONLY: the least a stateful firewall does on the forward path, one base chain whose only
+ * rule accepts established traffic. Its hook turns connection tracking on in the namespace, which
+ * `none` does without, so microseg's cost splits into tracking (this) and its own rules (the rest).
+ */
+const CONNTRACK_ONLY = 'table inet bench {\n  chain tracked {\n    type filter hook forward priority 0; policy accept;\n    ct state established,related accept\n  }\n}\n';
+
+const BACKEND: Record<Exclude<ForwardFirewall, 'none' | 'conntrack-only'>, BackendName> = {
   'microseg-nftables': 'nftables',
   'microseg-iptables-nft': 'iptables-nft',
   'microseg-iptables-legacy': 'iptables-legacy',
@@ -96,14 +107,15 @@ async function rebuildRouter(p: Path): Promise<NetnsHost> {
 
 async function install(p: Path, fw: ForwardFirewall, identities: number): Promise<void> {
   const gw = await rebuildRouter(p);
-  if (fw !== 'none') {
+  if (fw === 'conntrack-only') await mustRun(gw, ['nft', '-f', '-'], CONNTRACK_ONLY);
+  else if (fw !== 'none') {
     const provider = providerFor(BACKEND[fw]);
     await new KernelFirewall(provider, gw).run(provider.fullSync(routerRuleset(identities), undefined, 'bench'));
   }
   // Proof that the rules are in the path (not timed): a port the policy does not allow has a
   // listener too, reachable through the bare router and refused through microseg's rules.
   const r = await p.cli.run(['nc', '-n', '-z', '-w', '2', SERVER, String(OTHER_PORT)], { timeoutMs: 10_000 });
-  if ((r.code === 0) !== (fw === 'none')) throw new Error(`${fw}: tcp/${OTHER_PORT} through gw was ${r.code === 0 ? 'open' : 'not open'}; the rules are not where they should be`);
+  if ((r.code === 0) !== OPEN.has(fw)) throw new Error(`${fw}: tcp/${OTHER_PORT} through gw was ${r.code === 0 ? 'open' : 'not open'}; the rules are not where they should be`);
 }
 
 /** legacyUsable: the legacy tables exist in this kernel (built in or loaded); never loads a module. */
@@ -114,7 +126,7 @@ async function legacyUsable(h: NetnsHost): Promise<boolean> {
 const METHOD =
   'Three namespaces: cli and srv, each joined by a veth pair to the router gw (ip_forward on), the enforcer host. Client and server are workloads behind gw (placement "forwarded"), so their traffic meets microseg in the forward hook only: the client\'s egress chain, then the server\'s ingress chain with its peer set. ' +
   'Connect loop as in item 5 (Node listener in srv that accepts and closes, Node client in cli making N sequential connects, reset after the handshake, 50 warm-up connects not counted). ' +
-  'Firewalls on gw: none (the unprotected forward path); microseg via nftables, iptables-nft + ipset, iptables-legacy + ipset. gw is rebuilt before every measurement. ' +
+  'Firewalls on gw: none (the unprotected forward path); conntrack-only (one forward base chain with only ct state established,related accept: connection tracking alone); microseg via nftables, iptables-nft + ipset, iptables-legacy + ipset. gw is rebuilt before every measurement. ' +
   'Peer sets of 10 and 10,000 identities. All configurations measured in each run in rotating order; rates/latencies are medians over runs; ratios are per run, then the median.';
 
 export async function runForwardCost(
@@ -127,7 +139,7 @@ export async function runForwardCost(
     return result;
   }
   const { identities, runs, connects } = loopSizes(opts);
-  let firewalls = opts.firewalls ?? (['none', 'microseg-nftables', 'microseg-iptables-nft', 'microseg-iptables-legacy'] as ForwardFirewall[]);
+  let firewalls = opts.firewalls ?? (['none', 'conntrack-only', 'microseg-nftables', 'microseg-iptables-nft', 'microseg-iptables-legacy'] as ForwardFirewall[]);
   const p: Path = { cli: await createNs('fcli'), srv: await createNs('fsrv') };
   const servers: ChildProcess[] = [];
   let got;
@@ -139,7 +151,7 @@ export async function runForwardCost(
     }
     await mustRun(p.cli, ['sysctl', '-q', '-w', 'net.ipv4.ip_local_port_range=10000 65000']);
     servers.push(await startServer(p.srv, SERVER, PORT), await startServer(p.srv, SERVER, OTHER_PORT));
-    const configs = configsOf(firewalls, identities);
+    const configs = configsOf(firewalls, identities, [...OPEN]);
     got = await measureRotating(configs, runs, (c) => install(p, c.fw, c.ids), () => runClient(p.cli, SERVER, PORT, connects), opts.log, 'forward');
     for (const c of configs) result.rows.push({ firewall: c.fw, ...statsOf(got, c, identities[0], connects) });
   } finally {

@@ -60,7 +60,7 @@ describeAsRoot('bench smoke (real kernel)', () => {
   it('forward cost: a short connect loop through the router with every firewall (rules proven in the path)', async () => {
     const r = await runForwardCost({ quick: true, log, identities: [10, 100], runs: 1, connects: 60 });
     const backends = ['nftables', 'iptables-nft', ...(legacySkipReason() ? [] : ['iptables-legacy'])];
-    expect(r.rows.map((x) => `${x.firewall}|${x.identities}`)).toEqual(['none|10', ...backends.flatMap((b) => [`microseg-${b}|10`, `microseg-${b}|100`])]);
+    expect(r.rows.map((x) => `${x.firewall}|${x.identities}`)).toEqual(['none|10', 'conntrack-only|10', ...backends.flatMap((b) => [`microseg-${b}|10`, `microseg-${b}|100`])]);
     for (const row of r.rows) {
       expect(row.ratePerS).toBeGreaterThan(0);
       expect(row.rateVsNone).toBeGreaterThan(0);
