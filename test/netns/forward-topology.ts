@@ -91,11 +91,35 @@ export class ForwardTopology {
       await wire('c2', undefined, 'gwBridge');
       await wire('r1', 'gwRouted', 'gwRouted');
       await wire('rem', 'gwUplink', 'gwUplink');
+      if (opts.ipv6) await t.ipv6Ready();
     } catch (e) {
       await t.teardown();
       throw e;
     }
     return t;
+  }
+
+  /**
+   * ipv6Ready waits (bounded) until no namespace holds a tentative address and every node reaches
+   * the router over IPv6. Only the global addresses skip duplicate address detection (`nodad`);
+   * the link-local ones of a new veth stay tentative for a second or two, and a probe sent in that
+   * window timed out on a loaded machine although the topology was right.
+   */
+  private async ipv6Ready(): Promise<void> {
+    for (const n of FWD_NODES) {
+      let settled = false;
+      for (let i = 0; i < 100 && !settled; i++) {
+        settled = (await this.must(['ip', '-n', this.ns(n), '-6', 'addr', 'show', 'tentative'])).stdout.trim() === '';
+        if (!settled) await new Promise((res) => setTimeout(res, 200));
+      }
+      if (!settled) throw new Error(`IPv6 addresses in ${this.ns(n)} stayed tentative for 20 s`);
+    }
+    const gwOf: Record<Exclude<FwdNode, 'gw'>, string> = { c1: FWD6.gwBridge, c2: FWD6.gwBridge, r1: FWD6.gwRouted, rem: FWD6.gwUplink };
+    for (const [node, gw] of Object.entries(gwOf) as Array<[Exclude<FwdNode, 'gw'>, string]>) {
+      let ok = false;
+      for (let i = 0; i < 10 && !ok; i++) ok = await this.ping(node, gw);
+      if (!ok) throw new Error(`${node} does not reach the router at ${gw} over IPv6`);
+    }
   }
 
   ns(node: FwdNode): string {
