@@ -16,7 +16,7 @@
  * and 10,000. A batched floor (the same steps in one round trip, as microseg sends them) is
  * reported beside, so the part of the gain that is transport batching stays visible.
  *
- * Usage: node dist/bench/apply-overhead.js [--full]
+ * Usage: node dist/bench/apply-overhead.js [--full] [--runs N]
  */
 import type { BackendName, ScriptStep } from '../providers/types';
 import { BENCH_NOW, elementCount, hostRulesHcl, modelOf, ruleCount } from './host-ruleset';
@@ -188,7 +188,12 @@ export async function runApplyOverhead(opts: BenchOptions & { sizes?: number[]; 
 
 if (require.main === module) {
   const quick = !process.argv.includes('--full');
-  runApplyOverhead({ quick, log: defaultLog })
+  // --runs N: more runs than the mode's default, when a 100-rule host's ~15 ms of fixed cost must
+  // be told apart from run-to-run noise of the same size (5 quick runs cannot).
+  const i = process.argv.indexOf('--runs');
+  const runs = i >= 0 ? Number(process.argv[i + 1]) : undefined;
+  if (runs !== undefined && !(Number.isInteger(runs) && runs > 0)) throw new Error('--runs takes a positive whole number');
+  runApplyOverhead({ quick, log: defaultLog, runs })
     .then((r) => {
       const file = writeResult(r);
       defaultLog(`wrote ${file}`);
