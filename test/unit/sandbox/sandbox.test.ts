@@ -4,7 +4,6 @@
  * report views, and the CLI's refusal without root. The real-kernel half is test/netns/sandbox.test.ts.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { loadAndValidate } from '../../../src/cli/commands/common';
 import { hostSyncDiagnostics, liveJson, renderLiveHuman } from '../../../src/cli/commands/sandbox';
@@ -12,6 +11,7 @@ import { BufferIo } from '../../../src/cli/io';
 import { main } from '../../../src/cli/main';
 import type { Model } from '../../../src/model/types';
 import { classifyError, planSandbox, socatArgs, type LiveReport } from '../../../src/sandbox';
+import { runTmpDir } from '../../support/tmp';
 
 const QUICKSTART = path.resolve(__dirname, '../../../examples/quickstart');
 
@@ -23,7 +23,7 @@ async function model(dir: string): Promise<Model> {
 }
 
 function hclDir(text: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mseg-sbx-unit-'));
+  const dir = runTmpDir('mseg-sbx-unit-');
   fs.writeFileSync(path.join(dir, 'main.hcl'), text);
   return dir;
 }

@@ -4,7 +4,6 @@
  * the quickstart, or alone, in a temporary directory per call.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { loadAndValidate } from '../../../src/cli/commands/common';
 import { BufferIo } from '../../../src/cli/io';
@@ -12,6 +11,7 @@ import { main } from '../../../src/cli/main';
 import { compile } from '../../../src/compile';
 import type { DesiredRuleset } from '../../../src/compile/ir';
 import type { Model } from '../../../src/model/types';
+import { runTmpDir } from '../../support/tmp';
 
 export const REPO = path.resolve(__dirname, '../../..');
 export const QUICKSTART = path.join(REPO, 'examples/quickstart');
@@ -19,7 +19,7 @@ export const NOW = new Date('2025-01-15T12:00:00Z');
 
 /** writeDir writes `files` into a fresh temp dir, after copying `base`'s *.hcl when given. */
 export function writeDir(files: Record<string, string>, base?: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mseg-trace-'));
+  const dir = runTmpDir('mseg-trace-');
   if (base) for (const f of fs.readdirSync(base)) if (f.endsWith('.hcl')) fs.copyFileSync(path.join(base, f), path.join(dir, f));
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
   return dir;
