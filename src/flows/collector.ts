@@ -81,6 +81,11 @@ export interface CollectorStatus {
   paths: CollectorPaths;
 }
 
+/** CollectorChange is a start, stop or remove's outcome: the status after it, and whether it changed anything. */
+export interface CollectorChange extends CollectorStatus {
+  changed: boolean;
+}
+
 async function must(host: Host, argv: string[], what: string, stdin?: string): Promise<string> {
   const r = await host.run(argv, stdin !== undefined ? { stdin } : {});
   if (r.code !== 0) throw new Error(`${what} failed on ${host.description} (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
@@ -99,9 +104,9 @@ export async function collectorStatus(host: Host, enforcer: string): Promise<Col
  * startCollector starts ulogd2 on the host unless it already runs there (idempotent). Earlier
  * records are kept: the file only grows, `flows` reads it from where it left off.
  */
-export async function startCollector(host: Host, enforcer: string): Promise<CollectorStatus> {
+export async function startCollector(host: Host, enforcer: string): Promise<CollectorChange> {
   const now = await collectorStatus(host, enforcer);
-  if (now.running) return now;
+  if (now.running) return { ...now, changed: false };
   const p = now.paths;
   const found = await host.run(['sh', '-c', 'for d in "$@"; do [ -e "$d/ulogd_output_JSON.so" ] && { echo "$d"; exit 0; }; done; exit 1', 'sh', ...PLUGIN_DIRS]);
   if (found.code !== 0) {
@@ -113,7 +118,7 @@ export async function startCollector(host: Host, enforcer: string): Promise<Coll
   // ulogd writes its pid file once it has bound the NFLOG group; wait for that.
   for (let i = 0; i < 50; i++) {
     const s = await collectorStatus(host, enforcer);
-    if (s.running) return s;
+    if (s.running) return { ...s, changed: true };
     await new Promise((res) => setTimeout(res, 100));
   }
   const log = await host.run(['tail', '-n', '5', p.log]);
@@ -121,14 +126,14 @@ export async function startCollector(host: Host, enforcer: string): Promise<Coll
 }
 
 /** stopCollector stops the daemon (its records stay on the host); no-op when it does not run. */
-export async function stopCollector(host: Host, enforcer: string): Promise<CollectorStatus> {
+export async function stopCollector(host: Host, enforcer: string): Promise<CollectorChange> {
   const s = await collectorStatus(host, enforcer);
   if (s.running) await must(host, ['kill', String(s.pid)], 'stopping ulogd');
   for (let i = 0; i < 50 && s.running; i++) {
     if (!(await collectorStatus(host, enforcer)).running) break;
     await new Promise((res) => setTimeout(res, 100));
   }
-  return { running: false, paths: s.paths };
+  return { running: false, paths: s.paths, changed: s.running };
 }
 
 /**
@@ -150,10 +155,15 @@ export async function readRecords(host: Host, enforcer: string, offset = 0): Pro
  * file, records, log), then the collector root if that left it empty, so a host microseg leaves
  * keeps no ulogd2 process or file of microseg's. No-op when there is nothing.
  */
-export async function removeCollector(host: Host, enforcer: string): Promise<CollectorStatus> {
+export async function removeCollector(host: Host, enforcer: string): Promise<CollectorChange> {
   const s = await stopCollector(host, enforcer);
   if ((await collectorStatus(host, enforcer)).running) throw new Error(`ulogd did not stop on ${host.description}`);
   const root = s.paths.dir.slice(0, s.paths.dir.lastIndexOf('/'));
-  await must(host, ['sh', '-c', 'rm -rf -- "$1" && { rmdir -- "$2" 2>/dev/null; exit 0; }', 'sh', s.paths.dir, root], 'removing the collector directory');
-  return s;
+  // Says whether the directory was there, so the caller can tell a removal from a no-op.
+  const out = await must(
+    host,
+    ['sh', '-c', 'if [ -e "$1" ]; then echo existed; fi; rm -rf -- "$1" && { rmdir -- "$2" 2>/dev/null; exit 0; }', 'sh', s.paths.dir, root],
+    'removing the collector directory',
+  );
+  return { ...s, changed: s.changed || out.trim() === 'existed' };
 }

@@ -15,7 +15,7 @@ import { connectionRecord, type Connection } from '../hosts/connection';
 import { hostFor } from '../hosts/factory';
 import type { Host } from '../hosts/types';
 import type { Plan } from '../plan/types';
-import { collectorStatus, removeCollector, startCollector, stopCollector } from './collector';
+import { removeCollector, startCollector, stopCollector } from './collector';
 
 /** Diagnostic codes (flowsops range MSEG9770–9799). */
 export const LifecycleCodes = { notStarted: 'MSEG9770', notStopped: 'MSEG9771' } as const;
@@ -75,21 +75,9 @@ export async function runCollectorSteps(steps: readonly CollectorStep[], openHos
     steps.map(async (s): Promise<CollectorStepResult> => {
       try {
         const host = openHost(s.connection);
-        // Asked first so that the note tells what changed, not what every apply asks for: an apply
-        // with no log rules on a host where no collector ever ran says nothing about collectors.
-        const before = await collectorStatus(host, s.enforcer);
-        let changed: boolean;
-        if (s.want === 'run') {
-          await startCollector(host, s.enforcer);
-          changed = !before.running;
-        } else if (s.want === 'stop') {
-          await stopCollector(host, s.enforcer);
-          changed = before.running;
-        } else {
-          const existed = before.running || (await host.run(['test', '-e', before.paths.dir])).code === 0;
-          await removeCollector(host, s.enforcer);
-          changed = existed;
-        }
+        // `changed` lets the note tell what changed, not what every apply asks for: an apply with
+        // no log rules on a host where no collector ever ran says nothing about collectors.
+        const { changed } = s.want === 'run' ? await startCollector(host, s.enforcer) : s.want === 'stop' ? await stopCollector(host, s.enforcer) : await removeCollector(host, s.enforcer);
         return { enforcer: s.enforcer, want: s.want, ok: true, changed };
       } catch (e) {
         return { enforcer: s.enforcer, want: s.want, ok: false, error: (e as Error).message };

@@ -17,11 +17,12 @@
  */
 import { spawn } from 'child_process';
 import { createHash } from 'crypto';
-import { readFileSync, rmdirSync, rmSync, statSync } from 'fs';
+import { readFileSync, statSync } from 'fs';
 import * as path from 'path';
 import { DiagnosticsError, makeDiagnostic } from '../diagnostics';
-import { collectorPaths } from '../flows/collector';
+import { removeCollector } from '../flows/collector';
 import { runProcess } from '../hosts/exec';
+import { LocalHost } from '../hosts/local';
 import type { CommandResult } from '../hosts/types';
 import { CODES } from './codes';
 import { readRecord, recordPath, removeRecord, writeRecord, type ListenerRecord, type SandboxRecord } from './record';
@@ -253,24 +254,14 @@ export async function sandboxDown(dir: string, opts: DownOptions = {}): Promise<
     result.removed.push(ns);
   }
   // An apply into the sandbox started a flow-log collector per logging enforcer; its daemon died
-  // with the namespace, but its files are on this machine's file system (src/flows/collector.ts).
-  // Nothing of the sandbox's outlives `down`.
+  // with the namespace, but its files are on this machine's file system (src/flows/collector.ts),
+  // reached from the root namespace as from any. Nothing of the sandbox's outlives `down`.
+  const local = new LocalHost();
   for (const h of record?.plan.hosts ?? []) {
-    if (result.removed.includes(h.netns)) removeCollectorFiles(h.enforcer);
+    if (result.removed.includes(h.netns)) await removeCollector(local, h.enforcer);
   }
   await removeRecord(dir);
   return result;
-}
-
-/** removeCollectorFiles deletes an enforcer's local collector directory, and the root once empty. */
-function removeCollectorFiles(enforcer: string): void {
-  const { dir } = collectorPaths(enforcer);
-  rmSync(dir, { recursive: true, force: true });
-  try {
-    rmdirSync(path.dirname(dir));
-  } catch {
-    // not empty (other enforcers' collectors) or already gone
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
