@@ -5,8 +5,8 @@
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
+import { runTmpDir } from './tmp';
 
 const REPO = path.resolve(__dirname, '../..');
 let built: { root: string; mainJs: string } | undefined;
@@ -15,7 +15,7 @@ export function buildOnce(): { root: string; mainJs: string } {
   if (built) return built;
   // Under the run's own temporary directory, which jest's global teardown removes (run-tmp.js);
   // the exit hook covers a use outside jest.
-  const root = fs.mkdtempSync(path.join(process.env.MICROSEG_TEST_RUN_TMP || os.tmpdir(), 'mseg-build-'));
+  const root = runTmpDir('mseg-build-');
   process.once('exit', () => fs.rmSync(root, { recursive: true, force: true }));
   spawnSync(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', path.join(REPO, 'tsconfig.json'), '--outDir', root, '--incremental', 'false'], {
     cwd: REPO,
